@@ -1,0 +1,3 @@
+from mailguard.cli import main
+
+main()

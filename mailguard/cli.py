@@ -1,0 +1,161 @@
+"""Command line: ``mailguard serve`` and ``mailguard check``. Thin on purpose."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailguard import __version__, pipeline
+from mailguard import logging as mglog
+from mailguard.config import ConfigError, load_settings, parse_hostport, parse_size
+from mailguard.intake.mime import ParsedMessage
+from mailguard.model import Envelope, Inspection
+
+
+class _HostPort(click.ParamType):
+    name = "HOST:PORT"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[str, int]:
+        try:
+            return parse_hostport(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+class _Size(click.ParamType):
+    name = "SIZE"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int:
+        try:
+            return parse_size(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mailguard")
+def main() -> None:
+    """mailguard: an outbound email data-leak guard (SMTP relay)."""
+
+
+@main.command()
+@click.option(
+    "--config", "config_file", type=click.Path(path_type=Path), help="YAML settings file."
+)
+@click.option("--listen", type=_HostPort(), help="Accept SMTP here [127.0.0.1:10025].")
+@click.option("--upstream", type=_HostPort(), help="Relay to this MTA [127.0.0.1:10026].")
+@click.option(
+    "--data-dir", type=click.Path(path_type=Path), help="State directory [./mailguard-data]."
+)
+@click.option(
+    "--allow",
+    multiple=True,
+    help="Network allowed to relay (repeatable) [127.0.0.0/8, ::1].",
+)
+@click.option("--max-size", type=_Size(), help="Largest message accepted, e.g. 50M [50M].")
+@click.option("--max-recipients", type=int, help="Recipients per message [1000].")
+@click.option("--workers", type=int, help="Inspection worker processes [CPU count].")
+@click.option("--hostname", help="Name in the greeting and EHLO [FQDN].")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(config_file: Path | None, **flags: Any) -> None:
+    """Run the SMTP relay: inspect every message, then deliver it upstream."""
+    try:
+        settings = load_settings(config_file, flags)
+    except ConfigError as exc:
+        _fail(str(exc))
+    mglog.configure(settings.log_level)
+    try:
+        asyncio.run(_serve(settings))
+    except OSError as exc:  # e.g. the listen port is taken
+        _fail(f"cannot start: {exc.strerror or exc}")
+
+
+async def _serve(settings: Any) -> None:
+    from mailguard.smtp.server import serve as run_relay
+
+    await run_relay(settings)
+
+
+@dataclass(frozen=True, slots=True)
+class _Input:
+    path: str
+    raw: bytes
+    envelope: Envelope
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
+@click.option("--mail-from", help="Envelope sender [the From: address].")
+@click.option("--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc].")
+@click.argument("files", nargs=-1, required=True)
+def check(
+    as_json: bool, mail_from: str | None, rcpt: tuple[str, ...], files: tuple[str, ...]
+) -> None:
+    """Inspect .eml files exactly as the relay would; nothing is sent or stored.
+
+    FILE may be - for standard input. Exit 0 whatever the verdict, 2 on bad input.
+    """
+    inputs = [_read_input(path, mail_from, rcpt) for path in files]
+    for item in inputs:
+        result = pipeline.inspect(item.envelope, item.raw)
+        click.echo(_render(item.path, result, as_json))
+
+
+def _read_input(path: str, mail_from: str | None, rcpt: tuple[str, ...]) -> _Input:
+    try:
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+    except OSError as exc:
+        _fail(f"{path}: cannot read: {exc.strerror}")
+    if not raw.strip():
+        _fail(f"{path}: empty message")
+    raw = to_crlf(raw)
+    message = ParsedMessage(raw)
+    sender = mail_from
+    if sender is None:
+        found = message.addresses("from")
+        sender = found[0][1] if found else ""
+    recipients = rcpt or tuple(a for _, a in message.addresses("to", "cc", "bcc"))
+    if not recipients:
+        _fail(f"{path}: no recipients: no To, Cc or Bcc header and no --rcpt")
+    return _Input(path, raw, Envelope(mail_from=sender, rcpt_tos=tuple(recipients)))
+
+
+def to_crlf(raw: bytes) -> bytes:
+    """Files on disk usually have LF line endings; on the wire every line ends CRLF."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _render(path: str, result: Inspection, as_json: bool) -> str:
+    decision = result.decision
+    if as_json:
+        return json.dumps(
+            {
+                "path": path,
+                "action": decision.action.value,
+                "rules": list(decision.rules),
+                "findings": [f.to_json() for f in result.findings],
+            },
+            ensure_ascii=False,
+        )
+    lines = [f"{path}: {decision.action.value}"]
+    if decision.rules:
+        lines.append(f"  rules: {', '.join(decision.rules)}")
+    for f in result.findings:
+        lines.append(
+            f"  {f.severity.value:<6} {f.detector}/{f.type} x{f.count} in {f.where}"
+            + (f": {f.detail}" if f.detail else "")
+        )
+    if not result.findings:
+        lines.append("  no findings")
+    return "\n".join(lines)
+
+
+def _fail(message: str) -> Any:
+    click.echo(f"mailguard: {message}", err=True)
+    sys.exit(2)

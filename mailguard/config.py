@@ -1,0 +1,123 @@
+"""Relay settings: defaults, then a YAML config file, then command-line flags.
+
+Validated once at start-up so a typo in the config stops the relay with a clear
+message instead of surfacing as a mail failure later.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import socket
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+class ConfigError(Exception):
+    """A settings problem an admin must fix; the message says where and what."""
+
+
+def parse_size(value: Any) -> int:
+    """``52428800``, ``"50M"``, ``"512k"`` → bytes."""
+    if isinstance(value, int):
+        return value
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[bB]?\s*", str(value))
+    if not m:
+        raise ValueError(f"not a size: {value!r} (use e.g. 52428800, 512k, 50M)")
+    return int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+
+
+def parse_hostport(value: Any) -> tuple[str, int]:
+    """``"127.0.0.1:10025"`` or ``"[::1]:25"`` → (host, port)."""
+    if isinstance(value, tuple | list) and len(value) == 2:
+        return str(value[0]), int(value[1])
+    text = str(value).strip()
+    m = re.fullmatch(r"\[([^\]]+)\]:(\d+)|([^:\[\]]+):(\d+)", text)
+    if not m:
+        raise ValueError(f"expected HOST:PORT, got {text!r}")
+    host = m.group(1) or m.group(3)
+    port = int(m.group(2) or m.group(4))
+    if not 0 <= port <= 65535:
+        raise ValueError(f"port out of range in {text!r}")
+    return host, port
+
+
+def _networks(value: Any) -> list[IPNetwork]:
+    items = [value] if isinstance(value, str) else list(value)
+    return [ipaddress.ip_network(str(v).strip(), strict=False) for v in items]
+
+
+HostPort = Annotated[tuple[str, int], BeforeValidator(parse_hostport)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+Networks = Annotated[list[IPNetwork], BeforeValidator(_networks)]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: HostPort = ("127.0.0.1", 10025)
+    upstream: HostPort = ("127.0.0.1", 10026)
+    data_dir: Path = Path("mailguard-data")
+    hostname: str = Field(default_factory=socket.getfqdn)
+    # Who may relay through us. Anything else is refused at connect (not an open relay).
+    allow: Networks = Field(default_factory=lambda: _networks(["127.0.0.0/8", "::1/128"]))
+    max_size: Size = 50 * 1024 * 1024
+    max_recipients: int = Field(default=1000, ge=1)
+    # RFC 5321 4.5.3.2.7: a server should wait at least 5 minutes for the next command.
+    command_timeout: float = Field(default=300.0, gt=0)
+    # Total time a client gets to transfer one message after DATA.
+    data_timeout: float = Field(default=600.0, gt=0)
+    upstream_connect_timeout: float = Field(default=10.0, gt=0)
+    upstream_timeout: float = Field(default=60.0, gt=0)
+    upstream_data_timeout: float = Field(default=600.0, gt=0)
+    upstream_max_connections: int = Field(default=64, ge=1)
+    upstream_idle_timeout: float = Field(default=30.0, gt=0)
+    upstream_max_reuse: int = Field(default=1000, ge=1)
+    workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    inspect_timeout: float = Field(default=60.0, gt=0)
+    # How long SIGTERM waits for in-flight messages before closing anyway.
+    shutdown_grace: float = Field(default=60.0, gt=0)
+    log_level: str = "info"
+
+
+def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Merge the config file and flags; flags given on the command line win."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        values.update(_read_config_file(config_file))
+    values.update({k: v for k, v in overrides.items() if v is not None and v != ()})
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        where = f"{config_file}: " if config_file else ""
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"{where}invalid settings: {problems}") from None
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f"{mark.line + 1}:{mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{pos}{problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1:1: config file must be a mapping of settings")
+    return {str(k).replace("-", "_"): v for k, v in data.items()}

@@ -1,0 +1,1 @@
+"""Handing messages to the upstream MTA."""

@@ -1,0 +1,29 @@
+"""Detectors: pure functions from a parsed message to findings.
+
+A detector never decides what happens to a message; it only reports what it saw. The
+policy engine turns all findings into one decision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mailguard.intake.mime import ParsedMessage
+from mailguard.model import Envelope, Finding
+
+DetectFn = Callable[[ParsedMessage, Envelope], Sequence[Finding]]
+
+
+@dataclass(frozen=True, slots=True)
+class Detector:
+    """A named detector. ``cost`` orders them: cheap facts first, like Rspamd's symbols."""
+
+    name: str
+    run: DetectFn
+    cost: int = 0
+
+
+def registered() -> tuple[Detector, ...]:
+    """The detectors a default relay runs, cheapest first. None are built yet."""
+    return ()

@@ -1,0 +1,1 @@
+"""Turning raw message bytes into something detectors can read."""

@@ -1,0 +1,35 @@
+"""Raw bytes to a parsed message, lazily.
+
+Headers are parsed on first use and the body only when a detector asks for it, so a
+relay with only cheap detectors never pays for a full MIME parse of a 50 MB message.
+"""
+
+from __future__ import annotations
+
+import email.policy
+from email.message import EmailMessage
+from email.parser import BytesHeaderParser, BytesParser
+from email.utils import getaddresses
+from functools import cached_property
+
+_POLICY = email.policy.default
+
+
+class ParsedMessage:
+    """A message as detectors see it. The raw bytes are never modified."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+    @cached_property
+    def headers(self) -> EmailMessage:
+        return BytesHeaderParser(policy=_POLICY).parsebytes(self.raw)  # type: ignore[return-value]
+
+    @cached_property
+    def message(self) -> EmailMessage:
+        return BytesParser(policy=_POLICY).parsebytes(self.raw)  # type: ignore[return-value]
+
+    def addresses(self, *names: str) -> list[tuple[str, str]]:
+        """(display name, address) pairs from address headers, tolerant of junk."""
+        values = [str(v) for name in names for v in self.headers.get_all(name, [])]
+        return [(n, a) for n, a in getaddresses(values) if a]

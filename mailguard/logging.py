@@ -1,0 +1,60 @@
+"""structlog JSON logs with personal data masked.
+
+Call sites log only domains, counts and codes. As a second line of defence every
+string that reaches the renderer has email local parts replaced, so an exception
+message or an upstream reply quoting ``<jane.doe@example.org>`` is logged as
+``<***@example.org>``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+_EMAIL = re.compile(r"[^\s<>\"'(),;:@\[\]]+@(?=[A-Za-z0-9\[])")
+
+
+def mask_address(address: str) -> str:
+    """``jane@example.org`` → ``***@example.org``; the null sender stays ``<>``."""
+    if not address:
+        return "<>"
+    _, at, domain = address.rpartition("@")
+    return f"***@{domain}" if at else "***"
+
+
+def mask_text(text: str) -> str:
+    return _EMAIL.sub("***@", text)
+
+
+def _mask_event(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key, value in event.items():
+        if isinstance(value, str) and "@" in value:
+            event[key] = mask_text(value)
+    return event
+
+
+def configure(level: str = "info", stream: Any = None) -> None:
+    """JSON lines on stderr (journald and container runtimes collect them)."""
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            _mask_event,
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(**context: Any) -> Any:
+    return structlog.get_logger("mailguard").bind(**context)

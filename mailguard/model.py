@@ -1,0 +1,115 @@
+"""Value objects that cross module boundaries: what the relay saw, what detectors
+found and what the policy decided.
+
+They are immutable and picklable because inspection runs in worker processes.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class Action(enum.Enum):
+    """What happens to a message. Declared from mildest to strictest."""
+
+    PASS = "pass"
+    TAG = "tag"
+    REWRITE = "rewrite"
+    HOLD = "hold"
+    REJECT = "reject"
+
+    @property
+    def strictness(self) -> int:
+        return _ACTION_ORDER.index(self)
+
+    @classmethod
+    def strictest(cls, actions: list[Action] | tuple[Action, ...]) -> Action:
+        return max(actions, key=lambda a: a.strictness, default=cls.PASS)
+
+
+_ACTION_ORDER = tuple(Action)
+
+
+class Severity(enum.Enum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+
+_SEVERITY_ORDER = tuple(Severity)
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """The SMTP envelope: who the message is really from and to.
+
+    ``mail_from`` is ``""`` for the null sender (bounces).
+    """
+
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    mail_options: tuple[str, ...] = ()
+    smtputf8: bool = False
+    client_address: str | None = None
+
+    @property
+    def sender_domain(self) -> str:
+        return domain_of(self.mail_from)
+
+
+def domain_of(address: str) -> str:
+    """Domain part of an address, lower-cased; ``""`` for the null sender."""
+    _, at, domain = address.rpartition("@")
+    return domain.lower() if at else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One kind of thing a detector noticed, counted.
+
+    ``detail`` is for humans and never holds the personal data itself.
+    """
+
+    detector: str
+    type: str
+    count: int
+    severity: Severity
+    where: str
+    detail: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "detector": self.detector,
+            "type": self.type,
+            "count": self.count,
+            "severity": self.severity.value,
+            "where": self.where,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The policy's single verdict for a message.
+
+    ``reason`` is the text shown to the sender (e.g. in a reject reply).
+    """
+
+    action: Action
+    rules: tuple[str, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Inspection:
+    """Everything ``pipeline.inspect`` learnt about one message."""
+
+    decision: Decision
+    findings: tuple[Finding, ...] = ()
+    inspected: tuple[str, ...] = field(default=())
+    elapsed_ms: float = 0.0

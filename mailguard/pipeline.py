@@ -1,0 +1,52 @@
+"""The one inspection path shared by ``serve`` and ``check``.
+
+``inspect`` is a plain function of its arguments so it can run in a worker process;
+the relay never parses or scans a message on its event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from mailguard import detectors
+from mailguard.detectors import Detector
+from mailguard.intake.mime import ParsedMessage
+from mailguard.model import Envelope, Finding, Inspection, Severity
+from mailguard.policy import engine
+from mailguard.policy.engine import Rule
+
+
+def inspect(
+    envelope: Envelope,
+    raw: bytes,
+    *,
+    detector_set: Sequence[Detector] | None = None,
+    rules: Sequence[Rule] = (),
+) -> Inspection:
+    started = time.perf_counter()
+    message = ParsedMessage(raw)
+    chosen = detectors.registered() if detector_set is None else detector_set
+    findings: list[Finding] = []
+    inspected: list[str] = []
+    for detector in sorted(chosen, key=lambda d: d.cost):
+        try:
+            findings.extend(detector.run(message, envelope))
+        except Exception as exc:  # a broken detector must not lose or bounce mail
+            findings.append(_uninspectable(detector.name, exc))
+        else:
+            inspected.append(detector.name)
+    decision = engine.decide(rules, findings, envelope, message)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return Inspection(decision, tuple(findings), tuple(inspected), elapsed_ms)
+
+
+def _uninspectable(detector: str, exc: Exception) -> Finding:
+    return Finding(
+        detector=detector,
+        type="UNINSPECTABLE",
+        count=1,
+        severity=Severity.MEDIUM,
+        where="body",
+        detail=f"detector failed: {type(exc).__name__}",
+    )

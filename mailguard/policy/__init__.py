@@ -1,0 +1,1 @@
+"""Policy: ordered rules over findings decide one action per message."""

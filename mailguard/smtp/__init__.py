@@ -1,0 +1,1 @@
+"""SMTP wire side: accepting, limiting and answering clients."""

@@ -1,0 +1,203 @@
+"""aiosmtpd hooks: mirror the transaction upstream, inspect, answer only when safe.
+
+The client hears 250 for a message only after the upstream said 250 for it. Every
+other outcome is a 4xx (our trouble or the upstream's), the upstream's own refusal
+passed back, or a deliberate policy reject.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiosmtpd.smtp import Envelope as SMTPEnvelope
+
+from mailguard import logging as mglog
+from mailguard.delivery.upstream import UpstreamError, UpstreamPool
+from mailguard.model import Action, Envelope, Inspection, domain_of
+from mailguard.smtp import replies
+from mailguard.smtp.replies import Reply
+from mailguard.workers import InspectionError, InspectionPool
+
+if TYPE_CHECKING:
+    from mailguard.smtp.server import RelaySession, RelaySMTP
+
+log = mglog.get_logger()
+
+
+def has_bare_line_ending(data: bytes) -> bool:
+    """True when a CR or LF appears outside a CRLF pair (SMTP smuggling, RFC 5321 2.3.8).
+
+    aiosmtpd only ends DATA at CRLF.CRLF, but the upstream might honour ``\\n.\\r\\n``;
+    refusing any bare line ending means one DATA can never become two messages.
+    """
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
+
+
+def new_message_id() -> str:
+    return secrets.token_hex(8).upper()
+
+
+@dataclass(slots=True)
+class Outcome:
+    reply: Reply
+    inspection: Inspection | None = None
+    upstream: Reply | None = None
+
+
+class RelayHandler:
+    def __init__(
+        self,
+        upstream: UpstreamPool,
+        inspector: InspectionPool,
+        *,
+        max_recipients: int,
+        is_draining: Any,
+    ) -> None:
+        self.upstream = upstream
+        self.inspector = inspector
+        self.max_recipients = max_recipients
+        self._is_draining = is_draining
+
+    async def handle_MAIL(
+        self,
+        server: RelaySMTP,
+        session: RelaySession,
+        envelope: SMTPEnvelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self._is_draining():
+            server.close_after_reply()
+            return str(replies.SHUTTING_DOWN)
+        try:
+            reply, txn = await self.upstream.begin(
+                address, mail_options, smtputf8=envelope.smtp_utf8
+            )
+        except UpstreamError as exc:
+            log.warning("upstream_unavailable", stage="MAIL", error=str(exc))
+            return str(replies.UPSTREAM_UNAVAILABLE)
+        if txn is None:
+            return str(reply)  # the upstream's own refusal, passed back
+        session.txn = txn
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return str(replies.OK_SENDER)
+
+    async def handle_RCPT(
+        self,
+        server: RelaySMTP,
+        session: RelaySession,
+        envelope: SMTPEnvelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= self.max_recipients:
+            return str(replies.TOO_MANY_RECIPIENTS)
+        txn = session.txn
+        if txn is None or not txn.open:
+            return str(replies.NO_TRANSACTION)
+        try:
+            reply = await txn.rcpt(address, rcpt_options)
+        except UpstreamError as exc:
+            session.txn = None
+            log.warning("upstream_lost", stage="RCPT", error=str(exc))
+            return str(replies.UPSTREAM_LOST)
+        if not reply.is_positive:
+            return str(reply)  # e.g. 550 5.1.1 unknown user: only this recipient fails
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return str(replies.OK_RECIPIENT)
+
+    async def handle_DATA(
+        self, server: RelaySMTP, session: RelaySession, envelope: SMTPEnvelope
+    ) -> str:
+        # Inspection and upstream delivery have their own budgets; the client's
+        # idle timer must not cut the connection while we work on its message.
+        server.pause_timeout()
+        started = time.perf_counter()
+        message_id = new_message_id()
+        txn, session.txn = session.txn, None
+        session.in_data = True
+        raw: bytes = envelope.original_content or b""
+        outcome = Outcome(replies.INTERNAL_ERROR)
+        try:
+            outcome = await self._process(session, envelope, raw, txn)
+        except Exception:
+            log.exception("internal_error", id=message_id)
+        finally:
+            if txn is not None and txn.open:
+                await txn.abort()
+            session.in_data = False
+            server.resume_timeout()
+        self._log_message(message_id, session, envelope, raw, outcome, started)
+        reply = outcome.reply
+        if reply.is_positive:
+            reply = replies.queued(message_id)
+        return str(reply)
+
+    async def _process(
+        self, session: RelaySession, envelope: SMTPEnvelope, raw: bytes, txn: Any
+    ) -> Outcome:
+        if txn is None or not txn.open:
+            return Outcome(replies.NO_TRANSACTION)
+        if has_bare_line_ending(raw):
+            return Outcome(replies.BARE_LINE_ENDING)
+        env = Envelope(
+            mail_from="" if envelope.mail_from == "<>" else envelope.mail_from or "",
+            rcpt_tos=tuple(envelope.rcpt_tos),
+            mail_options=tuple(envelope.mail_options),
+            smtputf8=envelope.smtp_utf8,
+            client_address=session.peer[0] if session.peer else None,
+        )
+        try:
+            inspection = await self.inspector.inspect(env, raw)
+        except InspectionError as exc:
+            log.error("inspection_failed", error=str(exc))
+            return Outcome(replies.INSPECTION_FAILED)
+        decision = inspection.decision
+        if decision.action is Action.REJECT:
+            return Outcome(replies.rejected_by_policy(decision.reason), inspection)
+        if decision.action is not Action.PASS:
+            # Tag, rewrite and hold arrive with the policy actions; until a decision can
+            # be carried out, the message stays with the client.
+            return Outcome(replies.ACTION_UNAVAILABLE, inspection)
+        try:
+            upstream = await txn.data(raw)
+        except UpstreamError as exc:
+            log.warning("upstream_lost", stage="DATA", error=str(exc))
+            return Outcome(replies.UPSTREAM_LOST, inspection)
+        if upstream.code // 100 in (2, 4, 5):
+            return Outcome(upstream, inspection, upstream)
+        return Outcome(replies.UPSTREAM_LOST, inspection, upstream)  # nonsense reply
+
+    @staticmethod
+    def _log_message(
+        message_id: str,
+        session: RelaySession,
+        envelope: SMTPEnvelope,
+        raw: bytes,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        """One event per message: counts, domains and codes, never addresses or content."""
+        inspection = outcome.inspection
+        decision = inspection.decision if inspection else None
+        log.info(
+            "message",
+            id=message_id,
+            client=session.peer[0] if session.peer else None,
+            size=len(raw),
+            rcpts=len(envelope.rcpt_tos),
+            sender_domain=domain_of(envelope.mail_from or "") or None,
+            action=decision.action.value if decision else None,
+            rules=list(decision.rules) if decision else [],
+            findings=[f.type for f in inspection.findings] if inspection else [],
+            inspect_ms=round(inspection.elapsed_ms, 2) if inspection else None,
+            upstream=str(outcome.upstream) if outcome.upstream else None,
+            reply=outcome.reply.code,
+            ms=round((time.perf_counter() - started) * 1000, 2),
+        )

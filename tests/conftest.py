@@ -1,0 +1,221 @@
+"""Real parts on loopback: an aiosmtpd sink as the upstream and a real ``mailguard serve``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    content: bytes
+    mail_options: list[str]
+
+
+@dataclass
+class SinkBehaviour:
+    """How the fake upstream MTA misbehaves; tests flip these at will."""
+
+    refuse_rcpt: dict[str, str] = field(default_factory=dict)  # address -> reply
+    data_reply: str | None = None  # e.g. "451 4.3.0 try later"
+    data_delay: float = 0.0
+    drop_on_data: bool = False
+
+
+class _SinkHandler:
+    def __init__(self, sink: Sink) -> None:
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.sink.behaviour.refuse_rcpt.get(address)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        b = self.sink.behaviour
+        if b.data_delay:
+            await asyncio.sleep(b.data_delay)
+        if b.drop_on_data:
+            server.transport.close()
+            return "250 never seen"
+        if b.data_reply:
+            return b.data_reply
+        with self.sink.lock:
+            self.sink.messages.append(
+                Received(
+                    envelope.mail_from,
+                    list(envelope.rcpt_tos),
+                    envelope.original_content,
+                    list(envelope.mail_options),
+                )
+            )
+        return "250 2.0.0 Ok: queued as SINK"
+
+
+class _CountingSMTP(SMTP):
+    def __init__(self, sink: Sink, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sink = sink
+
+    def connection_made(self, transport):
+        if self.transport is None:
+            with self._sink.lock:
+                self._sink.connections += 1
+        super().connection_made(transport)
+
+
+class Sink(Controller):
+    """The upstream MTA: an aiosmtpd server in its own thread that records what it gets."""
+
+    def __init__(self, port: int | None = None) -> None:
+        self.messages: list[Received] = []
+        self.connections = 0
+        self.lock = threading.Lock()
+        self.behaviour = SinkBehaviour()
+        super().__init__(
+            _SinkHandler(self),
+            hostname=HOST,
+            port=port or free_port(),
+            enable_SMTPUTF8=True,
+            ready_timeout=10,
+        )
+
+    def start(self) -> None:
+        super().start()
+        with self.lock:
+            self.connections = 0  # Controller.start() makes one probe connection
+
+    def factory(self):
+        return _CountingSMTP(self, self.handler, **self.SMTP_kwargs)
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[Received]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.messages) >= count:
+                    return list(self.messages)
+            time.sleep(0.02)
+        with self.lock:
+            return list(self.messages)
+
+
+@pytest.fixture
+def sink():
+    s = Sink()
+    s.start()
+    yield s
+    s.stop()
+
+
+class Mailguard:
+    """A real ``mailguard serve`` process."""
+
+    def __init__(self, tmp: Path, upstream_port: int, *args: str) -> None:
+        self.port = free_port()
+        self.log_path = tmp / f"mailguard-{self.port}.log"
+        self.data_dir = tmp / "data"
+        self.args = [
+            "--listen",
+            f"{HOST}:{self.port}",
+            "--upstream",
+            f"{HOST}:{upstream_port}",
+            "--data-dir",
+            str(self.data_dir),
+            "--workers",
+            "1",
+            *args,
+        ]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> Mailguard:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mailguard", "serve", *self.args],
+            stdout=log,
+            stderr=log,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"mailguard exited early:\n{self.log_text()}")
+            if any(e.get("event") == "ready" for e in self.events()):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError(f"mailguard did not become ready:\n{self.log_text()}")
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 30.0) -> int:
+        assert self.proc is not None
+        return self.proc.wait(timeout)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def events(self, name: str | None = None) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log_text().splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if name is None or event.get("event") == name:
+                out.append(event)
+        return out
+
+
+@pytest.fixture
+def start_mailguard(tmp_path):
+    started: list[Mailguard] = []
+
+    def _start(upstream_port: int, *args: str) -> Mailguard:
+        mg = Mailguard(tmp_path, upstream_port, *args).start()
+        started.append(mg)
+        return mg
+
+    yield _start
+    for mg in started:
+        mg.stop()
+
+
+@pytest.fixture
+def mailguard(sink, start_mailguard):
+    return start_mailguard(sink.port)
