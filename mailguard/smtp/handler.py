@@ -107,6 +107,7 @@ class RelayHandler:
             log.warning("upstream_lost", stage="RCPT", error=str(exc))
             return str(replies.UPSTREAM_LOST)
         if not reply.is_positive:
+            log.info("rcpt_refused", domain=domain_of(address), upstream=reply.code)
             return str(reply)  # e.g. 550 5.1.1 unknown user: only this recipient fails
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
+import time
 
 import aiosmtplib
 import pytest
@@ -81,9 +82,7 @@ async def test_upstream_down_gives_451_then_retry_is_delivered_once(start_mailgu
         sink.stop()
 
 
-async def test_recipient_refused_upstream_gets_that_reply_and_others_are_delivered(
-    sink, mailguard
-):
+async def test_recipient_refused_upstream_gets_that_reply_and_others_are_delivered(sink, mailguard):
     good1, bad, good2 = address("example.org"), address("example.org"), address("example.net")
     sink.behaviour.refuse_rcpt[bad] = "550 5.1.1 Recipient address rejected: User unknown"
     sender = address()
@@ -217,8 +216,6 @@ def test_smuggled_second_message_never_reaches_upstream(sink, mailguard, termina
         ],
     )
     assert b"550 5.6.0" in transcript
-    import time
-
     time.sleep(0.3)
     assert [m for m in sink.messages if b"smuggled" in m.content] == []
     assert sink.messages == []
@@ -287,14 +284,21 @@ async def test_sighup_does_not_stop_the_relay(sink, mailguard):
     assert [m.content for m in sink.wait_for(1)] == [content]
 
 
-async def test_client_that_stalls_in_data_is_cut_off_without_delivery(sink, tmp_path, start_mailguard):
+async def test_client_that_stalls_in_data_is_cut_off_without_delivery(
+    sink, tmp_path, start_mailguard
+):
     config = tmp_path / "mailguard.yaml"
     config.write_text("data_timeout: 1\ncommand_timeout: 30\n")
     mg = start_mailguard(sink.port, "--config", str(config))
     reader, writer = await asyncio.open_connection(HOST, mg.port)
     await reader.readline()
     rcpt = address("example.org")
-    for line in [b"EHLO c\r\n", f"MAIL FROM:<{address()}>\r\n".encode(), f"RCPT TO:<{rcpt}>\r\n".encode(), b"DATA\r\n"]:
+    for line in [
+        b"EHLO c\r\n",
+        f"MAIL FROM:<{address()}>\r\n".encode(),
+        f"RCPT TO:<{rcpt}>\r\n".encode(),
+        b"DATA\r\n",
+    ]:
         writer.write(line)
         await writer.drain()
         while True:

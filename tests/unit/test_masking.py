@@ -1,0 +1,32 @@
+"""Personal data never reaches the logs."""
+
+import io
+import json
+
+from mailguard import logging as mglog
+
+
+def test_address_keeps_only_the_domain():
+    assert mglog.mask_address("jane.doe@northdown.gov.uk") == "***@northdown.gov.uk"
+    assert mglog.mask_address("") == "<>"
+
+
+def test_free_text_addresses_are_masked():
+    text = "550 5.1.1 <jane.doe@example.org>: Recipient address rejected; cc bob@x.org"
+    assert (
+        mglog.mask_text(text)
+        == "550 5.1.1 <***@example.org>: Recipient address rejected; cc ***@x.org"
+    )
+
+
+def test_logged_events_are_json_with_addresses_masked():
+    stream = io.StringIO()
+    mglog.configure("info", stream)
+    try:
+        mglog.get_logger().info("upstream", reply="550 <jane.doe@example.org> unknown", n=1)
+    finally:
+        mglog.configure("info")
+    event = json.loads(stream.getvalue())
+    assert event["event"] == "upstream"
+    assert event["reply"] == "550 <***@example.org> unknown"
+    assert "jane" not in stream.getvalue()
