@@ -13,8 +13,11 @@ import signal
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from mailguard import logging as mglog
 from mailguard import pipeline
 from mailguard.model import Envelope, Inspection
+
+log = mglog.get_logger()
 
 
 class InspectionError(Exception):
@@ -56,11 +59,27 @@ class InspectionPool:
         )
 
     async def inspect(self, envelope: Envelope, raw: bytes) -> Inspection:
+        self.busy += 1
+        try:
+            try:
+                return await self._run(envelope, raw)
+            except BrokenProcessPool:
+                # Inspection is a pure function, so running it again is safe. Only once:
+                # a message that kills workers every time must not take the pool down
+                # in a loop; it gets a 4xx and the next one a fresh pool.
+                log.error("worker_pool_broken", action="replaced, retrying once")
+                return await self._run(envelope, raw)
+        except BrokenProcessPool:
+            log.error("worker_pool_broken", action="replaced, message deferred")
+            raise InspectionError("an inspection worker died") from None
+        finally:
+            self.busy -= 1
+
+    async def _run(self, envelope: Envelope, raw: bytes) -> Inspection:
         executor = self._executor
         if executor is None:
             raise InspectionError("inspection pool is not running")
         loop = asyncio.get_running_loop()
-        self.busy += 1
         try:
             future = loop.run_in_executor(executor, pipeline.inspect, envelope, raw)
             return await asyncio.wait_for(future, self.timeout)
@@ -68,9 +87,7 @@ class InspectionPool:
             raise InspectionError(f"inspection took longer than {self.timeout:g}s") from None
         except BrokenProcessPool:
             self._replace(executor)
-            raise InspectionError("an inspection worker died") from None
-        finally:
-            self.busy -= 1
+            raise
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
         if self._executor is broken:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import time
@@ -258,7 +259,7 @@ async def test_upstream_dropping_connection_mid_data_gives_451_and_relay_recover
 
 
 async def test_sigterm_finishes_messages_in_flight_and_exits_zero(sink, mailguard):
-    sink.behaviour.data_delay = 1.0  # the upstream is slow: messages are mid-flight
+    sink.behaviour.data_delay = 2.0  # the upstream is slow: messages are mid-flight
     contents = [compose() for _ in range(8)]
     sends = [
         asyncio.create_task(send(mailguard.port, address(), [address("example.org")], c))
@@ -266,13 +267,15 @@ async def test_sigterm_finishes_messages_in_flight_and_exits_zero(sink, mailguar
     ]
     await asyncio.sleep(0.5)
     mailguard.signal(signal.SIGTERM)
-    results = await asyncio.gather(*sends, return_exceptions=True)
+    await asyncio.sleep(0.3)
 
+    # While draining, new clients are told to come back later...
+    greeting = await asyncio.to_thread(smtp_dialogue, mailguard.port, [])
+    assert greeting.startswith(b"421 4.3.2")
+    # ...and every message already in flight is delivered and acknowledged.
+    results = await asyncio.gather(*sends, return_exceptions=True)
     assert all(not isinstance(r, BaseException) for r in results), results
     assert sorted(m.content for m in sink.wait_for(8)) == sorted(contents)
-    # While draining, new clients are told to come back later.
-    refused = await asyncio.to_thread(smtp_dialogue, mailguard.port, [])
-    assert refused.startswith(b"421") or refused == b""
     assert await asyncio.to_thread(mailguard.wait, 30) == 0
 
 
@@ -312,3 +315,24 @@ async def test_client_that_stalls_in_data_is_cut_off_without_delivery(
     assert rest.startswith(b"421 4.4.2")
     await asyncio.sleep(0.3)
     assert sink.messages == []
+
+
+def _children(pid: int) -> list[int]:
+    path = f"/proc/{pid}/task/{pid}/children"
+    with open(path) as f:
+        return [int(p) for p in f.read().split()]
+
+
+async def test_a_dead_inspection_worker_is_replaced_and_mail_keeps_flowing(sink, mailguard):
+    workers = [p for p in _children(mailguard.proc.pid)]
+    assert workers, "expected inspection worker processes"
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    await asyncio.sleep(0.5)
+
+    content = compose()
+    await send(mailguard.port, address(), [address("example.org")], content)
+
+    assert [m.content for m in sink.wait_for(1)] == [content]
+    assert mailguard.events("worker_pool_broken")
+    assert not set(workers) & set(_children(mailguard.proc.pid))
