@@ -1,102 +1,270 @@
-"""Inspection off the event loop, in a pool of worker processes sized to the CPU.
+"""Inspection off the event loop, in supervised worker processes sized to the CPU.
 
-A slow or huge message occupies one worker while the relay keeps answering every
-other session. A worker that dies breaks the pool; the pool is rebuilt and the
-affected messages get a 4xx, never a lost message.
+Why not ``concurrent.futures.ProcessPoolExecutor``: its feeder and manager threads
+cost the relay's event loop ~0.5 ms of CPU per message (GIL hand-offs, measured with
+bench/relay_bench.py), one dead worker breaks the whole pool, and a hung worker can
+never be killed. Here each worker is a child process spoken to over its stdin/stdout
+pipes straight from the event loop:
+
+- a slow or huge message occupies one worker while the relay serves everyone else;
+- a worker over its time budget is killed and replaced, its message gets a 4xx;
+- a worker that dies is replaced at once; a message it was inspecting is retried once
+  on another worker (inspection is a pure function), so the pool never shrinks to zero.
+
+Wire format both ways: 4-byte big-endian length, then a pickle.
 """
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
+import contextlib
+import importlib
+import os
+import pickle
 import signal
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import struct
+import sys
+from collections.abc import Callable
+from typing import Any
 
 from mailguard import logging as mglog
-from mailguard import pipeline
 from mailguard.model import Envelope, Inspection
 
 log = mglog.get_logger()
+
+_LEN = struct.Struct("!I")
+_READY = b"R"
+DEFAULT_TARGET = "mailguard.pipeline:inspect"
 
 
 class InspectionError(Exception):
     """The message could not be inspected in time; the relay answers 4xx."""
 
 
-def _worker_init() -> None:
-    # Signals are for the relay process: it drains in-flight messages on SIGTERM and
-    # needs its workers alive to do so, even when the whole process group is signalled.
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
+class _WorkerGone(Exception):
+    """The worker process ended or its pipes broke mid-request."""
 
 
-def _warm_up() -> int:
-    return 0
+class _Worker:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    async def exchange(self, payload: bytes) -> bytes:
+        stdin, stdout = self.proc.stdin, self.proc.stdout
+        assert stdin is not None and stdout is not None
+        try:
+            stdin.write(_LEN.pack(len(payload)))
+            stdin.write(payload)
+            await stdin.drain()
+            (size,) = _LEN.unpack(await stdout.readexactly(_LEN.size))
+            return await stdout.readexactly(size)
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            raise _WorkerGone(type(exc).__name__) from None
+
+    def kill(self) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
 
 
 class InspectionPool:
-    def __init__(self, workers: int, timeout: float) -> None:
-        self.workers = workers
+    def __init__(
+        self,
+        workers: int,
+        timeout: float,
+        *,
+        target: str = DEFAULT_TARGET,
+        start_timeout: float = 120.0,
+    ) -> None:
+        self.size = workers
         self.timeout = timeout
-        self._executor: ProcessPoolExecutor | None = None
-        self.busy = 0
+        self.target = target
+        self.start_timeout = start_timeout
+        self._idle: asyncio.Queue[_Worker] = asyncio.Queue()
+        self._workers: set[_Worker] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._closing = False
+        self.replaced = 0
+
+    @property
+    def busy(self) -> int:
+        return len(self._workers) - self._idle.qsize()
 
     async def start(self) -> None:
-        self._executor = self._new_executor()
-        loop = asyncio.get_running_loop()
-        # Start every worker now so the first messages do not pay for process start-up.
-        await asyncio.gather(
-            *(loop.run_in_executor(self._executor, _warm_up) for _ in range(self.workers))
-        )
+        """Start every worker now so the first messages pay no start-up cost."""
+        workers = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
+        for worker in workers:
+            self._adopt(worker)
 
-    def _new_executor(self) -> ProcessPoolExecutor:
-        # "spawn": workers must not inherit the relay's sockets or event loop.
-        return ProcessPoolExecutor(
-            max_workers=self.workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_init,
+    async def _spawn(self) -> _Worker:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "mailguard.workers",
+            self.target,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
+        worker = _Worker(proc)
+        try:
+            assert proc.stdout is not None
+            ready = await asyncio.wait_for(proc.stdout.readexactly(1), self.start_timeout)
+        except (TimeoutError, asyncio.IncompleteReadError):
+            worker.kill()
+            raise InspectionError("inspection worker failed to start") from None
+        if ready != _READY:
+            worker.kill()
+            raise InspectionError("inspection worker failed to start")
+        return worker
+
+    def _adopt(self, worker: _Worker) -> None:
+        self._workers.add(worker)
+        self._idle.put_nowait(worker)
+        self._spawn_task(self._supervise(worker))
+
+    def _spawn_task(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _supervise(self, worker: _Worker) -> None:
+        code = await worker.proc.wait()
+        self._workers.discard(worker)
+        if self._closing:
+            return
+        log.error("worker_died", exit_code=code, action="replacing")
+        delay = 0.5
+        while not self._closing:
+            try:
+                replacement = await self._spawn()
+            except (InspectionError, OSError) as exc:
+                log.error("worker_spawn_failed", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+                continue
+            self.replaced += 1
+            self._adopt(replacement)
+            return
 
     async def inspect(self, envelope: Envelope, raw: bytes) -> Inspection:
-        self.busy += 1
+        payload = pickle.dumps((envelope, raw), protocol=pickle.HIGHEST_PROTOCOL)
+        deadline = asyncio.get_running_loop().time() + self.timeout
         try:
+            ok, value = await self._call(payload, deadline)
+        except _WorkerGone:
+            # Inspection is pure, so running it again is safe. Only once: a message
+            # that kills every worker it meets gets a 4xx instead.
+            log.error("worker_lost_mid_message", action="retrying once")
             try:
-                return await self._run(envelope, raw)
-            except BrokenProcessPool:
-                # Inspection is a pure function, so running it again is safe. Only once:
-                # a message that kills workers every time must not take the pool down
-                # in a loop; it gets a 4xx and the next one a fresh pool.
-                log.error("worker_pool_broken", action="replaced, retrying once")
-                return await self._run(envelope, raw)
-        except BrokenProcessPool:
-            log.error("worker_pool_broken", action="replaced, message deferred")
-            raise InspectionError("an inspection worker died") from None
-        finally:
-            self.busy -= 1
+                ok, value = await self._call(payload, deadline)
+            except _WorkerGone:
+                raise InspectionError("inspection worker died twice on this message") from None
+        if not ok:
+            raise InspectionError(f"inspection failed in worker: {value}")
+        return value
 
-    async def _run(self, envelope: Envelope, raw: bytes) -> Inspection:
-        executor = self._executor
-        if executor is None:
-            raise InspectionError("inspection pool is not running")
+    async def _call(self, payload: bytes, deadline: float) -> tuple[bool, Any]:
         loop = asyncio.get_running_loop()
         try:
-            future = loop.run_in_executor(executor, pipeline.inspect, envelope, raw)
-            return await asyncio.wait_for(future, self.timeout)
+            async with asyncio.timeout_at(deadline):
+                worker = await self._take()
         except TimeoutError:
-            raise InspectionError(f"inspection took longer than {self.timeout:g}s") from None
-        except BrokenProcessPool:
-            self._replace(executor)
+            raise InspectionError("no inspection worker became free in time") from None
+        exchange = asyncio.ensure_future(worker.exchange(payload))
+        try:
+            done, _ = await asyncio.wait({exchange}, timeout=max(0.0, deadline - loop.time()))
+        except asyncio.CancelledError:
+            self._abandon(worker, exchange, deadline)  # the client went away
             raise
+        if not done:
+            exchange.cancel()
+            worker.kill()  # stuck on this message; the supervisor starts a fresh one
+            raise InspectionError(f"inspection took longer than {self.timeout:g}s")
+        try:
+            data = exchange.result()
+        except _WorkerGone:
+            worker.kill()
+            raise
+        self._idle.put_nowait(worker)
+        return pickle.loads(data)
 
-    def _replace(self, broken: ProcessPoolExecutor) -> None:
-        if self._executor is broken:
-            self._executor = self._new_executor()
-            broken.shutdown(wait=False, cancel_futures=True)
+    def _abandon(self, worker: _Worker, exchange: asyncio.Future[bytes], deadline: float) -> None:
+        """Let a worker finish a request nobody waits for, then reuse it (or kill it)."""
+
+        def expire() -> None:
+            exchange.cancel()
+            worker.kill()
+
+        watchdog = asyncio.get_running_loop().call_at(deadline, expire)
+
+        def finished(task: asyncio.Future[bytes]) -> None:
+            watchdog.cancel()
+            if task.cancelled() or task.exception() is not None or not worker.alive:
+                worker.kill()
+            else:
+                self._idle.put_nowait(worker)
+
+        exchange.add_done_callback(finished)
+
+    async def _take(self) -> _Worker:
+        while True:
+            worker = await self._idle.get()
+            if worker.alive:
+                return worker
 
     async def close(self) -> None:
-        executor, self._executor = self._executor, None
-        if executor is not None:
-            await asyncio.get_running_loop().run_in_executor(
-                None, lambda: executor.shutdown(wait=True, cancel_futures=True)
-            )
+        self._closing = True
+        for worker in list(self._workers):
+            if worker.proc.stdin is not None:
+                worker.proc.stdin.close()  # EOF: the worker finishes and exits
+        procs = [w.proc.wait() for w in self._workers]
+        if procs:
+            _, pending = await asyncio.wait([asyncio.ensure_future(p) for p in procs], timeout=5)
+            if pending:
+                for worker in self._workers:
+                    worker.kill()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+# --- the worker process ------------------------------------------------------------
+
+
+def _load_target(spec: str) -> Callable[[Envelope, bytes], Inspection]:
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _serve_requests(spec: str) -> None:
+    # Signals are for the relay: it drains in-flight messages on SIGTERM and needs
+    # its workers alive to do so, even when the whole process group is signalled.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    requests = sys.stdin.buffer
+    replies = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # a stray print() must never corrupt the reply stream
+    inspect = _load_target(spec)
+    replies.write(_READY)
+    replies.flush()
+    while True:
+        header = requests.read(_LEN.size)
+        if len(header) < _LEN.size:
+            return  # the relay closed our stdin: shut down
+        (size,) = _LEN.unpack(header)
+        envelope, raw = pickle.loads(requests.read(size))
+        try:
+            result: tuple[bool, Any] = (True, inspect(envelope, raw))
+        except Exception as exc:  # reported to the relay, which answers 4xx
+            result = (False, type(exc).__name__)
+        data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+        replies.write(_LEN.pack(len(data)))
+        replies.write(data)
+        replies.flush()
+
+
+if __name__ == "__main__":
+    _serve_requests(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_TARGET)

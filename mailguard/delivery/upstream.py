@@ -57,6 +57,7 @@ class UpstreamPool:
         self._idle: list[_Connection] = []
         self._slots = asyncio.Semaphore(config.max_connections)
         self._closing = False
+        self._lent = 0
         self.opened = 0  # connections made over the pool's life, for tests and metrics
 
     async def begin(
@@ -70,6 +71,7 @@ class UpstreamPool:
             await asyncio.wait_for(self._slots.acquire(), self.config.connect_timeout)
         except TimeoutError:
             raise UpstreamError("no free upstream connection") from None
+        self._lent += 1
         conn: _Connection | None = None
         try:
             conn, reused = await self._take()
@@ -86,6 +88,7 @@ class UpstreamPool:
         except BaseException:
             if conn is not None:
                 _discard(conn)  # interrupted mid-command: the stream may be out of step
+            self._lent -= 1
             self._slots.release()
             raise
         txn = UpstreamTransaction(self, conn)
@@ -172,6 +175,7 @@ class UpstreamPool:
             self._idle.append(conn)
         else:
             _discard(conn, polite=reusable)
+        self._lent -= 1
         self._slots.release()
 
     async def close(self) -> None:
@@ -184,6 +188,11 @@ class UpstreamPool:
     @property
     def idle_count(self) -> int:
         return len(self._idle)
+
+    @property
+    def in_use(self) -> int:
+        """Connections lent to a transaction right now."""
+        return self._lent
 
 
 class UpstreamTransaction:

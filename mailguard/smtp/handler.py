@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
 from mailguard import logging as mglog
-from mailguard.delivery.upstream import UpstreamError, UpstreamPool
+from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction
 from mailguard.model import Action, Envelope, Inspection, domain_of
 from mailguard.smtp import replies
 from mailguard.smtp.replies import Reply
@@ -141,7 +141,11 @@ class RelayHandler:
         return str(reply)
 
     async def _process(
-        self, session: RelaySession, envelope: SMTPEnvelope, raw: bytes, txn: Any
+        self,
+        session: RelaySession,
+        envelope: SMTPEnvelope,
+        raw: bytes,
+        txn: UpstreamTransaction | None,
     ) -> Outcome:
         if txn is None or not txn.open:
             return Outcome(replies.NO_TRANSACTION)

@@ -139,7 +139,7 @@ class RelaySMTP(SMTP):
 class Relay:
     """Owns the listener, the upstream pool and the inspection workers."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, inspector: InspectionPool | None = None) -> None:
         self.settings = settings
         self.sessions: set[RelaySMTP] = set()
         self.draining = False
@@ -158,7 +158,7 @@ class Relay:
                 max_reuse=settings.upstream_max_reuse,
             )
         )
-        self.inspector = InspectionPool(settings.workers, settings.inspect_timeout)
+        self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
         self.handler = RelayHandler(
             self.upstream,
             self.inspector,

@@ -334,5 +334,5 @@ async def test_a_dead_inspection_worker_is_replaced_and_mail_keeps_flowing(sink,
     await send(mailguard.port, address(), [address("example.org")], content)
 
     assert [m.content for m in sink.wait_for(1)] == [content]
-    assert mailguard.events("worker_pool_broken")
+    assert mailguard.events("worker_died")
     assert not set(workers) & set(_children(mailguard.proc.pid))

@@ -1,0 +1,780 @@
+"""What does mailguard cost? Throughput and added latency against a bare relay.
+
+Three kinds of process run on 127.0.0.1, each in its own interpreter so none
+shares a GIL with another:
+
+- a *sink*, an aiosmtpd server that counts every message it gets (the upstream MTA);
+- the *bare relay*, an aiosmtpd server that forwards each message to the sink with
+  ``aiosmtplib.send`` (one upstream connection per message, no inspection) and says
+  250 only after the sink did: what relaying costs without any of mailguard's work;
+- ``mailguard serve``, relaying to the same sink.
+
+The load generator (this process) sends the same synthetic messages through each
+relay in alternating rounds, so drift on the machine hits both alike, and checks at
+the sink that every message arrived exactly once.
+
+Run from the repository root: ``.venv/bin/python bench/relay_bench.py --help``.
+Exit status: 0 all delivered, 1 a message was lost, duplicated or refused, 2 a
+process could not be started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import hashlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import random
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from pathlib import Path
+from typing import Any
+
+import aiosmtplib
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+HOST = "127.0.0.1"
+BARE, MAILGUARD = "bare", "mailguard"
+_ID_HEADER = b"X-Bench-Id: "
+_ID_RE = re.compile(rb"^X-Bench-Id: *(\S+)", re.MULTILINE)
+# Fixed names so no server or client looks up its own FQDN on every connection.
+_SINK_NAME, _BARE_NAME, _CLIENT_NAME = "sink.bench.invalid", "bare.bench.invalid", "bench.invalid"
+_SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, TimeoutError)
+
+
+# --- child processes: the sink and the bare relay --------------------------------------
+class _SinkHandler:
+    """Counts deliveries and duplicates; the parent reads both under one lock."""
+
+    def __init__(self, counters: Any) -> None:
+        self.counters = counters  # shared Array("q", 2): [received, duplicates]
+        self.seen: set[bytes] = set()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
+        found = _ID_RE.search(content, 0, 8192)
+        key = found.group(1) if found else hashlib.sha1(content).digest()
+        duplicate = key in self.seen
+        self.seen.add(key)
+        with self.counters.get_lock():
+            self.counters[0] += 1
+            self.counters[1] += duplicate
+        return "250 OK"
+
+
+class _BareRelayHandler:
+    """The baseline: relay as plainly as possible, 250 only after the sink's 250."""
+
+    def __init__(self, sink_port: int) -> None:
+        self.sink_port = sink_port
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        try:
+            await aiosmtplib.send(
+                envelope.original_content or b"",
+                sender=envelope.mail_from,
+                recipients=envelope.rcpt_tos,
+                hostname=HOST,
+                port=self.sink_port,
+                local_hostname=_BARE_NAME,
+                start_tls=False,
+                timeout=30,
+            )
+        except _SMTP_ERRORS as exc:
+            return f"451 4.4.1 bare relay: upstream failed ({type(exc).__name__})"
+        return "250 OK"
+
+
+def _child_main(kind: str, sink_port: int, counters: Any, conn: Connection) -> None:
+    """Entry point of a spawned child; it lives until the parent closes ``conn``."""
+    # Ctrl-C reaches the whole process group; the parent decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # aiosmtpd logs a traceback for every client that vanishes mid-session, as all do
+    # on Ctrl-C; real trouble shows up in the counts the parent checks.
+    logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    if kind == "sink":
+        handler: Any = _SinkHandler(counters)
+        name = _SINK_NAME
+    else:
+        handler, name = _BareRelayHandler(sink_port), _BARE_NAME
+    asyncio.run(_child_serve(handler, name, conn))
+
+
+async def _child_serve(handler: Any, name: str, conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(
+        lambda: SMTP(handler, hostname=name, enable_SMTPUTF8=True), host=HOST, port=0
+    )
+    conn.send(server.sockets[0].getsockname()[1])
+    # The parent never writes again: readable means it closed its end or died.
+    stop = asyncio.Event()
+    loop.add_reader(conn.fileno(), stop.set)
+    await stop.wait()
+    server.close()
+
+
+# --- starting and stopping everything ---------------------------------------------------
+class SetupError(Exception):
+    """A process of the benchmark could not be started."""
+
+
+@dataclass
+class Child:
+    process: SpawnProcess
+    conn: Connection
+    port: int
+
+
+@dataclass
+class Fleet:
+    """Every process the benchmark starts, so one ``close`` ends them all."""
+
+    children: list[Child] = field(default_factory=list)
+    mailguard: subprocess.Popen[bytes] | None = None
+
+    def start_child(self, kind: str, sink_port: int = 0, counters: Any = None) -> Child:
+        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter, nothing inherited
+        ours, theirs = ctx.Pipe()
+        process = ctx.Process(
+            target=_child_main, args=(kind, sink_port, counters, theirs), name=f"bench-{kind}"
+        )
+        process.daemon = True
+        process.start()
+        theirs.close()
+        child = Child(process, ours, 0)
+        self.children.append(child)
+        if not ours.poll(30):
+            raise SetupError(f"{kind} did not report its port within 30 s")
+        try:
+            child.port = ours.recv()
+        except EOFError:
+            raise SetupError(f"{kind} exited during start-up") from None
+        return child
+
+    def start_mailguard(
+        self,
+        command: list[str],
+        sink_port: int,
+        data_dir: Path,
+        log_path: Path,
+        workers: int | None,
+    ) -> int:
+        port = _free_port()
+        cmd = [
+            *command,
+            "serve",
+            "--listen",
+            f"{HOST}:{port}",
+            "--upstream",
+            f"{HOST}:{sink_port}",
+            "--data-dir",
+            str(data_dir),
+            "--log-level",
+            "warning",
+        ]
+        if workers is not None:
+            cmd += ["--workers", str(workers)]
+        with log_path.open("wb") as log:
+            self.mailguard = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,  # Ctrl-C is ours to handle: SIGTERM it cleanly
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.mailguard.poll() is not None:
+                raise SetupError(f"mailguard exited early:\n{_tail(log_path)}")
+            if _greets(port):
+                return port
+            time.sleep(0.05)
+        raise SetupError(f"mailguard did not greet on port {port} in 30 s:\n{_tail(log_path)}")
+
+    def close(self) -> None:
+        proc, self.mailguard = self.mailguard, None
+        if proc is not None:
+            _end_session(proc)
+        for child in reversed(self.children):
+            child.conn.close()  # the child's cue to stop
+        for child in reversed(self.children):
+            child.process.join(5)
+            if child.process.is_alive():
+                child.process.kill()
+                child.process.join()
+        self.children.clear()
+
+
+def _end_session(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
+    """End the session we started mailguard in: it, its workers, any wrapper around it.
+
+    SIGINT is Ctrl-C in its own terminal: mailguard drains and closes its worker pool
+    (SIGINT and SIGTERM are the same to it), and a wrapper such as py-spy writes its
+    output. Whatever is still there after ``grace`` seconds gets SIGKILL.
+    """
+    pgid = proc.pid  # start_new_session: the session and group ids are its pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGINT)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        proc.poll()  # reap it, or its zombie would keep the group alive
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    proc.wait()
+
+
+def _die_with_parent() -> None:
+    """If the benchmark itself is killed, mailguard gets SIGTERM instead of lingering."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+def _greets(port: int) -> bool:
+    """True once a connection to ``port`` is answered with a 220 greeting."""
+    try:
+        with socket.create_connection((HOST, port), timeout=2) as s:
+            greeting = s.makefile("rb").readline()
+            with contextlib.suppress(OSError):
+                s.sendall(b"QUIT\r\n")
+            return greeting.startswith(b"220")
+    except OSError:
+        return False
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+def _process_tree_cpu(root: int) -> tuple[float, float]:
+    """CPU seconds used so far by ``root`` alone and with its descendants, else NaN.
+
+    Accounting per process (Linux /proc) shows which one saturates a core: a relay's
+    event loop, its inspection workers, the sink or the load generator.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            text = Path(entry.path, "stat").read_text()
+            fields = text[text.rindex(")") + 2 :].split()
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    if root not in stats:
+        return math.nan, math.nan
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += stats[pid][1]
+        todo.extend(p for p, (ppid, _) in stats.items() if ppid == pid)
+    return stats[root][1], total
+
+
+# --- messages ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Message:
+    sender: str
+    recipients: list[str]
+    body: bytes  # headers and body, CRLF line endings, without the X-Bench-Id header
+
+
+def make_messages(count: int, size: int, seed: int) -> list[Message]:
+    """Synthetic, made-up mail of about ``size`` bytes: no real personal data.
+
+    Names come from Faker (en_GB) when it is installed, the text is its lorem ipsum;
+    without Faker both are random words. Every address is at a reserved example
+    domain (RFC 2606). Bodies are drawn from a pool of paragraphs, which keeps
+    generating thousands of messages to well under a second.
+    """
+    rng = random.Random(seed)
+    words = [
+        "council", "tax", "parking", "permit", "housing", "repair", "school", "meeting",
+        "agenda", "planning", "waste", "application", "collection", "library", "grant",
+        "consultation", "budget", "minutes", "report", "invoice", "licence", "road",
+    ]  # fmt: skip
+    try:
+        from faker import Faker
+    except ImportError:
+        names = [f"{rng.choice(words).title()} {rng.choice(words).title()}" for _ in range(500)]
+        paragraphs = [
+            " ".join(rng.choice(words) for _ in range(60)).capitalize() + "." for _ in range(300)
+        ]
+    else:
+        fake = Faker("en_GB")
+        fake.seed_instance(seed)
+        names = [str(fake.name()) for _ in range(500)]
+        paragraphs = [str(fake.paragraph(nb_sentences=6)) for _ in range(300)]
+    wrapped = [textwrap.wrap(p, 72) for p in paragraphs]
+
+    messages = []
+    for i in range(count):
+        from_name, to_name = rng.choice(names), rng.choice(names)
+        sender = f"{_local(from_name)}.{i}@example.org"
+        recipient = f"{_local(to_name)}@example.com"
+        lines = [
+            f"From: {from_name} <{sender}>",
+            f"To: {to_name} <{recipient}>",
+            f"Subject: {textwrap.shorten(rng.choice(paragraphs), 60, placeholder='')}",
+            f"Date: {formatdate(1_700_000_000 + i * 60, usegmt=True)}",
+            f"Message-ID: <bench.{seed}.{i}@example.org>",
+            "MIME-Version: 1.0",
+            "Content-Type: text/plain; charset=us-ascii",
+            "Content-Transfer-Encoding: 7bit",
+            "",
+        ]
+        length = sum(len(line) + 2 for line in lines)
+        while length < size:
+            for line in [*rng.choice(wrapped), ""]:
+                lines.append(line)
+                length += len(line) + 2
+        body = ("\r\n".join(lines) + "\r\n").encode("ascii", "replace")
+        messages.append(Message(sender, [recipient], body))
+    return messages
+
+
+def _local(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", ".", name.lower()).strip(".") or "user"
+
+
+# --- load generation --------------------------------------------------------------------
+@dataclass
+class LoadResult:
+    target: str
+    label: str  # "warm-up" or "round N"
+    sent: int
+    wall_s: float
+    latencies_ms: list[float]
+    failures: Counter[str]
+    cpu: dict[str, float]  # CPU seconds per process during the load
+    lost: int = 0  # accepted with 250 but never reached the sink
+    duplicated: int = 0  # reached the sink more than once
+    unexpected: int = 0  # reached the sink although the client saw a failure
+
+    @property
+    def delivered_ok(self) -> bool:
+        return not (self.failures or self.lost or self.duplicated or self.unexpected)
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies_ms) / self.wall_s if self.wall_s else 0.0
+
+    def percentile(self, p: float) -> float:
+        """Nearest-rank percentile in milliseconds."""
+        data = sorted(self.latencies_ms)
+        if not data:
+            return math.nan
+        return data[max(0, math.ceil(p / 100 * len(data)) - 1)]
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "msg_per_s": round(self.rate, 1),
+            "p50_ms": round(self.percentile(50), 2),
+            "p99_ms": round(self.percentile(99), 2),
+            "wall_s": round(self.wall_s, 3),
+            "ok": len(self.latencies_ms),
+            "failed": sum(self.failures.values()),
+            "cpu_s": {k: round(v, 2) for k, v in self.cpu.items()},
+        }
+
+
+def _client(port: int, smtp_timeout: float) -> aiosmtplib.SMTP:
+    return aiosmtplib.SMTP(
+        hostname=HOST, port=port, timeout=smtp_timeout, start_tls=False, local_hostname=_CLIENT_NAME
+    )
+
+
+async def _persistent_client(
+    smtp: aiosmtplib.SMTP,
+    share: list[tuple[Message, bytes]],
+    latencies: list[float],
+    failures: Counter[str],
+) -> None:
+    for message, content in share:
+        if not smtp.is_connected:  # never connected, or the relay dropped us
+            try:
+                await smtp.connect()
+            except _SMTP_ERRORS as exc:
+                failures[f"connect: {_describe(exc)}"] += 1
+                continue
+        started = time.perf_counter()
+        try:
+            await smtp.sendmail(message.sender, message.recipients, content)
+        except _SMTP_ERRORS as exc:
+            failures[_describe(exc)] += 1
+        else:
+            latencies.append((time.perf_counter() - started) * 1000)
+
+
+async def _connection_per_message_client(
+    port: int,
+    smtp_timeout: float,
+    share: list[tuple[Message, bytes]],
+    latencies: list[float],
+    failures: Counter[str],
+) -> None:
+    for message, content in share:
+        smtp = _client(port, smtp_timeout)
+        started = time.perf_counter()
+        try:
+            await smtp.connect()
+            await smtp.sendmail(message.sender, message.recipients, content)
+        except _SMTP_ERRORS as exc:
+            failures[_describe(exc)] += 1
+            smtp.close()
+            continue
+        latencies.append((time.perf_counter() - started) * 1000)
+        with contextlib.suppress(*_SMTP_ERRORS):
+            await smtp.quit()  # not timed: the client has its answer already
+
+
+def _describe(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__} {code}" if code else type(exc).__name__
+
+
+async def run_load(
+    port: int,
+    batch: list[tuple[Message, bytes]],
+    clients: int,
+    per_message_connection: bool,
+    smtp_timeout: float,
+) -> tuple[float, list[float], Counter[str]]:
+    """Send ``batch`` over ``clients`` concurrent clients; each client sends its share.
+
+    With persistent connections, connecting happens before the clock starts, so the
+    wall time measures steady-state relaying. Returns (wall s, latencies ms, failures).
+    """
+    shares = [share for share in (batch[i::clients] for i in range(clients)) if share]
+    latencies: list[float] = []
+    failures: Counter[str] = Counter()
+    if per_message_connection:
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            for share in shares:
+                tg.create_task(
+                    _connection_per_message_client(port, smtp_timeout, share, latencies, failures)
+                )
+        return time.perf_counter() - started, latencies, failures
+    conns = [_client(port, smtp_timeout) for _ in shares]
+    try:
+        # A client that cannot connect here retries, and reports, per message.
+        await asyncio.gather(*(smtp.connect() for smtp in conns), return_exceptions=True)
+        started = time.perf_counter()
+        async with asyncio.TaskGroup() as tg:
+            for smtp, share in zip(conns, shares, strict=True):
+                tg.create_task(_persistent_client(smtp, share, latencies, failures))
+        wall = time.perf_counter() - started
+        await asyncio.gather(*(smtp.quit() for smtp in conns), return_exceptions=True)
+    finally:
+        for smtp in conns:
+            smtp.close()
+    return wall, latencies, failures
+
+
+# --- the benchmark ----------------------------------------------------------------------
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    messages: list[Message]
+    ports: dict[str, int]
+    pids: dict[str, int]  # whose CPU to account: each relay and the sink
+    counters: Any
+    results: list[LoadResult] = field(default_factory=list)
+
+    def _sink_counts(self) -> tuple[int, int]:
+        with self.counters.get_lock():
+            return int(self.counters[0]), int(self.counters[1])
+
+    def _cpu(self, target: str) -> dict[str, float]:
+        main, tree = _process_tree_cpu(self.pids[target])
+        return {
+            "relay": tree,
+            "relay_main": main,  # without its inspection workers
+            "sink": _process_tree_cpu(self.pids["sink"])[1],
+            "loadgen": time.process_time(),  # this process alone, not its children
+        }
+
+    async def load(self, target: str, label: str, messages: list[Message]) -> LoadResult:
+        """One measured batch, then a check at the sink that each arrived exactly once."""
+        tag = f"{target}-{label.replace(' ', '')}-".encode()
+        batch = [(m, _ID_HEADER + tag + b"%06d\r\n" % i + m.body) for i, m in enumerate(messages)]
+        before, dups_before = self._sink_counts()
+        cpu_before = self._cpu(target)
+        wall, latencies, failures = await asyncio.wait_for(
+            run_load(
+                self.ports[target],
+                batch,
+                self.args.clients,
+                self.args.new_connection_per_message,
+                self.args.timeout,
+            ),
+            self.args.round_timeout,
+        )
+        cpu = {k: v - cpu_before[k] for k, v in self._cpu(target).items()}
+        accepted = len(latencies)
+        # Both relays answer 250 only after the sink's 250, so the count is final
+        # already; wait a little anyway so a late duplicate cannot slip past.
+        for _ in range(100):  # at most 5 s; the counter lives in another process
+            if self._sink_counts()[0] - before >= accepted:
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        after, dups_after = self._sink_counts()
+        duplicated = dups_after - dups_before
+        unique = after - before - duplicated
+        result = LoadResult(
+            target,
+            label,
+            len(batch),
+            wall,
+            latencies,
+            failures,
+            cpu,
+            lost=max(0, accepted - unique),
+            duplicated=duplicated,
+            unexpected=max(0, unique - accepted),
+        )
+        self.results.append(result)
+        return result
+
+    async def run(self) -> None:
+        args = self.args
+        warm, measured = self.messages[: args.warmup], self.messages[args.warmup :]
+        for target in (BARE, MAILGUARD):
+            if warm:
+                self.report(await self.load(target, "warm-up", warm))
+        for n in range(1, args.rounds + 1):
+            for target in (BARE, MAILGUARD):
+                self.report(await self.load(target, f"round {n}", measured))
+
+    def report(self, r: LoadResult) -> None:
+        use = {k: v / r.wall_s for k, v in r.cpu.items()}
+        relay_ms = r.cpu["relay"] / max(1, r.sent) * 1000
+        print(
+            f"  {r.label:<8} {r.target:<9} {r.rate:6.1f} msg/s  p50 {r.percentile(50):6.2f} ms"
+            f"  p99 {r.percentile(99):6.2f} ms  {r.wall_s:5.2f} s  | CPU relay {use['relay']:4.0%}"
+            f" (main {use['relay_main']:4.0%}) sink {use['sink']:4.0%}"
+            f" loadgen {use['loadgen']:4.0%}, relay {relay_ms:.2f} ms/msg",
+            flush=True,
+        )
+        for what, n in sorted(r.failures.items()):
+            print(f"    ERROR {n} message(s) refused or failed: {what}", flush=True)
+        if r.lost or r.duplicated or r.unexpected:
+            print(
+                f"    ERROR sink: {r.lost} lost, {r.duplicated} duplicated, {r.unexpected}"
+                " delivered although the client saw a failure",
+                flush=True,
+            )
+
+    def pick(self, target: str) -> LoadResult:
+        rounds = [r for r in self.results if r.target == target and r.label != "warm-up"]
+        rounds.sort(key=lambda r: r.rate, reverse=True)
+        return rounds[0] if self.args.pick == "best" else rounds[(len(rounds) - 1) // 2]
+
+
+def _parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Benchmark mailguard serve against a bare aiosmtpd relay on loopback."
+    )
+    p.add_argument("-n", "--messages", type=int, default=2000, help="per round [2000]")
+    p.add_argument("-c", "--clients", type=int, default=20, help="concurrent clients [20]")
+    p.add_argument("--rounds", type=int, default=2, help="rounds per target [2]")
+    p.add_argument(
+        "--pick",
+        choices=["best", "median"],
+        default="best",
+        help="which round to report per target: highest msg/s, or the (lower) median [best]",
+    )
+    p.add_argument("--warmup", type=int, default=100, help="uncounted messages first [100]")
+    p.add_argument("--size", type=int, default=4096, help="approximate message bytes [4096]")
+    p.add_argument(
+        "--new-connection-per-message",
+        action="store_true",
+        help="connect, send one message, QUIT (default: one persistent connection per client)",
+    )
+    p.add_argument("--workers", type=int, help="mailguard --workers [mailguard's default]")
+    p.add_argument(
+        "--mailguard-cmd",
+        type=shlex.split,
+        default=[sys.executable, "-m", "mailguard"],
+        metavar="CMD",
+        help="how to run mailguard, 'serve ...' is appended; e.g. to profile it: "
+        "'py-spy record -o mg.svg -- python -m mailguard' [this python -m mailguard]",
+    )
+    p.add_argument("--timeout", type=float, default=30.0, help="client SMTP timeout s [30]")
+    p.add_argument("--round-timeout", type=float, default=300.0, help="per batch, s [300]")
+    p.add_argument("--seed", type=int, default=1, help="for the synthetic messages [1]")
+    p.add_argument("--json", action="store_true", help="also print a one-line JSON summary")
+    args = p.parse_args(argv)
+    for name in ("messages", "clients", "rounds", "size", "timeout", "round_timeout"):
+        if getattr(args, name) <= 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if args.warmup < 0 or (args.workers is not None and args.workers < 1):
+        p.error("--warmup must be >= 0 and --workers >= 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse_args(argv)
+    # A SIGTERM ends the run through the same clean-up path as Ctrl-C.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    fleet = Fleet()
+    try:
+        with tempfile.TemporaryDirectory(prefix="mailguard-bench-") as tmp:
+            ctx = multiprocessing.get_context("spawn")
+            counters = ctx.Array("q", 2)
+            sink = fleet.start_child("sink", counters=counters)
+            bare = fleet.start_child("bare", sink_port=sink.port)
+            log_path = Path(tmp, "mailguard.log")
+            mg_port = fleet.start_mailguard(
+                args.mailguard_cmd, sink.port, Path(tmp, "data"), log_path, args.workers
+            )
+            assert fleet.mailguard is not None
+            messages = make_messages(args.warmup + args.messages, args.size, args.seed)
+            bench = Bench(
+                args,
+                messages,
+                ports={BARE: bare.port, MAILGUARD: mg_port},
+                pids={
+                    BARE: bare.process.pid or 0,
+                    MAILGUARD: fleet.mailguard.pid,
+                    "sink": sink.process.pid or 0,
+                },
+                counters=counters,
+            )
+            _print_header(args, messages)
+            try:
+                asyncio.run(bench.run())
+            except TimeoutError:
+                print(f"ERROR: a batch took longer than {args.round_timeout:g} s", flush=True)
+                return 1
+            finally:
+                mg_log = log_path.read_text(errors="replace").splitlines()
+            return _print_summary(bench, mg_log)
+    except SetupError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        fleet.close()
+
+
+def _print_header(args: argparse.Namespace, messages: list[Message]) -> None:
+    mean_kb = sum(len(m.body) for m in messages) / len(messages) / 1024
+    workers = args.workers or f"default (CPU count {os.cpu_count()})"
+    mode = "new connection per message" if args.new_connection_per_message else "persistent"
+    print(
+        f"mailguard relay benchmark: {args.messages} msgs/round (~{mean_kb:.1f} KB), "
+        f"{args.clients} clients, {mode} connections, {args.rounds} round(s) per target, "
+        f"warm-up {args.warmup}, mailguard workers {workers}, {os.cpu_count()} CPUs",
+        flush=True,
+    )
+    latency = "connect+EHLO+MAIL..DATA" if args.new_connection_per_message else "MAIL..DATA"
+    print(
+        f"latency = {latency} per message; CPU % = share of one core during the batch"
+        " (main = the relay process without its inspection workers)",
+        flush=True,
+    )
+
+
+def _print_summary(bench: Bench, mg_log: list[str]) -> int:
+    args = bench.args
+    bare, mg = bench.pick(BARE), bench.pick(MAILGUARD)
+    ratio = mg.rate / bare.rate if bare.rate else math.nan
+    add50 = mg.percentile(50) - bare.percentile(50)
+    add99 = mg.percentile(99) - bare.percentile(99)
+    which = "best (highest msg/s)" if args.pick == "best" else "median (by msg/s)"
+    print(f"\nResult: {which} of {args.rounds} round(s) per target")
+    print(f"  {'':<11}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
+    for name, r in (("bare relay", bare), ("mailguard", mg)):
+        print(f"  {name:<11}{r.rate:9.1f}{r.percentile(50):9.2f}{r.percentile(99):9.2f}")
+    print(f"  throughput mailguard/bare: {ratio:.2f}x")
+    print(f"  added latency (mailguard - bare): p50 {add50:+.2f} ms, p99 {add99:+.2f} ms")
+
+    expected = sum(r.sent for r in bench.results)
+    failed = sum(sum(r.failures.values()) for r in bench.results)
+    lost = sum(r.lost for r in bench.results)
+    duplicated = sum(r.duplicated for r in bench.results)
+    received, _ = bench._sink_counts()
+    print(
+        f"  sink: {received} received for {expected} sent (incl. warm-up); "
+        f"{failed} refused/failed at the client, {lost} lost, {duplicated} duplicated"
+    )
+    problems = [line for line in mg_log if line.strip()]
+    if problems:
+        print(f"  mailguard printed {len(problems)} line(s) at log level warning, first ones:")
+        for line in problems[:5]:
+            print(f"    {line[:300]}")
+    ok = all(r.delivered_ok for r in bench.results)
+    if not ok:
+        print("ERROR: not every message was delivered exactly once (see above)")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "messages": args.messages,
+                    "clients": args.clients,
+                    "connection": "per-message"
+                    if args.new_connection_per_message
+                    else "persistent",
+                    "rounds": args.rounds,
+                    "pick": args.pick,
+                    "workers": args.workers,
+                    "cpus": os.cpu_count(),
+                    BARE: bare.summary(),
+                    MAILGUARD: mg.summary(),
+                    "ratio": round(ratio, 3),
+                    "added_p50_ms": round(add50, 2),
+                    "added_p99_ms": round(add99, 2),
+                    "sink": {
+                        "expected": expected,
+                        "received": received,
+                        "failed": failed,
+                        "lost": lost,
+                        "duplicated": duplicated,
+                    },
+                    "ok": ok,
+                }
+            ),
+            flush=True,
+        )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
