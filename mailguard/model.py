@@ -95,14 +95,23 @@ class Finding:
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """The policy's single verdict for a message.
+    """The policy's single verdict for a message, with what the actions need to carry it out.
 
-    ``reason`` is the text shown to the sender (e.g. in a reject reply).
+    ``rules`` lists every rule that fired (monitored and allow rules too);
+    ``reason`` is the winning rule's description, shown to the sender.
     """
 
     action: Action
     rules: tuple[str, ...] = ()
     reason: str = ""
+    rule: str = ""  # the rule whose action won
+    rewrite: str | None = None  # "bcc" or "split" when action is REWRITE
+    subject_prefix: str | None = None
+    notify: bool = False
+    release: str = "reviewer"
+    monitored: tuple[str, ...] = ()  # fired in monitor mode: logged, not enforced
+    would_action: Action | None = None  # what monitor-mode rules would have done
+    policy_version: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,15 +14,15 @@ from mailguard.detectors import Detector
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
 from mailguard.policy import engine
-from mailguard.policy.engine import Rule
+from mailguard.policy.loader import LoadedPolicy
 
 
 def inspect(
     envelope: Envelope,
     raw: bytes,
+    policy: LoadedPolicy | None = None,
     *,
     detector_set: Sequence[Detector] | None = None,
-    rules: Sequence[Rule] = (),
 ) -> Inspection:
     started = time.perf_counter()
     message = ParsedMessage(raw)
@@ -36,7 +36,10 @@ def inspect(
             findings.append(_uninspectable(detector.name, exc))
         else:
             inspected.append(detector.name)
-    decision = engine.decide(rules, findings, envelope, message)
+    if policy is None:
+        decision = engine.decide(None, findings, envelope, message)
+    else:
+        decision = engine.decide(policy.policy, findings, envelope, message, policy.version)
     elapsed_ms = (time.perf_counter() - started) * 1000
     return Inspection(decision, tuple(findings), tuple(inspected), elapsed_ms)
 

@@ -1,10 +1,9 @@
 """The inspection pipeline: detectors report, the engine alone decides."""
 
-from dataclasses import dataclass
-
 from mailguard import pipeline
 from mailguard.detectors import Detector
 from mailguard.model import Action, Envelope, Finding, Severity
+from mailguard.policy.loader import load_policy
 from tests.mail import compose
 
 ENVELOPE = Envelope(mail_from="officer@northdown.gov.uk", rcpt_tos=("someone@example.org",))
@@ -12,17 +11,6 @@ ENVELOPE = Envelope(mail_from="officer@northdown.gov.uk", rcpt_tos=("someone@exa
 
 def _finding(type_: str, count: int = 1) -> Finding:
     return Finding("fake", type_, count, Severity.HIGH, "body", "*** *** 4567")
-
-
-@dataclass
-class CountRule:
-    name: str
-    action: Action
-    type: str
-    description: str = "explained to the sender"
-
-    def matches(self, findings, envelope, message):
-        return any(f.type == self.type for f in findings)
 
 
 def test_with_no_detectors_or_rules_everything_passes():
@@ -52,17 +40,17 @@ def test_a_crashing_detector_becomes_an_uninspectable_finding_not_a_crash():
     assert result.inspected == ()
 
 
-def test_every_fired_rule_is_recorded_and_the_strictest_action_wins():
-    dets = [Detector("d", lambda m, e: [_finding("UK_NINO"), _finding("bulk")])]
-    rules = [
-        CountRule("tag-bulk", Action.TAG, "bulk"),
-        CountRule("hold-nino", Action.HOLD, "UK_NINO", "National Insurance numbers"),
-        CountRule("never", Action.REJECT, "IBAN_CODE"),
-    ]
-    result = pipeline.inspect(ENVELOPE, compose(), detector_set=dets, rules=rules)
+def test_the_policy_decides_from_detector_findings(tmp_path):
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "rules:\n"
+        "  - {name: hold-nino, description: NINO, when: {finding: {type: UK_NINO}}, action: hold}\n"
+    )
+    dets = [Detector("d", lambda m, e: [_finding("UK_NINO")])]
+    result = pipeline.inspect(ENVELOPE, compose(), load_policy(f), detector_set=dets)
     assert result.decision.action is Action.HOLD
-    assert result.decision.rules == ("tag-bulk", "hold-nino")
-    assert result.decision.reason == "National Insurance numbers"
+    assert result.decision.rules == ("hold-nino",)
+    assert result.decision.policy_version == load_policy(f).version
 
 
 def test_action_strictness_order():

@@ -1,0 +1,86 @@
+"""Facts about a message that policy conditions read, computed lazily and once.
+
+Recipient facts need no NLP: who is internal, partner or outside, and who can see
+whom in To/Cc. Attachment facts need a MIME walk, paid only if a rule asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cached_property
+
+from mailguard.intake.mime import ParsedMessage
+from mailguard.model import Envelope, Finding, domain_of
+from mailguard.policy.schema import Organisation
+
+
+def in_domains(domain: str, domains: Sequence[str]) -> bool:
+    """``dept.northdown.gov.uk`` is in ``northdown.gov.uk``; ``evilnorthdown.gov.uk`` is not."""
+    return any(domain == d or domain.endswith("." + d) for d in domains)
+
+
+class Facts:
+    def __init__(
+        self,
+        envelope: Envelope,
+        message: ParsedMessage,
+        findings: Sequence[Finding],
+        organisation: Organisation,
+    ) -> None:
+        self.envelope = envelope
+        self.message = message
+        self.findings = findings
+        self.org = organisation
+
+    def is_internal(self, address: str) -> bool:
+        return in_domains(domain_of(address), self.org.internal_domains)
+
+    def is_trusted(self, address: str) -> bool:
+        domain = domain_of(address)
+        return in_domains(domain, self.org.internal_domains) or in_domains(
+            domain, self.org.partner_domains
+        )
+
+    @cached_property
+    def visible_recipients(self) -> tuple[str, ...]:
+        """Distinct addresses in To and Cc, as every recipient sees them."""
+        seen: dict[str, None] = {}
+        for _, addr in self.message.addresses("to", "cc"):
+            seen.setdefault(addr.lower(), None)
+        return tuple(seen)
+
+    @cached_property
+    def visible_external(self) -> tuple[str, ...]:
+        return tuple(a for a in self.visible_recipients if not self.is_internal(a))
+
+    @cached_property
+    def external_recipients(self) -> tuple[str, ...]:
+        return tuple(r for r in self.envelope.rcpt_tos if not self.is_internal(r))
+
+    @cached_property
+    def untrusted_domains(self) -> frozenset[str]:
+        """Recipient domains that are neither ours nor a partner's."""
+        return frozenset(
+            domain_of(r) for r in self.envelope.rcpt_tos if not self.is_trusted(r)
+        )
+
+    @cached_property
+    def recipient_domains(self) -> frozenset[str]:
+        return frozenset(domain_of(r) for r in self.envelope.rcpt_tos)
+
+    @cached_property
+    def attachment_types(self) -> frozenset[str]:
+        """File extensions and MIME types of every attachment, lower case."""
+        types: set[str] = set()
+        for part in self.message.message.walk():
+            filename = part.get_filename()
+            if not filename and part.get_content_disposition() != "attachment":
+                continue
+            types.add(part.get_content_type().lower())
+            if filename and "." in filename:
+                types.add(filename.rsplit(".", 1)[1].lower())
+        return frozenset(types)
+
+    @property
+    def size(self) -> int:
+        return len(self.message.raw)

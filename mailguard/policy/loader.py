@@ -1,0 +1,317 @@
+"""Policy files: YAML with includes, validated, every problem at ``file:line:col``.
+
+Includes are resolved relative to the including file and merged first; the
+including file wins: its scalar keys replace, its ``organisation``/``groups``/...
+mappings are merged key by key, and its ``rules`` come after the included ones
+(a rule with the same name replaces the included rule in place).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from mailguard.policy.schema import Policy, RuleAction
+
+Path_ = tuple[Any, ...]
+_MERGED_MAPPINGS = ("organisation", "groups", "rewrite", "quarantine", "notify")
+
+
+@dataclass(frozen=True, slots=True)
+class Mark:
+    file: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    mark: Mark
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.mark.file}:{self.mark.line}:{self.mark.col}: {self.message}"
+
+
+class PolicyError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedPolicy:
+    policy: Policy
+    files: tuple[Path, ...]
+    version: str  # short hash of every file's bytes: which policy is live
+
+
+@dataclass(slots=True)
+class _Doc:
+    """Plain data plus where each value (and each mapping key) came from."""
+
+    data: dict[str, Any]
+    values: dict[Path_, Mark] = field(default_factory=dict)
+    keys: dict[Path_, Mark] = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)
+    digest: Any = field(default_factory=hashlib.sha256)
+
+
+def load_policy(path: Path | str) -> LoadedPolicy:
+    """Load, merge and validate; raise PolicyError listing every problem found."""
+    path = Path(path)
+    problems: list[Problem] = []
+    doc = _resolve(path, (), problems, Mark(str(path), 1, 1))
+    if doc is None or problems:
+        raise PolicyError(problems)
+    try:
+        policy = Policy.model_validate(doc.data)
+    except ValidationError as exc:
+        raise PolicyError([_problem_for(doc, err) for err in exc.errors()]) from None
+    problems.extend(_cross_references(policy, doc))
+    if problems:
+        raise PolicyError(problems)
+    return LoadedPolicy(policy, tuple(doc.files), doc.digest.hexdigest()[:12])
+
+
+# --- reading one file ----------------------------------------------------------------
+
+
+def _read(path: Path, problems: list[Problem], cited_at: Mark) -> _Doc | None:
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        problems.append(Problem(cited_at, f"policy file not found: {path}"))
+        return None
+    except OSError as exc:
+        problems.append(Problem(cited_at, f"cannot read {path}: {exc.strerror}"))
+        return None
+    name = str(path)
+    try:
+        node = yaml.compose(text.decode("utf-8"), Loader=yaml.SafeLoader)
+    except UnicodeDecodeError as exc:
+        problems.append(Problem(Mark(name, 1, 1), f"not UTF-8 text: {exc.reason}"))
+        return None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = Mark(name, mark.line + 1, mark.column + 1) if mark else Mark(name, 1, 1)
+        problems.append(Problem(where, f"YAML syntax: {exc.problem or exc.context}"))
+        return None
+    doc = _Doc({}, files=[path])
+    doc.digest.update(text)
+    if node is None:
+        return doc
+    data = _plain(node, (), doc, name, problems)
+    if not isinstance(data, dict):
+        problems.append(Problem(_mark(name, node), "a policy file must be a mapping of keys"))
+        return None
+    doc.data = data
+    return doc
+
+
+def _mark(name: str, node: yaml.Node) -> Mark:
+    return Mark(name, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+_constructor = yaml.constructor.SafeConstructor()
+
+
+def _plain(node: yaml.Node, path: Path_, doc: _Doc, name: str, problems: list[Problem]) -> Any:
+    doc.values[path] = _mark(name, node)
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                problems.append(Problem(_mark(name, key_node), "keys must be text"))
+                continue
+            if key in out:
+                problems.append(Problem(_mark(name, key_node), f"duplicate key '{key}'"))
+                continue
+            doc.keys[(*path, key)] = _mark(name, key_node)
+            out[key] = _plain(value_node, (*path, key), doc, name, problems)
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(n, (*path, i), doc, name, problems) for i, n in enumerate(node.value)]
+    return _constructor.construct_object(node, deep=True)
+
+
+# --- includes and merging ------------------------------------------------------------
+
+
+def _resolve(
+    path: Path, stack: tuple[Path, ...], problems: list[Problem], cited_at: Mark
+) -> _Doc | None:
+    real = path.resolve()
+    doc = _read(path, problems, cited_at)
+    if doc is None:
+        return None
+    includes = doc.data.pop("include", [])
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list):
+        problems.append(Problem(doc.values[("include",)], "include must be a list of paths"))
+        return doc
+    merged = _Doc({})
+    for i, item in enumerate(includes):
+        mark = _nearest(doc, ("include", i))
+        if not isinstance(item, str):
+            problems.append(Problem(mark, "include entries must be paths"))
+            continue
+        target = path.parent / item
+        if target.resolve() in (*stack, real):
+            chain = " -> ".join(str(p) for p in (*stack, real, target.resolve()))
+            problems.append(Problem(mark, f"include cycle: {chain}"))
+            continue
+        sub = _resolve(target, (*stack, real), problems, mark)
+        if sub is not None:
+            merged = _merge(merged, sub)
+    return _merge(merged, doc)
+
+
+def _merge(base: _Doc, over: _Doc) -> _Doc:
+    out = _Doc(dict(base.data), dict(base.values), dict(base.keys), [*base.files, *over.files])
+    out.digest.update(base.digest.digest())
+    out.digest.update(over.digest.digest())
+    for key, value in over.data.items():
+        if key == "rules" and isinstance(value, list) and isinstance(out.data.get(key), list):
+            _merge_rules(out, over, value)
+        elif (
+            key in _MERGED_MAPPINGS
+            and isinstance(value, dict)
+            and isinstance(out.data.get(key), dict)
+        ):
+            out.data[key] = {**out.data[key], **value}
+            _copy_marks(over, out, (key,), (key,), whole=False)
+            for sub in value:
+                _drop_marks(out, (key, sub))
+                _copy_marks(over, out, (key, sub), (key, sub))
+        else:
+            _drop_marks(out, (key,))
+            out.data[key] = value
+            _copy_marks(over, out, (key,), (key,))
+    return out
+
+
+def _merge_rules(out: _Doc, over: _Doc, rules: list[Any]) -> None:
+    merged: list[Any] = list(out.data["rules"])
+    sources: list[tuple[_Doc, int]] = [(out, i) for i in range(len(merged))]
+    base_marks = _Doc({}, dict(out.values), dict(out.keys))
+    for j, rule in enumerate(rules):
+        name = rule.get("name") if isinstance(rule, dict) else None
+        same = [
+            i
+            for i, r in enumerate(merged)
+            if isinstance(r, dict) and name and r.get("name") == name
+        ]
+        if same:
+            merged[same[0]] = rule
+            sources[same[0]] = (over, j)
+        else:
+            merged.append(rule)
+            sources.append((over, j))
+    _drop_marks(out, ("rules",), keep_root=True)
+    for i, (src, j) in enumerate(sources):
+        _copy_marks(base_marks if src is out else src, out, ("rules", j), ("rules", i))
+    out.data["rules"] = merged
+
+
+def _with_prefix(marks: dict[Path_, Mark], prefix: Path_) -> Iterator[tuple[Path_, Mark]]:
+    n = len(prefix)
+    for path, mark in marks.items():
+        if path[:n] == prefix:
+            yield path[n:], mark
+
+
+def _copy_marks(
+    src: _Doc, dst: _Doc, src_prefix: Path_, dst_prefix: Path_, whole: bool = True
+) -> None:
+    for table in ("values", "keys"):
+        source, target = getattr(src, table), getattr(dst, table)
+        for rest, mark in list(_with_prefix(source, src_prefix)):
+            if whole or not rest:
+                target[(*dst_prefix, *rest)] = mark
+
+
+def _drop_marks(doc: _Doc, prefix: Path_, keep_root: bool = False) -> None:
+    n = len(prefix)
+    for table in (doc.values, doc.keys):
+        for path in [p for p in table if p[:n] == prefix and not (keep_root and len(p) == n)]:
+            del table[path]
+
+
+# --- mapping validation errors back to the file ---------------------------------------
+
+
+def _problem_for(doc: _Doc, err: Any) -> Problem:
+    loc: Path_ = tuple(_yaml_key(x) for x in err["loc"])
+    path: Path_ = ()
+    for part in loc:  # skip pydantic-only parts of the location (e.g. union tags)
+        if (*path, part) in doc.values:
+            path = (*path, part)
+    if err["type"] == "extra_forbidden" and loc:
+        key = loc[-1]
+        parent = path[:-1] if path and path[-1] == key else path
+        mark = doc.keys.get((*parent, key)) or doc.values[path]
+        return Problem(mark, f"unknown key '{key}'{_context(parent)}")
+    mark = doc.values.get(path) or doc.values[()]
+    message = str(err["msg"]).removeprefix("Value error, ")
+    missing = err["type"] == "missing"
+    if missing:
+        message = f"missing key '{loc[-1]}'"
+    elif path != loc:
+        message = f"{'.'.join(str(p) for p in loc[len(path) :])}: {message}"
+    return Problem(mark, f"{message}{_context(path)}")
+
+
+def _nearest(doc: _Doc, path: Path_) -> Mark:
+    while path and path not in doc.values:
+        path = path[:-1]
+    return doc.values.get(path) or Mark(str(doc.files[-1]) if doc.files else "?", 1, 1)
+
+
+def _yaml_key(part: Any) -> Any:
+    return part.rstrip("_") if isinstance(part, str) else part
+
+
+def _context(path: Path_) -> str:
+    return f" (in {'.'.join(str(p) for p in path)})" if path else ""
+
+
+def _cross_references(policy: Policy, doc: _Doc) -> list[Problem]:
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, rule in enumerate(policy.rules):
+        if rule.name in seen:
+            problems.append(
+                Problem(doc.values[("rules", i, "name")], f"duplicate rule name '{rule.name}'")
+            )
+        seen.setdefault(rule.name, i)
+    names = set(seen)
+    for i, rule in enumerate(policy.rules):
+        if rule.action is RuleAction.ALLOW:
+            for j, target in enumerate(rule.exempts or []):
+                if target not in names:
+                    mark = _nearest(doc, ("rules", i, "exempts", j))
+                    problems.append(Problem(mark, f"exempts unknown rule '{target}'"))
+        for path, group in _groups_used(rule.when, ("rules", i, "when")):
+            if group not in policy.groups:
+                problems.append(Problem(_nearest(doc, path), f"unknown sender group '{group}'"))
+    return problems
+
+
+def _groups_used(cond: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
+    if cond.sender is not None:
+        for j, group in enumerate(cond.sender.group):
+            yield (*path, "sender", "group", j), group
+    for key in ("all", "any"):
+        for j, sub in enumerate(getattr(cond, f"{key}_") or []):
+            yield from _groups_used(sub, (*path, key, j))
+    if cond.not_ is not None:
+        yield from _groups_used(cond.not_, (*path, "not"))

@@ -1,0 +1,225 @@
+"""The policy file schema. Validated by pydantic; errors are mapped back to
+``file:line:col`` by the loader.
+
+Field names are the YAML keys admins write; see README "Policy language".
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from mailguard.config import parse_size
+from mailguard.entities import DETECTORS, FINDING_TYPES
+from mailguard.model import Action, Severity
+
+
+def _as_list(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _lower_list(value: Any) -> Any:
+    value = _as_list(value)
+    return [v.lower().strip() for v in value] if isinstance(value, list) else value
+
+
+Names = Annotated[list[str], BeforeValidator(_as_list)]
+Lowered = Annotated[list[str], BeforeValidator(_lower_list)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Mode(enum.Enum):
+    ENFORCE = "enforce"
+    MONITOR = "monitor"
+
+
+class RuleAction(enum.Enum):
+    """What a rule asks for. ``allow`` exempts a message from other rules."""
+
+    PASS = "pass"
+    TAG = "tag"
+    REWRITE = "rewrite"
+    HOLD = "hold"
+    REJECT = "reject"
+    ALLOW = "allow"
+
+    @property
+    def action(self) -> Action | None:
+        return None if self is RuleAction.ALLOW else Action(self.value)
+
+
+class Count(_Strict):
+    """A bound on a number: ``{more_than: 10}``, ``{at_least: 1, at_most: 5}``."""
+
+    at_least: int | None = None
+    more_than: int | None = None
+    at_most: int | None = None
+    less_than: int | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> Count:
+        if all(v is None for v in (self.at_least, self.more_than, self.at_most, self.less_than)):
+            raise ValueError("give at least one of at_least, more_than, at_most, less_than")
+        return self
+
+    def holds(self, n: int) -> bool:
+        return (
+            (self.at_least is None or n >= self.at_least)
+            and (self.more_than is None or n > self.more_than)
+            and (self.at_most is None or n <= self.at_most)
+            and (self.less_than is None or n < self.less_than)
+        )
+
+
+Bytes = Annotated[int, BeforeValidator(parse_size)]
+
+
+class SizeBound(Count):
+    at_least: Bytes | None = None
+    more_than: Bytes | None = None
+    at_most: Bytes | None = None
+    less_than: Bytes | None = None
+
+
+Where = Literal["any", "body", "headers", "recipients", "attachment", "hidden"]
+
+
+class FindingCondition(_Strict):
+    """Findings of the given type(s) and/or detector(s), counted together."""
+
+    type: Names = Field(default_factory=list)
+    detector: Names = Field(default_factory=list)
+    min_count: int = Field(default=1, ge=1)
+    min_severity: Severity = Severity.LOW
+    where: Where = "any"
+
+    @field_validator("type")
+    @classmethod
+    def _known_types(cls, v: list[str]) -> list[str]:
+        unknown = [t for t in v if t not in FINDING_TYPES]
+        if unknown:
+            raise ValueError(f"unknown finding type {', '.join(unknown)}")
+        return v
+
+    @field_validator("detector")
+    @classmethod
+    def _known_detectors(cls, v: list[str]) -> list[str]:
+        unknown = [d for d in v if d not in DETECTORS]
+        if unknown:
+            known = ", ".join(sorted(DETECTORS))
+            raise ValueError(f"unknown detector {', '.join(unknown)} (known: {known})")
+        return v
+
+
+class SenderCondition(_Strict):
+    address: Lowered = Field(default_factory=list)
+    domain: Lowered = Field(default_factory=list)
+    group: Names = Field(default_factory=list)
+
+
+class AttachmentCondition(_Strict):
+    """Attachments by file extension (``xlsx``) or MIME type (``application/pdf``)."""
+
+    type: Lowered
+
+
+class Condition(_Strict):
+    """Every key given must hold (an implicit ``all``)."""
+
+    finding: FindingCondition | None = None
+    visible_external_recipients: Count | None = None
+    external_recipients: Count | None = None
+    untrusted_domains: Count | None = None  # distinct recipient domains not internal/partner
+    recipient_domain: Lowered | None = None
+    sender: SenderCondition | None = None
+    attachment: AttachmentCondition | None = None
+    size: SizeBound | None = None
+    all_: list[Condition] | None = Field(default=None, alias="all")
+    any_: list[Condition] | None = Field(default=None, alias="any")
+    not_: Condition | None = Field(default=None, alias="not")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Condition:
+        if not self.model_fields_set:
+            raise ValueError("empty condition: it would match every message")
+        return self
+
+
+class Rule(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=80)
+    description: str = ""
+    when: Condition
+    action: RuleAction
+    rewrite: Literal["bcc", "split"] | None = None
+    subject_prefix: str | None = None
+    notify: bool | None = None
+    mode: Mode | None = None
+    exempts: Names | None = None
+    release: Literal["sender", "reviewer", "approver"] = "reviewer"
+
+    @model_validator(mode="after")
+    def _action_options(self) -> Rule:
+        if self.action is RuleAction.REWRITE and self.rewrite is None:
+            raise ValueError("action rewrite needs 'rewrite: bcc' or 'rewrite: split'")
+        if self.action is not RuleAction.REWRITE and self.rewrite is not None:
+            raise ValueError("'rewrite' only applies to action rewrite")
+        if self.exempts is not None and self.action is not RuleAction.ALLOW:
+            raise ValueError("'exempts' only applies to action allow")
+        if self.subject_prefix is not None and self.action is not RuleAction.TAG:
+            raise ValueError("'subject_prefix' only applies to action tag")
+        return self
+
+    @property
+    def notifies(self) -> bool:
+        """Senders hear about holds and rewrites unless the rule says otherwise."""
+        if self.notify is not None:
+            return self.notify
+        return self.action in (RuleAction.HOLD, RuleAction.REWRITE)
+
+
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
+
+
+class Organisation(_Strict):
+    name: str = ""
+    internal_domains: Lowered = Field(default_factory=list)
+    partner_domains: Lowered = Field(default_factory=list)
+
+    @field_validator("internal_domains", "partner_domains")
+    @classmethod
+    def _domains(cls, v: list[str]) -> list[str]:
+        bad = [d for d in v if not _DOMAIN.match(d)]
+        if bad:
+            raise ValueError(f"not a domain: {', '.join(bad)}")
+        return v
+
+
+class RewriteSettings(_Strict):
+    # What To: shows once visible external recipients are moved to Bcc.
+    to: Literal["undisclosed", "sender"] = "undisclosed"
+    keep_internal_visible: bool = True
+
+
+class QuarantineSettings(_Strict):
+    expire_days: int = Field(default=14, ge=1)
+
+
+class NotifySettings(_Strict):
+    # Envelope and From: of notices; empty = postmaster@ the first internal domain.
+    from_address: str = ""
+
+
+class Policy(_Strict):
+    organisation: Organisation = Field(default_factory=Organisation)
+    mode: Mode = Mode.ENFORCE
+    groups: dict[str, Lowered] = Field(default_factory=dict)
+    rewrite: RewriteSettings = Field(default_factory=RewriteSettings)
+    quarantine: QuarantineSettings = Field(default_factory=QuarantineSettings)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    rules: list[Rule] = Field(default_factory=list)
