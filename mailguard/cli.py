@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,8 @@ from mailguard import logging as mglog
 from mailguard.config import ConfigError, load_settings, parse_hostport, parse_size
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
+from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.policy.report import render_policy_table
 
 
 class _HostPort(click.ParamType):
@@ -54,6 +57,9 @@ def main() -> None:
     "--data-dir", type=click.Path(path_type=Path), help="State directory [./mailguard-data]."
 )
 @click.option(
+    "--policy", type=click.Path(path_type=Path), help="Policy YAML file [none: pass all]."
+)
+@click.option(
     "--allow",
     multiple=True,
     help="Network allowed to relay (repeatable) [127.0.0.0/8, ::1].",
@@ -69,17 +75,27 @@ def serve(config_file: Path | None, **flags: Any) -> None:
         settings = load_settings(config_file, flags)
     except ConfigError as exc:
         _fail(str(exc))
+    policy = _load_policy_or_exit(settings.policy) if settings.policy else None
     mglog.configure(settings.log_level)
     try:
-        asyncio.run(_serve(settings))
-    except OSError as exc:  # e.g. the listen port is taken
-        _fail(f"cannot start: {exc.strerror or exc}")
+        asyncio.run(_serve(settings, policy))
+    except (OSError, sqlite3.Error) as exc:  # listen port taken, data dir unwritable...
+        _fail(f"cannot start: {getattr(exc, 'strerror', None) or exc}")
 
 
-async def _serve(settings: Any) -> None:
+async def _serve(settings: Any, policy: LoadedPolicy | None) -> None:
     from mailguard.smtp.server import serve as run_relay
 
-    await run_relay(settings)
+    await run_relay(settings, policy)
+
+
+def _load_policy_or_exit(path: Path) -> LoadedPolicy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        _fail(f"{path}: policy has {len(exc.problems)} problem(s), see above")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,21 +106,68 @@ class _Input:
 
 
 @main.command()
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file.")
+@click.option("--data-dir", type=click.Path(path_type=Path), help="State directory (read only).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @click.option("--mail-from", help="Envelope sender [the From: address].")
 @click.option("--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc].")
 @click.argument("files", nargs=-1, required=True)
 def check(
-    as_json: bool, mail_from: str | None, rcpt: tuple[str, ...], files: tuple[str, ...]
+    policy: Path | None,
+    data_dir: Path | None,
+    as_json: bool,
+    mail_from: str | None,
+    rcpt: tuple[str, ...],
+    files: tuple[str, ...],
 ) -> None:
     """Inspect .eml files exactly as the relay would; nothing is sent or stored.
 
     FILE may be - for standard input. Exit 0 whatever the verdict, 2 on bad input.
     """
+    loaded = _load_policy_or_exit(policy) if policy else None
     inputs = [_read_input(path, mail_from, rcpt) for path in files]
     for item in inputs:
-        result = pipeline.inspect(item.envelope, item.raw)
+        result = pipeline.inspect(item.envelope, item.raw, loaded)
         click.echo(_render(item.path, result, as_json))
+
+
+@main.group("policy")
+def policy_group() -> None:
+    """Check policy files and try them on messages."""
+
+
+@policy_group.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def policy_lint(files: tuple[Path, ...]) -> None:
+    """Validate policy files: exit 0 when valid, else 1 and FILE:LINE:COL: problem lines."""
+    failed = False
+    for path in files:
+        try:
+            loaded = load_policy(path)
+        except PolicyError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(str(problem))
+            continue
+        n = len(loaded.policy.rules)
+        click.echo(f"{path}: OK ({n} rule{'s' * (n != 1)}, version {loaded.version})")
+    sys.exit(1 if failed else 0)
+
+
+@policy_group.command("test")
+@click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path))
+@click.option("--mail-from", help="Envelope sender [the From: address].")
+@click.option("--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc].")
+@click.argument("files", nargs=-1, required=True)
+def policy_test(
+    policy_file: Path, mail_from: str | None, rcpt: tuple[str, ...], files: tuple[str, ...]
+) -> None:
+    """Show, rule by rule, what the policy would do to each message and why."""
+    loaded = _load_policy_or_exit(policy_file)
+    inputs = [_read_input(path, mail_from, rcpt) for path in files]
+    for item in inputs:
+        result = pipeline.inspect(item.envelope, item.raw, loaded)
+        click.echo(render_policy_table(item.path, result, loaded))
 
 
 def _read_input(path: str, mail_from: str | None, rcpt: tuple[str, ...]) -> _Input:
@@ -159,3 +222,12 @@ def _render(path: str, result: Inspection, as_json: bool) -> str:
 def _fail(message: str) -> Any:
     click.echo(f"mailguard: {message}", err=True)
     sys.exit(2)
+
+
+def _register() -> None:
+    from mailguard.cli_quarantine import quarantine
+
+    main.add_command(quarantine)
+
+
+_register()

@@ -66,6 +66,9 @@ class Settings(BaseModel):
     listen: HostPort = ("127.0.0.1", 10025)
     upstream: HostPort = ("127.0.0.1", 10026)
     data_dir: Path = Path("mailguard-data")
+    policy: Path | None = None  # no policy: no rules, every deliverable message passes
+    # How often the policy files are checked for changes (SIGHUP reloads at once).
+    policy_check_interval: float = Field(default=2.0, gt=0)
     hostname: str = Field(default_factory=socket.getfqdn)
     # Who may relay through us. Anything else is refused at connect (not an open relay).
     allow: Networks = Field(default_factory=lambda: _networks(["127.0.0.0/8", "::1/128"]))

@@ -29,6 +29,7 @@ from typing import Any
 
 from mailguard import logging as mglog
 from mailguard.model import Envelope, Inspection
+from mailguard.policy.loader import LoadedPolicy
 
 log = mglog.get_logger()
 
@@ -48,15 +49,19 @@ class _WorkerGone(Exception):
 class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
+        self.policy_version: str | None = None  # which policy this worker holds
 
     @property
     def alive(self) -> bool:
         return self.proc.returncode is None
 
-    async def exchange(self, payload: bytes) -> bytes:
+    async def exchange(self, policy: bytes, payload: bytes) -> bytes:
         stdin, stdout = self.proc.stdin, self.proc.stdout
         assert stdin is not None and stdout is not None
         try:
+            stdin.write(_LEN.pack(len(policy)))
+            if policy:
+                stdin.write(policy)
             stdin.write(_LEN.pack(len(payload)))
             stdin.write(payload)
             await stdin.drain()
@@ -89,6 +94,15 @@ class InspectionPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self.replaced = 0
+        self._policy: LoadedPolicy | None = None
+        self._policy_blob = pickle.dumps(None)
+        self._policy_version = ""
+
+    def set_policy(self, policy: LoadedPolicy | None) -> None:
+        """Workers pick the new policy up with their next message."""
+        self._policy = policy
+        self._policy_blob = pickle.dumps(policy, protocol=pickle.HIGHEST_PROTOCOL)
+        self._policy_version = policy.version if policy else ""
 
     @property
     def busy(self) -> int:
@@ -174,7 +188,11 @@ class InspectionPool:
                 worker = await self._take()
         except TimeoutError:
             raise InspectionError("no inspection worker became free in time") from None
-        exchange = asyncio.ensure_future(worker.exchange(payload))
+        policy = b""
+        if worker.policy_version != self._policy_version:
+            policy = self._policy_blob
+            worker.policy_version = self._policy_version
+        exchange = asyncio.ensure_future(worker.exchange(policy, payload))
         try:
             done, _ = await asyncio.wait({exchange}, timeout=max(0.0, deadline - loop.time()))
         except asyncio.CancelledError:
@@ -234,7 +252,7 @@ class InspectionPool:
 # --- the worker process ------------------------------------------------------------
 
 
-def _load_target(spec: str) -> Callable[[Envelope, bytes], Inspection]:
+def _load_target(spec: str) -> Callable[[Envelope, bytes, LoadedPolicy | None], Inspection]:
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -248,22 +266,36 @@ def _serve_requests(spec: str) -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print() must never corrupt the reply stream
     inspect = _load_target(spec)
+    policy: LoadedPolicy | None = None
     replies.write(_READY)
     replies.flush()
     while True:
-        header = requests.read(_LEN.size)
-        if len(header) < _LEN.size:
+        blob = _read_frame(requests)
+        if blob is None:
             return  # the relay closed our stdin: shut down
-        (size,) = _LEN.unpack(header)
-        envelope, raw = pickle.loads(requests.read(size))
+        if blob:
+            policy = pickle.loads(blob)
+        body = _read_frame(requests)
+        if body is None:
+            return
+        envelope, raw = pickle.loads(body)
         try:
-            result: tuple[bool, Any] = (True, inspect(envelope, raw))
+            result: tuple[bool, Any] = (True, inspect(envelope, raw, policy))
         except Exception as exc:  # reported to the relay, which answers 4xx
             result = (False, type(exc).__name__)
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         replies.write(_LEN.pack(len(data)))
         replies.write(data)
         replies.flush()
+
+
+def _read_frame(stream: Any) -> bytes | None:
+    header = stream.read(_LEN.size)
+    if len(header) < _LEN.size:
+        return None
+    (size,) = _LEN.unpack(header)
+    data = stream.read(size)
+    return data if len(data) == size else None
 
 
 if __name__ == "__main__":

@@ -125,6 +125,16 @@ class Sink(Controller):
             return list(self.messages)
 
 
+async def eventually(predicate, within: float = 10.0, interval: float = 0.1) -> bool:
+    """Wait until predicate() is true (a log line, a delivery); False on timeout."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        await asyncio.sleep(interval)
+    return bool(predicate())
+
+
 @pytest.fixture
 def sink():
     s = Sink()

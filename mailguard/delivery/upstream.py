@@ -290,3 +290,41 @@ async def _quit(smtp: aiosmtplib.SMTP) -> None:
 
 
 _background: set[asyncio.Task[None]] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What the upstream made of one complete send."""
+
+    reply: Reply  # the DATA reply, or the reason nothing was sent
+    accepted: tuple[str, ...]
+    refused: dict[str, Reply]
+
+    @property
+    def delivered(self) -> bool:
+        return self.reply.is_positive and bool(self.accepted)
+
+
+async def deliver(
+    pool: UpstreamPool, sender: str, rcpt_tos: tuple[str, ...], raw: bytes, *, smtputf8: bool
+) -> Delivery:
+    """Send one whole message in one transaction (release, split copies, notices).
+
+    Raises UpstreamError when the upstream cannot be reached or drops the connection.
+    """
+    reply, txn = await pool.begin(sender, [], smtputf8=smtputf8)
+    if txn is None:
+        return Delivery(reply, (), {})
+    refused: dict[str, Reply] = {}
+    try:
+        for rcpt in rcpt_tos:
+            answer = await txn.rcpt(rcpt, [])
+            if not answer.is_positive:
+                refused[rcpt] = answer
+        if not txn.accepted:
+            return Delivery(Reply(554, "5.5.1 No valid recipients"), (), refused)
+        reply = await txn.data(raw)
+        return Delivery(reply, tuple(txn.accepted) if reply.is_positive else (), refused)
+    finally:
+        if txn.open:
+            await txn.abort()

@@ -60,9 +60,7 @@ class Facts:
     @cached_property
     def untrusted_domains(self) -> frozenset[str]:
         """Recipient domains that are neither ours nor a partner's."""
-        return frozenset(
-            domain_of(r) for r in self.envelope.rcpt_tos if not self.is_trusted(r)
-        )
+        return frozenset(domain_of(r) for r in self.envelope.rcpt_tos if not self.is_trusted(r))
 
     @cached_property
     def recipient_domains(self) -> frozenset[str]:

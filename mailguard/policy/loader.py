@@ -40,9 +40,10 @@ class Problem:
 
 
 class PolicyError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], files: tuple[Path, ...] = ()) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+        self.files = files  # every file the failed load looked at, to watch for a fix
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,16 +68,17 @@ def load_policy(path: Path | str) -> LoadedPolicy:
     """Load, merge and validate; raise PolicyError listing every problem found."""
     path = Path(path)
     problems: list[Problem] = []
-    doc = _resolve(path, (), problems, Mark(str(path), 1, 1))
+    seen: list[Path] = []
+    doc = _resolve(path, (), problems, Mark(str(path), 1, 1), seen)
     if doc is None or problems:
-        raise PolicyError(problems)
+        raise PolicyError(problems, tuple(seen))
     try:
         policy = Policy.model_validate(doc.data)
     except ValidationError as exc:
-        raise PolicyError([_problem_for(doc, err) for err in exc.errors()]) from None
+        raise PolicyError([_problem_for(doc, err) for err in exc.errors()], tuple(seen)) from None
     problems.extend(_cross_references(policy, doc))
     if problems:
-        raise PolicyError(problems)
+        raise PolicyError(problems, tuple(seen))
     return LoadedPolicy(policy, tuple(doc.files), doc.digest.hexdigest()[:12])
 
 
@@ -146,9 +148,14 @@ def _plain(node: yaml.Node, path: Path_, doc: _Doc, name: str, problems: list[Pr
 
 
 def _resolve(
-    path: Path, stack: tuple[Path, ...], problems: list[Problem], cited_at: Mark
+    path: Path,
+    stack: tuple[Path, ...],
+    problems: list[Problem],
+    cited_at: Mark,
+    seen: list[Path],
 ) -> _Doc | None:
     real = path.resolve()
+    seen.append(path)
     doc = _read(path, problems, cited_at)
     if doc is None:
         return None
@@ -169,7 +176,7 @@ def _resolve(
             chain = " -> ".join(str(p) for p in (*stack, real, target.resolve()))
             problems.append(Problem(mark, f"include cycle: {chain}"))
             continue
-        sub = _resolve(target, (*stack, real), problems, mark)
+        sub = _resolve(target, (*stack, real), problems, mark, seen)
         if sub is not None:
             merged = _merge(merged, sub)
     return _merge(merged, doc)
@@ -262,9 +269,10 @@ def _problem_for(doc: _Doc, err: Any) -> Problem:
         return Problem(mark, f"unknown key '{key}'{_context(parent)}")
     mark = doc.values.get(path) or doc.values[()]
     message = str(err["msg"]).removeprefix("Value error, ")
-    missing = err["type"] == "missing"
-    if missing:
+    if err["type"] == "missing":
         message = f"missing key '{loc[-1]}'"
+    elif err["type"] in ("enum", "literal_error"):
+        message = f"'{err['input']}' is not one of {err['ctx']['expected']}"
     elif path != loc:
         message = f"{'.'.join(str(p) for p in loc[len(path) :])}: {message}"
     return Problem(mark, f"{message}{_context(path)}")

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
 from mailguard import logging as mglog
+from mailguard.actions.execute import Actions, Outcome
 from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction
-from mailguard.model import Action, Envelope, Inspection, domain_of
+from mailguard.model import Envelope, domain_of
 from mailguard.smtp import replies
-from mailguard.smtp.replies import Reply
 from mailguard.workers import InspectionError, InspectionPool
 
 if TYPE_CHECKING:
@@ -41,24 +40,19 @@ def new_message_id() -> str:
     return secrets.token_hex(8).upper()
 
 
-@dataclass(slots=True)
-class Outcome:
-    reply: Reply
-    inspection: Inspection | None = None
-    upstream: Reply | None = None
-
-
 class RelayHandler:
     def __init__(
         self,
         upstream: UpstreamPool,
         inspector: InspectionPool,
+        actions: Actions,
         *,
         max_recipients: int,
         is_draining: Any,
     ) -> None:
         self.upstream = upstream
         self.inspector = inspector
+        self.actions = actions
         self.max_recipients = max_recipients
         self._is_draining = is_draining
 
@@ -126,7 +120,7 @@ class RelayHandler:
         raw: bytes = envelope.original_content or b""
         outcome = Outcome(replies.INTERNAL_ERROR)
         try:
-            outcome = await self._process(session, envelope, raw, txn)
+            outcome = await self._process(message_id, session, envelope, raw, txn)
         except Exception:
             log.exception("internal_error", id=message_id)
         finally:
@@ -142,6 +136,7 @@ class RelayHandler:
 
     async def _process(
         self,
+        message_id: str,
         session: RelaySession,
         envelope: SMTPEnvelope,
         raw: bytes,
@@ -163,21 +158,7 @@ class RelayHandler:
         except InspectionError as exc:
             log.error("inspection_failed", error=str(exc))
             return Outcome(replies.INSPECTION_FAILED)
-        decision = inspection.decision
-        if decision.action is Action.REJECT:
-            return Outcome(replies.rejected_by_policy(decision.reason), inspection)
-        if decision.action is not Action.PASS:
-            # Tag, rewrite and hold arrive with the policy actions; until a decision can
-            # be carried out, the message stays with the client.
-            return Outcome(replies.ACTION_UNAVAILABLE, inspection)
-        try:
-            upstream = await txn.data(raw)
-        except UpstreamError as exc:
-            log.warning("upstream_lost", stage="DATA", error=str(exc))
-            return Outcome(replies.UPSTREAM_LOST, inspection)
-        if upstream.code // 100 in (2, 4, 5):
-            return Outcome(upstream, inspection, upstream)
-        return Outcome(replies.UPSTREAM_LOST, inspection, upstream)  # nonsense reply
+        return await self.actions.carry_out(message_id, env, raw, inspection, txn)
 
     @staticmethod
     def _log_message(
@@ -200,6 +181,10 @@ class RelayHandler:
             sender_domain=domain_of(envelope.mail_from or "") or None,
             action=decision.action.value if decision else None,
             rules=list(decision.rules) if decision else [],
+            would_action=decision.would_action.value
+            if decision and decision.would_action
+            else None,
+            policy=decision.policy_version or None if decision else None,
             findings=[f.type for f in inspection.findings] if inspection else [],
             inspect_ms=round(inspection.elapsed_ms, 2) if inspection else None,
             upstream=str(outcome.upstream) if outcome.upstream else None,

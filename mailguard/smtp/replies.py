@@ -63,7 +63,9 @@ TOO_MANY_RECIPIENTS = Reply(452, "4.5.3 Error: too many recipients")
 BARE_LINE_ENDING = Reply(550, "5.6.0 Message refused: bare CR or LF line ending (RFC 5321 2.3.8)")
 INTERNAL_ERROR = Reply(451, "4.3.0 Internal error in mailguard, try again later")
 INSPECTION_FAILED = Reply(451, "4.3.0 Message could not be inspected, try again later")
-ACTION_UNAVAILABLE = Reply(451, "4.3.0 Policy action not available, try again later")
+QUARANTINE_UNAVAILABLE = Reply(
+    451, "4.3.0 Message must be held but the quarantine is unavailable, try again later"
+)
 
 # Upstream trouble: always temporary so the client keeps the message.
 UPSTREAM_UNAVAILABLE = Reply(451, "4.4.1 Upstream mail server unavailable, try again later")

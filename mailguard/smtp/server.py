@@ -7,14 +7,19 @@ import ipaddress
 import signal
 import time
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.smtp import SMTP, Session
 
 from mailguard import __version__
 from mailguard import logging as mglog
+from mailguard.actions.execute import Actions
 from mailguard.config import Settings
 from mailguard.delivery.upstream import UpstreamConfig, UpstreamPool, UpstreamTransaction
+from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.quarantine.service import QuarantineService
+from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.smtp import replies
 from mailguard.smtp.handler import RelayHandler
 from mailguard.smtp.replies import Reply
@@ -139,11 +144,18 @@ class RelaySMTP(SMTP):
 class Relay:
     """Owns the listener, the upstream pool and the inspection workers."""
 
-    def __init__(self, settings: Settings, inspector: InspectionPool | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        inspector: InspectionPool | None = None,
+        policy: LoadedPolicy | None = None,
+    ) -> None:
         self.settings = settings
+        self.policy = policy
         self.sessions: set[RelaySMTP] = set()
         self.draining = False
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()  # short jobs: finished before exit
+        self._loops: list[asyncio.Task[Any]] = []  # housekeeping loops: cancelled at exit
         self._server: asyncio.base_events.Server | None = None
         self.upstream = UpstreamPool(
             UpstreamConfig(
@@ -159,9 +171,22 @@ class Relay:
             )
         )
         self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
+        self.inspector.set_policy(policy)
+        self._watch(policy.files if policy else ())
+        self.quarantine = QuarantineService(
+            SQLiteStore(settings.data_dir / "quarantine.db"), self.upstream
+        )
+        self.actions = Actions(
+            self.upstream,
+            self.quarantine,
+            policy=lambda: self.policy,
+            hostname=settings.hostname,
+            spawn=self.spawn,
+        )
         self.handler = RelayHandler(
             self.upstream,
             self.inspector,
+            self.actions,
             max_recipients=settings.max_recipients,
             is_draining=lambda: self.draining,
         )
@@ -198,6 +223,54 @@ class Relay:
             timeout=s.command_timeout,
         )
 
+    def reload_policy(self, why: str) -> bool:
+        """Load the policy again; a broken one is logged and the last good one stays."""
+        path = self.settings.policy
+        if path is None:
+            log.info("policy_reload_skipped", why=why, reason="no policy configured")
+            return False
+        try:
+            loaded = load_policy(path)
+        except PolicyError as exc:
+            self._watch(exc.files or (path,))
+            log.error(
+                "policy_reload_failed",
+                why=why,
+                problems=[str(p) for p in exc.problems],
+                live_version=self.policy.version if self.policy else None,
+            )
+            return False
+        self._watch(loaded.files)
+        if self.policy and loaded.version == self.policy.version:
+            return False
+        self.policy = loaded
+        self.inspector.set_policy(loaded)
+        log.info("policy_loaded", why=why, version=loaded.version, rules=len(loaded.policy.rules))
+        return True
+
+    def _watch(self, files: tuple[Path, ...]) -> None:
+        self._watched = files
+        self._watched_stamp = _stamp(files)
+
+    async def _watch_policy(self) -> None:
+        """Poll the policy files (and what they include) for edits; no inotify needed."""
+        while True:
+            await asyncio.sleep(self.settings.policy_check_interval)
+            if _stamp(self._watched) != self._watched_stamp:
+                self.reload_policy("file changed")
+
+    async def _expire_held(self) -> None:
+        """Held mail nobody reviewed in time is treated as rejected (content deleted)."""
+        while True:
+            try:
+                expired = await asyncio.to_thread(self.quarantine.expire)
+            except Exception as exc:
+                log.error("expiry_failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                for held in expired:
+                    log.info("held_expired", id=held.id, rule=held.rule)
+            await asyncio.sleep(3600)
+
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -207,8 +280,12 @@ class Relay:
         self._server = await loop.create_server(
             self._protocol, host=host, port=port, reuse_address=True
         )
+        if s.policy is not None:
+            self._loops.append(asyncio.ensure_future(self._watch_policy()))
+        self._loops.append(asyncio.ensure_future(self._expire_held()))
         log.info(
             "ready",
+            policy_version=self.policy.version if self.policy else None,
             listen=f"{host}:{port}",
             upstream=f"{s.upstream[0]}:{s.upstream[1]}",
             workers=s.workers,
@@ -235,21 +312,35 @@ class Relay:
             self._server.close()
         for session in list(self.sessions):
             session.say_goodbye(replies.SHUTTING_DOWN)
+        for task in self._loops:
+            task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
         await self.upstream.close()
         await self.inspector.close()
+        self.quarantine.store.close()
         log.info("stopped")
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGTERM/SIGINT; SIGHUP never kills the relay."""
-    relay = Relay(settings)
+def _stamp(files: tuple[Path, ...]) -> tuple[tuple[str, int | None, int | None], ...]:
+    stamps = []
+    for f in files:
+        try:
+            st = f.stat()
+            stamps.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append((str(f), None, None))
+    return tuple(stamps)
+
+
+async def serve(settings: Settings, policy: LoadedPolicy | None = None) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads the policy and never kills the relay."""
+    relay = Relay(settings, policy=policy)
     await relay.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: log.info("reload_requested", reloaded=[]))
+    loop.add_signal_handler(signal.SIGHUP, lambda: relay.reload_policy("SIGHUP"))
     await stop.wait()
     await relay.shutdown()

@@ -1,0 +1,1 @@
+"""Carrying out a decision: tag, rewrite, notify."""

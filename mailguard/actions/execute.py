@@ -1,0 +1,218 @@
+"""Carry out the policy's decision for one message received by the relay.
+
+The open upstream transaction (MAIL and RCPTs already accepted upstream) is used
+for pass, tag and bcc; hold and split reset it and work on their own. Whatever
+happens, the returned reply is only positive when the message is upstream or
+durably held.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mailguard import logging as mglog
+from mailguard.actions import notify, rewrite
+from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction, deliver
+from mailguard.intake.mime import ParsedMessage
+from mailguard.model import Action, Decision, Envelope, Inspection
+from mailguard.policy.loader import LoadedPolicy
+from mailguard.policy.schema import Policy
+from mailguard.quarantine.service import QuarantineService
+from mailguard.smtp import replies
+from mailguard.smtp.replies import Reply
+
+log = mglog.get_logger()
+
+
+@dataclass(slots=True)
+class Outcome:
+    reply: Reply
+    inspection: Inspection | None = None
+    upstream: Reply | None = None
+
+
+class Actions:
+    def __init__(
+        self,
+        upstream: UpstreamPool,
+        quarantine: QuarantineService,
+        policy: Callable[[], LoadedPolicy | None],
+        hostname: str,
+        spawn: Callable[[Any], None],
+    ) -> None:
+        self.upstream = upstream
+        self.quarantine = quarantine
+        self._policy = policy
+        self.hostname = hostname
+        self._spawn = spawn
+
+    async def carry_out(
+        self,
+        message_id: str,
+        envelope: Envelope,
+        raw: bytes,
+        inspection: Inspection,
+        txn: UpstreamTransaction,
+    ) -> Outcome:
+        decision = inspection.decision
+        loaded = self._policy()
+        policy = loaded.policy if loaded else Policy()
+        if decision.action is Action.REJECT:
+            return Outcome(replies.rejected_by_policy(decision.reason), inspection)
+        if decision.action is Action.HOLD:
+            await txn.abort()
+            return await self._hold(message_id, envelope, raw, inspection, policy)
+        if decision.action is Action.REWRITE and decision.rewrite == "split":
+            await txn.abort()
+            return await self._split(message_id, envelope, raw, inspection, policy)
+        out = raw
+        if decision.action is Action.REWRITE:
+            out = rewrite.to_bcc(
+                raw,
+                internal_domains=policy.organisation.internal_domains,
+                sender=envelope.mail_from,
+                to_shows=policy.rewrite.to,
+                keep_internal_visible=policy.rewrite.keep_internal_visible,
+            )
+        if decision.action in (Action.TAG, Action.REWRITE):
+            out = rewrite.tag(out, decision.action.value, decision.rules, decision.subject_prefix)
+        try:
+            upstream = await txn.data(out)
+        except UpstreamError as exc:
+            log.warning("upstream_lost", stage="DATA", error=str(exc))
+            return Outcome(replies.UPSTREAM_LOST, inspection)
+        if upstream.code // 100 not in (2, 4, 5):
+            return Outcome(replies.UPSTREAM_LOST, inspection, upstream)  # nonsense reply
+        if upstream.is_positive:
+            self._notify(message_id, envelope, raw, decision, policy)
+        return Outcome(upstream, inspection, upstream)
+
+    async def _hold(
+        self,
+        message_id: str,
+        envelope: Envelope,
+        raw: bytes,
+        inspection: Inspection,
+        policy: Policy,
+    ) -> Outcome:
+        try:
+            await self.quarantine.hold(
+                message_id, envelope, raw, inspection, policy.quarantine.expire_days
+            )
+        except Exception as exc:  # disk full, read-only data dir...: never a 250
+            log.error(
+                "quarantine_write_failed", id=message_id, error=f"{type(exc).__name__}: {exc}"
+            )
+            return Outcome(replies.QUARANTINE_UNAVAILABLE, inspection)
+        self._notify(message_id, envelope, raw, inspection.decision, policy)
+        return Outcome(replies.queued(message_id), inspection)
+
+    async def _split(
+        self,
+        message_id: str,
+        envelope: Envelope,
+        raw: bytes,
+        inspection: Inspection,
+        policy: Policy,
+    ) -> Outcome:
+        decision = inspection.decision
+        copies = rewrite.split(
+            raw,
+            envelope.rcpt_tos,
+            internal_domains=policy.organisation.internal_domains,
+            sender=envelope.mail_from,
+            to_shows=policy.rewrite.to,
+        )
+        tagged = [
+            (c.rcpt_tos, rewrite.tag(c.raw, decision.action.value, decision.rules, None))
+            for c in copies
+        ]
+        for n, (rcpts, copy) in enumerate(tagged):
+            try:
+                result = await deliver(
+                    self.upstream, envelope.mail_from, rcpts, copy, smtputf8=envelope.smtputf8
+                )
+                failure = None if result.delivered else result.reply
+            except UpstreamError as exc:
+                failure = Reply(451, f"4.4.2 {exc}")
+            if failure is None:
+                continue
+            if n == 0:
+                # Nothing has left yet: the client keeps the whole message and retries.
+                reply = replies.UPSTREAM_LOST if failure.is_transient else failure
+                return Outcome(reply, inspection)
+            # Some copies are out. The rest must neither be lost nor sent twice by a
+            # client retry, so each is held for a reviewer to release.
+            await self._hold_undelivered(
+                message_id, envelope, inspection, policy, failure, tagged[n:], first=n
+            )
+            break
+        self._notify(message_id, envelope, raw, decision, policy)
+        return Outcome(replies.queued(message_id), inspection)
+
+    async def _hold_undelivered(
+        self,
+        message_id: str,
+        envelope: Envelope,
+        inspection: Inspection,
+        policy: Policy,
+        failure: Reply,
+        copies: list[tuple[tuple[str, ...], bytes]],
+        first: int,
+    ) -> None:
+        d = inspection.decision
+        stuck = Inspection(
+            Decision(
+                Action.HOLD,
+                d.rules,
+                reason=f"split copy not delivered (upstream {failure.code}); release to retry",
+                rule=d.rule,
+                policy_version=d.policy_version,
+            ),
+            inspection.findings,
+        )
+        for k, (rcpts, copy) in enumerate(copies, start=first):
+            held_env = Envelope(envelope.mail_from, rcpts, smtputf8=envelope.smtputf8)
+            outcome = await self._hold(f"{message_id}-{k}", held_env, copy, stuck, policy)
+            if not outcome.reply.is_positive:
+                log.error("split_copy_not_held", id=message_id, copy=k)
+
+    def _notify(
+        self,
+        message_id: str,
+        envelope: Envelope,
+        raw: bytes,
+        decision: Decision,
+        policy: Policy,
+    ) -> None:
+        if not decision.notify or decision.action not in (Action.HOLD, Action.REWRITE):
+            return
+        if not notify.should_notify(envelope.mail_from, ParsedMessage(raw)):
+            return
+        sender = policy.notify.from_address or self._default_from(policy)
+        notice = notify.build_notice(
+            sender=envelope.mail_from,
+            from_address=sender,
+            decision=decision,
+            reference=message_id,
+            recipient_count=len(envelope.rcpt_tos),
+        )
+        self._spawn(self._send_notice(message_id, envelope, notice))
+
+    def _default_from(self, policy: Policy) -> str:
+        domains = policy.organisation.internal_domains
+        return f"postmaster@{domains[0] if domains else self.hostname}"
+
+    async def _send_notice(self, message_id: str, envelope: Envelope, notice: bytes) -> None:
+        # Null envelope sender, like a bounce: a notice can never cause another notice.
+        try:
+            result = await deliver(
+                self.upstream, "", (envelope.mail_from,), notice, smtputf8=envelope.smtputf8
+            )
+        except (UpstreamError, OSError) as exc:
+            log.warning("notice_not_sent", id=message_id, error=str(exc))
+            return
+        event = "notice_sent" if result.delivered else "notice_refused"
+        log.info(event, id=message_id, upstream=result.reply.code)

@@ -1,0 +1,262 @@
+"""``mailguard quarantine ...``: the reviewer's operations, on the same service the relay uses."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import getpass
+import json
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailguard.config import ConfigError, Settings, load_settings
+from mailguard.delivery.upstream import UpstreamConfig, UpstreamPool
+from mailguard.quarantine.service import QuarantineError, QuarantineService
+from mailguard.quarantine.sqlite import SQLiteStore
+from mailguard.quarantine.store import AuditEntry, HeldMessage, State
+
+
+def _common(f: Any) -> Any:
+    f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+    f = click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")(f)
+    f = click.option("--config", "config_file", type=click.Path(path_type=Path))(f)
+    return f
+
+
+def _settings(config_file: Path | None, **flags: Any) -> Settings:
+    try:
+        return load_settings(config_file, flags)
+    except ConfigError as exc:
+        _fail(str(exc))
+
+
+def _service(settings: Settings, with_upstream: bool = False) -> QuarantineService:
+    db = settings.data_dir / "quarantine.db"
+    if not db.exists():
+        _fail(f"no quarantine at {db} (wrong --data-dir?)")
+    try:
+        store = SQLiteStore(db)
+    except (OSError, sqlite3.Error) as exc:
+        _fail(f"cannot open quarantine {db}: {exc}")
+    upstream = None
+    if with_upstream:
+        upstream = UpstreamPool(
+            UpstreamConfig(
+                host=settings.upstream[0],
+                port=settings.upstream[1],
+                local_hostname=settings.hostname,
+                connect_timeout=settings.upstream_connect_timeout,
+                command_timeout=settings.upstream_timeout,
+                data_timeout=settings.upstream_data_timeout,
+                max_connections=1,
+            )
+        )
+    return QuarantineService(store, upstream)
+
+
+def _who(by: str | None) -> str:
+    return by or os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+@click.group("quarantine")
+def quarantine() -> None:
+    """List, inspect, release or reject held messages."""
+
+
+@quarantine.command("list")
+@_common
+@click.option(
+    "--state", type=click.Choice([s.value for s in State]), help="Only messages in this state."
+)
+@click.option("--limit", type=int, default=100, show_default=True)
+def list_(
+    config_file: Path | None, data_dir: Path | None, as_json: bool, state: str | None, limit: int
+) -> None:
+    """Held messages, newest first."""
+    service = _service(_settings(config_file, data_dir=data_dir))
+    items = service.store.list(State(state) if state else None, limit)
+    if as_json:
+        for held in items:
+            click.echo(json.dumps(held_json(held)))
+        return
+    if not items:
+        click.echo("no messages")
+        return
+    click.echo(f"{'ID':<18} {'STATE':<9} {'HELD':<16} {'EXPIRES':<16} {'RCPTS':>5}  SENDER / RULE")
+    for h in items:
+        click.echo(
+            f"{h.id:<18} {h.state.value:<9} {_when(h.created_at):<16} {_when(h.expires_at):<16} "
+            f"{len(h.rcpt_tos):>5}  {h.mail_from or '<>'} / {h.rule}"
+        )
+
+
+@quarantine.command("show")
+@_common
+@click.argument("message_id")
+@click.option("--raw", is_flag=True, help="Print the original message bytes instead.")
+def show(
+    config_file: Path | None, data_dir: Path | None, as_json: bool, message_id: str, raw: bool
+) -> None:
+    """One held message: envelope, why it was held, findings and its audit trail."""
+    service = _service(_settings(config_file, data_dir=data_dir))
+    held = _get(service, message_id)
+    if raw:
+        content = service.store.content(message_id)
+        if content is None:
+            _fail(f"message {message_id} has no stored content ({held.state.value})")
+        sys.stdout.buffer.write(content)
+        return
+    audit = service.store.audit_log(message_id)
+    if as_json:
+        click.echo(json.dumps({**held_json(held), "audit": [audit_json(a) for a in audit]}))
+        return
+    click.echo(f"Message {held.id}: {held.state.value}")
+    click.echo(f"  from:     {held.mail_from or '<>'}")
+    click.echo(f"  to:       {', '.join(held.rcpt_tos)}")
+    click.echo(f"  size:     {held.size} bytes")
+    click.echo(f"  held:     {_when(held.created_at)}, expires {_when(held.expires_at)}")
+    click.echo(f"  rule:     {held.rule} ({', '.join(held.rules)})")
+    click.echo(f"  why:      {held.reason}")
+    click.echo(f"  release:  needs {held.release}")
+    for f in held.findings:
+        click.echo(f"  finding:  {f.detector}/{f.type} x{f.count} in {f.where}: {f.detail}")
+    for a in audit:
+        click.echo(f"  {_when(a.at)}  {a.action:<15} by {a.actor}: {a.reason}")
+
+
+@quarantine.command("release")
+@_common
+@click.argument("message_id")
+@click.option("--reason", default="", help="Why it may go out (recorded in the audit).")
+@click.option("--by", help="Who releases it [the current user].")
+@click.option("--upstream", help="Deliver to this HOST:PORT [from config].")
+def release(
+    config_file: Path | None,
+    data_dir: Path | None,
+    as_json: bool,
+    message_id: str,
+    reason: str,
+    by: str | None,
+    upstream: str | None,
+) -> None:
+    """Deliver a held message as it was received, without inspecting it again."""
+    settings = _settings(config_file, data_dir=data_dir, upstream=upstream)
+    service = _service(settings, with_upstream=True)
+
+    async def run() -> Any:
+        try:
+            return await service.release(message_id, _who(by), reason or "(no reason given)")
+        finally:
+            assert service.upstream is not None
+            await service.upstream.close()
+
+    try:
+        result = asyncio.run(run())
+    except QuarantineError as exc:
+        _fail(str(exc), code=1)
+    refused = {r: str(reply) for r, reply in result.delivery.refused.items()}
+    if as_json:
+        click.echo(json.dumps({**held_json(result.held), "refused": refused}))
+    else:
+        click.echo(f"released {message_id} to {len(result.delivery.accepted)} recipient(s)")
+        for rcpt, reply in refused.items():
+            click.echo(f"  refused upstream: {rcpt}: {reply}")
+
+
+@quarantine.command("reject")
+@_common
+@click.argument("message_id")
+@click.option("--reason", default="", help="Why it must not go out (recorded in the audit).")
+@click.option("--by", help="Who rejects it [the current user].")
+def reject(
+    config_file: Path | None,
+    data_dir: Path | None,
+    as_json: bool,
+    message_id: str,
+    reason: str,
+    by: str | None,
+) -> None:
+    """Never deliver a held message: its content is deleted, its record kept."""
+    service = _service(_settings(config_file, data_dir=data_dir))
+    try:
+        held = service.reject(message_id, _who(by), reason or "(no reason given)")
+    except QuarantineError as exc:
+        _fail(str(exc), code=1)
+    click.echo(json.dumps(held_json(held)) if as_json else f"rejected {message_id}")
+
+
+@quarantine.command("audit")
+@_common
+@click.argument("message_id", required=False)
+def audit(
+    config_file: Path | None, data_dir: Path | None, as_json: bool, message_id: str | None
+) -> None:
+    """Every state change: who, when, why (all messages, or one)."""
+    service = _service(_settings(config_file, data_dir=data_dir))
+    for a in service.store.audit_log(message_id):
+        if as_json:
+            click.echo(json.dumps(audit_json(a)))
+        else:
+            click.echo(f"{_when(a.at)}  {a.message_id:<18} {a.action:<15} {a.actor}: {a.reason}")
+
+
+@quarantine.command("expire")
+@_common
+def expire(config_file: Path | None, data_dir: Path | None, as_json: bool) -> None:
+    """Expire messages held past their date (the relay also does this hourly)."""
+    service = _service(_settings(config_file, data_dir=data_dir))
+    for held in service.expire():
+        click.echo(json.dumps(held_json(held)) if as_json else f"expired {held.id}")
+
+
+def _get(service: QuarantineService, message_id: str) -> HeldMessage:
+    try:
+        return service.get(message_id)
+    except QuarantineError as exc:
+        _fail(str(exc), code=1)
+
+
+def held_json(h: HeldMessage) -> dict[str, Any]:
+    return {
+        "id": h.id,
+        "state": h.state.value,
+        "created_at": _iso(h.created_at),
+        "expires_at": _iso(h.expires_at),
+        "mail_from": h.mail_from,
+        "rcpt_tos": list(h.rcpt_tos),
+        "size": h.size,
+        "rule": h.rule,
+        "rules": list(h.rules),
+        "reason": h.reason,
+        "release": h.release,
+        "policy_version": h.policy_version,
+        "findings": [f.to_json() for f in h.findings],
+    }
+
+
+def audit_json(a: AuditEntry) -> dict[str, Any]:
+    return {
+        "id": a.message_id,
+        "at": _iso(a.at),
+        "actor": a.actor,
+        "action": a.action,
+        "reason": a.reason,
+    }
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="seconds")
+
+
+def _when(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def _fail(message: str, code: int = 2) -> Any:
+    click.echo(f"mailguard: {message}", err=True)
+    sys.exit(code)

@@ -1,0 +1,73 @@
+"""What a quarantine store holds, and the interface every backend offers.
+
+SQLite (``sqlite.py``) is the embedded default; a PostgreSQL backend implements
+the same ``QuarantineStore`` protocol so several relays can share one quarantine.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Protocol
+
+from mailguard.model import Finding
+
+
+class State(enum.Enum):
+    HELD = "held"
+    RELEASING = "releasing"  # claimed by one releaser; nobody else may release it
+    RELEASED = "released"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class HeldMessage:
+    id: str
+    state: State
+    created_at: float
+    expires_at: float
+    mail_from: str
+    rcpt_tos: tuple[str, ...]
+    size: int
+    rules: tuple[str, ...]
+    rule: str
+    reason: str
+    release: str
+    policy_version: str
+    findings: tuple[Finding, ...]
+    smtputf8: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    message_id: str
+    at: float
+    actor: str
+    action: str
+    reason: str
+
+
+class QuarantineStore(Protocol):
+    def add(self, held: HeldMessage, raw: bytes) -> None:
+        """Store durably: when this returns, the message survives a crash."""
+
+    def get(self, message_id: str) -> HeldMessage | None: ...
+
+    def content(self, message_id: str) -> bytes | None: ...
+
+    def list(self, state: State | None = None, limit: int = 100) -> list[HeldMessage]: ...
+
+    def transition(
+        self, message_id: str, from_state: State, to_state: State, *, drop_content: bool = False
+    ) -> bool:
+        """Atomically move one message between states; False if it was not in from_state."""
+        ...
+
+    def audit(self, message_id: str, actor: str, action: str, reason: str) -> None: ...
+
+    def audit_log(self, message_id: str | None = None) -> list[AuditEntry]: ...
+
+    def due_to_expire(self, now: float) -> list[HeldMessage]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,268 @@
+"""Policy actions over real SMTP: rewrite, tag, hold and release, reject, reload."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import json
+import signal
+import subprocess
+import sys
+
+import aiosmtplib
+import pytest
+
+from tests.conftest import HOST, eventually
+from tests.mail import COUNCIL, address, compose
+
+POLICY = f"""
+organisation:
+  name: Northdown District Council
+  internal_domains: [{COUNCIL}]
+  partner_domains: [nhs.net]
+rules:
+  - name: bulk-visible
+    description: Too many outside addresses were visible; moved to Bcc.
+    when: {{visible_external_recipients: {{more_than: 10}}}}
+    action: rewrite
+    rewrite: bcc
+  - name: tag-external
+    description: Mail leaving the council is marked.
+    when: {{recipient_domain: tag.example}}
+    action: tag
+    subject_prefix: "[EXTERNAL]"
+  - name: hold-case-files
+    description: Case files may not go to this address without review.
+    when: {{recipient_domain: hold.example}}
+    action: hold
+  - name: no-foreign-box
+    description: Sending to this address is not allowed.
+    when: {{recipient_domain: reject.example}}
+    action: reject
+  - name: one-copy-each
+    description: Each recipient gets their own copy.
+    when: {{recipient_domain: split.example}}
+    action: rewrite
+    rewrite: split
+"""
+
+
+@pytest.fixture
+def policy_file(tmp_path):
+    f = tmp_path / "policy.yaml"
+    f.write_text(POLICY)
+    return f
+
+
+@pytest.fixture
+def guarded(sink, start_mailguard, policy_file):
+    return start_mailguard(sink.port, "--policy", str(policy_file))
+
+
+async def send(port: int, sender: str, rcpts: list[str], content: bytes):
+    return await aiosmtplib.send(
+        content, sender=sender, recipients=rcpts, hostname=HOST, port=port, timeout=30
+    )
+
+
+def parse(content: bytes):
+    return email.message_from_bytes(content, policy=email.policy.default)
+
+
+def quarantine(mg, *args: str, binary: bool = False) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mailguard", "quarantine", *args, "--data-dir", str(mg.data_dir)],
+        capture_output=True,
+        text=not binary,
+        timeout=60,
+    )
+
+
+def notices(sink) -> list:
+    return [m for m in sink.messages if m.mail_from == "<>"]
+
+
+def messages(sink) -> list:
+    return [m for m in sink.messages if m.mail_from != "<>"]
+
+
+async def test_thirty_visible_residents_are_moved_to_bcc_and_all_still_receive_it(sink, guarded):
+    sender = address()
+    residents = [address("example.org") for _ in range(30)]
+    colleagues = [address() for _ in range(2)]
+    body = "Dear residents,\n\nThe bin collection moves to Tuesday.\n"
+    content = compose(
+        sender=sender, to=residents, body=body, extra_headers=[f"Cc: {', '.join(colleagues)}"]
+    )
+    errors, _ = await send(guarded.port, sender, residents + colleagues, content)
+    assert errors == {}
+
+    sink.wait_for(2)
+    [got] = messages(sink)
+    assert sorted(got.rcpt_tos) == sorted(residents + colleagues)
+    delivered = parse(got.content)
+    visible = str(delivered["To"]) + str(delivered.get("Cc", ""))
+    assert not any(r in visible for r in residents)
+    assert all(c in str(delivered["Cc"]) for c in colleagues)  # colleagues stay visible
+    assert str(delivered["To"]) == "undisclosed-recipients:;"
+    assert delivered["X-Mailguard-Verdict"] == "rewrite"
+    assert delivered["X-Mailguard-Rules"] == "bulk-visible"
+    assert got.content.endswith(content.split(b"\r\n\r\n", 1)[1])  # body untouched
+
+    # The sender is told what changed, without the message's content or recipients.
+    [notice] = notices(sink)
+    assert notice.rcpt_tos == [sender]
+    text = parse(notice.content).get_body().get_content()
+    assert "moved to Bcc" in text
+    assert "bin collection" not in text and not any(r in text for r in residents)
+
+
+async def test_tag_adds_verdict_headers_and_subject_prefix(sink, guarded):
+    rcpt = "someone@tag.example"
+    await send(guarded.port, address(), [rcpt], compose(to=[rcpt], subject="Minutes"))
+    [got] = sink.wait_for(1)
+    delivered = parse(got.content)
+    assert delivered["Subject"] == "[EXTERNAL] Minutes"
+    assert delivered["X-Mailguard-Verdict"] == "tag"
+    assert delivered["X-Mailguard-Rules"] == "tag-external"
+
+
+async def test_reject_is_a_550_with_the_rules_reason(sink, guarded):
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await send(guarded.port, address(), ["x@reject.example"], compose(to=["x@reject.example"]))
+    assert refused.value.code == 550
+    assert "5.7.1 Sending to this address is not allowed." in refused.value.message
+    await asyncio.sleep(0.3)
+    assert sink.messages == []
+
+
+async def test_split_sends_each_external_recipient_a_copy_showing_only_them(sink, guarded):
+    sender = address()
+    outside = [f"r{i}@split.example" for i in range(3)]
+    inside = address()
+    await send(
+        guarded.port, sender, [*outside, inside], compose(sender=sender, to=[*outside, inside])
+    )
+    sink.wait_for(5)
+    copies = messages(sink)
+    assert sorted(tuple(m.rcpt_tos) for m in copies) == sorted(
+        [(inside,), *((r,) for r in outside)]
+    )
+    for m in copies:
+        to = str(parse(m.content)["To"])
+        if m.rcpt_tos == [inside]:
+            assert not any(r in to for r in outside) and inside in to
+        else:
+            assert to == m.rcpt_tos[0]
+
+
+async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(sink, guarded):
+    sender, rcpt = address(), "caseworker@hold.example"
+    content = compose(sender=sender, to=[rcpt], subject="Case file")
+    errors, reply = await send(guarded.port, sender, [rcpt], content)
+    assert errors == {}
+    message_id = reply.split()[-1]
+
+    await asyncio.sleep(0.5)
+    assert messages(sink) == []
+    assert [n.rcpt_tos for n in notices(sink)] == [[sender]]
+
+    listed = quarantine(guarded, "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    [held] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert (held["id"], held["state"], held["rule"]) == (message_id, "held", "hold-case-files")
+    assert held["rcpt_tos"] == [rcpt] and held["mail_from"] == sender
+
+    up = f"{HOST}:{sink.port}"
+    released = quarantine(
+        guarded,
+        "release",
+        message_id,
+        "--reason",
+        "checked with the team",
+        "--by",
+        "ig.officer",
+        "--upstream",
+        up,
+    )
+    assert released.returncode == 0, released.stderr
+    [got] = messages(sink)
+    assert got.content == content and got.rcpt_tos == [rcpt] and got.mail_from == sender
+
+    again = quarantine(guarded, "release", message_id, "--upstream", up)
+    assert again.returncode == 1 and "released, not held" in again.stderr
+
+    shown = json.loads(quarantine(guarded, "show", message_id, "--json").stdout)
+    assert shown["state"] == "released"
+    assert [(a["action"], a["actor"], a["reason"]) for a in shown["audit"]] == [
+        ("held", "mailguard", "Case files may not go to this address without review."),
+        ("released", "ig.officer", "checked with the team"),
+    ]
+
+
+async def test_rejecting_held_mail_deletes_its_content_but_keeps_the_record(sink, guarded):
+    rcpt = "x@hold.example"
+    _, reply = await send(guarded.port, address(), [rcpt], compose(to=[rcpt]))
+    message_id = reply.split()[-1]
+    done = quarantine(guarded, "reject", message_id, "--reason", "wrong person", "--by", "dpo")
+    assert done.returncode == 0, done.stderr
+    raw = quarantine(guarded, "show", message_id, "--raw")
+    assert raw.returncode == 2 and "no stored content" in raw.stderr
+    audit = [
+        json.loads(line)
+        for line in quarantine(guarded, "audit", message_id, "--json").stdout.splitlines()
+    ]
+    assert [a["action"] for a in audit] == ["held", "rejected"]
+    assert audit[-1]["reason"] == "wrong person" and audit[-1]["actor"] == "dpo"
+
+
+async def test_a_held_message_survives_kill_9_right_after_its_250(
+    sink, start_mailguard, policy_file
+):
+    mg = start_mailguard(sink.port, "--policy", str(policy_file))
+    rcpt = "x@hold.example"
+    content = compose(to=[rcpt])
+    _, reply = await send(mg.port, address(), [rcpt], content)
+    mg.proc.send_signal(signal.SIGKILL)
+    mg.wait()
+
+    listed = quarantine(mg, "list", "--json")
+    [held] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert held["id"] == reply.split()[-1]
+    raw = quarantine(mg, "show", held["id"], "--raw", binary=True)
+    assert raw.stdout == content
+
+
+async def test_a_broken_policy_on_reload_keeps_the_last_good_one(sink, guarded, policy_file):
+    policy_file.write_text(POLICY.replace("action: reject", "action: rejekt"))
+    guarded.signal(signal.SIGHUP)
+    assert await eventually(lambda: guarded.events("policy_reload_failed"))
+    [failed] = guarded.events("policy_reload_failed")[:1]
+    line = POLICY.splitlines().index("    action: reject") + 1
+    assert any(f"{policy_file}:{line}:13:" in p and "rejekt" in p for p in failed["problems"])
+
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await send(guarded.port, address(), ["x@reject.example"], compose(to=["x@reject.example"]))
+    assert refused.value.code == 550  # the old policy is still in force
+
+    # A fixed file is picked up without a signal.
+    policy_file.write_text(POLICY.replace("reject.example", "elsewhere.example"))
+    assert await eventually(lambda: guarded.events("policy_loaded"), within=15)
+    await send(guarded.port, address(), ["x@reject.example"], compose(to=["x@reject.example"]))
+    assert len(sink.wait_for(1)) == 1
+
+
+async def test_monitor_mode_delivers_unchanged_and_logs_what_would_happen(
+    sink, start_mailguard, tmp_path
+):
+    f = tmp_path / "monitor.yaml"
+    f.write_text(POLICY.replace("rules:", "mode: monitor\nrules:", 1))
+    mg = start_mailguard(sink.port, "--policy", str(f))
+    content = compose(to=["x@reject.example"])
+    await send(mg.port, address(), ["x@reject.example"], content)
+    [got] = sink.wait_for(1)
+    assert got.content == content
+    [event] = mg.events("message")
+    assert event["action"] == "pass" and event["rules"] == ["no-foreign-box"]
+    assert event["would_action"] == "reject"
