@@ -41,6 +41,7 @@ class Problem:
 
 class PolicyError(Exception):
     def __init__(self, problems: list[Problem], files: tuple[Path, ...] = ()) -> None:
+        problems = sorted(problems, key=lambda p: (p.mark.file, p.mark.line, p.mark.col))
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
         self.files = files  # every file the failed load looked at, to watch for a fix

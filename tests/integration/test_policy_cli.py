@@ -1,0 +1,77 @@
+"""`mailguard policy lint|test` and `check --policy`, run as an admin would."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.mail import address, compose
+
+ROOT = Path(__file__).parents[2]
+DEFAULT = ROOT / "policies" / "council-default.yaml"
+
+
+def mailguard(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mailguard", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_the_shipped_default_policy_is_valid():
+    result = mailguard("policy", "lint", str(DEFAULT))
+    assert result.returncode == 0, result.stdout
+    assert result.stdout.startswith(f"{DEFAULT}: OK (1 rule, version ")
+
+
+def test_lint_prints_one_line_per_problem_and_exits_1(tmp_path):
+    good = tmp_path / "good.yaml"
+    good.write_text("mode: monitor\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "modee: monitor\nrules:\n  - {name: r, when: {size: {more_than: 1}}, action: x}\n"
+    )
+    result = mailguard("policy", "lint", str(good), str(bad))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith(f"{good}: OK")
+    assert lines[1:] == [
+        f"{bad}:1:1: unknown key 'modee'",
+        f"{bad}:3:53: 'x' is not one of 'pass', 'tag', 'rewrite', 'hold', 'reject' or 'allow'"
+        " (in rules.0.action)",
+    ]
+
+
+def test_check_with_a_policy_reports_the_rules_that_fired(tmp_path):
+    residents = [address("example.org") for _ in range(12)]
+    eml = tmp_path / "mailing.eml"
+    eml.write_bytes(compose(sender="housing@council.example", to=residents))
+    result = mailguard("check", "--json", "--policy", str(DEFAULT), str(eml))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "path": str(eml),
+        "action": "rewrite",
+        "rules": ["bulk-visible-external"],
+        "findings": [],
+    }
+
+
+def test_check_with_a_broken_policy_exits_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: [\n")
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(compose())
+    result = mailguard("check", "--policy", str(bad), str(eml))
+    assert result.returncode == 2 and result.stdout == ""
+    assert f"{bad}:2:1:" in result.stderr
+
+
+def test_policy_test_shows_each_rule_and_why(tmp_path):
+    eml = tmp_path / "one.eml"
+    eml.write_bytes(compose(to=[address("example.org")]))
+    result = mailguard("policy", "test", "--policy", str(DEFAULT), str(eml))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"{eml}: pass"
+    assert lines[1].split() == ["RULE", "FIRED", "ACTION", "WHY"]
+    assert lines[2].split()[:3] == ["bulk-visible-external", "no", "rewrite"]
+    assert "moved them to Bcc" in lines[2]
