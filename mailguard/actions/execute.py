@@ -191,25 +191,58 @@ class Actions:
             return
         if not notify.should_notify(envelope.mail_from, ParsedMessage(raw)):
             return
-        sender = policy.notify.from_address or self._default_from(policy)
-        notice = notify.build_notice(
-            sender=envelope.mail_from,
-            from_address=sender,
-            decision=decision,
-            reference=message_id,
-            recipient_count=len(envelope.rcpt_tos),
+        self.send_notice(
+            decision.action.value,
+            message_id,
+            envelope.mail_from,
+            len(envelope.rcpt_tos),
+            decision.reason,
+            decision.rule,
+            policy,
+            rewrite=decision.rewrite,
         )
-        self._spawn(self._send_notice(message_id, envelope, notice))
+
+    def send_notice(
+        self,
+        kind: str,
+        reference: str,
+        sender: str,
+        recipient_count: int,
+        reason: str,
+        rule: str,
+        policy: Policy | None = None,
+        *,
+        rewrite: str | None = None,
+        received_at: float | None = None,
+    ) -> None:
+        """Tell the sender, in the background: a notice never delays or fails mail."""
+        if not sender:
+            return
+        if policy is None:
+            loaded = self._policy()
+            policy = loaded.policy if loaded else Policy()
+        notice = notify.build_notice(
+            kind,
+            sender=sender,
+            from_address=policy.notify.from_address or self._default_from(policy),
+            reason=reason,
+            rule=rule,
+            reference=reference,
+            recipient_count=recipient_count,
+            rewrite=rewrite,
+            received_at=received_at,
+        )
+        self._spawn(self._send_notice(reference, sender, notice))
 
     def _default_from(self, policy: Policy) -> str:
         domains = policy.organisation.internal_domains
         return f"postmaster@{domains[0] if domains else self.hostname}"
 
-    async def _send_notice(self, message_id: str, envelope: Envelope, notice: bytes) -> None:
+    async def _send_notice(self, message_id: str, sender: str, notice: bytes) -> None:
         # Null envelope sender, like a bounce: a notice can never cause another notice.
         try:
             result = await deliver(
-                self.upstream, "", (envelope.mail_from,), notice, smtputf8=envelope.smtputf8
+                self.upstream, "", (sender,), notice, smtputf8=not sender.isascii()
             )
         except (UpstreamError, OSError) as exc:
             log.warning("notice_not_sent", id=message_id, error=str(exc))

@@ -8,14 +8,22 @@ cannot leak what the rule was protecting.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Action, Decision
+from mailguard.model import Action
 
 _WHAT = {
-    Action.HOLD: (
+    "expired": (
+        "Your held email was not sent",
+        "Your email was held for review and nobody released it in time, so it has been "
+        "deleted without being sent.",
+        "If it still needs to go, check the content and recipients and send it again, or "
+        "ask your information governance team for help and quote the reference below.",
+    ),
+    Action.HOLD.value: (
         "Your email has been held",
         "Your email has been held for review and has not been delivered yet.",
         "An information governance officer will review it. If you think it should be "
@@ -23,7 +31,7 @@ _WHAT = {
         "and quote the reference below. If it was sent by mistake, there is nothing more "
         "to do: it will not be delivered unless someone releases it.",
     ),
-    Action.REWRITE: (
+    Action.REWRITE.value: (
         "Your email was changed before delivery",
         "Your email was delivered, but mailguard changed it first.",
         "Please check the recipients and attachments next time before sending.",
@@ -46,31 +54,28 @@ def should_notify(sender: str, message: ParsedMessage) -> bool:
 
 
 def build_notice(
+    kind: str,
     *,
     sender: str,
     from_address: str,
-    decision: Decision,
+    reason: str,
+    rule: str,
     reference: str,
     recipient_count: int,
+    rewrite: str | None = None,
     received_at: float | None = None,
 ) -> bytes:
-    subject, what, todo = _WHAT[decision.action]
-    when = format_datetime_local(received_at)
-    lines = [
-        "Hello,",
-        "",
-        f"{what}",
-        "",
-        f"Why: {decision.reason or 'it matched the rule ' + decision.rule}",
-    ]
-    if decision.action is Action.REWRITE and decision.rewrite in _REWRITES:
-        lines += ["", _REWRITES[decision.rewrite]]
+    """``kind`` is ``hold``, ``rewrite`` or ``expired``."""
+    subject, what, todo = _WHAT[kind]
+    lines = ["Hello,", "", what, "", f"Why: {reason or 'it matched the rule ' + rule}"]
+    if kind == Action.REWRITE.value and rewrite in _REWRITES:
+        lines += ["", _REWRITES[rewrite]]
     lines += [
         "",
         f"What to do: {todo}",
         "",
-        f"Sent: {when}, to {recipient_count} recipient(s)",
-        f"Reference: {reference} (rule: {decision.rule})",
+        f"Sent: {format_datetime_local(received_at)}, to {recipient_count} recipient(s)",
+        f"Reference: {reference} (rule: {rule})",
         "",
         "This notice was sent automatically by mailguard, the council's outbound email "
         "guard. It does not repeat the content of your email.",
@@ -79,17 +84,15 @@ def build_notice(
     msg["From"] = from_address
     msg["To"] = sender
     msg["Subject"] = subject
-    msg["Date"] = format_datetime(_local(received_at))
+    msg["Date"] = format_datetime(_local(None))
     msg["Message-ID"] = make_msgid(domain=from_address.rpartition("@")[2] or None)
     msg["Auto-Submitted"] = "auto-generated"
-    msg["X-Mailguard-Notice"] = decision.action.value
+    msg["X-Mailguard-Notice"] = kind
     msg.set_content("\n".join(lines) + "\n")
     return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def _local(ts: float | None):  # type: ignore[no-untyped-def]
-    from datetime import datetime
-
+def _local(ts: float | None) -> datetime:
     return datetime.fromtimestamp(time.time() if ts is None else ts).astimezone()
 
 

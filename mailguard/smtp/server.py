@@ -269,6 +269,15 @@ class Relay:
             else:
                 for held in expired:
                     log.info("held_expired", id=held.id, rule=held.rule)
+                    self.actions.send_notice(
+                        "expired",
+                        held.id,
+                        held.mail_from,
+                        len(held.rcpt_tos),
+                        held.reason,
+                        held.rule,
+                        received_at=held.created_at,
+                    )
             await asyncio.sleep(3600)
 
     async def start(self) -> None:

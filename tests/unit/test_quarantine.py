@@ -1,0 +1,85 @@
+"""The quarantine store and service, on a real SQLite file."""
+
+import time
+
+import pytest
+
+from mailguard.actions import notify
+from mailguard.model import Action, Decision, Envelope, Finding, Inspection, Severity
+from mailguard.quarantine.service import DAY, QuarantineError, QuarantineService
+from mailguard.quarantine.sqlite import SQLiteStore
+from mailguard.quarantine.store import State
+
+ENV = Envelope("officer@northdown.gov.uk", ("a@example.org", "b@example.org"))
+RAW = b"Subject: case\r\n\r\nbody\r\n"
+FINDING = Finding("personal_data", "UK_NINO", 3, Severity.HIGH, "attachment:x.csv", "** *** 4567")
+INSPECTION = Inspection(
+    Decision(Action.HOLD, ("hold-nino",), "NINOs", rule="hold-nino", policy_version="v1"),
+    (FINDING,),
+)
+
+
+@pytest.fixture
+def service(tmp_path):
+    store = SQLiteStore(tmp_path / "q.db")
+    yield QuarantineService(store)
+    store.close()
+
+
+async def test_a_held_message_round_trips_with_its_findings(service, tmp_path):
+    held = await service.hold("ID1", ENV, RAW, INSPECTION, expire_days=14)
+    reopened = SQLiteStore(tmp_path / "q.db")  # another process (the CLI) sees it at once
+    assert reopened.get("ID1") == held
+    assert reopened.content("ID1") == RAW
+    assert held.findings == (FINDING,) and held.rcpt_tos == ENV.rcpt_tos
+    assert held.expires_at == pytest.approx(held.created_at + 14 * DAY)
+    assert [a.action for a in reopened.audit_log("ID1")] == ["held"]
+    reopened.close()
+
+
+async def test_only_one_of_two_concurrent_releases_can_claim_a_message(service):
+    await service.hold("ID2", ENV, RAW, INSPECTION, expire_days=14)
+    claims = [service.store.transition("ID2", State.HELD, State.RELEASING) for _ in range(2)]
+    assert claims == [True, False]
+
+
+async def test_release_without_an_upstream_is_refused_and_nothing_changes(service):
+    await service.hold("ID3", ENV, RAW, INSPECTION, expire_days=14)
+    with pytest.raises(QuarantineError):
+        await service.release("ID3", "ig", "ok")
+    assert service.get("ID3").state is State.HELD
+
+
+async def test_expiry_deletes_content_keeps_record_and_audits(service):
+    await service.hold("OLD", ENV, RAW, INSPECTION, expire_days=1)
+    await service.hold("NEW", ENV, RAW, INSPECTION, expire_days=30)
+    expired = service.expire(now=time.time() + 2 * DAY)
+    assert [h.id for h in expired] == ["OLD"]
+    assert service.get("OLD").state is State.EXPIRED
+    assert service.store.content("OLD") is None
+    assert service.store.content("NEW") == RAW
+    assert [a.action for a in service.store.audit_log("OLD")] == ["held", "expired"]
+
+
+async def test_rejecting_twice_is_an_error(service):
+    await service.hold("ID4", ENV, RAW, INSPECTION, expire_days=14)
+    service.reject("ID4", "dpo", "wrong person")
+    with pytest.raises(QuarantineError, match="rejected, not held"):
+        service.reject("ID4", "dpo", "again")
+
+
+def test_the_sender_notice_never_repeats_the_message():
+    notice = notify.build_notice(
+        "hold",
+        sender="officer@northdown.gov.uk",
+        from_address="postmaster@northdown.gov.uk",
+        reason="National Insurance numbers to an outside address",
+        rule="hold-nino",
+        reference="ID1",
+        recipient_count=2,
+    )
+    text = notice.decode()
+    assert "Auto-Submitted: auto-generated" in text
+    assert "National Insurance numbers to an outside address" in text
+    assert "Reference: ID1" in text
+    assert "a@example.org" not in text and "case" not in text.split("\r\n\r\n", 1)[1].lower()

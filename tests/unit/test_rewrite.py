@@ -1,0 +1,94 @@
+"""Header surgery: only what the action must change is changed."""
+
+import email
+import email.policy
+
+from mailguard.actions import rewrite
+
+INTERNAL = ["northdown.gov.uk"]
+
+RAW = (
+    b"Received: from a by b; Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+    b"From: Housing <housing@northdown.gov.uk>\r\n"
+    b"To: =?utf-8?q?Zo=C3=AB_Ann?= <zoe@example.org>,\r\n"
+    b'\tbob@example.net, "Colleague, A" <a.colleague@northdown.gov.uk>\r\n'
+    b"Cc: carol@example.com, dept@housing.northdown.gov.uk\r\n"
+    b"Subject: Rent =?utf-8?q?=C2=A3?= review\r\n"
+    b"X-Mailguard-Verdict: pass\r\n"
+    b"DKIM-Signature: v=1; a=rsa-sha256; d=northdown.gov.uk;\r\n"
+    b"\tb=abc\r\n"
+    b"\r\n"
+    b"Body line one\r\n"
+    b"\r\n"
+    b"To: not a header, just body text\r\n"
+)
+
+
+def parse(raw: bytes):
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_bcc_keeps_internal_recipients_visible_and_nothing_else_changes():
+    out = rewrite.to_bcc(RAW, internal_domains=INTERNAL, sender="housing@northdown.gov.uk")
+    msg = parse(out)
+    assert [a.addr_spec for a in msg["To"].addresses] == ["a.colleague@northdown.gov.uk"]
+    assert msg["To"].addresses[0].display_name == "Colleague, A"
+    assert [a.addr_spec for a in msg["Cc"].addresses] == ["dept@housing.northdown.gov.uk"]
+    for gone in (b"zoe@example.org", b"bob@example.net", b"carol@example.com"):
+        assert gone not in out.split(b"\r\n\r\n")[0]
+    # Everything outside To/Cc is byte-identical, body included.
+    assert out.endswith(RAW[RAW.index(b"\r\n\r\n") :])
+    assert b"DKIM-Signature: v=1; a=rsa-sha256; d=northdown.gov.uk;\r\n\tb=abc\r\n" in out
+    assert out.startswith(b"Received: from a by b;")
+
+
+def test_bcc_with_only_external_recipients_shows_undisclosed_or_the_sender():
+    raw = b"From: x@northdown.gov.uk\r\nTo: a@example.org, b@example.org\r\n\r\nhi\r\n"
+    out = rewrite.to_bcc(raw, internal_domains=INTERNAL, sender="x@northdown.gov.uk")
+    assert b"To: undisclosed-recipients:;\r\n" in out and b"example.org" not in out
+    out = rewrite.to_bcc(
+        raw, internal_domains=INTERNAL, sender="x@northdown.gov.uk", to_shows="sender"
+    )
+    assert parse(out)["To"] == "x@northdown.gov.uk"
+
+
+def test_bcc_can_hide_internal_recipients_too():
+    out = rewrite.to_bcc(
+        RAW, internal_domains=INTERNAL, sender="h@northdown.gov.uk", keep_internal_visible=False
+    )
+    assert parse(out)["To"] == "undisclosed-recipients:;"
+    assert parse(out)["Cc"] is None
+
+
+def test_tag_replaces_forged_verdict_headers_and_prefixes_the_subject_once():
+    out = rewrite.tag(RAW, "tag", ["r1", "r2"], "[EXTERNAL]")
+    msg = parse(out)
+    assert msg.get_all("X-Mailguard-Verdict") == ["tag"]
+    assert msg["X-Mailguard-Rules"] == "r1, r2"
+    assert msg["Subject"] == "[EXTERNAL] Rent £ review"
+    again = rewrite.tag(out, "tag", ["r1"], "[EXTERNAL]")
+    assert parse(again)["Subject"] == "[EXTERNAL] Rent £ review"
+
+
+def test_split_gives_each_external_recipient_a_copy_showing_only_them():
+    rcpts = ["zoe@example.org", "bob@example.net", "a.colleague@northdown.gov.uk", "hidden@bcc.org"]
+    copies = rewrite.split(RAW, rcpts, internal_domains=INTERNAL, sender="h@northdown.gov.uk")
+    by_rcpt = {c.rcpt_tos: parse(c.raw) for c in copies}
+    assert set(by_rcpt) == {
+        ("a.colleague@northdown.gov.uk",),
+        ("zoe@example.org",),
+        ("bob@example.net",),
+        ("hidden@bcc.org",),
+    }
+    zoe = by_rcpt[("zoe@example.org",)]
+    assert [a.addr_spec for a in zoe["To"].addresses] == ["zoe@example.org"]
+    assert zoe["To"].addresses[0].display_name == "Zoë Ann"
+    assert zoe["Cc"] is None
+    assert by_rcpt[("hidden@bcc.org",)]["To"] == "hidden@bcc.org"
+    internal = by_rcpt[("a.colleague@northdown.gov.uk",)]
+    assert "example" not in str(internal["To"]) + str(internal["Cc"])
+
+
+def test_a_message_without_to_gets_one():
+    out = rewrite.to_bcc(b"From: x@y.org\r\n\r\nbody\r\n", internal_domains=INTERNAL, sender="")
+    assert out.startswith(b"To: undisclosed-recipients:;\r\nFrom: x@y.org\r\n\r\nbody")
