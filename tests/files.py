@@ -1,0 +1,179 @@
+"""Generated attachments (Faker en_GB data; never real people) and messages carrying them."""
+
+from __future__ import annotations
+
+import email.policy
+import io
+import zipfile
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+from faker import Faker
+
+fake = Faker("en_GB")
+Faker.seed(7)
+
+
+def nhs_number() -> str:
+    """A random NHS number with a valid mod-11 check digit."""
+    while True:
+        digits = [fake.random_int(0, 9) for _ in range(9)]
+        total = sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True))
+        check = 11 - total % 11
+        if check == 11:
+            check = 0
+        if check != 10:
+            s = "".join(map(str, digits)) + str(check)
+            return f"{s[:3]} {s[3:6]} {s[6:]}"
+
+
+def nino() -> str:
+    prefix = fake.random_element(["AB", "CE", "JG", "KM", "PR", "SW", "TY", "WL"])
+    return f"{prefix}{fake.random_int(100000, 999999)}{fake.random_element('ABCD')}"
+
+
+def residents(n: int) -> list[list[str]]:
+    return [
+        [
+            fake.name(),
+            fake.street_address().replace("\n", ", "),
+            fake.postcode(),
+            nino(),
+            nhs_number(),
+            fake.date_of_birth(minimum_age=18, maximum_age=90).strftime("%d/%m/%Y"),
+        ]
+        for _ in range(n)
+    ]
+
+
+HEADER = ["Name", "Address", "Postcode", "NI number", "NHS number", "Date of birth"]
+
+
+def csv_bytes(rows: list[list[str]], header: list[str] = HEADER) -> bytes:
+    import csv
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def xlsx_bytes(
+    visible: list[list[str]] | None = None,
+    hidden: list[list[str]] | None = None,
+    very_hidden: list[list[str]] | None = None,
+    hidden_column_rows: list[list[str]] | None = None,
+) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    first = book.active
+    first.title = "Summary"
+    first.append(["Ward", "Requests"])
+    first.append(["North", 12])
+    for title, rows, state in (
+        ("Residents", visible, "visible"),
+        ("Old data", hidden, "hidden"),
+        ("Lookup", very_hidden, "veryHidden"),
+    ):
+        if rows is None:
+            continue
+        sheet = book.create_sheet(title)
+        sheet.append(HEADER)
+        for r in rows:
+            sheet.append(r)
+        sheet.sheet_state = state
+    if hidden_column_rows is not None:
+        sheet = book.create_sheet("Contacts")
+        sheet.append(["Ref", *HEADER])
+        for i, r in enumerate(hidden_column_rows):
+            sheet.append([f"REF{i:04d}", *r])
+        for letter in "BCDEFG":
+            sheet.column_dimensions[letter].hidden = True
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def docx_bytes(
+    paragraphs: list[str], table: list[list[str]] | None = None, footer: str | None = None
+) -> bytes:
+    import docx
+
+    document = docx.Document()
+    for p in paragraphs:
+        document.add_paragraph(p)
+    if table:
+        t = document.add_table(rows=0, cols=len(table[0]))
+        for row in table:
+            cells = t.add_row().cells
+            for cell, value in zip(cells, row, strict=True):
+                cell.text = value
+    if footer:
+        document.sections[0].footer.paragraphs[0].text = footer
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()
+
+
+def pdf_bytes(lines: list[str]) -> bytes:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for line in lines:
+        pdf.cell(0, 8, line, new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def zip_bomb(size_mb: int = 200) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("zeros.txt", b"\0" * (size_mb * 1024 * 1024))
+    return buf.getvalue()
+
+
+def message_with(
+    attachments: dict[str, bytes] | None = None,
+    body: str = "Please see attached.",
+    *,
+    sender: str = "officer@northdown.gov.uk",
+    to: str = "someone@example.org",
+    html: str | None = None,
+) -> bytes:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = "Information you asked for"
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    for name, data in (attachments or {}).items():
+        if name.endswith(".eml"):
+            inner = BytesParser(policy=email.policy.default).parsebytes(data)
+            msg.add_attachment(inner, filename=name)
+            continue
+        maintype, subtype = _mime(name)
+        msg.add_attachment(data, maintype=maintype, subtype=subtype, filename=name)
+    return msg.as_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
+def _mime(name: str) -> tuple[str, str]:
+    ext = name.rsplit(".", 1)[-1].lower()
+    return {
+        "csv": ("text", "csv"),
+        "xlsx": ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+        "docx": ("application", "vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        "pdf": ("application", "pdf"),
+        "zip": ("application", "zip"),
+    }.get(ext, ("application", "octet-stream"))
