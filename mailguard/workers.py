@@ -269,6 +269,14 @@ def _serve_requests(spec: str) -> None:
     policy: LoadedPolicy | None = None
     replies.write(_READY)
     replies.flush()
+    # Load models after saying ready: the relay starts at once, and only a message
+    # that arrives in the first seconds waits for the model.
+    warm_up = getattr(importlib.import_module(spec.partition(":")[0]), "warm_up", None)
+    if callable(warm_up):
+        try:
+            warm_up()
+        except Exception as exc:  # a missing model must not kill the worker in a loop
+            print(f"mailguard worker: warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     while True:
         blob = _read_frame(requests)
         if blob is None:

@@ -169,7 +169,9 @@ class Mailguard:
             [sys.executable, "-m", "mailguard", "serve", *self.args],
             stdout=log,
             stderr=log,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # Most tests never need the NER model; loading it in every relay they
+            # start would only compete for the CPU. The NLP tests load it themselves.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "MAILGUARD_PRELOAD_NLP": "0"},
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

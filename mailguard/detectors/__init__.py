@@ -17,13 +17,21 @@ DetectFn = Callable[[ParsedMessage, Envelope], Sequence[Finding]]
 
 @dataclass(frozen=True, slots=True)
 class Detector:
-    """A named detector. ``cost`` orders them: cheap facts first, like Rspamd's symbols."""
+    """A named detector. ``cost`` orders them: cheap facts first, like Rspamd's symbols.
+
+    ``warm_up`` loads what the detector needs (a model) when a worker starts.
+    """
 
     name: str
     run: DetectFn
     cost: int = 0
+    warm_up: Callable[[], None] | None = None
 
 
 def registered() -> tuple[Detector, ...]:
-    """The detectors a default relay runs, cheapest first. None are built yet."""
-    return ()
+    """The detectors a relay runs, cheapest first."""
+    from mailguard.detectors import personal_data
+
+    return (
+        Detector(personal_data.NAME, personal_data.detect, cost=100, warm_up=personal_data.warm_up),
+    )

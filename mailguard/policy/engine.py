@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mailguard.entities import RECIPIENT_DETECTORS
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Decision, Envelope, Finding
 from mailguard.policy.facts import Facts, in_domains
@@ -146,3 +147,26 @@ def _where_matches(wanted: str, where: str) -> bool:
     if wanted == "hidden":
         return "hidden" in where
     return where == wanted
+
+
+def detectors_needed(policy: Policy) -> frozenset[str]:
+    """Detectors whose findings some rule looks at; the others need not run."""
+    needed: set[str] = set()
+
+    def walk(cond: Condition) -> None:
+        if cond.finding is not None:
+            f = cond.finding
+            if f.detector:
+                needed.update(f.detector)
+            elif f.type and all(t.isupper() and t.lower() in RECIPIENT_DETECTORS for t in f.type):
+                needed.update(t.lower() for t in f.type)
+            else:
+                needed.add("personal_data")
+        for sub in [*(cond.all_ or ()), *(cond.any_ or ())]:
+            walk(sub)
+        if cond.not_ is not None:
+            walk(cond.not_)
+
+    for rule in policy.rules:
+        walk(rule.when)
+    return frozenset(needed)

@@ -18,6 +18,7 @@ from mailguard.actions.execute import Actions
 from mailguard.config import Settings
 from mailguard.delivery.upstream import UpstreamConfig, UpstreamPool, UpstreamTransaction
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService
 from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.smtp import replies
@@ -26,6 +27,8 @@ from mailguard.smtp.replies import Reply
 from mailguard.workers import InspectionPool
 
 log = mglog.get_logger()
+
+NO_POLICY = LoadedPolicy(Policy(), (), "")
 
 
 class RelaySession(Session):
@@ -171,7 +174,8 @@ class Relay:
             )
         )
         self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
-        self.inspector.set_policy(policy)
+        # No policy: no rules, so no detector could change a decision; none runs.
+        self.inspector.set_policy(policy or NO_POLICY)
         self._watch(policy.files if policy else ())
         self.quarantine = QuarantineService(
             SQLiteStore(settings.data_dir / "quarantine.db"), self.upstream

@@ -46,8 +46,12 @@ def test_the_policy_decides_from_detector_findings(tmp_path):
         "rules:\n"
         "  - {name: hold-nino, description: NINO, when: {finding: {type: UK_NINO}}, action: hold}\n"
     )
-    dets = [Detector("d", lambda m, e: [_finding("UK_NINO")])]
+    dets = [
+        Detector("personal_data", lambda m, e: [_finding("UK_NINO")]),
+        Detector("bulk_visible", lambda m, e: 1 / 0),  # no rule asks for it: never runs
+    ]
     result = pipeline.inspect(ENVELOPE, compose(), load_policy(f), detector_set=dets)
+    assert result.inspected == ("personal_data",)
     assert result.decision.action is Action.HOLD
     assert result.decision.rules == ("hold-nino",)
     assert result.decision.policy_version == load_policy(f).version

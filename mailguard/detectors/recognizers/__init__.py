@@ -1,0 +1,1 @@
+"""mailguard's own Presidio recognisers for UK data Presidio does not cover."""

@@ -1,0 +1,19 @@
+"""Dates of birth: a date alone is not personal data; a date next to "born" or "DOB" is."""
+
+from presidio_analyzer import Pattern, PatternRecognizer
+
+_DATE = (
+    r"\b(?:0?[1-9]|[12]\d|3[01])[/.-](?:0?[1-9]|1[0-2])[/.-](?:19|20)\d{2}\b"
+    r"|\b(?:0?[1-9]|[12]\d|3[01])\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+    r"\s+(?:19|20)\d{2}\b"
+)
+
+
+class DateOfBirthRecognizer(PatternRecognizer):
+    def __init__(self) -> None:
+        super().__init__(
+            supported_entity="DATE_OF_BIRTH",
+            name="DateOfBirthRecognizer",
+            patterns=[Pattern("date", _DATE, 0.2)],
+            context=["dob", "d.o.b", "born", "birth", "date of birth", "birthday"],
+        )
