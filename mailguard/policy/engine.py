@@ -145,7 +145,7 @@ def _where_matches(wanted: str, where: str) -> bool:
     if wanted == "attachment":
         return where.startswith("attachment:")
     if wanted == "hidden":
-        return "hidden" in where
+        return where.endswith("#hidden")
     return where == wanted
 
 

@@ -1,0 +1,134 @@
+"""The shipped council policy on realistic synthetic mail, through `mailguard check`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests import files
+
+DEFAULT = Path(__file__).parents[2] / "policies" / "council-default.yaml"
+COUNCIL = "northdown.gov.uk"
+OFFICER = f"case.officer@{COUNCIL}"
+
+
+@pytest.fixture(scope="module")
+def site_policy(tmp_path_factory):
+    d = tmp_path_factory.mktemp("policy")
+    f = d / "site.yaml"
+    f.write_text(
+        f"include: [{DEFAULT}]\n"
+        f"organisation: {{name: Northdown, internal_domains: [{COUNCIL}], "
+        "partner_domains: [nhs.net]}\n"
+    )
+    return f
+
+
+def nhs_invalid() -> str:
+    good = files.nhs_number().replace(" ", "")
+    bad = good[:9] + str((int(good[9]) + 1) % 10)
+    return f"{bad[:3]} {bad[3:6]} {bad[6:]}"
+
+
+CASES = {
+    "bulk table to an unknown domain": (
+        "contractor@example.org",
+        lambda: files.message_with({"residents.csv": files.csv_bytes(files.residents(50))}),
+        "hold",
+        "hold-bulk-personal-data",
+    ),
+    "one NHS number in a referral to a partner": (
+        "gp.surgery@nhs.net",
+        lambda: files.message_with(
+            body=f"Referral for Mrs Patel, NHS number {files.nhs_number()}. Thanks."
+        ),
+        "pass",
+        None,
+    ),
+    "hidden sheet of residents to a partner": (
+        "team@nhs.net",
+        lambda: files.message_with({"stats.xlsx": files.xlsx_bytes(hidden=files.residents(40))}),
+        "hold",
+        "hold-hidden-personal-data",
+    ),
+    "health condition of a named person to an unknown domain": (
+        "journalist@example.org",
+        lambda: files.message_with(
+            body="Re Mr David Jones: he was diagnosed with epilepsy in March."
+        ),
+        "hold",
+        "hold-special-category",
+    ),
+    "bank details to an unknown domain": (
+        "supplier@example.com",
+        lambda: files.message_with(body="Sort code 12-34-56, account number 31926819."),
+        "hold",
+        "hold-bank-details",
+    ),
+    "internal table of NI numbers": (
+        f"payroll@{COUNCIL}",
+        lambda: files.message_with({"staff.csv": files.csv_bytes(files.residents(30))}),
+        "tag",
+        "tag-internal-personal-data",
+    ),
+    "a resident's own NI number in a reply to them": (
+        "resident@example.org",
+        lambda: files.message_with(
+            body="Dear Mr Khan,\nWe have updated the record for NI number AB123456C.\n"
+        ),
+        "pass",
+        None,
+    ),
+    "ten-digit order numbers that fail the NHS checksum": (
+        "orders@example.com",
+        lambda: files.message_with(body="Orders: " + ", ".join(nhs_invalid() for _ in range(8))),
+        "pass",
+        None,
+    ),
+    "a signature block": (
+        "someone@example.org",
+        lambda: files.message_with(
+            body="Thanks,\nJo Bloggs\nPlanning Officer\nNorthdown District Council\n"
+            "Tel: 020 7946 0123\nnorthdown.gov.uk"
+        ),
+        "pass",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_default_policy_decides_like_a_data_protection_officer(case, site_policy, tmp_path):
+    rcpt, build, action, rule = CASES[case]
+    eml = tmp_path / "m.eml"
+    eml.write_bytes(build())
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mailguard",
+            "check",
+            "--json",
+            "--policy",
+            str(site_policy),
+            "--mail-from",
+            OFFICER,
+            "--rcpt",
+            rcpt,
+            str(eml),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    verdict = json.loads(result.stdout)
+    assert verdict["action"] == action, verdict
+    if rule:
+        assert rule in verdict["rules"]
+    for finding in verdict["findings"]:
+        assert set(finding) == {"detector", "type", "count", "severity", "where", "detail"}
