@@ -15,7 +15,8 @@ from typing import Any
 
 import structlog
 
-_EMAIL = re.compile(r"[^\s<>\"'(),;:@\[\]]+@(?=[A-Za-z0-9\[])")
+# A local part: a quoted string ("jane doe") or a run of non-separator characters.
+_EMAIL = re.compile(r"(?:\"(?:[^\"\\]|\\.)*\"|[^\s<>\"'(),;:@\[\]]+)@(?=[\w\[])")
 
 
 def mask_address(address: str) -> str:
@@ -30,11 +31,18 @@ def mask_text(text: str) -> str:
     return _EMAIL.sub("***@", text)
 
 
+def _masked(value: Any) -> Any:
+    if isinstance(value, str):
+        return mask_text(value) if "@" in value else value
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    return value
+
+
 def _mask_event(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
-    for key, value in event.items():
-        if isinstance(value, str) and "@" in value:
-            event[key] = mask_text(value)
-    return event
+    return {key: _masked(value) for key, value in event.items()}
 
 
 def configure(level: str = "info", stream: Any = None) -> None:
@@ -57,4 +65,5 @@ def configure(level: str = "info", stream: Any = None) -> None:
 
 
 def get_logger(**context: Any) -> Any:
-    return structlog.get_logger("mailguard").bind(**context)
+    # Lazy: configure() may run after a module made its logger at import time.
+    return structlog.get_logger("mailguard", **context)

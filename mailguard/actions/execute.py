@@ -14,7 +14,13 @@ from typing import Any
 
 from mailguard import logging as mglog
 from mailguard.actions import notify, rewrite
-from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction, deliver
+from mailguard.delivery.upstream import (
+    Delivery,
+    UpstreamError,
+    UpstreamPool,
+    UpstreamTransaction,
+    deliver,
+)
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
@@ -118,36 +124,47 @@ class Actions:
         policy: Policy,
     ) -> Outcome:
         decision = inspection.decision
-        copies = rewrite.split(
-            raw,
-            envelope.rcpt_tos,
-            internal_domains=policy.organisation.internal_domains,
-            sender=envelope.mail_from,
-            to_shows=policy.rewrite.to,
-        )
-        tagged = [
-            (c.rcpt_tos, rewrite.tag(c.raw, decision.action.value, decision.rules, None))
-            for c in copies
-        ]
-        for n, (rcpts, copy) in enumerate(tagged):
+        internal = policy.organisation.internal_domains
+
+        def copy(rcpts: tuple[str, ...]) -> bytes:
+            body = rewrite.split_copy(
+                raw,
+                rcpts,
+                internal_domains=internal,
+                sender=envelope.mail_from,
+                to_shows=policy.rewrite.to,
+            )
+            return rewrite.tag(body, decision.action.value, decision.rules, None)
+
+        plan = rewrite.split_plan(envelope.rcpt_tos, internal)
+        for n, rcpts in enumerate(plan):
             try:
                 result = await deliver(
-                    self.upstream, envelope.mail_from, rcpts, copy, smtputf8=envelope.smtputf8
+                    self.upstream,
+                    envelope.mail_from,
+                    rcpts,
+                    copy(rcpts),
+                    smtputf8=envelope.smtputf8,
                 )
-                failure = None if result.delivered else result.reply
             except UpstreamError as exc:
-                failure = Reply(451, f"4.4.2 {exc}")
+                result = Delivery(Reply(451, f"4.4.2 {exc}"), (), {})
+            failure = result.failure
             if failure is None:
                 continue
-            if n == 0:
+            if n == 0 and not result.accepted:
                 # Nothing has left yet: the client keeps the whole message and retries.
                 reply = replies.UPSTREAM_LOST if failure.is_transient else failure
                 return Outcome(reply, inspection)
-            # Some copies are out. The rest must neither be lost nor sent twice by a
+            # Some copies are out. The rest must be neither lost nor sent twice by a
             # client retry, so each is held for a reviewer to release.
-            await self._hold_undelivered(
-                message_id, envelope, inspection, policy, failure, tagged[n:], first=n
+            missing = tuple(r for r in rcpts if r not in result.accepted)
+            leftovers = [missing, *plan[n + 1 :]] if missing else plan[n + 1 :]
+            held = await self._hold_undelivered(
+                message_id, envelope, inspection, policy, failure, leftovers, copy
             )
+            if not held:
+                # Better a duplicate for some recipients than a silent loss for others.
+                return Outcome(replies.QUARANTINE_UNAVAILABLE, inspection)
             break
         self._notify(message_id, envelope, raw, decision, policy)
         return Outcome(replies.queued(message_id), inspection)
@@ -159,9 +176,9 @@ class Actions:
         inspection: Inspection,
         policy: Policy,
         failure: Reply,
-        copies: list[tuple[tuple[str, ...], bytes]],
-        first: int,
-    ) -> None:
+        leftovers: list[tuple[str, ...]],
+        copy: Callable[[tuple[str, ...]], bytes],
+    ) -> bool:
         d = inspection.decision
         stuck = Inspection(
             Decision(
@@ -173,11 +190,21 @@ class Actions:
             ),
             inspection.findings,
         )
-        for k, (rcpts, copy) in enumerate(copies, start=first):
+        for k, rcpts in enumerate(leftovers):
             held_env = Envelope(envelope.mail_from, rcpts, smtputf8=envelope.smtputf8)
-            outcome = await self._hold(f"{message_id}-{k}", held_env, copy, stuck, policy)
-            if not outcome.reply.is_positive:
-                log.error("split_copy_not_held", id=message_id, copy=k)
+            try:
+                await self.quarantine.hold(
+                    f"{message_id}-{k}",
+                    held_env,
+                    copy(rcpts),
+                    stuck,
+                    policy.quarantine.expire_days,
+                )
+            except Exception as exc:
+                log.error("split_copy_not_held", id=message_id, copy=k, error=type(exc).__name__)
+                return False
+        log.warning("split_partly_held", id=message_id, held=len(leftovers))
+        return True
 
     def _notify(
         self,
@@ -189,7 +216,11 @@ class Actions:
     ) -> None:
         if not decision.notify or decision.action not in (Action.HOLD, Action.REWRITE):
             return
-        if not notify.should_notify(envelope.mail_from, ParsedMessage(raw)):
+        try:
+            if not notify.should_notify(envelope.mail_from, ParsedMessage(raw)):
+                return
+        except Exception:  # a notice is a courtesy: it must never fail the message
+            log.warning("notice_skipped", id=message_id, reason="unreadable headers")
             return
         self.send_notice(
             decision.action.value,
@@ -218,6 +249,25 @@ class Actions:
         """Tell the sender, in the background: a notice never delays or fails mail."""
         if not sender:
             return
+        try:
+            self._queue_notice(
+                kind, reference, sender, recipient_count, reason, rule, policy, rewrite, received_at
+            )
+        except Exception as exc:
+            log.warning("notice_not_sent", id=reference, error=type(exc).__name__)
+
+    def _queue_notice(
+        self,
+        kind: str,
+        reference: str,
+        sender: str,
+        recipient_count: int,
+        reason: str,
+        rule: str,
+        policy: Policy | None,
+        rewrite: str | None,
+        received_at: float | None,
+    ) -> None:
         if policy is None:
             loaded = self._policy()
             policy = loaded.policy if loaded else Policy()

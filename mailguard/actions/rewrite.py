@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from email.header import Header
+from email.header import Header, decode_header, make_header
 from email.utils import formataddr, getaddresses
 
 from mailguard.policy.facts import in_domains
@@ -28,6 +28,8 @@ class Copy:
 
 def split_head(raw: bytes) -> tuple[list[bytes], bytes]:
     """Header fields (each with its folded lines and CRLF) and the rest of the message."""
+    if raw.startswith(b"\r\n"):  # no header block at all: everything is body
+        return [], raw
     end = raw.find(b"\r\n\r\n")
     if end < 0:
         head, rest = raw, b""
@@ -64,10 +66,21 @@ def tag(raw: bytes, verdict: str, rules: Sequence[str], subject_prefix: str | No
 
 def _prefixed(field: bytes, prefix: str) -> bytes:
     name, _, value = field.partition(b":")
-    if value.strip().startswith(prefix.encode()):
-        return field
-    encoded = prefix.encode() if prefix.isascii() else Header(prefix, "utf-8").encode().encode()
-    return name + b": " + encoded + b" " + value.lstrip(b" \t")
+    if _decoded(value).strip().startswith(prefix):
+        return field  # tagged before (a reply, a re-send): once is enough
+    if prefix.isascii():
+        encoded = prefix.encode() + b" "
+    else:  # one encoded word that keeps its trailing space (RFC 2047 drops spaces between words)
+        encoded = Header(prefix + " ", "utf-8").encode().encode() + b" "
+    return name + b": " + encoded + value.lstrip(b" \t")
+
+
+def _decoded(value: bytes) -> str:
+    text = value.decode("utf-8", "replace").replace("\r\n", "")
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:  # undecodable encoded words: compare the raw text
+        return text
 
 
 def _addresses(fields: Iterable[bytes], name: bytes) -> list[tuple[str, str]]:
@@ -80,8 +93,24 @@ def _addresses(fields: Iterable[bytes], name: bytes) -> list[tuple[str, str]]:
 
 
 def _address_field(name: str, addresses: Sequence[tuple[str, str]]) -> bytes:
-    folded = ",\r\n ".join(formataddr(pair, charset="utf-8") for pair in addresses)
+    folded = ",\r\n ".join(_mailbox(n, a) for n, a in addresses)
     return f"{name}: {folded}\r\n".encode()
+
+
+def _mailbox(display: str, address: str) -> str:
+    """formataddr refuses non-ASCII addresses; SMTPUTF8 mail carries them as UTF-8."""
+    if address.isascii():
+        return formataddr((display, address), charset="utf-8")
+    if not display:
+        return address
+    name = display if display.isascii() else Header(display, "utf-8").encode()
+    return f"{_quoted(name)} <{address}>"
+
+
+def _quoted(name: str) -> str:
+    if name.startswith("=?") or not any(c in name for c in '()<>[]:;@\\,."'):
+        return name
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _with_recipients(fields: list[bytes], rest: bytes, to: bytes, cc: bytes | None) -> bytes:
@@ -128,6 +157,30 @@ def to_bcc(
     return _with_recipients(fields, rest, to_field, _address_field("Cc", cc) if cc else None)
 
 
+def split_plan(rcpt_tos: Sequence[str], internal_domains: Sequence[str]) -> list[tuple[str, ...]]:
+    """Who gets which copy: internal recipients share one, each external gets their own."""
+    internal = tuple(r for r in rcpt_tos if in_domains(_domain(r), internal_domains))
+    external = [(r,) for r in rcpt_tos if r not in internal]
+    return [internal, *external] if internal else external
+
+
+def split_copy(
+    raw: bytes,
+    rcpts: tuple[str, ...],
+    *,
+    internal_domains: Sequence[str],
+    sender: str,
+    to_shows: str = "undisclosed",
+) -> bytes:
+    """One copy, built when it is sent: a split to 300 residents never holds 300 copies."""
+    if len(rcpts) != 1 or in_domains(_domain(rcpts[0]), internal_domains):
+        return to_bcc(raw, internal_domains=internal_domains, sender=sender, to_shows=to_shows)
+    fields, rest = split_head(raw)
+    visible = {a.lower(): (n, a) for n, a in _addresses(fields, b"to") + _addresses(fields, b"cc")}
+    pair = visible.get(rcpts[0].lower(), ("", rcpts[0]))
+    return _with_recipients(fields, rest, _address_field("To", [pair]), None)
+
+
 def split(
     raw: bytes,
     rcpt_tos: Sequence[str],
@@ -136,22 +189,16 @@ def split(
     sender: str,
     to_shows: str = "undisclosed",
 ) -> list[Copy]:
-    """One copy per external recipient showing only them; internal recipients share one."""
-    fields, rest = split_head(raw)
-    visible = {a.lower(): (n, a) for n, a in _addresses(fields, b"to") + _addresses(fields, b"cc")}
-    internal = [r for r in rcpt_tos if in_domains(_domain(r), internal_domains)]
-    copies: list[Copy] = []
-    if internal:
-        shared = to_bcc(raw, internal_domains=internal_domains, sender=sender, to_shows=to_shows)
-        copies.append(Copy(tuple(internal), shared))
-    for rcpt in rcpt_tos:
-        if rcpt in internal:
-            continue
-        pair = visible.get(rcpt.lower(), ("", rcpt))
-        copies.append(
-            Copy((rcpt,), _with_recipients(fields, rest, _address_field("To", [pair]), None))
+    """Every copy at once (for tests and small messages)."""
+    return [
+        Copy(
+            rcpts,
+            split_copy(
+                raw, rcpts, internal_domains=internal_domains, sender=sender, to_shows=to_shows
+            ),
         )
-    return copies
+        for rcpts in split_plan(rcpt_tos, internal_domains)
+    ]
 
 
 def _domain(address: str) -> str:

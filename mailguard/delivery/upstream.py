@@ -117,16 +117,16 @@ class UpstreamPool:
         )
         try:
             await smtp.connect(timeout=cfg.connect_timeout)
-            await smtp.ehlo()
-        except aiosmtplib.SMTPHeloError:
             try:
+                await smtp.ehlo()
+            except aiosmtplib.SMTPHeloError:
                 await smtp.helo()
-            except _SMTP_ERRORS as exc:
-                smtp.close()
-                raise UpstreamError(f"upstream refused HELO: {exc}") from None
         except _SMTP_ERRORS as exc:
             smtp.close()
             raise UpstreamError(f"cannot connect upstream: {type(exc).__name__}") from None
+        except BaseException:  # cancelled mid-handshake: do not leak the socket
+            smtp.close()
+            raise
         self.opened += 1
         return _Connection(smtp)
 
@@ -211,6 +211,8 @@ class UpstreamTransaction:
     async def rcpt(self, recipient: str, options: list[str]) -> Reply:
         conn = self._require()
         params = [o.encode("ascii") for o in options]
+        # Cleared only when the reply arrived: if this await is cancelled, the reply is
+        # still on its way and the connection must never be reused (abort discards it).
         self._busy = True
         try:
             reply = await self._pool._command(conn, b"RCPT", b"TO:" + _path(recipient), *params)
@@ -218,8 +220,7 @@ class UpstreamTransaction:
             self._conn = None
             self._pool._release(conn, reusable=False)
             raise
-        finally:
-            self._busy = False
+        self._busy = False
         if reply.is_positive:
             self.accepted.append(recipient)
         return reply
@@ -233,8 +234,11 @@ class UpstreamTransaction:
             response = await conn.smtp.data(content, timeout=self._pool.config.data_timeout)
             reusable = True
             return _reply(response)
-        except aiosmtplib.SMTPDataError as exc:  # the upstream answered: a clean state
-            reusable = True
+        except aiosmtplib.SMTPDataError as exc:
+            if exc.code < 400:  # e.g. a stray 250: the stream is out of step
+                raise UpstreamError(f"upstream answered DATA with {exc.code}") from None
+            # A refusal of the DATA command itself leaves the upstream transaction open;
+            # never hand such a connection to the next client.
             return Reply(exc.code, exc.message)
         except _SMTP_ERRORS as exc:
             raise UpstreamError(f"upstream DATA failed: {type(exc).__name__}") from None
@@ -302,7 +306,19 @@ class Delivery:
 
     @property
     def delivered(self) -> bool:
-        return self.reply.is_positive and bool(self.accepted)
+        """Every recipient has it. A partial send is not a delivery."""
+        return self.reply.is_positive and bool(self.accepted) and not self.refused
+
+    @property
+    def failure(self) -> Reply | None:
+        """Why it is not delivered: temporary (4xx) if anything could still change."""
+        if self.delivered:
+            return None
+        if not self.reply.is_positive:
+            return self.reply
+        replies = list(self.refused.values())
+        worst = next((r for r in replies if r.is_transient), replies[0] if replies else None)
+        return worst or Reply(451, "4.3.0 Not delivered")
 
 
 async def deliver(
@@ -322,7 +338,9 @@ async def deliver(
             if not answer.is_positive:
                 refused[rcpt] = answer
         if not txn.accepted:
-            return Delivery(Reply(554, "5.5.1 No valid recipients"), (), refused)
+            transient = [r for r in refused.values() if r.is_transient]
+            reply = transient[0] if transient else next(iter(refused.values()))
+            return Delivery(reply, (), refused)
         reply = await txn.data(raw)
         return Delivery(reply, tuple(txn.accepted) if reply.is_positive else (), refused)
     finally:

@@ -7,6 +7,7 @@ relay with only cheap detectors never pays for a full MIME parse of a 50 MB mess
 from __future__ import annotations
 
 import email.policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
@@ -30,6 +31,25 @@ class ParsedMessage:
         return BytesParser(policy=_POLICY).parsebytes(self.raw)  # type: ignore[return-value]
 
     def addresses(self, *names: str) -> list[tuple[str, str]]:
-        """(display name, address) pairs from address headers, tolerant of junk."""
-        values = [str(v) for name in names for v in self.headers.get_all(name, [])]
-        return [(n, a) for n, a in getaddresses(values) if a]
+        """(display name, address) pairs from address headers, tolerant of junk.
+
+        Works on the raw header text: the structured parser raises on some broken
+        headers (``To: a@b.org, "``), and a broken header must never make a
+        message uninspectable on every retry.
+        """
+        wanted = {n.lower() for n in names}
+        values = [_unfolded(v) for k, v in self.headers.raw_items() if k.lower() in wanted]
+        return [(_decoded(n), a) for n, a in getaddresses(values) if a]
+
+
+def _unfolded(value: object) -> str:
+    return str(value).replace("\r\n", "").replace("\n", "")
+
+
+def _decoded(text: str) -> str:
+    if "=?" not in text:
+        return text
+    try:
+        return str(make_header(decode_header(text)))
+    except Exception:
+        return text

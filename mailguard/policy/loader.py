@@ -106,16 +106,28 @@ def _read(path: Path, problems: list[Problem], cited_at: Mark) -> _Doc | None:
         where = Mark(name, mark.line + 1, mark.column + 1) if mark else Mark(name, 1, 1)
         problems.append(Problem(where, f"YAML syntax: {exc.problem or exc.context}"))
         return None
+    except yaml.YAMLError as exc:  # e.g. a control character (ReaderError)
+        problems.append(Problem(_error_mark(name, exc), f"YAML: {exc}".splitlines()[0]))
+        return None
     doc = _Doc({}, files=[path])
     doc.digest.update(text)
     if node is None:
         return doc
-    data = _plain(node, (), doc, name, problems)
+    try:
+        data = _plain(node, (), doc, name, problems)
+    except RecursionError:
+        problems.append(Problem(_mark(name, node), "YAML: an alias refers to itself"))
+        return None
     if not isinstance(data, dict):
         problems.append(Problem(_mark(name, node), "a policy file must be a mapping of keys"))
         return None
     doc.data = data
     return doc
+
+
+def _error_mark(name: str, exc: yaml.YAMLError) -> Mark:
+    position = getattr(exc, "position", None)  # ReaderError: a character offset
+    return Mark(name, 1, (position or 0) + 1) if position is not None else Mark(name, 1, 1)
 
 
 def _mark(name: str, node: yaml.Node) -> Mark:
@@ -160,6 +172,7 @@ def _resolve(
     doc = _read(path, problems, cited_at)
     if doc is None:
         return None
+    problems.extend(_duplicate_rule_names(doc))
     includes = doc.data.pop("include", [])
     if isinstance(includes, str):
         includes = [includes]
@@ -181,6 +194,23 @@ def _resolve(
         if sub is not None:
             merged = _merge(merged, sub)
     return _merge(merged, doc)
+
+
+def _duplicate_rule_names(doc: _Doc) -> list[Problem]:
+    """Within one file a repeated name is a mistake; across files it is an override."""
+    rules = doc.data.get("rules")
+    if not isinstance(rules, list):
+        return []
+    seen: set[str] = set()
+    out = []
+    for i, rule in enumerate(rules):
+        name = rule.get("name") if isinstance(rule, dict) else None
+        if isinstance(name, str):
+            if name in seen:
+                mark = doc.values.get(("rules", i, "name")) or doc.values[("rules", i)]
+                out.append(Problem(mark, f"duplicate rule name '{name}'"))
+            seen.add(name)
+    return out
 
 
 def _merge(base: _Doc, over: _Doc) -> _Doc:
@@ -295,14 +325,7 @@ def _context(path: Path_) -> str:
 
 def _cross_references(policy: Policy, doc: _Doc) -> list[Problem]:
     problems: list[Problem] = []
-    seen: dict[str, int] = {}
-    for i, rule in enumerate(policy.rules):
-        if rule.name in seen:
-            problems.append(
-                Problem(doc.values[("rules", i, "name")], f"duplicate rule name '{rule.name}'")
-            )
-        seen.setdefault(rule.name, i)
-    names = set(seen)
+    names = {rule.name for rule in policy.rules}
     for i, rule in enumerate(policy.rules):
         if rule.action is RuleAction.ALLOW:
             for j, target in enumerate(rule.exempts or []):

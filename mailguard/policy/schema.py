@@ -148,6 +148,9 @@ class Condition(_Strict):
     def _not_empty(self) -> Condition:
         if not self.model_fields_set:
             raise ValueError("empty condition: it would match every message")
+        for key, value in (("all", self.all_), ("any", self.any_)):
+            if value is not None and not value:
+                raise ValueError(f"'{key}' needs at least one condition")
         return self
 
 

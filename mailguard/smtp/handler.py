@@ -7,6 +7,7 @@ passed back, or a deliberate policy reject.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import time
 from typing import TYPE_CHECKING, Any
@@ -128,7 +129,8 @@ class RelayHandler:
                 await txn.abort()
             session.in_data = False
             server.resume_timeout()
-        self._log_message(message_id, session, envelope, raw, outcome, started)
+        with contextlib.suppress(Exception):  # the reply must not depend on logging
+            self._log_message(message_id, session, envelope, raw, outcome, started)
         reply = outcome.reply
         if reply.is_positive:
             reply = replies.queued(message_id)

@@ -53,6 +53,10 @@ class RelaySMTP(SMTP):
     - an abandoned transaction (RSET, EHLO, disconnect) is reset upstream too.
     """
 
+    # RFC 5321 allows 1000 octets per line, but Exchange and scripts send longer ones and
+    # Postfix accepts them; refusing with aiosmtpd's "500 Line too long" would bounce mail.
+    line_length_limit = 64 * 1024
+
     def __init__(self, handler: RelayHandler, relay: Relay, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
         self._relay = relay
@@ -260,8 +264,11 @@ class Relay:
         """Poll the policy files (and what they include) for edits; no inotify needed."""
         while True:
             await asyncio.sleep(self.settings.policy_check_interval)
-            if _stamp(self._watched) != self._watched_stamp:
-                self.reload_policy("file changed")
+            try:
+                if _stamp(self._watched) != self._watched_stamp:
+                    self.reload_policy("file changed")
+            except Exception as exc:  # the watcher must outlive any surprise
+                log.error("policy_watch_error", error=f"{type(exc).__name__}: {exc}")
 
     async def _expire_held(self) -> None:
         """Held mail nobody reviewed in time is treated as rejected (content deleted)."""

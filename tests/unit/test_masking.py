@@ -30,3 +30,21 @@ def test_logged_events_are_json_with_addresses_masked():
     assert event["event"] == "upstream"
     assert event["reply"] == "550 <***@example.org> unknown"
     assert "jane" not in stream.getvalue()
+
+
+def test_quoted_local_parts_and_nested_values_are_masked():
+    stream = io.StringIO()
+    mglog.configure("info", stream)
+    try:
+        mglog.get_logger().error(
+            "policy_reload_failed",
+            problems=['p.yaml:1:1: sender "jane doe"@example.org is unknown'],
+            nested={"to": ["bob.smith@example.net"]},
+        )
+    finally:
+        mglog.configure("info")
+    out = stream.getvalue()
+    assert "jane doe" not in out and "bob.smith" not in out
+    event = json.loads(out)
+    assert event["problems"] == ["p.yaml:1:1: sender ***@example.org is unknown"]
+    assert event["nested"] == {"to": ["***@example.net"]}
