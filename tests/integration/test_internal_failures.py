@@ -110,3 +110,119 @@ async def test_inspection_over_its_time_budget_is_a_451_and_the_worker_is_replac
 
 def _slow_inspect(envelope, raw, policy):  # runs in the worker process, loaded by name
     time.sleep(60)
+
+
+class ScriptedUpstream:
+    """A hand-written upstream MTA that misbehaves in precise, protocol-level ways."""
+
+    def __init__(self, *, hold_rcpt_for: str = "", refuse_first_data: bool = False) -> None:
+        self.hold_rcpt_for = hold_rcpt_for
+        self.refuse_data = refuse_first_data
+        self.bodies: list[bytes] = []
+
+    async def handle(self, reader, writer):
+        held = ""
+        in_transaction = False
+        writer.write(b"220 scripted ESMTP\r\n")
+        while line := await reader.readline():
+            cmd = line.decode().strip().upper()
+            if cmd.startswith("EHLO"):
+                out = "250-scripted\r\n250-8BITMIME\r\n250 SMTPUTF8\r\n"
+            elif (
+                cmd.startswith("RCPT") and self.hold_rcpt_for and self.hold_rcpt_for.upper() in cmd
+            ):
+                held = "250 2.1.5 late\r\n"  # answered only together with the next reply
+                continue
+            elif cmd.startswith("MAIL"):
+                out = "503 5.5.1 Error: nested MAIL command\r\n" if in_transaction else "250 Ok\r\n"
+                in_transaction = True
+            elif cmd == "RSET":
+                out, held, in_transaction = held + "250 2.0.0 Ok\r\n", "", False
+            elif cmd == "DATA" and self.refuse_data:
+                self.refuse_data = False
+                out = "451 4.7.1 Rate limited, try later\r\n"  # transaction stays open
+            elif cmd == "DATA":
+                writer.write(b"354 go\r\n")
+                body = b""
+                while (chunk := await reader.readline()) not in (b".\r\n", b""):
+                    body += chunk
+                self.bodies.append(body)
+                out, in_transaction = "250 2.0.0 queued\r\n", False
+            elif cmd == "QUIT":
+                writer.write(b"221 bye\r\n")
+                break
+            else:
+                out = "250 Ok\r\n"
+            writer.write(out.encode())
+            await writer.drain()
+        writer.close()
+
+
+@pytest.fixture
+async def scripted(tmp_path):
+    servers = []
+    relays = []
+
+    async def _start(upstream: ScriptedUpstream) -> Relay:
+        server = await asyncio.start_server(upstream.handle, HOST, 0)
+        servers.append(server)
+        port = server.sockets[0].getsockname()[1]
+        settings = load_settings(
+            None,
+            {
+                "listen": f"{HOST}:{free_port()}",
+                "upstream": f"{HOST}:{port}",
+                "data_dir": tmp_path,
+                "workers": 1,
+            },
+        )
+        relay = Relay(settings)
+        await relay.start()
+        relays.append(relay)
+        return relay
+
+    yield _start
+    for r in relays:
+        await r.shutdown()
+    for s in servers:
+        s.close()
+
+
+async def test_a_client_vanishing_mid_rcpt_never_desynchronises_the_next_message(scripted):
+    upstream = ScriptedUpstream(hold_rcpt_for="slow@example.org")
+    relay = await scripted(upstream)
+    port = relay.settings.listen[1]
+    reader, writer = await asyncio.open_connection(HOST, port)
+    await reader.readline()
+    for line in (b"EHLO c1\r\n", b"MAIL FROM:<a@northdown.gov.uk>\r\n"):
+        writer.write(line)
+        while (await reader.readline())[3:4] == b"-":
+            pass
+    writer.write(b"RCPT TO:<slow@example.org>\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.3)
+    writer.write_eof()  # the client gives up while the upstream still owes a reply
+    await asyncio.sleep(0.5)
+    writer.close()
+
+    content = compose()
+    async with aiosmtplib.SMTP(hostname=HOST, port=port) as client:
+        try:
+            _, reply = await client.sendmail(address(), [address("example.org")], content)
+        except aiosmtplib.SMTPException:
+            reply = None
+    if reply is not None:  # a 250 is only allowed if the upstream really has the message
+        assert upstream.bodies == [content]
+
+
+async def test_a_refused_data_command_does_not_leak_into_the_next_message(scripted):
+    upstream = ScriptedUpstream(refuse_first_data=True)
+    relay = await scripted(upstream)
+    port = relay.settings.listen[1]
+    async with aiosmtplib.SMTP(hostname=HOST, port=port) as client:
+        with pytest.raises(aiosmtplib.SMTPDataError) as first:
+            await client.sendmail(address(), [address("example.org")], compose())
+        assert first.value.code == 451
+        content = compose()
+        await client.sendmail(address(), [address("example.org")], content)
+    assert upstream.bodies == [content]

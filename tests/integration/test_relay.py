@@ -336,3 +336,9 @@ async def test_a_dead_inspection_worker_is_replaced_and_mail_keeps_flowing(sink,
     assert [m.content for m in sink.wait_for(1)] == [content]
     assert mailguard.events("worker_died")
     assert not set(workers) & set(_children(mailguard.proc.pid))
+
+
+async def test_lines_longer_than_rfc_5321_allows_are_relayed_not_bounced(sink, mailguard):
+    content = compose(body="x" * 5000 + "\n")
+    await send(mailguard.port, address(), [address("example.org")], content)
+    assert [m.content for m in sink.wait_for(1)] == [content]

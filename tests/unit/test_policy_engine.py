@@ -219,3 +219,12 @@ def test_no_policy_passes_everything():
         None, [nino(100)], Envelope(OFFICER, ("a@example.org",)), ParsedMessage(compose())
     )
     assert d.action is Action.PASS and d.rules == ()
+
+
+def test_a_malformed_to_header_still_counts_the_readable_recipients(tmp_path):
+    raw = b'From: a@northdown.gov.uk\r\nTo: r1@example.org, "\r\nCc: r2@example.org\r\n\r\nx\r\n'
+    rules = "- {name: r, when: {visible_external_recipients: {at_least: 2}}, action: tag}\n"
+    d = engine.decide(
+        policy(tmp_path, rules), [], Envelope(OFFICER, ("r1@example.org",)), ParsedMessage(raw)
+    )
+    assert d.action is Action.TAG

@@ -251,3 +251,33 @@ def test_several_problems_are_all_reported(tmp_path):
     """,
     )
     assert len(problems(f)) == 2
+
+
+def test_duplicate_rule_names_inside_one_file_are_caught_even_with_includes(tmp_path):
+    write(tmp_path, "base.yaml", "mode: enforce\n")
+    f = write(
+        tmp_path,
+        "p.yaml",
+        """
+        include: [base.yaml]
+        rules:
+          - {name: dup, when: {size: {more_than: 1}}, action: tag}
+          - {name: dup, when: {size: {more_than: 2}}, action: hold}
+    """,
+    )
+    assert problems(f) == [f"{f}:4:12: duplicate rule name 'dup'"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: &a [*a]\n", "an alias refers to itself"),
+        ("mode: enforce\x07\n", "YAML:"),
+        ("rules:\n  - {name: r, when: {all: []}, action: tag}\n", "'all' needs at least one"),
+    ],
+)
+def test_odd_yaml_is_a_lint_problem_not_a_crash(tmp_path, text, message):
+    f = tmp_path / "p.yaml"
+    f.write_text(text)
+    [problem] = problems(f)
+    assert problem.startswith(f"{f}:") and message in problem

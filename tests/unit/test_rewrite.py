@@ -92,3 +92,29 @@ def test_split_gives_each_external_recipient_a_copy_showing_only_them():
 def test_a_message_without_to_gets_one():
     out = rewrite.to_bcc(b"From: x@y.org\r\n\r\nbody\r\n", internal_domains=INTERNAL, sender="")
     assert out.startswith(b"To: undisclosed-recipients:;\r\nFrom: x@y.org\r\n\r\nbody")
+
+
+def test_utf8_addresses_survive_bcc_and_split():
+    raw = (
+        "From: x@northdown.gov.uk\r\nTo: Zoë <zoë@northdown.gov.uk>, józef@exämple.org\r\n"
+        "Subject: hi\r\n\r\nbody\r\n"
+    ).encode()
+    out = rewrite.to_bcc(raw, internal_domains=INTERNAL, sender="x@northdown.gov.uk")
+    assert "zoë@northdown.gov.uk".encode() in out and "józef".encode() not in out
+    [_internal, external] = rewrite.split(
+        raw, ["zoë@northdown.gov.uk", "józef@exämple.org"], internal_domains=INTERNAL, sender="x"
+    )
+    assert "To: józef@exämple.org\r\n".encode() in external.raw
+
+
+def test_a_message_without_headers_is_not_rewritten_inside_its_body():
+    raw = b"\r\nCc: this is body text\r\n"
+    out = rewrite.to_bcc(raw, internal_domains=INTERNAL, sender="")
+    assert out.endswith(raw) and out.startswith(b"To: undisclosed-recipients:;\r\n")
+
+
+def test_non_ascii_subject_prefix_is_added_once_with_its_space():
+    raw = b"Subject: =?utf-8?q?Caf=C3=A9?=\r\n\r\nx\r\n"
+    once = rewrite.tag(raw, "tag", [], "[EXTERNÉ]")
+    twice = rewrite.tag(once, "tag", [], "[EXTERNÉ]")
+    assert parse(twice)["Subject"] == "[EXTERNÉ] Café"
