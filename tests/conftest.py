@@ -79,6 +79,8 @@ class _SinkHandler:
 
 
 class _CountingSMTP(SMTP):
+    line_length_limit = 64 * 1024  # like Postfix, the upstream accepts long lines
+
     def __init__(self, sink: Sink, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._sink = sink
