@@ -177,6 +177,7 @@ class Fleet:
         log_path: Path,
         workers: int | None,
         log_level: str = "info",
+        policy: Path | None = None,
     ) -> int:
         port = _free_port()
         cmd = [
@@ -193,6 +194,8 @@ class Fleet:
         ]
         if workers is not None:
             cmd += ["--workers", str(workers)]
+        if policy is not None:
+            cmd += ["--policy", str(policy)]
         with log_path.open("wb") as log:
             self.mailguard = subprocess.Popen(
                 cmd,
@@ -628,6 +631,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--workers", type=int, help="mailguard --workers [mailguard's default]")
     p.add_argument(
+        "--policy",
+        type=Path,
+        help="run mailguard with this policy (e.g. policies/council-default.yaml) [none]",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -674,6 +682,7 @@ def main(argv: list[str] | None = None) -> int:
                 log_path,
                 args.workers,
                 args.log_level,
+                args.policy,
             )
             assert fleet.mailguard is not None
             messages = make_messages(args.warmup + args.messages, args.size, args.seed)

@@ -144,7 +144,7 @@ def _text_hits(text: str, where: str) -> list[_Hit]:
     signature, never pays for a model run, and a long letter pays for a few
     sentences, not for the whole text.
     """
-    keywords = _distinct_mentions(special_category.PATTERN.finditer(text))
+    keywords = _distinct_mentions(special_category.mentions(text))
     if not _PRESCAN.search(text) and not keywords:
         return []
     results = _pattern_results(text) if _PRESCAN.search(text) else []

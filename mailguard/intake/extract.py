@@ -19,7 +19,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import policy as email_policy
-from email.message import EmailMessage, Message
+from email.message import Message
 from email.parser import BytesParser
 from html.parser import HTMLParser
 
@@ -101,7 +101,7 @@ class Budget:
             raise OverBudget(f"more than {self.limits.max_files} files")
 
 
-def extract(message: EmailMessage, limits: Limits | None = None) -> Extracted:
+def extract(message: Message, limits: Limits | None = None) -> Extracted:
     out = Extracted()
     budget = Budget(limits or Limits())
     try:
@@ -194,7 +194,7 @@ def _file(
         elif kind == "eml":
             if depth + 1 > budget.limits.max_depth:
                 raise Uninspectable("nested too deeply")
-            inner = BytesParser(policy=email_policy.default).parsebytes(data)
+            inner = BytesParser(policy=email_policy.compat32).parsebytes(data)
             _message(inner, prefix, depth + 1, budget, out)
         elif kind == "ole":
             raise Uninspectable("encrypted or old-format Office file")

@@ -100,3 +100,17 @@ PATTERN = re.compile(
 def category_of(term: str) -> str:
     term = term.lower()
     return next(c for c, terms in TERMS.items() if term in terms)
+
+
+# The rarest-looking (longest) word of each term: "at risk" is tested by "risk".
+_FIRST_WORDS = frozenset(
+    max(re.findall(r"[a-z]+", t), key=len) for terms in TERMS.values() for t in terms
+)
+_WORDS = re.compile(r"[a-z]+")
+
+
+def mentions(text: str) -> list[re.Match[str]]:
+    """Keyword matches; a cheap word-set test first, since most mail has none."""
+    if _FIRST_WORDS.isdisjoint(_WORDS.findall(text.lower())):
+        return []
+    return list(PATTERN.finditer(text))
