@@ -10,7 +10,7 @@ import time
 from collections.abc import Sequence
 
 from mailguard import detectors
-from mailguard.detectors import Detector
+from mailguard.detectors import DetectionContext, Detector
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
 from mailguard.policy import engine
@@ -31,11 +31,12 @@ def inspect(
         # Pay only for what can change the decision: skip detectors no rule asks about.
         wanted = engine.detectors_needed(policy.policy)
         chosen = [d for d in chosen if d.name in wanted]
+    context = DetectionContext(tuple(policy.policy.identifiers) if policy else ())
     findings: list[Finding] = []
     inspected: list[str] = []
     for detector in sorted(chosen, key=lambda d: d.cost):
         try:
-            findings.extend(detector.run(message, envelope))
+            findings.extend(detector.run(message, envelope, context))
         except Exception as exc:  # a broken detector must not lose or bounce mail
             findings.append(_uninspectable(detector.name, exc))
         else:

@@ -11,8 +11,17 @@ from dataclasses import dataclass
 
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding
+from mailguard.policy.schema import Identifier
 
-DetectFn = Callable[[ParsedMessage, Envelope], Sequence[Finding]]
+
+@dataclass(frozen=True, slots=True)
+class DetectionContext:
+    """What a detector may know beyond the message: the site's own settings."""
+
+    identifiers: tuple[Identifier, ...] = ()
+
+
+DetectFn = Callable[[ParsedMessage, Envelope, DetectionContext], Sequence[Finding]]
 
 
 @dataclass(frozen=True, slots=True)

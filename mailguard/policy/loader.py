@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from mailguard.entities import FINDING_TYPES
 from mailguard.policy.schema import Policy, RuleAction
 
 Path_ = tuple[Any, ...]
@@ -326,6 +327,7 @@ def _context(path: Path_) -> str:
 def _cross_references(policy: Policy, doc: _Doc) -> list[Problem]:
     problems: list[Problem] = []
     names = {rule.name for rule in policy.rules}
+    known_types = FINDING_TYPES | {i.name for i in policy.identifiers}
     for i, rule in enumerate(policy.rules):
         if rule.action is RuleAction.ALLOW:
             for j, target in enumerate(rule.exempts or []):
@@ -335,7 +337,22 @@ def _cross_references(policy: Policy, doc: _Doc) -> list[Problem]:
         for path, group in _groups_used(rule.when, ("rules", i, "when")):
             if group not in policy.groups:
                 problems.append(Problem(_nearest(doc, path), f"unknown sender group '{group}'"))
+        for path, type_ in _types_used(rule.when, ("rules", i, "when")):
+            if type_ not in known_types:
+                message = f"unknown finding type {type_}{_context(path[:-1])}"
+                problems.append(Problem(_nearest(doc, path), message))
     return problems
+
+
+def _types_used(cond: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
+    if cond.finding is not None:
+        for j, type_ in enumerate(cond.finding.type):
+            yield (*path, "finding", "type", j), type_
+    for key in ("all", "any"):
+        for j, sub in enumerate(getattr(cond, f"{key}_") or []):
+            yield from _types_used(sub, (*path, key, j))
+    if cond.not_ is not None:
+        yield from _types_used(cond.not_, (*path, "not"))
 
 
 def _groups_used(cond: Any, path: Path_) -> Iterator[tuple[Path_, str]]:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from mailguard.config import parse_size
-from mailguard.entities import DETECTORS, FINDING_TYPES
+from mailguard.entities import DETECTORS
 from mailguard.model import Action, Severity
 
 
@@ -99,14 +99,6 @@ class FindingCondition(_Strict):
     min_severity: Severity = Severity.LOW
     where: Where = "any"
 
-    @field_validator("type")
-    @classmethod
-    def _known_types(cls, v: list[str]) -> list[str]:
-        unknown = [t for t in v if t not in FINDING_TYPES]
-        if unknown:
-            raise ValueError(f"unknown finding type {', '.join(unknown)}")
-        return v
-
     @field_validator("detector")
     @classmethod
     def _known_detectors(cls, v: list[str]) -> list[str]:
@@ -189,6 +181,25 @@ class Rule(_Strict):
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
 
 
+class Identifier(_Strict):
+    """A council's own reference format (council-tax account, UPRN, case number)."""
+
+    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]{2,40}$")
+    pattern: str
+    context: Lowered = Field(default_factory=list)
+    needs_context: bool = False  # count a match only with a context word near it
+    severity: Severity = Severity.MEDIUM
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"not a valid regular expression: {exc}") from None
+        return v
+
+
 class Organisation(_Strict):
     name: str = ""
     internal_domains: Lowered = Field(default_factory=list)
@@ -225,4 +236,5 @@ class Policy(_Strict):
     rewrite: RewriteSettings = Field(default_factory=RewriteSettings)
     quarantine: QuarantineSettings = Field(default_factory=QuarantineSettings)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    identifiers: list[Identifier] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)

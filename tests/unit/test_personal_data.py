@@ -139,3 +139,36 @@ def test_details_never_contain_the_personal_data():
         for value in (row[0], row[3], row[4]):
             assert value not in text
     assert "a.person" not in text
+
+
+def test_a_councils_own_identifiers_are_found_from_the_policy(tmp_path):
+    from mailguard.policy.loader import load_policy
+
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        "identifiers:\n"
+        "  - {name: COUNCIL_TAX_REF, pattern: 'CT\\d{8}', context: [council tax], severity: high}\n"
+        "  - {name: UPRN, pattern: '\\b\\d{12}\\b', context: [uprn], needs_context: true}\n"
+        "rules:\n"
+        "  - {name: ct, when: {finding: {type: COUNCIL_TAX_REF, min_count: 3}}, action: hold}\n"
+    )
+    ids = load_policy(f).policy.identifiers
+    rows = [[f"CT{10000000 + i}", f"{100000000000 + i}"] for i in range(4)]
+    raw = files.message_with(
+        {"ct.csv": files.csv_bytes(rows, ["Account", "UPRN"])},
+        body="Council tax account CT12345678. Property 123456789012 (no context here).",
+    )
+    found = pd.findings_from(extract(BytesParser(policy=policy.default).parsebytes(raw)), ids)
+    assert by_type(found, "attachment:ct.csv") == {"COUNCIL_TAX_REF": 4, "UPRN": 4}
+    assert by_type(found, "body") == {"COUNCIL_TAX_REF": 1}
+    [ct] = [f for f in found if f.type == "COUNCIL_TAX_REF" and f.where == "body"]
+    assert ct.severity.value == "high" and "12345678" not in ct.detail
+
+
+def test_lint_rejects_a_finding_type_nobody_declared(tmp_path):
+    from mailguard.policy.loader import PolicyError, load_policy
+
+    f = tmp_path / "p.yaml"
+    f.write_text("rules:\n  - {name: r, when: {finding: {type: COUNCIL_TAX}}, action: hold}\n")
+    with pytest.raises(PolicyError, match="unknown finding type COUNCIL_TAX"):
+        load_policy(f)

@@ -21,8 +21,8 @@ def test_with_no_detectors_or_rules_everything_passes():
 
 def test_findings_from_every_detector_are_reported_in_cost_order():
     dets = [
-        Detector("slow", lambda m, e: [_finding("UK_NINO")], cost=10),
-        Detector("cheap", lambda m, e: [_finding("bulk")], cost=1),
+        Detector("slow", lambda m, e, c: [_finding("UK_NINO")], cost=10),
+        Detector("cheap", lambda m, e, c: [_finding("bulk")], cost=1),
     ]
     result = pipeline.inspect(ENVELOPE, compose(), detector_set=dets)
     assert [f.type for f in result.findings] == ["bulk", "UK_NINO"]
@@ -30,7 +30,7 @@ def test_findings_from_every_detector_are_reported_in_cost_order():
 
 
 def test_a_crashing_detector_becomes_an_uninspectable_finding_not_a_crash():
-    def boom(message, envelope):
+    def boom(message, envelope, context):
         raise RuntimeError("parser exploded on jane@example.org")
 
     result = pipeline.inspect(ENVELOPE, compose(), detector_set=[Detector("boom", boom)])
@@ -47,8 +47,8 @@ def test_the_policy_decides_from_detector_findings(tmp_path):
         "  - {name: hold-nino, description: NINO, when: {finding: {type: UK_NINO}}, action: hold}\n"
     )
     dets = [
-        Detector("personal_data", lambda m, e: [_finding("UK_NINO")]),
-        Detector("bulk_visible", lambda m, e: 1 / 0),  # no rule asks for it: never runs
+        Detector("personal_data", lambda m, e, c: [_finding("UK_NINO")]),
+        Detector("bulk_visible", lambda m, e, c: 1 / 0),  # no rule asks for it: never runs
     ]
     result = pipeline.inspect(ENVELOPE, compose(), load_policy(f), detector_set=dets)
     assert result.inspected == ("personal_data",)
