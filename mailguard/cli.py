@@ -216,6 +216,7 @@ def _render(path: str, result: Inspection, as_json: bool) -> str:
         )
     if not result.findings:
         lines.append("  no findings")
+    lines.append(f"  inspected by: {', '.join(result.inspected) or 'no detector (none needed)'}")
     return "\n".join(lines)
 
 
