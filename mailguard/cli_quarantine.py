@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from mailguard.config import ConfigError, Settings, load_settings
-from mailguard.delivery.upstream import UpstreamConfig, UpstreamPool
+from mailguard.delivery.upstream import UpstreamPool, config_from
 from mailguard.quarantine.service import QuarantineError, QuarantineService
 from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
@@ -45,17 +45,7 @@ def _service(settings: Settings, with_upstream: bool = False) -> QuarantineServi
         _fail(f"cannot open quarantine {db}: {exc}")
     upstream = None
     if with_upstream:
-        upstream = UpstreamPool(
-            UpstreamConfig(
-                host=settings.upstream[0],
-                port=settings.upstream[1],
-                local_hostname=settings.hostname,
-                connect_timeout=settings.upstream_connect_timeout,
-                command_timeout=settings.upstream_timeout,
-                data_timeout=settings.upstream_data_timeout,
-                max_connections=1,
-            )
-        )
+        upstream = UpstreamPool(config_from(settings, max_connections=1))
     return QuarantineService(store, upstream)
 
 

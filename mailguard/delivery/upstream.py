@@ -16,10 +16,12 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import aiosmtplib
 from aiosmtplib import SMTPResponse
 
+from mailguard.config import Settings
 from mailguard.smtp.replies import Reply
 
 _SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ValueError)
@@ -40,6 +42,22 @@ class UpstreamConfig:
     max_connections: int = 64
     idle_timeout: float = 30.0
     max_reuse: int = 1000
+
+
+def config_from(settings: Settings, **overrides: Any) -> UpstreamConfig:
+    """The upstream half of the relay's settings (the CLI's release uses it too)."""
+    values: dict[str, Any] = {
+        "host": settings.upstream[0],
+        "port": settings.upstream[1],
+        "local_hostname": settings.hostname,
+        "connect_timeout": settings.upstream_connect_timeout,
+        "command_timeout": settings.upstream_timeout,
+        "data_timeout": settings.upstream_data_timeout,
+        "max_connections": settings.upstream_max_connections,
+        "idle_timeout": settings.upstream_idle_timeout,
+        "max_reuse": settings.upstream_max_reuse,
+    }
+    return UpstreamConfig(**{**values, **overrides})
 
 
 @dataclass(slots=True)

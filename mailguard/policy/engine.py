@@ -152,21 +152,15 @@ def _where_matches(wanted: str, where: str) -> bool:
 def detectors_needed(policy: Policy) -> frozenset[str]:
     """Detectors whose findings some rule looks at; the others need not run."""
     needed: set[str] = set()
-
-    def walk(cond: Condition) -> None:
-        if cond.finding is not None:
+    for rule in policy.rules:
+        for _, cond in rule.when.walk():
             f = cond.finding
+            if f is None:
+                continue
             if f.detector:
                 needed.update(f.detector)
-            elif f.type and all(t.isupper() and t.lower() in RECIPIENT_DETECTORS for t in f.type):
+            elif f.type and all(t.lower() in RECIPIENT_DETECTORS for t in f.type):
                 needed.update(t.lower() for t in f.type)
             else:
                 needed.add("personal_data")
-        for sub in [*(cond.all_ or ()), *(cond.any_ or ())]:
-            walk(sub)
-        if cond.not_ is not None:
-            walk(cond.not_)
-
-    for rule in policy.rules:
-        walk(rule.when)
     return frozenset(needed)

@@ -334,33 +334,14 @@ def _cross_references(policy: Policy, doc: _Doc) -> list[Problem]:
                 if target not in names:
                     mark = _nearest(doc, ("rules", i, "exempts", j))
                     problems.append(Problem(mark, f"exempts unknown rule '{target}'"))
-        for path, group in _groups_used(rule.when, ("rules", i, "when")):
-            if group not in policy.groups:
-                problems.append(Problem(_nearest(doc, path), f"unknown sender group '{group}'"))
-        for path, type_ in _types_used(rule.when, ("rules", i, "when")):
-            if type_ not in known_types:
-                message = f"unknown finding type {type_}{_context(path[:-1])}"
-                problems.append(Problem(_nearest(doc, path), message))
+        for path, cond in rule.when.walk(("rules", i, "when")):
+            for j, group in enumerate(cond.sender.group if cond.sender else ()):
+                if group not in policy.groups:
+                    where = _nearest(doc, (*path, "sender", "group", j))
+                    problems.append(Problem(where, f"unknown sender group '{group}'"))
+            for j, type_ in enumerate(cond.finding.type if cond.finding else ()):
+                if type_ not in known_types:
+                    context = _context((*path, "finding", "type"))
+                    where = _nearest(doc, (*path, "finding", "type", j))
+                    problems.append(Problem(where, f"unknown finding type {type_}{context}"))
     return problems
-
-
-def _types_used(cond: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
-    if cond.finding is not None:
-        for j, type_ in enumerate(cond.finding.type):
-            yield (*path, "finding", "type", j), type_
-    for key in ("all", "any"):
-        for j, sub in enumerate(getattr(cond, f"{key}_") or []):
-            yield from _types_used(sub, (*path, key, j))
-    if cond.not_ is not None:
-        yield from _types_used(cond.not_, (*path, "not"))
-
-
-def _groups_used(cond: Any, path: Path_) -> Iterator[tuple[Path_, str]]:
-    if cond.sender is not None:
-        for j, group in enumerate(cond.sender.group):
-            yield (*path, "sender", "group", j), group
-    for key in ("all", "any"):
-        for j, sub in enumerate(getattr(cond, f"{key}_") or []):
-            yield from _groups_used(sub, (*path, key, j))
-    if cond.not_ is not None:
-        yield from _groups_used(cond.not_, (*path, "not"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
@@ -135,6 +136,15 @@ class Condition(_Strict):
     all_: list[Condition] | None = Field(default=None, alias="all")
     any_: list[Condition] | None = Field(default=None, alias="any")
     not_: Condition | None = Field(default=None, alias="not")
+
+    def walk(self, path: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], Condition]]:
+        """This condition and every nested one, with its path in the YAML."""
+        yield path, self
+        for key, subs in (("all", self.all_), ("any", self.any_)):
+            for j, sub in enumerate(subs or ()):
+                yield from sub.walk((*path, key, j))
+        if self.not_ is not None:
+            yield from self.not_.walk((*path, "not"))
 
     @model_validator(mode="after")
     def _not_empty(self) -> Condition:

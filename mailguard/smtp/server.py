@@ -16,7 +16,7 @@ from mailguard import __version__
 from mailguard import logging as mglog
 from mailguard.actions.execute import Actions
 from mailguard.config import Settings
-from mailguard.delivery.upstream import UpstreamConfig, UpstreamPool, UpstreamTransaction
+from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction, config_from
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService
@@ -164,19 +164,7 @@ class Relay:
         self._tasks: set[asyncio.Task[Any]] = set()  # short jobs: finished before exit
         self._loops: list[asyncio.Task[Any]] = []  # housekeeping loops: cancelled at exit
         self._server: asyncio.base_events.Server | None = None
-        self.upstream = UpstreamPool(
-            UpstreamConfig(
-                host=settings.upstream[0],
-                port=settings.upstream[1],
-                local_hostname=settings.hostname,
-                connect_timeout=settings.upstream_connect_timeout,
-                command_timeout=settings.upstream_timeout,
-                data_timeout=settings.upstream_data_timeout,
-                max_connections=settings.upstream_max_connections,
-                idle_timeout=settings.upstream_idle_timeout,
-                max_reuse=settings.upstream_max_reuse,
-            )
-        )
+        self.upstream = UpstreamPool(config_from(settings))
         self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
         # No policy: no rules, so no detector could change a decision; none runs.
         self.inspector.set_policy(policy or NO_POLICY)
