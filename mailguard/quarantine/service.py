@@ -111,6 +111,25 @@ class QuarantineService:
         self.store.audit(message_id, by, "rejected", reason)
         return self.get(message_id)
 
+    def recover_interrupted_releases(self, older_than: float) -> list[str]:
+        """A release that crashed mid-way (CLI killed, relay restarted) is held again.
+
+        ``older_than`` must exceed the longest a release can take, so that one still
+        running elsewhere is never undone; its outcome at the upstream is unknown,
+        and a second release may deliver twice rather than never.
+        """
+        recovered = []
+        for message_id in self.store.interrupted_releases(time.time() - older_than):
+            if self.store.transition(message_id, State.RELEASING, State.HELD):
+                self.store.audit(
+                    message_id,
+                    "mailguard",
+                    "release_interrupted",
+                    "held again: the release did not finish",
+                )
+                recovered.append(message_id)
+        return recovered
+
     def expire(self, now: float | None = None) -> list[HeldMessage]:
         """Held too long: treated as rejected (content deleted), so nothing leaks late."""
         expired = []

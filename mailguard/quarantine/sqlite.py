@@ -46,6 +46,10 @@ _MIGRATIONS = (
     );
     CREATE INDEX audit_message ON audit (message_id, seq);
     """,
+    # v2: when a release claimed the message, so an interrupted release can be undone.
+    """
+    ALTER TABLE messages ADD COLUMN claimed_at REAL;
+    """,
 )
 
 _COLUMNS = (
@@ -122,13 +126,22 @@ class SQLiteStore:
     def transition(
         self, message_id: str, from_state: State, to_state: State, *, drop_content: bool = False
     ) -> bool:
-        sql = "UPDATE messages SET state = ?"
+        sql = "UPDATE messages SET state = ?, claimed_at = ?"
         if drop_content:
             sql += ", content = NULL"
         sql += " WHERE id = ? AND state = ?"
+        claimed = time.time() if to_state is State.RELEASING else None
         with self._lock:
-            cur = self._db.execute(sql, (to_state.value, message_id, from_state.value))
+            cur = self._db.execute(sql, (to_state.value, claimed, message_id, from_state.value))
         return cur.rowcount == 1
+
+    def interrupted_releases(self, claimed_before: float) -> list[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM messages WHERE state = ? AND claimed_at < ?",
+                (State.RELEASING.value, claimed_before),
+            ).fetchall()
+        return [r[0] for r in rows]
 
     def audit(self, message_id: str, actor: str, action: str, reason: str) -> None:
         with self._lock:

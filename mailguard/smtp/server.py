@@ -262,6 +262,8 @@ class Relay:
         """Held mail nobody reviewed in time is treated as rejected (content deleted)."""
         while True:
             try:
+                grace = self.settings.upstream_data_timeout + self.settings.upstream_timeout * 3
+                await asyncio.to_thread(self.quarantine.recover_interrupted_releases, grace)
                 expired = await asyncio.to_thread(self.quarantine.expire)
             except Exception as exc:
                 log.error("expiry_failed", error=f"{type(exc).__name__}: {exc}")

@@ -83,3 +83,30 @@ def test_the_sender_notice_never_repeats_the_message():
     assert "National Insurance numbers to an outside address" in text
     assert "Reference: ID1" in text
     assert "a@example.org" not in text and "case" not in text.split("\r\n\r\n", 1)[1].lower()
+
+
+async def test_an_interrupted_release_is_held_again_after_the_grace_time(service, tmp_path):
+    await service.hold("ID5", ENV, RAW, INSPECTION, expire_days=14)
+    assert service.store.transition("ID5", State.HELD, State.RELEASING)  # then the CLI died
+    assert service.recover_interrupted_releases(older_than=3600) == []  # maybe still running
+    assert service.recover_interrupted_releases(older_than=-1) == ["ID5"]
+    assert service.get("ID5").state is State.HELD
+    assert service.store.audit_log("ID5")[-1].action == "release_interrupted"
+
+
+def test_an_old_schema_is_migrated_in_place(tmp_path):
+    import sqlite3
+
+    from mailguard.quarantine import sqlite as backend
+
+    db = tmp_path / "old.db"
+    con = sqlite3.connect(db)
+    for statement in filter(str.strip, backend._MIGRATIONS[0].split(";")):
+        con.execute(statement)
+    con.execute("PRAGMA user_version=1")
+    con.commit()
+    con.close()
+    store = SQLiteStore(db)
+    version = store._db.execute("PRAGMA user_version").fetchone()[0]
+    assert version == len(backend._MIGRATIONS)
+    store.close()
