@@ -17,6 +17,7 @@ unmasked: a finding's detail shows at most the last characters of one example.
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 from collections import defaultdict
@@ -82,7 +83,9 @@ HEADER_CONTEXT = {
 # text is not worth a model run (names alone are not reported).
 _PRESCAN = re.compile(
     r"\d[\d \t/.-]{4,}\d|@|\b[A-Z]{2}\s?\d{2}\s?\d{2}\s?\d{2}\s?[A-D]\b|"
-    r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b[A-Z]{2}\d{7}\b",
+    r"\b[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}\b|\b[A-Z]{2}\d{7}\b|"
+    r"\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?,?\s+(?:19|20)\d\d\b|"
+    r"\b(?:19|20)\d\d-\d\d-\d\d\b",
     re.IGNORECASE,
 )
 
@@ -129,11 +132,20 @@ def findings_from(extracted: Extracted, identifiers: Sequence[Identifier] = ()) 
             if how:
                 details.setdefault(key, how)
 
+    # One unreadable part must not cost the findings of every other part.
+    broken: list[Finding] = []
     for part in extracted.texts:
-        add(_text_hits(part.text, part.where + ("#hidden" if part.hidden else ""), custom))
+        where = part.where + ("#hidden" if part.hidden else "")
+        try:
+            add(_text_hits(part.text, where, custom))
+        except Exception as exc:
+            broken.append(_uninspectable(part.where, exc))
     table_findings: list[Finding] = []
     for table in extracted.tables:
-        table_findings.extend(_table_findings(table, custom, severity))
+        try:
+            table_findings.extend(_table_findings(table, custom, severity))
+        except Exception as exc:
+            broken.append(_uninspectable(table.where, exc))
     out = [
         Finding(
             NAME,
@@ -146,6 +158,7 @@ def findings_from(extracted: Extracted, identifiers: Sequence[Identifier] = ()) 
         for (type_, where), n in sorted(counts.items())
     ]
     out.extend(table_findings)
+    out.extend(broken)
     for problem in extracted.problems:
         out.append(
             Finding(NAME, "UNINSPECTABLE", 1, Severity.MEDIUM, problem.where, problem.reason)
@@ -170,11 +183,14 @@ def _text_hits(text: str, where: str, custom: Sequence[_Custom] = ()) -> list[_H
         return []
     if _PRESCAN.search(text):
         results.extend(_pattern_results(text))
-    anchors = [s for _, s, _ in results]
+    results = [r for r in results if r[0] != "UK_NHS" or _has_context(text, r, _NHS_CONTEXT)]
+    # A sensitive word is about someone only if a person or an identifier of a person
+    # is near it; contact details (a signature's phone number) are not enough.
+    anchors = sorted(s for t, s, _ in results if t not in _WEAK_ANCHORS)
     lonely = [k for k in keywords if not _near(k.start(), anchors)]
     if lonely:
         results.extend(_people_near(text, [k.start() for k in lonely]))
-        anchors = [s for _, s, _ in results]
+        anchors = sorted(s for t, s, _ in results if t not in _WEAK_ANCHORS)
     hits = [_Hit(t, where, text[s:e]) for t, s, e in _dedupe(results)]
     # Special category: a sensitive word near a person or an identifier.
     hits.extend(
@@ -186,10 +202,21 @@ def _text_hits(text: str, where: str, custom: Sequence[_Custom] = ()) -> list[_H
 
 
 NEAR = 200  # characters: "a sensitive word next to a person"
+_WEAK_ANCHORS = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE"})
+# One random 10-digit number in 11 passes the NHS checksum: in free text an NHS
+# number counts only with a health word near it (tables use their header instead).
+_NHS_CONTEXT = ("nhs", "health", "patient", "gp", "hospital", "chi number")
+
+
+def _has_context(text: str, result: tuple[str, int, int], words: Sequence[str]) -> bool:
+    window = text[max(0, result[1] - CONTEXT_WINDOW) : result[2] + CONTEXT_WINDOW].lower()
+    return any(re.search(rf"\b{re.escape(w)}\b", window) for w in words)
 
 
 def _near(position: int, anchors: Sequence[int]) -> bool:
-    return any(abs(position - a) < NEAR for a in anchors)
+    """``anchors`` sorted; a binary search, not a scan, for long letters."""
+    i = bisect.bisect_left(anchors, position - NEAR + 1)
+    return i < len(anchors) and anchors[i] < position + NEAR
 
 
 def _distinct_mentions(matches: Iterable[re.Match[str]]) -> list[re.Match[str]]:
@@ -211,6 +238,8 @@ def _people_near(text: str, positions: Sequence[int]) -> list[tuple[str, int, in
         else:
             windows.append([start, end])
     found = []
+    limit = min(nlp().max_length, 100_000)
+    windows = [[s, min(e, s + limit)] for s, e in windows]  # a wall of keywords: cap it
     docs = nlp().pipe(text[s:e] for s, e in windows)
     for (start, _), doc in zip(windows, docs, strict=True):
         found.extend(
@@ -247,7 +276,7 @@ def _pattern_results(text: str) -> list[tuple[str, int, int]]:
             score = r.score
             if context and score < SCORE_THRESHOLD:
                 window = lowered[max(0, r.start - CONTEXT_WINDOW) : r.end + CONTEXT_WINDOW]
-                if any(w in window for w in context):
+                if any(re.search(rf"\b{re.escape(w)}\b", window) for w in context):
                     score += CONTEXT_BOOST
             if score >= SCORE_THRESHOLD:
                 out.append((r.entity_type, r.start, r.end))
@@ -255,14 +284,17 @@ def _pattern_results(text: str) -> list[tuple[str, int, int]]:
 
 
 def _dedupe(results: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
-    """One result per span: an NHS number is not also a phone number."""
+    """One result per span: an NHS number is not also a phone number (n log n)."""
     priority = {t: i for i, t in enumerate(SEVERITY)}
-    best: dict[tuple[int, int], tuple[str, int, int]] = {}
-    for r in sorted(results, key=lambda r: priority.get(r[0], 99)):
-        overlaps = [k for k in best if k[0] < r[2] and r[1] < k[1]]
-        if not overlaps:
-            best[(r[1], r[2])] = r
-    return list(best.values())
+    ranked = sorted(results, key=lambda r: (r[1], priority.get(r[0], -1), -(r[2] - r[1])))
+    kept: list[tuple[str, int, int]] = []
+    for r in ranked:
+        if kept and r[1] < kept[-1][2]:  # overlaps the span kept before it
+            if priority.get(r[0], -1) < priority.get(kept[-1][0], -1):
+                kept[-1] = r
+            continue
+        kept.append(r)
+    return kept
 
 
 # --- tables --------------------------------------------------------------------------
@@ -285,7 +317,7 @@ def _table_findings(
     name = table.where + (f" [{table.sheet}]" if table.sheet else "")
     findings = []
     for (type_, hidden), rows in sorted(rows_with.items()):
-        header = next(table.header[c] for c, t in columns.items() if t == type_)
+        header = _column_label(table, next(c for c, t in columns.items() if t == type_))
         findings.append(
             Finding(
                 NAME,
@@ -293,7 +325,7 @@ def _table_findings(
                 len(rows),
                 severity[type_],
                 table.where + ("#hidden" if hidden else ""),
-                f"{len(rows)} rows with {type_} in column '{header}' of {name}"
+                f"{len(rows)} rows with {type_} in {_quoted(header)} of {name}"
                 + (" (hidden)" if hidden else "")
                 + f", e.g. {mask(examples[type_], type_)}",
             )
@@ -312,6 +344,29 @@ def _table_findings(
             )
         )
     return findings
+
+
+def _column_label(table: Table, col: int) -> str:
+    """The header text, unless the "header" is itself a record (a headerless export)."""
+    text = table.header[col] if col < len(table.header) else ""
+    if not text.strip() or _cell_types(text) or _PRESCAN.search(text):
+        return f"column {col + 1}"
+    return text[:60]
+
+
+def _quoted(label: str) -> str:
+    return label if label.startswith("column ") and label[7:].isdigit() else f"column '{label}'"
+
+
+def _uninspectable(where: str, exc: Exception) -> Finding:
+    return Finding(
+        NAME,
+        "UNINSPECTABLE",
+        1,
+        Severity.MEDIUM,
+        where,
+        f"could not be checked ({type(exc).__name__})",
+    )
 
 
 def _hidden_rows_with_data(table: Table) -> int:

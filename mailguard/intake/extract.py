@@ -13,6 +13,7 @@ a ``Problem`` (reported as ``UNINSPECTABLE``), never an exception.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import time
 import zipfile
@@ -115,23 +116,31 @@ def extract(message: Message, limits: Limits | None = None) -> Extracted:
 def _message(msg: Message, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
     body_where = f"attachment:{prefix.rstrip('/')}" if prefix else "body"
     for part in _leaves(msg):
-        ctype = part.get_content_type()
-        filename = part.get_filename()
-        attached = bool(filename) or part.get_content_disposition() == "attachment"
-        if ctype == "message/rfc822" or (filename or "").lower().endswith(".eml"):
-            _attachment(part, filename or "message.eml", prefix, depth, budget, out)
-            continue
-        if not attached and ctype in ("text/plain", "text/html"):
-            text = _decoded_text(part)
-            budget.spend(len(text))
-            out.texts.append(
-                TextPart(body_where, html_to_text(text) if ctype == "text/html" else text)
+        try:
+            _part(part, body_where, prefix, depth, budget, out)
+        except OverBudget:
+            raise
+        except Exception as exc:  # a hostile part is a problem, not a lost message
+            out.problems.append(
+                Problem(body_where, f"part could not be read ({type(exc).__name__})")
             )
-            continue
-        if attached or not ctype.startswith("multipart/"):
-            _attachment(
-                part, filename or f"part.{ctype.split('/')[-1]}", prefix, depth, budget, out
-            )
+
+
+def _part(
+    part: Message, body_where: str, prefix: str, depth: int, budget: Budget, out: Extracted
+) -> None:
+    ctype = part.get_content_type()
+    filename = part.get_filename()
+    attached = bool(filename) or part.get_content_disposition() == "attachment"
+    if ctype.startswith("message/") or (filename or "").lower().endswith(".eml"):
+        _attachment(part, filename or "message.eml", prefix, depth, budget, out)
+    elif not attached and ctype in ("text/plain", "text/html"):
+        text = _decoded_text(part)
+        budget.spend(len(text))
+        out.texts.append(TextPart(body_where, html_to_text(text) if ctype == "text/html" else text))
+    elif attached or not ctype.startswith("multipart/"):
+        name = filename or f"part.{ctype.split('/')[-1]}"
+        _attachment(part, name, prefix, depth, budget, out)
 
 
 def _leaves(msg: Message) -> Iterator[Message]:
@@ -148,7 +157,7 @@ def _decoded_text(part: Message) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
         return payload.decode(charset, "replace")
-    except LookupError:
+    except Exception:  # unknown or hostile charset names (idna, undefined, ...)
         return payload.decode("utf-8", "replace")
 
 
@@ -291,11 +300,11 @@ def _xlsx(data: bytes, where: str, budget: Budget, out: Extracted) -> list[Table
             cells += len(row)
             if cells > budget.limits.max_cells:
                 raise Uninspectable(f"more than {budget.limits.max_cells} cells")
-            values = tuple("" if v is None else str(v) for v in row)
+            values = tuple(_cell_text(v) for v in row)
             if not any(v.strip() for v in values):
                 continue
             dim = sheet.row_dimensions.get(r_index)
-            if dim is not None and dim.hidden:
+            if dim is not None and (dim.hidden or dim.ht == 0):
                 hidden_rows.add(len(rows))
             rows.append(values)
         if not rows:
@@ -316,6 +325,15 @@ def _xlsx(data: bytes, where: str, budget: Budget, out: Extracted) -> list[Table
     return tables
 
 
+def _cell_text(value: object) -> str:
+    """Cells as a person sees them: dates as 12/03/1980, not 1980-03-12 00:00:00."""
+    if value is None:
+        return ""
+    if isinstance(value, dt.datetime | dt.date):
+        return value.strftime("%d/%m/%Y")
+    return str(value)
+
+
 def _column_hidden(sheet: object, index: int) -> bool:
     from openpyxl.utils import get_column_letter
 
@@ -334,12 +352,15 @@ def _docx(data: bytes, where: str, budget: Budget) -> list[TextPart]:
     import docx  # python-docx
 
     _check_zip(data, budget)
+    from docx.oxml.ns import qn
+
     document = docx.Document(io.BytesIO(data))
-    chunks: list[str] = [p.text for p in document.paragraphs]
-    for table in document.tables:
+    # Every text run in the body, wherever it sits: paragraphs, tables, tracked
+    # insertions, content controls (python-docx's .text skips the last two).
+    chunks: list[str] = []
+    for paragraph in document.element.body.iter(qn("w:p")):
         budget.tick()
-        for row in table.rows:
-            chunks.append("\t".join(cell.text for cell in row.cells))
+        chunks.append("".join(t.text or "" for t in paragraph.iter(qn("w:t"))))
     for section in document.sections:
         for part in (section.header, section.footer):
             chunks.extend(p.text for p in part.paragraphs)

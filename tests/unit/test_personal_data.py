@@ -172,3 +172,60 @@ def test_lint_rejects_a_finding_type_nobody_declared(tmp_path):
     f.write_text("rules:\n  - {name: r, when: {finding: {type: COUNCIL_TAX}}, action: hold}\n")
     with pytest.raises(PolicyError, match="unknown finding type COUNCIL_TAX"):
         load_policy(f)
+
+
+def test_one_unreadable_part_does_not_hide_the_others():
+    raw = files.message_with(
+        {"list.csv": files.csv_bytes(files.residents(20))},
+        body="Referral: patient diagno\u017fed with cancer, NHS 943 476 5919",  # long s
+    )
+    found = by_type(findings(raw), "attachment:list.csv")
+    assert found["UK_NINO"] == 20
+
+
+def test_a_headerless_export_never_prints_a_record_as_the_column_name():
+    rows = files.residents(20)
+    data = files.csv_bytes(rows[1:], header=rows[0])
+    found = findings(files.message_with({"export.csv": data}))
+    text = " ".join(f.detail for f in found)
+    assert not any(value in text for value in rows[0])
+    assert any(f.type == "UK_NINO" for f in found)
+
+
+def test_a_short_header_row_is_not_a_crash():
+    data = files.csv_bytes(files.residents(20), header=["Name", "Address", "Postcode", "NI number"])
+    assert by_type(findings(files.message_with({"ragged.csv": data})))["UK_NINO"] == 20
+
+
+def test_real_excel_dates_are_dates_of_birth():
+    import datetime as dt
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Name", "Date of birth"])
+    for n in range(20):
+        sheet.append([files.fake.name(), dt.date(1950 + n, 3, 12)])
+    buf = io.BytesIO()
+    book.save(buf)
+    found = by_type(findings(files.message_with({"dob.xlsx": buf.getvalue()})))
+    assert found["DATE_OF_BIRTH"] == 20
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The cabinet agreed the adoption of the Local Plan.\nCall 020 7946 0123",
+        "We are closed for the bank holiday; our reference is 20240527.",
+        "In accordance with the terms, invoice 40012345 is now due.",
+        "Remittance advice:\n"
+        + "\n".join(
+            f"Payment ref {n}" for n in ["9434765919", "4505577104", "9876543210", "5990128088"]
+        ),
+    ],
+)
+def test_ordinary_council_mail_is_not_personal_data(text):
+    found = by_type(findings(files.message_with(body=text)))
+    assert not {"SPECIAL_CATEGORY", "UK_BANK_ACCOUNT", "UK_NHS"} & set(found), found

@@ -9,7 +9,7 @@ class SortCodeRecognizer(PatternRecognizer):
             supported_entity="UK_SORT_CODE",
             name="UkSortCodeRecognizer",
             patterns=[Pattern("sort code", r"\b\d{2}[- ]\d{2}[- ]\d{2}\b", 0.3)],
-            context=["sort", "sort code", "bank", "account"],
+            context=["sort", "sort code", "account"],
         )
 
 
@@ -19,5 +19,5 @@ class BankAccountRecognizer(PatternRecognizer):
             supported_entity="UK_BANK_ACCOUNT",
             name="UkBankAccountRecognizer",
             patterns=[Pattern("account number", r"\b\d{8}\b", 0.2)],
-            context=["account", "acc", "a/c", "bank", "account number"],
+            context=["account", "acc", "a/c", "account number", "account no"],
         )
