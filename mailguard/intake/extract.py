@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import time
 import zipfile
 from collections.abc import Iterator
@@ -287,7 +288,8 @@ def _check_zip(data: bytes, budget: Budget) -> zipfile.ZipFile:
 def _xlsx(data: bytes, where: str, budget: Budget, out: Extracted) -> list[Table]:
     import openpyxl  # imported here: only mail with spreadsheets pays for it
 
-    _check_zip(data, budget)
+    archive = _check_zip(data, budget)
+    _check_sheet_sizes(archive, budget)
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=False, data_only=True)
     tables = []
     cells = 0
@@ -323,6 +325,33 @@ def _xlsx(data: bytes, where: str, budget: Budget, out: Extracted) -> list[Table
             )
         )
     return tables
+
+
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension ref="([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?"')
+
+
+def _check_sheet_sizes(archive: zipfile.ZipFile, budget: Budget) -> None:
+    """Refuse a sheet that claims more cells than the budget before openpyxl loads it all
+    (a few bytes can declare A1:XFD1048576)."""
+    for info in archive.infolist():
+        if not info.filename.startswith("xl/worksheets/") or not info.filename.endswith(".xml"):
+            continue
+        with archive.open(info) as f:
+            head = f.read(4096)
+        m = _DIMENSION.search(head)
+        if not m or not m.group(3):
+            continue
+        cols = _column_number(m.group(3)) - _column_number(m.group(1)) + 1
+        rows = int(m.group(4)) - int(m.group(2)) + 1
+        if cols * rows > budget.limits.max_cells:
+            raise Uninspectable(f"a sheet spans {cols * rows:,} cells, over the budget")
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
 
 
 def _cell_text(value: object) -> str:

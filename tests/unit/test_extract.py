@@ -123,3 +123,21 @@ def test_nesting_deeper_than_the_budget_is_a_problem():
         data = files.zip_bytes({f"level{n}.zip" if n else "x.csv": data})
     out = extracted(files.message_with({"deep.zip": data}), Limits(max_depth=3))
     assert any("nested too deeply" in p.reason for p in out.problems)
+
+
+def test_a_tiny_xlsx_claiming_a_huge_sheet_is_refused_quickly():
+    import io
+
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet["A1"] = "Name"
+    sheet["XFD1048576"] = "x"
+    buf = io.BytesIO()
+    book.save(buf)
+    started = time.monotonic()
+    out = extracted(files.message_with({"sparse.xlsx": buf.getvalue()}))
+    assert time.monotonic() - started < 3
+    [problem] = out.problems
+    assert "over the budget" in problem.reason
