@@ -25,7 +25,7 @@ async def start_relay(sink, tmp_path):
     relays: list[Relay] = []
 
     async def _start(inspector: InspectionPool | None = None) -> Relay:
-        r = Relay(_settings(sink, tmp_path), inspector)
+        r = Relay(_settings(sink.port, tmp_path), inspector)
         await r.start()
         relays.append(r)
         return r
@@ -40,12 +40,12 @@ async def relay(start_relay):
     return await start_relay()
 
 
-def _settings(sink, tmp_path):
+def _settings(upstream_port: int, tmp_path):
     return load_settings(
         None,
         {
             "listen": f"{HOST}:{free_port()}",
-            "upstream": f"{HOST}:{sink.port}",
+            "upstream": f"{HOST}:{upstream_port}",
             "data_dir": tmp_path,
             "workers": 1,
         },
@@ -167,15 +167,7 @@ async def scripted(tmp_path):
         server = await asyncio.start_server(upstream.handle, HOST, 0)
         servers.append(server)
         port = server.sockets[0].getsockname()[1]
-        settings = load_settings(
-            None,
-            {
-                "listen": f"{HOST}:{free_port()}",
-                "upstream": f"{HOST}:{port}",
-                "data_dir": tmp_path,
-                "workers": 1,
-            },
-        )
+        settings = _settings(port, tmp_path)
         relay = Relay(settings)
         await relay.start()
         relays.append(relay)
