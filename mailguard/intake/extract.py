@@ -192,7 +192,8 @@ def _file(
     kind = _kind(name, data, ctype)
     try:
         if kind == "csv":
-            out.tables.extend(_csv(data, where, "\t" if name.lower().endswith(".tsv") else None))
+            tab = "\t" if name.lower().endswith(".tsv") else None
+            out.tables.extend(_csv(data, where, tab, budget))
         elif kind == "xlsx":
             out.tables.extend(_xlsx(data, where, budget, out))
         elif kind == "docx":
@@ -250,15 +251,23 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
 # --- CSV -----------------------------------------------------------------------------
 
 
-def _csv(data: bytes, where: str, delimiter: str | None) -> list[Table]:
+def _csv(data: bytes, where: str, delimiter: str | None, budget: Budget) -> list[Table]:
     text = data.decode("utf-8-sig", "replace")
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
         except csv.Error:
             delimiter = ","
-    rows = [tuple(r) for r in csv.reader(io.StringIO(text), delimiter=delimiter)]
-    rows = [r for r in rows if any(c.strip() for c in r)]
+    rows: list[tuple[str, ...]] = []
+    cells = 0
+    for row in csv.reader(io.StringIO(text), delimiter=delimiter):
+        cells += len(row)
+        if cells > budget.limits.max_cells:
+            raise Uninspectable(f"more than {budget.limits.max_cells} cells")
+        if len(rows) % 1000 == 0:
+            budget.tick()
+        if any(c.strip() for c in row):
+            rows.append(tuple(row))
     if not rows:
         return []
     return [Table(where, "", rows[0], tuple(rows[1:]))]

@@ -141,3 +141,10 @@ def test_a_tiny_xlsx_claiming_a_huge_sheet_is_refused_quickly():
     assert time.monotonic() - started < 3
     [problem] = out.problems
     assert "over the budget" in problem.reason
+
+
+def test_a_csv_over_the_cell_budget_is_a_problem():
+    data = b"1,2,3,4\n" * 2000
+    out = extracted(files.message_with({"wide.csv": data}), Limits(max_cells=1000))
+    [problem] = out.problems
+    assert problem.where == "attachment:wide.csv" and "cells" in problem.reason

@@ -229,3 +229,19 @@ def test_real_excel_dates_are_dates_of_birth():
 def test_ordinary_council_mail_is_not_personal_data(text):
     found = by_type(findings(files.message_with(body=text)))
     assert not {"SPECIAL_CATEGORY", "UK_BANK_ACCOUNT", "UK_NHS"} & set(found), found
+
+
+def test_parts_not_reached_within_the_time_budget_are_reported_not_skipped():
+    raw = files.message_with(
+        {
+            "a.csv": files.csv_bytes(files.residents(5)),
+            "b.csv": files.csv_bytes(files.residents(5)),
+        }
+    )
+    out = extract(BytesParser(policy=policy.default).parsebytes(raw))
+    found = pd.findings_from(out, time_budget=0.0)
+    assert {(f.type, f.where) for f in found} == {
+        ("UNINSPECTABLE", "body"),
+        ("UNINSPECTABLE", "attachment:a.csv"),
+        ("UNINSPECTABLE", "attachment:b.csv"),
+    }
