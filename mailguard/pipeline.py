@@ -31,7 +31,10 @@ def inspect(
         # Pay only for what can change the decision: skip detectors no rule asks about.
         wanted = engine.detectors_needed(policy.policy)
         chosen = [d for d in chosen if d.name in wanted]
-    context = DetectionContext(tuple(policy.policy.identifiers) if policy else ())
+    context = DetectionContext(
+        tuple(policy.policy.identifiers) if policy else (),
+        policy.policy.organisation if policy else None,
+    )
     findings: list[Finding] = []
     inspected: list[str] = []
     for detector in sorted(chosen, key=lambda d: d.cost):

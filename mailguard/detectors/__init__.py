@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding
-from mailguard.policy.schema import Identifier
+from mailguard.policy.schema import Identifier, Organisation
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +19,7 @@ class DetectionContext:
     """What a detector may know beyond the message: the site's own settings."""
 
     identifiers: tuple[Identifier, ...] = ()
+    organisation: Organisation | None = None
 
 
 DetectFn = Callable[[ParsedMessage, Envelope, DetectionContext], Sequence[Finding]]
@@ -39,8 +40,10 @@ class Detector:
 
 def registered() -> tuple[Detector, ...]:
     """The detectors a relay runs, cheapest first."""
-    from mailguard.detectors import personal_data
+    from mailguard.detectors import bulk_recipients, lookalike, personal_data
 
     return (
+        Detector(bulk_recipients.NAME, bulk_recipients.detect, cost=1),
+        Detector(lookalike.NAME, lookalike.detect, cost=2),
         Detector(personal_data.NAME, personal_data.detect, cost=100, warm_up=personal_data.warm_up),
     )

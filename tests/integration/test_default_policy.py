@@ -89,6 +89,29 @@ CASES = {
         "pass",
         None,
     ),
+    "a referral to a typo of nhs.net": (
+        "gp.surgery@nhs.nett",
+        lambda: files.message_with(
+            body=f"Referral for Mrs Patel, NHS number {files.nhs_number()}. Thanks."
+        ),
+        "hold",
+        "hold-lookalike-with-data",
+    ),
+    "a plain note to a typo of gmail.com": (
+        "someone@gmial.com",
+        lambda: files.message_with(body="See you at the meeting on Tuesday."),
+        "tag",
+        "tag-lookalike",
+    ),
+    "a mailing with residents' visible addresses and NHS numbers": (
+        "resident0@example.org",
+        lambda: files.message_with(
+            body="Patients: " + ", ".join(f"NHS {files.nhs_number()}" for _ in range(2)),
+            to=", ".join(f"resident{i}@example.org" for i in range(12)),
+        ),
+        "hold",
+        "hold-bulk-visible-with-personal-data",
+    ),
     "a signature block": (
         "someone@example.org",
         lambda: files.message_with(
