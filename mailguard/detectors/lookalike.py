@@ -93,9 +93,8 @@ def skeleton(domain: str) -> str:
     return text.translate(_CONFUSABLE).replace("rn", "m").replace("vv", "w")
 
 
-@cache
 def _max_distance(length: int) -> int:
-    return 1 if length <= 10 else 2
+    return 1 if length <= 8 else 2
 
 
 def lookalike_of(domain: str, references: Iterable[str]) -> str | None:
@@ -105,10 +104,20 @@ def lookalike_of(domain: str, references: Iterable[str]) -> str | None:
     if domain in refs:
         return None
     shape = skeleton(domain)
+    label, _, rest = domain.partition(".")
     for ref in sorted(refs):
-        if shape == skeleton(ref) and domain != ref:
+        if shape == skeleton(ref):
             return ref  # a homoglyph or punycode twin
-        if OSA.distance(domain, ref) <= _max_distance(len(ref)):
+        ref_label, _, ref_rest = ref.partition(".")
+        if label == ref_label and OSA.distance(rest, ref_rest) <= 1:
+            return ref  # nhs.nett, gmail.co
+        # A typo in the name itself; short names (me.com, sky.com) have too many
+        # honest neighbours to judge by spelling alone.
+        if (
+            rest == ref_rest
+            and len(ref_label) >= 4
+            and OSA.distance(label, ref_label) <= _max_distance(len(ref_label))
+        ):
             return ref
     return None
 

@@ -45,6 +45,9 @@ def test_look_alike_domains_name_what_they_imitate(domain, imitates):
         "example.org",
         "dept.northdown.gov.uk",
         "kent.gov.uk",
+        "mi.com",
+        "ska.com",
+        "msm.com",
     ],
 )
 def test_real_domains_are_not_look_alikes(domain):
