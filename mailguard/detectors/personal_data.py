@@ -56,13 +56,6 @@ SEVERITY = {
     "EMAIL_ADDRESS": Severity.LOW,
     "PERSON": Severity.LOW,
 }
-ENTITIES = [t for t in SEVERITY if t not in ("HIDDEN_CONTENT", "UNINSPECTABLE", "SPECIAL_CATEGORY")]
-IDENTIFIERS = frozenset(SEVERITY) - {
-    "PERSON",
-    "HIDDEN_CONTENT",
-    "UNINSPECTABLE",
-    "SPECIAL_CATEGORY",
-}
 
 # Header words that tell what a column holds.
 HEADER_CONTEXT = {
@@ -128,15 +121,12 @@ def findings_from(
     severity = {**SEVERITY, **{c.name: c.severity for c in custom}}
     counts: dict[tuple[str, str], int] = defaultdict(int)
     samples: dict[tuple[str, str], str] = {}
-    details: dict[tuple[str, str], str] = {}
 
-    def add(hits: Iterable[_Hit], how: str = "") -> None:
+    def add(hits: Iterable[_Hit]) -> None:
         for hit in hits:
             key = (hit.type, hit.where)
             counts[key] += 1
             samples.setdefault(key, hit.sample)
-            if how:
-                details.setdefault(key, how)
 
     # One unreadable part must not cost the findings of every other part, and the
     # whole message gets a time budget: what is not reached in time is reported.
@@ -193,18 +183,19 @@ def _text_hits(text: str, where: str, custom: Sequence[_Custom] = ()) -> list[_H
     """
     keywords = _distinct_mentions(special_category.mentions(text))
     results = _custom_results(text, custom)
-    if not _PRESCAN.search(text) and not keywords and not results:
+    candidates = _PRESCAN.search(text) is not None
+    if not candidates and not keywords and not results:
         return []
-    if _PRESCAN.search(text):
+    if candidates:
         results.extend(_pattern_results(text))
     results = [r for r in results if r[0] != "UK_NHS" or _has_context(text, r, _NHS_CONTEXT)]
     # A sensitive word is about someone only if a person or an identifier of a person
     # is near it; contact details (a signature's phone number) are not enough.
-    anchors = sorted(s for t, s, _ in results if t not in _WEAK_ANCHORS)
+    anchors = _anchors(results)
     lonely = [k for k in keywords if not _near(k.start(), anchors)]
     if lonely:
         results.extend(_people_near(text, [k.start() for k in lonely]))
-        anchors = sorted(s for t, s, _ in results if t not in _WEAK_ANCHORS)
+        anchors = _anchors(results)
     hits = [_Hit(t, where, text[s:e]) for t, s, e in _dedupe(results)]
     # Special category: a sensitive word near a person or an identifier.
     hits.extend(
@@ -225,6 +216,10 @@ _NHS_CONTEXT = ("nhs", "health", "patient", "gp", "hospital", "chi number")
 def _has_context(text: str, result: tuple[str, int, int], words: Sequence[str]) -> bool:
     window = text[max(0, result[1] - CONTEXT_WINDOW) : result[2] + CONTEXT_WINDOW].lower()
     return any(re.search(rf"\b{re.escape(w)}\b", window) for w in words)
+
+
+def _anchors(results: Sequence[tuple[str, int, int]]) -> list[int]:
+    return sorted(s for t, s, _ in results if t not in _WEAK_ANCHORS)
 
 
 def _near(position: int, anchors: Sequence[int]) -> bool:

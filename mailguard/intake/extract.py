@@ -490,10 +490,3 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return "".join(parser.parts)
-
-
-def iter_cells(table: Table) -> Iterator[tuple[int, int, str]]:
-    for r, row in enumerate(table.rows):
-        for c, value in enumerate(row):
-            if value:
-                yield r, c, value
