@@ -14,7 +14,9 @@ import click
 
 from mailguard import __version__, pipeline
 from mailguard import logging as mglog
-from mailguard.config import ConfigError, load_settings, parse_hostport, parse_size
+from mailguard.config import ConfigError, Settings, load_settings, parse_hostport, parse_size
+from mailguard.history.sqlite import FILENAME as HISTORY_FILE
+from mailguard.history.sqlite import ReadOnlyHistory
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
@@ -126,9 +128,21 @@ def check(
     """
     loaded = _load_policy_or_exit(policy) if policy else None
     inputs = [_read_input(path, mail_from, rcpt) for path in files]
+    history = _read_history(data_dir)
     for item in inputs:
-        result = pipeline.inspect(item.envelope, item.raw, loaded)
+        result = pipeline.inspect(item.envelope, item.raw, loaded, history=history)
         click.echo(_render(item.path, result, as_json))
+
+
+def _read_history(data_dir: Path | None) -> ReadOnlyHistory | None:
+    """The relay's history, read-only: ``check`` never learns from what it checks."""
+    path = (data_dir or Settings.model_fields["data_dir"].default) / HISTORY_FILE
+    if not path.exists():
+        return None
+    try:
+        return ReadOnlyHistory(path)
+    except sqlite3.Error as exc:
+        _fail(f"cannot read history {path}: {exc}")
 
 
 @main.group("policy")
@@ -156,17 +170,23 @@ def policy_lint(files: tuple[Path, ...]) -> None:
 
 @policy_group.command("test")
 @click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path))
+@click.option("--data-dir", type=click.Path(path_type=Path), help="State directory (read only).")
 @click.option("--mail-from", help="Envelope sender [the From: address].")
 @click.option("--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc].")
 @click.argument("files", nargs=-1, required=True)
 def policy_test(
-    policy_file: Path, mail_from: str | None, rcpt: tuple[str, ...], files: tuple[str, ...]
+    policy_file: Path,
+    data_dir: Path | None,
+    mail_from: str | None,
+    rcpt: tuple[str, ...],
+    files: tuple[str, ...],
 ) -> None:
     """Show, rule by rule, what the policy would do to each message and why."""
     loaded = _load_policy_or_exit(policy_file)
     inputs = [_read_input(path, mail_from, rcpt) for path in files]
+    history = _read_history(data_dir)
     for item in inputs:
-        result = pipeline.inspect(item.envelope, item.raw, loaded)
+        result = pipeline.inspect(item.envelope, item.raw, loaded, history=history)
         click.echo(render_policy_table(item.path, result, loaded))
 
 
@@ -226,9 +246,11 @@ def _fail(message: str) -> Any:
 
 
 def _register() -> None:
+    from mailguard.cli_history import history
     from mailguard.cli_quarantine import quarantine
 
     main.add_command(quarantine)
+    main.add_command(history)
 
 
 _register()

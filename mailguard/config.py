@@ -89,6 +89,10 @@ class Settings(BaseModel):
     # How long SIGTERM waits for in-flight messages before closing anyway.
     shutdown_grace: float = Field(default=60.0, gt=0)
     log_level: str = "info"
+    # Sender→recipient history (near-miss, new-domain findings): entries not seen for
+    # this long are forgotten, and the relay learns from what it delivers unless off.
+    history_max_age_days: int = Field(default=365, ge=1)
+    history_learn: bool = True
 
 
 def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:

@@ -6,11 +6,18 @@ the relay never parses or scans a message on its event loop.
 
 from __future__ import annotations
 
+import os
+import sqlite3
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from mailguard import detectors
 from mailguard.detectors import DetectionContext, Detector
+from mailguard.history.sqlite import ReadOnlyHistory
+from mailguard.history.store import DEFAULT_MAX_AGE_DAYS, HistoryReader
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
 from mailguard.policy import engine
@@ -23,7 +30,14 @@ def inspect(
     policy: LoadedPolicy | None = None,
     *,
     detector_set: Sequence[Detector] | None = None,
+    history: HistoryReader | None = None,
+    domains: Mapping[str, str] | None = None,
 ) -> Inspection:
+    """Findings and the decision for one message; ``check`` and every worker call this.
+
+    ``history`` is read, never written; ``domains`` are DNS answers the relay
+    gathered (``check`` looks them up itself when a rule needs them).
+    """
     started = time.perf_counter()
     message = ParsedMessage(raw)
     chosen = detectors.registered() if detector_set is None else detector_set
@@ -31,9 +45,14 @@ def inspect(
         # Pay only for what can change the decision: skip detectors no rule asks about.
         wanted = engine.detectors_needed(policy.policy)
         chosen = [d for d in chosen if d.name in wanted]
+    profile = None
+    if history is not None and envelope.mail_from and any(d.uses_history for d in chosen):
+        profile = history.profile(envelope.mail_from, envelope.rcpt_tos)
     context = DetectionContext(
         tuple(policy.policy.identifiers) if policy else (),
         policy.policy.organisation if policy else None,
+        profile,
+        domains or {},
     )
     findings: list[Finding] = []
     inspected: list[str] = []
@@ -50,6 +69,23 @@ def inspect(
         decision = engine.decide(policy.policy, findings, envelope, message, policy.version)
     elapsed_ms = (time.perf_counter() - started) * 1000
     return Inspection(decision, tuple(findings), tuple(inspected), elapsed_ms)
+
+
+HISTORY_DB_ENV = "MAILGUARD_HISTORY_DB"
+HISTORY_AGE_ENV = "MAILGUARD_HISTORY_MAX_AGE_DAYS"
+
+
+def worker_context() -> dict[str, Any]:
+    """Opened once per worker: the relay's history, read-only (the relay writes it)."""
+    path = os.environ.get(HISTORY_DB_ENV)
+    if not path or not Path(path).exists():
+        return {}
+    max_age = int(os.environ.get(HISTORY_AGE_ENV) or DEFAULT_MAX_AGE_DAYS)
+    try:
+        return {"history": ReadOnlyHistory(Path(path), max_age)}
+    except sqlite3.Error as exc:  # inspect without history rather than not at all
+        print(f"mailguard worker: history unavailable: {exc}", file=sys.stderr)
+        return {}
 
 
 def warm_up() -> None:

@@ -24,7 +24,7 @@ import pickle
 import signal
 import struct
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from mailguard import logging as mglog
@@ -84,8 +84,10 @@ class InspectionPool:
         *,
         target: str = DEFAULT_TARGET,
         start_timeout: float = 120.0,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         self.size = workers
+        self.env = {**os.environ, **env} if env else None
         self.timeout = timeout
         self.target = target
         self.start_timeout = start_timeout
@@ -122,6 +124,7 @@ class InspectionPool:
             self.target,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
+            env=self.env,
         )
         worker = _Worker(proc)
         try:
@@ -164,8 +167,9 @@ class InspectionPool:
             self._adopt(replacement)
             return
 
-    async def inspect(self, envelope: Envelope, raw: bytes) -> Inspection:
-        payload = pickle.dumps((envelope, raw), protocol=pickle.HIGHEST_PROTOCOL)
+    async def inspect(self, envelope: Envelope, raw: bytes, **extras: Any) -> Inspection:
+        """``extras`` are passed on to the target as keyword arguments (DNS answers)."""
+        payload = pickle.dumps((envelope, raw, extras), protocol=pickle.HIGHEST_PROTOCOL)
         deadline = asyncio.get_running_loop().time() + self.timeout
         try:
             ok, value = await self._call(payload, deadline)
@@ -252,7 +256,7 @@ class InspectionPool:
 # --- the worker process ------------------------------------------------------------
 
 
-def _load_target(spec: str) -> Callable[[Envelope, bytes, LoadedPolicy | None], Inspection]:
+def _load_target(spec: str) -> Callable[..., Inspection]:
     module, _, name = spec.partition(":")
     return getattr(importlib.import_module(module), name)
 
@@ -266,17 +270,21 @@ def _serve_requests(spec: str) -> None:
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print() must never corrupt the reply stream
     inspect = _load_target(spec)
+    module = importlib.import_module(spec.partition(":")[0])
     policy: LoadedPolicy | None = None
     replies.write(_READY)
     replies.flush()
     # Load models after saying ready: the relay starts at once, and only a message
     # that arrives in the first seconds waits for the model.
-    warm_up = getattr(importlib.import_module(spec.partition(":")[0]), "warm_up", None)
+    warm_up = getattr(module, "warm_up", None)
     if callable(warm_up):
         try:
             warm_up()
         except Exception as exc:  # a missing model must not kill the worker in a loop
             print(f"mailguard worker: warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    # What every call in this worker shares, e.g. a read-only history connection.
+    setup = getattr(module, "worker_context", None)
+    shared: dict[str, Any] = setup() if callable(setup) else {}
     while True:
         blob = _read_frame(requests)
         if blob is None:
@@ -286,9 +294,9 @@ def _serve_requests(spec: str) -> None:
         body = _read_frame(requests)
         if body is None:
             return
-        envelope, raw = pickle.loads(body)
+        envelope, raw, extras = pickle.loads(body)
         try:
-            result: tuple[bool, Any] = (True, inspect(envelope, raw, policy))
+            result: tuple[bool, Any] = (True, inspect(envelope, raw, policy, **shared, **extras))
         except Exception as exc:  # reported to the relay, which answers 4xx
             result = (False, type(exc).__name__)
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)

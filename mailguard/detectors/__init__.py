@@ -6,9 +6,10 @@ policy engine turns all findings into one decision.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
+from mailguard.history.model import SenderProfile
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding
 from mailguard.policy.schema import Identifier, Organisation
@@ -16,10 +17,17 @@ from mailguard.policy.schema import Identifier, Organisation
 
 @dataclass(frozen=True, slots=True)
 class DetectionContext:
-    """What a detector may know beyond the message: the site's own settings."""
+    """What a detector may know beyond the message.
+
+    The site's settings; the sender's history (None when there is no history store
+    or no sender); DNS answers for recipient domains gathered by the relay while the
+    client was still sending (``DomainStatus`` values; missing = not looked up).
+    """
 
     identifiers: tuple[Identifier, ...] = ()
     organisation: Organisation | None = None
+    history: SenderProfile | None = None
+    domains: Mapping[str, str] = field(default_factory=dict)
 
 
 DetectFn = Callable[[ParsedMessage, Envelope, DetectionContext], Sequence[Finding]]
@@ -36,14 +44,25 @@ class Detector:
     run: DetectFn
     cost: int = 0
     warm_up: Callable[[], None] | None = None
+    uses_history: bool = False
 
 
 def registered() -> tuple[Detector, ...]:
     """The detectors a relay runs, cheapest first."""
-    from mailguard.detectors import bulk_recipients, lookalike, personal_data
+    from mailguard.detectors import (
+        bulk_recipients,
+        lookalike,
+        name_mismatch,
+        near_miss,
+        new_domain,
+        personal_data,
+    )
 
     return (
         Detector(bulk_recipients.NAME, bulk_recipients.detect, cost=1),
-        Detector(lookalike.NAME, lookalike.detect, cost=2),
+        Detector(lookalike.NAME, lookalike.detect, cost=2, uses_history=True),
+        Detector(new_domain.NAME, new_domain.detect, cost=3, uses_history=True),
+        Detector(near_miss.NAME, near_miss.detect, cost=4, uses_history=True),
+        Detector(name_mismatch.NAME, name_mismatch.detect, cost=5, uses_history=True),
         Detector(personal_data.NAME, personal_data.detect, cost=100, warm_up=personal_data.warm_up),
     )

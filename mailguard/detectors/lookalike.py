@@ -14,6 +14,7 @@ from functools import cache
 
 from rapidfuzz.distance import OSA
 
+from mailguard.detectors import DetectionContext
 from mailguard.model import Envelope, Finding, Severity, domain_of
 
 NAME = "lookalike_domain"
@@ -123,9 +124,13 @@ def lookalike_of(domain: str, references: Iterable[str]) -> str | None:
 
 
 def detect_domains(
-    recipients: Sequence[str], internal: Sequence[str], partner: Sequence[str]
+    recipients: Sequence[str],
+    internal: Sequence[str],
+    partner: Sequence[str],
+    frequent: Sequence[str] = (),
 ) -> list[Finding]:
-    references = {*internal, *partner, *WELL_KNOWN}
+    """``frequent``: domains this sender often writes to, from the history."""
+    references = {*internal, *partner, *WELL_KNOWN, *frequent}
     found: dict[str, str] = {}
     for rcpt in recipients:
         domain = domain_of(rcpt)
@@ -141,8 +146,9 @@ def detect_domains(
     return [Finding(NAME, "LOOKALIKE_DOMAIN", len(found), severity, "recipients", detail)]
 
 
-def detect(message: object, envelope: Envelope, context: object) -> list[Finding]:
-    org = getattr(context, "organisation", None)
+def detect(message: object, envelope: Envelope, context: DetectionContext) -> list[Finding]:
+    org = context.organisation
     internal = org.internal_domains if org else ()
     partner = org.partner_domains if org else ()
-    return detect_domains(envelope.rcpt_tos, internal, partner)
+    frequent = context.history.frequent_domains if context.history else ()
+    return detect_domains(envelope.rcpt_tos, internal, partner, frequent)

@@ -490,3 +490,20 @@ def html_to_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return "".join(parser.parts)
+
+
+def opening_text(msg: Message, limit: int = 4000) -> str:
+    """The start of the message body as the recipient reads it first (plain text preferred).
+
+    For detectors that only need the greeting, without extracting attachments.
+    """
+    html = ""
+    for part in _leaves(msg):
+        if part.get_filename() or part.get_content_disposition() == "attachment":
+            continue
+        ctype = part.get_content_type()
+        if ctype == "text/plain":
+            return _decoded_text(part)[:limit]
+        if ctype == "text/html" and not html:
+            html = _decoded_text(part)[: limit * 4]
+    return html_to_text(html)[:limit] if html else ""

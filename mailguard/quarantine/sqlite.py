@@ -7,13 +7,13 @@ answers 250, and readers (the CLI, the web UI) never block the relay.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from pathlib import Path
 
 from mailguard.model import Finding, Severity
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
+from mailguard.sqlite_db import migrate, open_db
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
 _MIGRATIONS = (
@@ -61,27 +61,9 @@ _COLUMNS = (
 class SQLiteStore:
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=10000")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self._lock:
-            version = self._db.execute("PRAGMA user_version").fetchone()[0]
-            for n, script in enumerate(_MIGRATIONS[version:], start=version + 1):
-                self._db.execute("BEGIN IMMEDIATE")
-                try:
-                    for statement in filter(str.strip, script.split(";")):
-                        self._db.execute(statement)
-                    self._db.execute(f"PRAGMA user_version={n}")
-                    self._db.execute("COMMIT")
-                except BaseException:
-                    self._db.execute("ROLLBACK")
-                    raise
+        self._db = open_db(path, synchronous="FULL")
+        migrate(self._db, self._lock, _MIGRATIONS)
 
     def add(self, held: HeldMessage, raw: bytes) -> None:
         with self._lock:

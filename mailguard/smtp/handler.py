@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
@@ -50,12 +51,14 @@ class RelayHandler:
         *,
         max_recipients: int,
         is_draining: Any,
+        learn: Callable[[Envelope, bytes], None] | None = None,
     ) -> None:
         self.upstream = upstream
         self.inspector = inspector
         self.actions = actions
         self.max_recipients = max_recipients
         self._is_draining = is_draining
+        self._learn = learn
 
     async def handle_MAIL(
         self,
@@ -160,7 +163,13 @@ class RelayHandler:
         except InspectionError as exc:
             log.error("inspection_failed", error=str(exc))
             return Outcome(replies.INSPECTION_FAILED)
-        return await self.actions.carry_out(message_id, env, raw, inspection, txn)
+        outcome = await self.actions.carry_out(message_id, env, raw, inspection, txn)
+        if self._learn and outcome.upstream and outcome.upstream.is_positive:
+            try:  # delivered, not held: the sender meant these recipients
+                self._learn(env, raw)
+            except Exception as exc:  # history is a hint; it never costs a message
+                log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
+        return outcome
 
     @staticmethod
     def _log_message(

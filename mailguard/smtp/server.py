@@ -12,11 +12,14 @@ from typing import Any
 
 from aiosmtpd.smtp import SMTP, Session
 
-from mailguard import __version__
+from mailguard import __version__, pipeline
 from mailguard import logging as mglog
 from mailguard.actions.execute import Actions
 from mailguard.config import Settings
 from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction, config_from
+from mailguard.history.recorder import HistoryRecorder
+from mailguard.history.sqlite import FILENAME as HISTORY_FILE
+from mailguard.history.sqlite import SQLiteHistory
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService
@@ -165,7 +168,19 @@ class Relay:
         self._loops: list[asyncio.Task[Any]] = []  # housekeeping loops: cancelled at exit
         self._server: asyncio.base_events.Server | None = None
         self.upstream = UpstreamPool(config_from(settings))
-        self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
+        # Created before the workers start: they open it read-only.
+        self.history = SQLiteHistory(
+            settings.data_dir / HISTORY_FILE, settings.history_max_age_days
+        )
+        self.recorder = HistoryRecorder(self.history)
+        self.inspector = inspector or InspectionPool(
+            settings.workers,
+            settings.inspect_timeout,
+            env={
+                pipeline.HISTORY_DB_ENV: str(self.history.path.resolve()),
+                pipeline.HISTORY_AGE_ENV: str(settings.history_max_age_days),
+            },
+        )
         # No policy: no rules, so no detector could change a decision; none runs.
         self.inspector.set_policy(policy or NO_POLICY)
         self._watch(policy.files if policy else ())
@@ -185,6 +200,7 @@ class Relay:
             self.actions,
             max_recipients=settings.max_recipients,
             is_draining=lambda: self.draining,
+            learn=self.recorder.note if settings.history_learn else None,
         )
 
     def refusal_for(self, peer: Any) -> Reply | None:
@@ -258,28 +274,39 @@ class Relay:
             except Exception as exc:  # the watcher must outlive any surprise
                 log.error("policy_watch_error", error=f"{type(exc).__name__}: {exc}")
 
+    async def _housekeeping(self) -> None:
+        """Hourly: expire held mail nobody reviewed, forget history past its age."""
+        while True:
+            await self._expire_held()
+            try:
+                pruned = await asyncio.to_thread(self.history.prune, time.time())
+            except Exception as exc:
+                log.error("history_prune_failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                if pruned:
+                    log.info("history_pruned", rows=pruned)
+            await asyncio.sleep(3600)
+
     async def _expire_held(self) -> None:
         """Held mail nobody reviewed in time is treated as rejected (content deleted)."""
-        while True:
-            try:
-                grace = self.settings.upstream_data_timeout + self.settings.upstream_timeout * 3
-                await asyncio.to_thread(self.quarantine.recover_interrupted_releases, grace)
-                expired = await asyncio.to_thread(self.quarantine.expire)
-            except Exception as exc:
-                log.error("expiry_failed", error=f"{type(exc).__name__}: {exc}")
-            else:
-                for held in expired:
-                    log.info("held_expired", id=held.id, rule=held.rule)
-                    self.actions.send_notice(
-                        "expired",
-                        held.id,
-                        held.mail_from,
-                        len(held.rcpt_tos),
-                        held.reason,
-                        held.rule,
-                        received_at=held.created_at,
-                    )
-            await asyncio.sleep(3600)
+        try:
+            grace = self.settings.upstream_data_timeout + self.settings.upstream_timeout * 3
+            await asyncio.to_thread(self.quarantine.recover_interrupted_releases, grace)
+            expired = await asyncio.to_thread(self.quarantine.expire)
+        except Exception as exc:
+            log.error("expiry_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        for held in expired:
+            log.info("held_expired", id=held.id, rule=held.rule)
+            self.actions.send_notice(
+                "expired",
+                held.id,
+                held.mail_from,
+                len(held.rcpt_tos),
+                held.reason,
+                held.rule,
+                received_at=held.created_at,
+            )
 
     async def start(self) -> None:
         s = self.settings
@@ -292,7 +319,8 @@ class Relay:
         )
         if s.policy is not None:
             self._loops.append(asyncio.ensure_future(self._watch_policy()))
-        self._loops.append(asyncio.ensure_future(self._expire_held()))
+        self._loops.append(asyncio.ensure_future(self._housekeeping()))
+        self.recorder.start()
         log.info(
             "ready",
             policy_version=self.policy.version if self.policy else None,
@@ -328,6 +356,7 @@ class Relay:
             await asyncio.wait(self._tasks, timeout=5)
         await self.upstream.close()
         await self.inspector.close()
+        await self.recorder.close()
         self.quarantine.store.close()
         log.info("stopped")
 

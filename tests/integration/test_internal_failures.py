@@ -108,7 +108,7 @@ async def test_inspection_over_its_time_budget_is_a_451_and_the_worker_is_replac
     assert slow.replaced == 1
 
 
-def _slow_inspect(envelope, raw, policy):  # runs in the worker process, loaded by name
+def _slow_inspect(envelope, raw, policy, **extras):  # runs in the worker process, loaded by name
     time.sleep(60)
 
 

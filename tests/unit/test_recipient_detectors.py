@@ -65,7 +65,7 @@ def test_visible_outside_addresses_are_counted_with_domains_and_webmail():
     to = [f"resident{i}@gmail.com" for i in range(8)] + ["a@example.org", "b@example.net"]
     cc = [f"staff{i}@northdown.gov.uk" for i in range(5)] + ["c@hotmail.co.uk"]
     [finding] = bulk_recipients.detect(_message(to, cc), Envelope("a@northdown.gov.uk", ()), CTX)
-    assert finding.count == 11 and finding.severity.value == "high"
+    assert finding.count == 11 and finding.severity.value == "medium"
     assert "4 domain(s), 9 personal webmail" in finding.detail
     assert "resident" not in finding.detail
 

@@ -1,0 +1,39 @@
+"""Small helpers the recipient detectors share."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from mailguard.detectors import DetectionContext
+from mailguard.policy.facts import in_domains
+
+
+def mask_address(address: str) -> str:
+    """``sarah.jones@nhs.net`` → ``s***@nhs.net``: enough for a reviewer, not a leak."""
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
+def initials(name: str) -> str:
+    """``Priya Patel`` → ``P*** P***``."""
+    return " ".join(f"{w[:1].upper()}***" for w in name.split()) or "***"
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form of a name."""
+    text = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in text if not unicodedata.combining(c))
+
+
+def trust_of(domain: str, context: DetectionContext) -> str:
+    """``internal``, ``partner`` or ``external``."""
+    org = context.organisation
+    if org is None:
+        return "external"
+    if in_domains(domain, org.internal_domains):
+        return "internal"
+    if in_domains(domain, org.partner_domains):
+        return "partner"
+    return "external"

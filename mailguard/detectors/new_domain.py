@@ -1,0 +1,35 @@
+"""First mail from this sender to an outside domain.
+
+On its own this is ordinary (people meet new contacts every week), so the finding
+is low severity; medium when nobody in the organisation has written there before.
+Rules combine it with personal data. Partner domains are trusted by configuration
+and never reported. Quiet until the sender has a history worth comparing with.
+"""
+
+from __future__ import annotations
+
+from mailguard.detectors import DetectionContext
+from mailguard.detectors._address import trust_of
+from mailguard.intake.mime import ParsedMessage
+from mailguard.model import Envelope, Finding, Severity, domain_of
+
+NAME = "new_external_domain"
+MIN_HISTORY = 10  # messages from this sender before "first time" means anything
+
+
+def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
+    profile = context.history
+    if profile is None or profile.messages < MIN_HISTORY:
+        return []
+    domains = {domain_of(r) for r in envelope.rcpt_tos} - {""}
+    new = sorted(
+        d for d in domains if trust_of(d, context) == "external" and profile.domains.get(d, 0) == 0
+    )
+    if not new:
+        return []
+    unknown = [d for d in new if profile.org_domains.get(d, 0) == 0]
+    detail = f"first mail from this sender to {', '.join(new)}"
+    if unknown:
+        detail += f"; nobody here has written to {', '.join(unknown)} before"
+    severity = Severity.MEDIUM if unknown else Severity.LOW
+    return [Finding(NAME, NAME.upper(), len(new), severity, "recipients", detail)]

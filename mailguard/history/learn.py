@@ -1,0 +1,145 @@
+"""Turning sent mail into sightings: from the relay's deliveries and from old mailboxes.
+
+``history learn`` reads mbox files, single .eml files and directories of either
+(Maildir included). Only headers are parsed: it never needs the body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+
+from mailguard.history.model import LearnSummary, Sighting
+from mailguard.history.store import HistoryStore
+from mailguard.intake.mime import ParsedMessage
+
+_BATCH = 500
+
+
+def sightings_of(
+    sender: str, recipients: Sequence[str], message: ParsedMessage, at: float
+) -> list[Sighting]:
+    """One sighting per distinct recipient, with the display name To/Cc gave it."""
+    sender = sender.lower()
+    names: dict[str, str] = {}
+    for name, address in message.addresses("to", "cc"):
+        if name.strip():
+            names.setdefault(address.lower(), " ".join(name.split())[:200])
+    seen: dict[str, None] = dict.fromkeys(r.lower() for r in recipients if "@" in r)
+    return [Sighting(sender, r, names.get(r, ""), at) for r in seen if r != sender]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceMessage:
+    raw: bytes
+    size: int  # bytes of input consumed, for the progress bar
+
+
+def input_files(paths: Sequence[Path]) -> list[Path]:
+    """Files to read, directories walked in name order; hidden files and tmp/ skipped."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, names in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d != "tmp")
+                files.extend(Path(root, n) for n in sorted(names) if not n.startswith("."))
+        else:
+            files.append(path)
+    return files
+
+
+def read_messages(path: Path) -> Iterator[SourceMessage]:
+    """Messages in an mbox (a file starting with ``From ``) or one .eml file."""
+    with path.open("rb") as fh:
+        first = fh.readline()
+        if not first.startswith(b"From "):
+            rest = fh.read()
+            yield SourceMessage(first + rest, len(first) + len(rest))
+            return
+        lines: list[bytes] = []
+        consumed = len(first)
+        previous_blank = True
+        for line in fh:
+            if line.startswith(b"From ") and previous_blank:
+                yield SourceMessage(b"".join(lines), consumed)
+                lines, consumed = [], 0
+            else:
+                lines.append(line)
+            consumed += len(line)
+            previous_blank = not line.strip()
+        yield SourceMessage(b"".join(lines), consumed)
+
+
+class Learner:
+    """Feeds messages to a store in batches; one per ``history learn`` run."""
+
+    def __init__(self, store: HistoryStore, max_age_days: int, now: float | None = None) -> None:
+        self.store = store
+        self.now = now if now is not None else time.time()
+        self.oldest = self.now - max_age_days * 86400.0
+        self.summary = LearnSummary()
+        self._sightings: list[Sighting] = []
+        self._messages: list[tuple[str, float]] = []
+
+    def add(self, raw: bytes) -> None:
+        try:
+            message = ParsedMessage(raw)
+            headers = message.headers
+        except Exception:
+            self.summary.unreadable += 1
+            return
+        senders = message.addresses("from")
+        recipients = [a for _, a in message.addresses("to", "cc", "bcc")]
+        if not senders or not recipients:
+            self.summary.unusable += 1
+            return
+        sender = senders[0][1].lower()
+        at = _date_of(headers.get("Date"), self.now)
+        if at < self.oldest:
+            self.summary.too_old += 1
+            return
+        key = _message_key(sender, headers.get("Message-ID"), raw)
+        if self.store.seen_message(key, at):
+            self.summary.duplicates += 1
+            return
+        found = sightings_of(sender, recipients, message, at)
+        if not found:
+            self.summary.unusable += 1
+            return
+        self._sightings.extend(found)
+        self._messages.append((sender, at))
+        self.summary.messages += 1
+        self.summary.sightings += len(found)
+        self.summary.senders.add(sender)
+        if len(self._messages) >= _BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._messages:
+            self.store.record(self._sightings, self._messages)
+        self._sightings, self._messages = [], []
+
+
+def _date_of(value: object, now: float) -> float:
+    """The Date: header as Unix time; missing, broken or future dates count as now."""
+    if value is None:
+        return now
+    try:
+        parsed = parsedate_to_datetime(str(value))
+    except (TypeError, ValueError, IndexError):
+        return now
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return min(parsed.timestamp(), now)
+
+
+def _message_key(sender: str, message_id: object, raw: bytes) -> bytes:
+    """Learning the same mailbox twice must not double every count."""
+    basis = str(message_id).strip().encode() if message_id else raw[:4096]
+    return hashlib.sha256(sender.encode() + b"\0" + basis).digest()[:16]

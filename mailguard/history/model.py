@@ -1,0 +1,69 @@
+"""What the history knows, as detectors and the learner see it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+# A contact written to at least this often is someone the sender means to reach.
+FREQUENT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Sighting:
+    """One recipient of one sent message."""
+
+    sender: str
+    recipient: str
+    name: str  # display name in To/Cc, "" for Bcc or a bare address
+    at: float  # Unix time
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    address: str
+    name: str
+    count: int
+    last_seen: float
+
+
+@dataclass(frozen=True, slots=True)
+class SenderProfile:
+    """The part of one sender's history that matters for one message.
+
+    ``known`` and ``domains`` cover only this message's recipients; ``frequent`` is
+    the sender's most written-to contacts (bounded, for near-miss comparison).
+    """
+
+    sender: str
+    messages: int = 0
+    known: Mapping[str, Contact] = field(default_factory=dict)
+    frequent: tuple[Contact, ...] = ()
+    domains: Mapping[str, int] = field(default_factory=dict)
+    frequent_domains: tuple[str, ...] = ()
+    org_domains: Mapping[str, int] = field(default_factory=dict)  # anyone here wrote there
+    names: Mapping[str, str] = field(default_factory=dict)  # recipient → name anyone used
+
+    def count(self, address: str) -> int:
+        contact = self.known.get(address)
+        return contact.count if contact else 0
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStats:
+    senders: int
+    contacts: int
+    domains: int
+    oldest: float | None
+    newest: float | None
+
+
+@dataclass(slots=True)
+class LearnSummary:
+    messages: int = 0
+    sightings: int = 0
+    duplicates: int = 0  # already learned (same Message-ID)
+    too_old: int = 0
+    unusable: int = 0  # no sender or no recipients
+    unreadable: int = 0
+    senders: set[str] = field(default_factory=set)

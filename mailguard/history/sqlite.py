@@ -1,0 +1,259 @@
+"""The embedded history: ``history.db`` in the data dir.
+
+Writes come in batches from the relay (or ``history learn``); readers are the
+inspection workers and ``check``, each with a read-only connection. History is a
+hint, not a record, so ``synchronous=NORMAL``: a power cut may lose the last batch.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from mailguard.history.model import FREQUENT, Contact, HistoryStats, SenderProfile, Sighting
+from mailguard.history.store import DEFAULT_MAX_AGE_DAYS
+from mailguard.model import domain_of
+from mailguard.sqlite_db import migrate, open_db, open_read_only
+
+FILENAME = "history.db"
+MAX_FREQUENT = 2000  # contacts compared for near misses; a shared mailbox has more
+
+_MIGRATIONS = (
+    """
+    CREATE TABLE senders (
+        sender TEXT PRIMARY KEY,
+        messages INTEGER NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE contacts (
+        sender TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        name TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (sender, recipient)
+    ) WITHOUT ROWID;
+    CREATE INDEX contacts_by_count ON contacts (sender, count DESC);
+    CREATE INDEX contacts_by_recipient ON contacts (recipient);
+    CREATE INDEX contacts_by_age ON contacts (last_seen);
+    CREATE TABLE domains (
+        sender TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        first_seen REAL NOT NULL,
+        last_seen REAL NOT NULL,
+        PRIMARY KEY (sender, domain)
+    ) WITHOUT ROWID;
+    CREATE INDEX domains_by_domain ON domains (domain);
+    CREATE TABLE learned (
+        key BLOB PRIMARY KEY,
+        at REAL NOT NULL
+    ) WITHOUT ROWID;
+    """,
+)
+
+_UPSERT_CONTACT = """
+    INSERT INTO contacts (sender, recipient, name, count, first_seen, last_seen)
+    VALUES (?, ?, ?, 1, ?, ?)
+    ON CONFLICT (sender, recipient) DO UPDATE SET
+        count = count + 1,
+        name = CASE WHEN excluded.name != '' AND excluded.last_seen >= last_seen
+                    THEN excluded.name ELSE name END,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen)
+"""
+
+_UPSERT_DOMAIN = """
+    INSERT INTO domains (sender, domain, count, first_seen, last_seen)
+    VALUES (?, ?, 1, ?, ?)
+    ON CONFLICT (sender, domain) DO UPDATE SET
+        count = count + 1,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen)
+"""
+
+_UPSERT_SENDER = """
+    INSERT INTO senders (sender, messages, first_seen, last_seen)
+    VALUES (?, 1, ?, ?)
+    ON CONFLICT (sender) DO UPDATE SET
+        messages = messages + 1,
+        first_seen = min(first_seen, excluded.first_seen),
+        last_seen = max(last_seen, excluded.last_seen)
+"""
+
+
+class SQLiteHistory:
+    """Read-write history for the relay and ``history learn``."""
+
+    def __init__(self, path: Path, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
+        self.path = path
+        self.max_age = max_age_days * 86400.0
+        self._lock = threading.Lock()
+        self._db = open_db(path, synchronous="NORMAL")
+        migrate(self._db, self._lock, _MIGRATIONS)
+
+    def record(self, sightings: Iterable[Sighting], messages: Iterable[tuple[str, float]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                domains_seen: set[tuple[str, str, float]] = set()
+                for s in sightings:
+                    self._db.execute(_UPSERT_CONTACT, (s.sender, s.recipient, s.name, s.at, s.at))
+                    domains_seen.add((s.sender, domain_of(s.recipient), s.at))
+                # A domain counts once per message, however many recipients it had.
+                for sender, domain, at in domains_seen:
+                    self._db.execute(_UPSERT_DOMAIN, (sender, domain, at, at))
+                for sender, at in messages:
+                    self._db.execute(_UPSERT_SENDER, (sender, at, at))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def seen_message(self, key: bytes, at: float) -> bool:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO learned (key, at) VALUES (?, ?)", (key, at)
+            )
+            return cur.rowcount == 0
+
+    def prune(self, now: float) -> int:
+        before = now - self.max_age
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = 0
+                for table in ("contacts", "domains", "senders", "learned"):
+                    column = "at" if table == "learned" else "last_seen"
+                    cur = self._db.execute(f"DELETE FROM {table} WHERE {column} < ?", (before,))
+                    removed += cur.rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return removed
+
+    def forget(self, address: str) -> int:
+        address = address.lower()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = 0
+                for sql, args in (
+                    ("DELETE FROM contacts WHERE sender = ? OR recipient = ?", (address, address)),
+                    ("DELETE FROM domains WHERE sender = ?", (address,)),
+                    ("DELETE FROM senders WHERE sender = ?", (address,)),
+                ):
+                    removed += self._db.execute(sql, args).rowcount
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return removed
+
+    def stats(self) -> HistoryStats:
+        with self._lock:
+            return _stats(self._db)
+
+    def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
+        since = time.time() - self.max_age
+        with self._lock:
+            return read_profile(self._db, sender, recipients, since)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class ReadOnlyHistory:
+    """What workers and ``check`` use: they read the relay's history, never write it."""
+
+    def __init__(self, path: Path, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
+        self.path = path
+        self.max_age = max_age_days * 86400.0
+        self._db = open_read_only(path)
+
+    def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
+        return read_profile(self._db, sender, recipients, time.time() - self.max_age)
+
+    def stats(self) -> HistoryStats:
+        return _stats(self._db)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def read_profile(
+    db: sqlite3.Connection, sender: str, recipients: Sequence[str], since: float
+) -> SenderProfile:
+    sender = sender.lower()
+    rcpts = sorted({r.lower() for r in recipients})
+    rdomains = sorted({domain_of(r) for r in rcpts})
+    row = db.execute(
+        "SELECT messages FROM senders WHERE sender = ? AND last_seen >= ?", (sender, since)
+    ).fetchone()
+    messages = row[0] if row else 0
+    marks = ",".join("?" * len(rcpts))
+    dmarks = ",".join("?" * len(rdomains))
+    known = {
+        r: Contact(r, n, c, t)
+        for r, n, c, t in db.execute(
+            "SELECT recipient, name, count, last_seen FROM contacts"
+            f" WHERE sender = ? AND recipient IN ({marks}) AND last_seen >= ?",
+            (sender, *rcpts, since),
+        )
+    }
+    frequent = tuple(
+        Contact(r, n, c, t)
+        for r, n, c, t in db.execute(
+            "SELECT recipient, name, count, last_seen FROM contacts"
+            " WHERE sender = ? AND count >= ? AND last_seen >= ? ORDER BY count DESC LIMIT ?",
+            (sender, FREQUENT, since, MAX_FREQUENT),
+        )
+    )
+    domains = dict(
+        db.execute(
+            "SELECT domain, count FROM domains"
+            f" WHERE sender = ? AND domain IN ({dmarks}) AND last_seen >= ?",
+            (sender, *rdomains, since),
+        ).fetchall()
+    )
+    frequent_domains = tuple(
+        d
+        for (d,) in db.execute(
+            "SELECT domain FROM domains WHERE sender = ? AND count >= ? AND last_seen >= ?"
+            " ORDER BY count DESC LIMIT 500",
+            (sender, FREQUENT, since),
+        )
+    )
+    org_domains = dict(
+        db.execute(
+            f"SELECT domain, sum(count) FROM domains WHERE domain IN ({dmarks})"
+            " AND last_seen >= ? GROUP BY domain",
+            (*rdomains, since),
+        ).fetchall()
+    )
+    names: dict[str, str] = {}
+    for r, n in db.execute(
+        f"SELECT recipient, name FROM contacts WHERE recipient IN ({marks})"
+        " AND name != '' AND last_seen >= ? ORDER BY last_seen",
+        (*rcpts, since),
+    ):
+        names[r] = n  # the most recent name wins
+    return SenderProfile(
+        sender, messages, known, frequent, domains, frequent_domains, org_domains, names
+    )
+
+
+def _stats(db: sqlite3.Connection) -> HistoryStats:
+    senders = db.execute("SELECT count(*) FROM senders").fetchone()[0]
+    contacts, oldest, newest = db.execute(
+        "SELECT count(*), min(last_seen), max(last_seen) FROM contacts"
+    ).fetchone()
+    domains = db.execute("SELECT count(DISTINCT domain) FROM domains").fetchone()[0]
+    return HistoryStats(senders, contacts, domains, oldest, newest)
