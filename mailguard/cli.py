@@ -15,10 +15,13 @@ import click
 from mailguard import __version__, pipeline
 from mailguard import logging as mglog
 from mailguard.config import ConfigError, Settings, load_settings, parse_hostport, parse_size
+from mailguard.detectors import unroutable
+from mailguard.domain_check import DomainChecker, answers_for
 from mailguard.history.sqlite import FILENAME as HISTORY_FILE
 from mailguard.history.sqlite import ReadOnlyHistory
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
+from mailguard.policy.engine import detectors_needed
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.report import render_policy_table
 
@@ -113,6 +116,12 @@ class _Input:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @click.option("--mail-from", help="Envelope sender [the From: address].")
 @click.option("--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc].")
+@click.option(
+    "--dns-server",
+    type=_HostPort(),
+    multiple=True,
+    help="Nameserver for unroutable_domain, repeatable [the system's].",
+)
 @click.argument("files", nargs=-1, required=True)
 def check(
     policy: Path | None,
@@ -120,6 +129,7 @@ def check(
     as_json: bool,
     mail_from: str | None,
     rcpt: tuple[str, ...],
+    dns_server: tuple[tuple[str, int], ...],
     files: tuple[str, ...],
 ) -> None:
     """Inspect .eml files exactly as the relay would; nothing is sent or stored.
@@ -130,8 +140,27 @@ def check(
     inputs = [_read_input(path, mail_from, rcpt) for path in files]
     history = _read_history(data_dir)
     for item in inputs:
-        result = pipeline.inspect(item.envelope, item.raw, loaded, history=history)
+        domains = _domain_answers(loaded, item.envelope, dns_server)
+        result = pipeline.inspect(item.envelope, item.raw, loaded, history=history, domains=domains)
         click.echo(_render(item.path, result, as_json))
+
+
+def _domain_answers(
+    loaded: LoadedPolicy | None, envelope: Envelope, servers: tuple[tuple[str, int], ...]
+) -> dict[str, str]:
+    """What the relay would have asked DNS, asked only when a rule can use it."""
+    if loaded is None or unroutable.NAME not in detectors_needed(loaded.policy):
+        return {}
+    internal = loaded.policy.organisation.internal_domains
+
+    async def ask() -> dict[str, str]:
+        checker = DomainChecker(list(servers) or None, timeout=2.0)
+        try:
+            return await answers_for(checker, envelope.rcpt_tos, internal, 2.0)
+        finally:
+            await checker.aclose()
+
+    return asyncio.run(ask())
 
 
 def _read_history(data_dir: Path | None) -> ReadOnlyHistory | None:

@@ -93,6 +93,11 @@ class Settings(BaseModel):
     # this long are forgotten, and the relay learns from what it delivers unless off.
     history_max_age_days: int = Field(default=365, ge=1)
     history_learn: bool = True
+    # DNS for the unroutable_domain detector (only asked when a rule uses it):
+    # nameservers as HOST:PORT, empty = the system's resolv.conf; and the longest a
+    # message waits for answers (lookups start at RCPT, so usually it waits not at all).
+    dns_servers: list[HostPort] = Field(default_factory=list)
+    dns_timeout: float = Field(default=2.0, gt=0)
 
 
 def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:

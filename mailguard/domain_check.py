@@ -31,6 +31,9 @@ import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 
+from mailguard.model import domain_of
+from mailguard.policy.facts import in_domains
+
 __all__ = ["DomainCheckStats", "DomainChecker", "DomainStatus", "normalise_domain"]
 
 
@@ -354,3 +357,15 @@ class DomainChecker:
         mine = {t for t in tasks if t.get_loop() is loop}
         if mine:
             await asyncio.wait(mine)
+
+
+async def answers_for(
+    checker: DomainChecker, recipients: Iterable[str], internal: Sequence[str], budget: float
+) -> dict[str, str]:
+    """``{domain: status}`` for the recipients' outside domains, within ``budget`` seconds.
+
+    Plain strings, because the answers travel to the inspection workers.
+    """
+    domains = {d for r in recipients if (d := domain_of(r)) and not in_domains(d, internal)}
+    found = await checker.statuses(domains, budget)
+    return {d: status.value for d, status in found.items()}

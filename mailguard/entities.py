@@ -34,6 +34,7 @@ RECIPIENT_DETECTORS = frozenset(
         "recipient_near_miss",
         "name_mismatch",
         "new_external_domain",
+        "unroutable_domain",  # mailguard's addition to CONTRACT.md's list: needs DNS
     }
 )
 

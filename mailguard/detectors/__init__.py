@@ -56,6 +56,7 @@ def registered() -> tuple[Detector, ...]:
         near_miss,
         new_domain,
         personal_data,
+        unroutable,
     )
 
     return (
@@ -64,5 +65,6 @@ def registered() -> tuple[Detector, ...]:
         Detector(new_domain.NAME, new_domain.detect, cost=3, uses_history=True),
         Detector(near_miss.NAME, near_miss.detect, cost=4, uses_history=True),
         Detector(name_mismatch.NAME, name_mismatch.detect, cost=5, uses_history=True),
+        Detector(unroutable.NAME, unroutable.detect, cost=6),
         Detector(personal_data.NAME, personal_data.detect, cost=100, warm_up=personal_data.warm_up),
     )

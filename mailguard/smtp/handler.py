@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
@@ -52,6 +52,8 @@ class RelayHandler:
         max_recipients: int,
         is_draining: Any,
         learn: Callable[[Envelope, bytes], None] | None = None,
+        prefetch: Callable[[str], None] | None = None,
+        domain_answers: Callable[[Sequence[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
         self.upstream = upstream
         self.inspector = inspector
@@ -59,6 +61,8 @@ class RelayHandler:
         self.max_recipients = max_recipients
         self._is_draining = is_draining
         self._learn = learn
+        self._prefetch = prefetch
+        self._domain_answers = domain_answers
 
     async def handle_MAIL(
         self,
@@ -109,6 +113,8 @@ class RelayHandler:
             return str(reply)  # e.g. 550 5.1.1 unknown user: only this recipient fails
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
+        if self._prefetch is not None:
+            self._prefetch(address)
         return str(replies.OK_RECIPIENT)
 
     async def handle_DATA(
@@ -158,8 +164,9 @@ class RelayHandler:
             smtputf8=envelope.smtp_utf8,
             client_address=session.peer[0] if session.peer else None,
         )
+        domains = await self._domain_answers(env.rcpt_tos) if self._domain_answers else {}
         try:
-            inspection = await self.inspector.inspect(env, raw)
+            inspection = await self.inspector.inspect(env, raw, domains=domains)
         except InspectionError as exc:
             log.error("inspection_failed", error=str(exc))
             return Outcome(replies.INSPECTION_FAILED)

@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 import signal
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,14 @@ from mailguard import logging as mglog
 from mailguard.actions.execute import Actions
 from mailguard.config import Settings
 from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction, config_from
+from mailguard.detectors import unroutable
+from mailguard.domain_check import DomainChecker, answers_for
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.history.sqlite import FILENAME as HISTORY_FILE
 from mailguard.history.sqlite import SQLiteHistory
+from mailguard.model import domain_of
+from mailguard.policy.engine import detectors_needed
+from mailguard.policy.facts import in_domains
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService
@@ -173,6 +178,8 @@ class Relay:
             settings.data_dir / HISTORY_FILE, settings.history_max_age_days
         )
         self.recorder = HistoryRecorder(self.history)
+        self.dns = DomainChecker(settings.dns_servers or None, timeout=settings.dns_timeout)
+        self._needs_dns = _needs_dns(policy)
         self.inspector = inspector or InspectionPool(
             settings.workers,
             settings.inspect_timeout,
@@ -201,6 +208,8 @@ class Relay:
             max_recipients=settings.max_recipients,
             is_draining=lambda: self.draining,
             learn=self.recorder.note if settings.history_learn else None,
+            prefetch=self.prefetch_domain,
+            domain_answers=self.domain_answers,
         )
 
     def refusal_for(self, peer: Any) -> Reply | None:
@@ -216,6 +225,22 @@ class Relay:
             return None
         log.warning("client_refused", client=str(address))
         return replies.CLIENT_NOT_ALLOWED
+
+    def _external(self, domain: str) -> bool:
+        internal = self.policy.policy.organisation.internal_domains if self.policy else ()
+        return bool(domain) and not in_domains(domain, internal)
+
+    def prefetch_domain(self, address: str) -> None:
+        """At RCPT: start the DNS lookup so its answer is ready when DATA ends."""
+        if self._needs_dns and self._external(domain := domain_of(address)):
+            self.dns.start(domain)
+
+    async def domain_answers(self, recipients: Sequence[str]) -> dict[str, str]:
+        """DNS answers for the recipients' outside domains, within ``dns_timeout``."""
+        if not self._needs_dns:
+            return {}
+        internal = self.policy.policy.organisation.internal_domains if self.policy else ()
+        return await answers_for(self.dns, recipients, internal, self.settings.dns_timeout)
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(coro)
@@ -256,6 +281,7 @@ class Relay:
         if self.policy and loaded.version == self.policy.version:
             return False
         self.policy = loaded
+        self._needs_dns = _needs_dns(loaded)
         self.inspector.set_policy(loaded)
         log.info("policy_loaded", why=why, version=loaded.version, rules=len(loaded.policy.rules))
         return True
@@ -357,8 +383,13 @@ class Relay:
         await self.upstream.close()
         await self.inspector.close()
         await self.recorder.close()
+        await self.dns.aclose()
         self.quarantine.store.close()
         log.info("stopped")
+
+
+def _needs_dns(policy: LoadedPolicy | None) -> bool:
+    return policy is not None and unroutable.NAME in detectors_needed(policy.policy)
 
 
 def _stamp(files: tuple[Path, ...]) -> tuple[tuple[str, int | None, int | None], ...]:
