@@ -112,6 +112,35 @@ CASES = {
         "hold",
         "hold-bulk-visible-with-personal-data",
     ),
+    "a support group mailing with every address visible": (
+        "member0@gmail.com",
+        lambda: files.message_with(
+            body="Dear all,\nThe Thursday recovery group meets at the library at 7pm.\n",
+            to=", ".join(f"member{i}@gmail.com" for i in range(6)),
+        ),
+        "hold",
+        "hold-revealing-visible-list",
+    ),
+    "internal bulk mail to forty colleagues": (
+        f"colleague0@{COUNCIL}",
+        lambda: files.message_with(
+            body="Dear all,\nThe staff car park is closed on Friday.\n",
+            to=", ".join(f"colleague{i}@{COUNCIL}" for i in range(40)),
+        ),
+        "pass",
+        None,
+    ),
+    "committee papers to four councillors at personal addresses": (
+        "cllr.one@gmail.com",
+        lambda: files.message_with(
+            {"agenda.pdf": files.pdf_bytes(["Planning committee agenda", "Item 1: minutes"])},
+            body="Dear Councillors,\nPlease find attached the agenda for Tuesday.\n",
+            to="cllr.one@gmail.com, cllr.two@btinternet.com, cllr.three@outlook.com,"
+            " cllr.four@gmail.com",
+        ),
+        "pass",
+        None,
+    ),
     "a signature block": (
         "someone@example.org",
         lambda: files.message_with(
@@ -138,6 +167,8 @@ def test_default_policy_decides_like_a_data_protection_officer(case, site_policy
             "--json",
             "--policy",
             str(site_policy),
+            "--data-dir",
+            str(tmp_path),
             "--mail-from",
             OFFICER,
             "--rcpt",
