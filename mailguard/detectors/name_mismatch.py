@@ -183,11 +183,11 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
     to = message.addresses("to")
     if [a.lower() for _, a in to] != [recipient]:
         return []  # the greeting may be for someone else in To
-    greeted = greeting_name(opening_text(message.message))
-    if greeted is None:
-        return []
     names, how = known_names(recipient, to[0][0], context)
-    if not names or same_person(greeted, names):
+    if not names:
+        return []  # we cannot tell who the recipient is, so nothing can contradict it
+    greeted = greeting_name(opening_text(message.message))
+    if greeted is None or same_person(greeted, names):
         return []
     detail = (
         f"greeting names {initials(greeted)} but the only outside recipient is"

@@ -68,11 +68,11 @@ class NearMiss:
 
 def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
     profile = context.history
-    if profile is None or not profile.frequent:
+    if profile is None:
         return []
     recipients = {r.lower() for r in envelope.rcpt_tos}
     new = [r for r in sorted(recipients) if profile.count(r) <= RARE]
-    if not new:
+    if not new or not profile.frequent_contacts():
         return []
     shown = {a.lower(): n for n, a in message.addresses("to", "cc") if n.strip()}
     index = _Index(profile, exclude=recipients)
@@ -110,7 +110,7 @@ class _Index:
 
     def __init__(self, profile: SenderProfile, exclude: set[str]) -> None:
         # A frequent contact who is also a recipient: the sender has the right one on board.
-        self.contacts = [c for c in profile.frequent if c.address not in exclude]
+        self.contacts = [c for c in profile.frequent_contacts() if c.address not in exclude]
         self._by_name: dict[str, Contact] | None = None
 
     def closest(self, recipient: str, shown_name: str) -> NearMiss | None:

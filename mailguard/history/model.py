@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 # A contact written to at least this often is someone the sender means to reach.
@@ -43,10 +43,23 @@ class SenderProfile:
     frequent_domains: tuple[str, ...] = ()
     org_domains: Mapping[str, int] = field(default_factory=dict)  # anyone here wrote there
     names: Mapping[str, str] = field(default_factory=dict)  # recipient → name anyone used
+    # Most mail goes to people the sender knows; only a new recipient needs the
+    # (large, for a shared mailbox) list of frequent contacts, so it loads on demand.
+    frequent_loader: Callable[[], tuple[Contact, ...]] | None = field(
+        default=None, repr=False, compare=False
+    )
+    _loaded: list[tuple[Contact, ...]] = field(default_factory=list, repr=False, compare=False)
 
     def count(self, address: str) -> int:
         contact = self.known.get(address)
         return contact.count if contact else 0
+
+    def frequent_contacts(self) -> tuple[Contact, ...]:
+        if self.frequent_loader is None:
+            return self.frequent
+        if not self._loaded:
+            self._loaded.append(self.frequent_loader())
+        return self._loaded[0]
 
 
 @dataclass(frozen=True, slots=True)

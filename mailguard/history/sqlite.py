@@ -7,9 +7,11 @@ hint, not a record, so ``synchronous=NORMAL``: a power cut may lose the last bat
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -19,7 +21,9 @@ from mailguard.model import domain_of
 from mailguard.sqlite_db import migrate, open_db, open_read_only
 
 FILENAME = "history.db"
-MAX_FREQUENT = 2000  # contacts compared for near misses; a shared mailbox has more
+MAX_FREQUENT = 1000  # contacts compared for near misses; a shared mailbox has more
+FREQUENT_TTL = 60.0  # seconds a worker reuses a sender's frequent contacts
+FREQUENT_SENDERS = 256
 
 _MIGRATIONS = (
     """
@@ -177,9 +181,30 @@ class ReadOnlyHistory:
         self.path = path
         self.max_age = max_age_days * 86400.0
         self._db = open_read_only(path)
+        self._frequent: OrderedDict[str, tuple[float, tuple[Contact, ...]]] = OrderedDict()
 
     def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
-        return read_profile(self._db, sender, recipients, time.time() - self.max_age)
+        found = read_profile(self._db, sender, recipients, time.time() - self.max_age)
+        load = found.frequent_loader
+        assert load is not None
+        key = found.sender
+
+        def cached() -> tuple[Contact, ...]:
+            # A shared mailbox sends all day to thousands: its frequent contacts change
+            # slowly, so a worker keeps them for a minute instead of reading them each time.
+            now = time.monotonic()
+            hit = self._frequent.get(key)
+            if hit is not None and hit[0] > now:
+                self._frequent.move_to_end(key)
+                return hit[1]
+            contacts = load()
+            self._frequent[key] = (now + FREQUENT_TTL, contacts)
+            self._frequent.move_to_end(key)
+            while len(self._frequent) > FREQUENT_SENDERS:
+                self._frequent.popitem(last=False)
+            return contacts
+
+        return dataclasses.replace(found, frequent_loader=cached)
 
     def stats(self) -> HistoryStats:
         return _stats(self._db)
@@ -208,14 +233,15 @@ def read_profile(
             (sender, *rcpts, since),
         )
     }
-    frequent = tuple(
-        Contact(r, n, c, t)
-        for r, n, c, t in db.execute(
+
+    def frequent() -> tuple[Contact, ...]:
+        rows = db.execute(
             "SELECT recipient, name, count, last_seen FROM contacts"
             " WHERE sender = ? AND count >= ? AND last_seen >= ? ORDER BY count DESC LIMIT ?",
             (sender, FREQUENT, since, MAX_FREQUENT),
-        )
-    )
+        ).fetchall()
+        return tuple(Contact(*row) for row in rows)
+
     domains = dict(
         db.execute(
             "SELECT domain, count FROM domains"
@@ -227,7 +253,7 @@ def read_profile(
         d
         for (d,) in db.execute(
             "SELECT domain FROM domains WHERE sender = ? AND count >= ? AND last_seen >= ?"
-            " ORDER BY count DESC LIMIT 500",
+            " ORDER BY count DESC LIMIT 100",
             (sender, FREQUENT, since),
         )
     )
@@ -246,7 +272,15 @@ def read_profile(
     ):
         names[r] = n  # the most recent name wins
     return SenderProfile(
-        sender, messages, known, frequent, domains, frequent_domains, org_domains, names
+        sender,
+        messages,
+        known,
+        (),
+        domains,
+        frequent_domains,
+        org_domains,
+        names,
+        frequent_loader=frequent,
     )
 
 

@@ -23,6 +23,7 @@ class ParsedMessage:
 
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
+        self._addresses: dict[tuple[str, ...], list[tuple[str, str]]] = {}
 
     @cached_property
     def headers(self) -> Message:
@@ -39,9 +40,13 @@ class ParsedMessage:
         headers (``To: a@b.org, "``), and a broken header must never make a
         message uninspectable on every retry.
         """
-        wanted = {n.lower() for n in names}
-        values = [_unfolded(v) for k, v in self.headers.raw_items() if k.lower() in wanted]
-        return [(_decoded(n), a) for n, a in getaddresses(values) if a]
+        cached = self._addresses.get(names)
+        if cached is None:  # several detectors ask for the same headers
+            wanted = {n.lower() for n in names}
+            values = [_unfolded(v) for k, v in self.headers.raw_items() if k.lower() in wanted]
+            cached = [(_decoded(n), a) for n, a in getaddresses(values) if a]
+            self._addresses[names] = cached
+        return list(cached)
 
 
 def _unfolded(value: object) -> str:
