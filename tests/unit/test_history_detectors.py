@@ -7,6 +7,7 @@ inventions, and every address is at an example or made-up domain.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -32,9 +33,6 @@ ORG = Organisation(
 SENDER = "case.officer@northdown.gov.uk"
 COLLEAGUE = "team.leader@northdown.gov.uk"
 DAY = 86400.0
-
-fake = Faker("en_GB")
-fake.seed_instance(1066)
 
 
 @pytest.fixture
@@ -201,7 +199,11 @@ def test_a_shared_mailbox_at_another_organisation_is_not_a_near_miss(history, ro
 
 
 def test_different_people_are_not_near_misses(history):
-    people = [(fake.name(), f"contact{i}.{fake.last_name().lower()}@example.org") for i in range(5)]
+    names = Faker("en_GB")
+    names.seed_instance(1066)
+    people = [
+        (names.name(), f"contact{i}.{names.last_name().lower()}@example.org") for i in range(5)
+    ]
     wrote(history, *people)
 
     new_name, new_local = "Olu Adeyemi", "olu.adeyemi"
@@ -421,17 +423,20 @@ def test_dear_councillor_with_another_surname_is_a_mismatch(history):
     assert "greeting names J***" in finding.detail
 
 
-def test_the_detail_never_holds_the_names_themselves(history):
-    first, last = fake.first_name(), fake.last_name()
-    greeted = fake.last_name()
-    while greeted[0] in (first[0], last[0]) or greeted == last:
-        greeted = fake.last_name()
+@pytest.mark.parametrize("seed", range(5))
+def test_the_detail_never_holds_the_names_themselves(history, seed):
+    names = Faker("en_GB")
+    names.seed_instance(seed)
+    first, last = names.first_name(), names.last_name()
+    greeted = names.last_name()
+    while name_mismatch.same_person(greeted, [f"{first} {last}"]):
+        greeted = names.last_name()
     message = mail(f"{first} {last} <{first.lower()}@example.org>", f"Dear Mr {greeted},")
 
     [finding] = run(name_mismatch, history, message)
 
-    for name in (first, last, greeted):
-        assert name.lower() not in finding.detail.lower()
+    words = set(re.findall(r"\w+", finding.detail.lower()))
+    assert not words & {w.lower() for w in re.findall(r"\w+", f"{first} {last} {greeted}")}
 
 
 @pytest.mark.parametrize(
@@ -450,9 +455,9 @@ def test_the_detail_never_holds_the_names_themselves(history):
         ("Elizabeth Khan <ek@example.org>", "Dear Liz,"),
         ("J. Smith <js@example.org>", "Dear Jane,"),
         ("Sarah Jones <sj@example.org>", "Dear Sara,"),
-        ("Stephen Ward <sw@example.org>", "Hi Steven,"),
         ("Catherine Bell <cb@example.org>", "Dear Katherine,"),
-        ("Siân Evans <se@example.org>", "Dear Sian,"),
+        ("=?utf-8?q?Si=C3=A2n_Evans?= <se@example.org>", "Dear Sian,"),
+        ("=?utf-8?q?Si=C3=A2n_Evans?= <se@example.org>", "Dear Siân,"),
         ("Sean O'Brien <so@example.org>", "Dear Mr O'Brien,"),
         ("Sean O'Brien <so@example.org>", "Dear Mr O\u2019Brien,"),
         ("Mary Smith-Jones <ms@example.org>", "Dear Mrs Smith-Jones,"),
@@ -483,7 +488,6 @@ def test_greetings_that_fit_the_recipient_are_not_mismatches(history, to, greeti
         "Dear Parent/Carer,",
         "Dear Mr & Mrs Patel,",
         "Dear Mr and Mrs Patel,",
-        "Dear Priya and Sanjay,",
         "Hi Priya & Sanjay,",
         "hi priya,",
         "Hi,\r\nPlease find attached.",
@@ -548,7 +552,8 @@ def test_an_unknown_or_organisational_recipient_is_not_checked(history, to):
 @pytest.mark.xfail(
     strict=True,
     reason="BUG name_mismatch.NICKNAMES/same_person: common nicknames and variants missing"
-    " (Tom/Thomas, Jo/Joanne, Mohammed/Muhammad, Sean/Shaun, Geoff/Jeff, Cathy/Catherine)",
+    " (Tom/Thomas, Jo/Joanne, Mohammed/Muhammad, Sean/Shaun, Geoff/Jeff, Cathy/Catherine);"
+    " even Steven/Stephen, the example in same_person's comment, scores 76.9 < 80",
 )
 @pytest.mark.parametrize(
     ("to", "greeting"),
@@ -559,6 +564,7 @@ def test_an_unknown_or_organisational_recipient_is_not_checked(history, to):
         ("Shaun Murphy <sm@example.org>", "Dear Sean,"),
         ("Geoffrey Lane <gl@example.org>", "Hi Jeff,"),
         ("Catherine Bell <cb@example.org>", "Hi Cathy,"),
+        ("Stephen Ward <sw@example.org>", "Hi Steven,"),
     ],
 )
 def test_common_nicknames_and_spellings_are_not_mismatches(history, to, greeting):
@@ -591,11 +597,36 @@ def test_role_greetings_and_longer_titles_are_not_mismatches(history, greeting):
 
 @pytest.mark.xfail(
     strict=True,
+    reason="BUG name_mismatch.greeting_name: in 'Dear Sarah and Tom' the regex takes 'and' as"
+    " the optional second name, so the 'and ' check on the rest of the line never sees it",
+)
+@pytest.mark.parametrize("greeting", ["Dear Priya and Sanjay,", "Hi Priya and Sanjay"])
+def test_a_greeting_to_two_first_names_joined_by_and_is_not_a_mismatch(history, greeting):
+    message = mail("Sanjay Mistry <sanjay.mistry@example.org>", f"{greeting}\r\n\r\nThanks.")
+
+    assert run(name_mismatch, history, message) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG intake/mime.py ParsedMessage.addresses: raw UTF-8 (RFC 6532) display names"
+    " come back with surrogate escapes ('Si\\udcc3\\udca2n'), so 'Dear Siân' contradicts them",
+)
+def test_a_raw_utf8_display_name_is_read_as_the_name_it_spells(history):
+    message = mail("Siân Evans <se@example.org>", "Dear Siân,\r\n\r\nThanks.")
+
+    assert run(name_mismatch, history, message) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="BUG name_mismatch.greeting_name: with a title, the word after the surname is taken"
     " as the surname when no comma follows ('Dear Mr Smith Thank you' -> 'Thank')",
 )
 def test_a_greeting_run_into_the_first_sentence_is_read_correctly(history):
-    message = mail("John Smith <john.smith@example.org>", "Dear Mr Smith Thank you for your letter.")
+    message = mail(
+        "John Smith <john.smith@example.org>", "Dear Mr Smith Thank you for your letter."
+    )
 
     assert run(name_mismatch, history, message) == []
 
