@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from faker import Faker
 
 from mailguard import pipeline
-from mailguard.history.model import Sighting
+from mailguard.history.model import SentMessage, Sighting
 from mailguard.history.sqlite import ReadOnlyHistory, SQLiteHistory
 from mailguard.model import Envelope
 from mailguard.policy.loader import load_policy
@@ -66,8 +66,7 @@ def build(
     for sender, n in plan:
         senders.append(sender)
         people = []
-        sightings = []
-        messages = []
+        sent = []
         for j in range(n):
             name = fake.name()
             first, last = name.split()[-2:]
@@ -76,9 +75,8 @@ def build(
             times = max(1, int(rng.paretovariate(1.2)))  # a few often, most once or twice
             for _ in range(min(times, 50)):
                 at = now - rng.uniform(0, 300) * 86400
-                sightings.append(Sighting(sender, address, name, at))
-                messages.append((sender, at))
-        store.record(sightings, messages)
+                sent.append(SentMessage(sender, at, (Sighting(sender, address, name, at),)))
+        store.record(sent)
         contacts[sender] = people
         written += n
     store.close()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from mailguard.history.model import LearnSummary, Sighting
+from mailguard.history.model import LearnSummary, SentMessage, Sighting
 from mailguard.history.store import HistoryStore
 from mailguard.intake.mime import ParsedMessage
 
@@ -33,6 +33,23 @@ def sightings_of(
             names.setdefault(address.lower(), " ".join(name.split())[:200])
     seen: dict[str, None] = dict.fromkeys(r.lower() for r in recipients if "@" in r)
     return [Sighting(sender, r, names.get(r, ""), at) for r in seen if r != sender]
+
+
+def sent_message(
+    sender: str, recipients: Sequence[str], message: ParsedMessage, at: float
+) -> SentMessage | None:
+    """What the history keeps of one sent message; None when it teaches nothing."""
+    found = sightings_of(sender, recipients, message, at)
+    if not sender or not found:
+        return None
+    key = message_key(sender.lower(), message.headers.get("Message-ID"), message.raw)
+    return SentMessage(sender.lower(), at, tuple(found), key)
+
+
+def message_key(sender: str, message_id: object, raw: bytes) -> bytes:
+    """Learning the same message twice (relay, then mailbox) must count it once."""
+    basis = str(message_id).strip().encode("utf-8", "replace") if message_id else raw[:4096]
+    return hashlib.sha256(sender.encode("utf-8", "replace") + b"\0" + basis).digest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,15 +94,19 @@ def read_messages(path: Path) -> Iterator[SourceMessage]:
 
 
 class Learner:
-    """Feeds messages to a store in batches; one per ``history learn`` run."""
+    """Feeds messages to a store in batches; one per ``history learn`` run.
+
+    A message and its key are written in the same transaction, so a run stopped
+    half-way can simply be run again.
+    """
 
     def __init__(self, store: HistoryStore, max_age_days: int, now: float | None = None) -> None:
         self.store = store
         self.now = now if now is not None else time.time()
         self.oldest = self.now - max_age_days * 86400.0
         self.summary = LearnSummary()
-        self._sightings: list[Sighting] = []
-        self._messages: list[tuple[str, float]] = []
+        self._batch: list[SentMessage] = []
+        self._keys: set[bytes] = set()
 
     def add(self, raw: bytes) -> None:
         try:
@@ -99,31 +120,31 @@ class Learner:
         if not senders or not recipients:
             self.summary.unusable += 1
             return
-        sender = senders[0][1].lower()
         at = _date_of(headers.get("Date"), self.now)
         if at < self.oldest:
             self.summary.too_old += 1
             return
-        key = _message_key(sender, headers.get("Message-ID"), raw)
-        if self.store.seen_message(key, at):
-            self.summary.duplicates += 1
-            return
-        found = sightings_of(sender, recipients, message, at)
-        if not found:
+        sent = sent_message(senders[0][1], recipients, message, at)
+        if sent is None:
             self.summary.unusable += 1
             return
-        self._sightings.extend(found)
-        self._messages.append((sender, at))
-        self.summary.messages += 1
-        self.summary.sightings += len(found)
-        self.summary.senders.add(sender)
-        if len(self._messages) >= _BATCH:
+        assert sent.key is not None
+        if sent.key in self._keys or self.store.knows(sent.key):
+            self.summary.duplicates += 1
+            return
+        self._keys.add(sent.key)
+        self._batch.append(sent)
+        self.summary.sightings += len(sent.sightings)
+        self.summary.senders.add(sent.sender)
+        if len(self._batch) >= _BATCH:
             self.flush()
 
     def flush(self) -> None:
-        if self._messages:
-            self.store.record(self._sightings, self._messages)
-        self._sightings, self._messages = [], []
+        if self._batch:
+            new = self.store.record(self._batch)
+            self.summary.messages += new
+            self.summary.duplicates += len(self._batch) - new
+        self._batch, self._keys = [], set()
 
 
 def _date_of(value: object, now: float) -> float:
@@ -137,9 +158,3 @@ def _date_of(value: object, now: float) -> float:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return min(parsed.timestamp(), now)
-
-
-def _message_key(sender: str, message_id: object, raw: bytes) -> bytes:
-    """Learning the same mailbox twice must not double every count."""
-    basis = str(message_id).strip().encode() if message_id else raw[:4096]
-    return hashlib.sha256(sender.encode() + b"\0" + basis).digest()[:16]

@@ -20,6 +20,20 @@ class Sighting:
 
 
 @dataclass(frozen=True, slots=True)
+class SentMessage:
+    """One delivered or past sent message, as the history keeps it: addresses only.
+
+    ``key`` (a digest of the Message-ID) makes learning the same message twice, from
+    the relay and again from a mailbox, count it once.
+    """
+
+    sender: str
+    at: float
+    sightings: tuple[Sighting, ...]
+    key: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Contact:
     address: str
     name: str

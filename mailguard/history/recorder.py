@@ -12,23 +12,22 @@ import contextlib
 import time
 
 from mailguard import logging as mglog
-from mailguard.history.learn import sightings_of
-from mailguard.history.model import Sighting
+from mailguard.history.learn import sent_message
+from mailguard.history.model import SentMessage
 from mailguard.history.store import HistoryStore
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope
 
 log = mglog.get_logger()
 
-MAX_PENDING = 100_000  # sightings; beyond this the oldest are dropped
+MAX_PENDING = 20_000  # messages; if writes stall, the oldest are dropped
 
 
 class HistoryRecorder:
     def __init__(self, store: HistoryStore, *, interval: float = 1.0) -> None:
         self.store = store
         self.interval = interval
-        self._sightings: list[Sighting] = []
-        self._messages: list[tuple[str, float]] = []
+        self._pending: list[SentMessage] = []
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
 
@@ -36,16 +35,13 @@ class HistoryRecorder:
         """Remember who this delivered message went to. Bounces teach nothing."""
         if not envelope.mail_from:
             return
-        now = time.time()
-        found = sightings_of(envelope.mail_from, envelope.rcpt_tos, ParsedMessage(raw), now)
-        if not found:
+        sent = sent_message(envelope.mail_from, envelope.rcpt_tos, ParsedMessage(raw), time.time())
+        if sent is None:
             return
-        self._sightings.extend(found)
-        self._messages.append((envelope.mail_from.lower(), now))
-        if len(self._sightings) > MAX_PENDING:
-            excess = len(self._sightings) - MAX_PENDING
-            del self._sightings[:excess]
-            self.dropped += excess
+        self._pending.append(sent)
+        if len(self._pending) > MAX_PENDING:
+            del self._pending[0]
+            self.dropped += 1
 
     def start(self) -> None:
         self._task = asyncio.ensure_future(self._run())
@@ -56,17 +52,14 @@ class HistoryRecorder:
             await self.flush()
 
     async def flush(self) -> None:
-        if not self._messages:
+        if not self._pending:
             return
-        sightings, messages = self._sightings, self._messages
-        self._sightings, self._messages = [], []
+        batch, self._pending = self._pending, []
         try:
-            await asyncio.to_thread(self.store.record, sightings, messages)
+            await asyncio.to_thread(self.store.record, batch)
         except Exception as exc:
             log.error(
-                "history_write_failed",
-                error=f"{type(exc).__name__}: {exc}",
-                messages=len(messages),
+                "history_write_failed", error=f"{type(exc).__name__}: {exc}", messages=len(batch)
             )
 
     async def close(self) -> None:

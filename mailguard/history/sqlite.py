@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from mailguard.history.model import FREQUENT, Contact, HistoryStats, SenderProfile, Sighting
+from mailguard.history.model import FREQUENT, Contact, HistoryStats, SenderProfile, SentMessage
 from mailguard.history.store import DEFAULT_MAX_AGE_DAYS
 from mailguard.model import domain_of
 from mailguard.sqlite_db import migrate, open_db, open_read_only
@@ -101,30 +101,39 @@ class SQLiteHistory:
         self._db = open_db(path, synchronous="NORMAL")
         migrate(self._db, self._lock, _MIGRATIONS)
 
-    def record(self, sightings: Iterable[Sighting], messages: Iterable[tuple[str, float]]) -> None:
+    def record(self, messages: Iterable[SentMessage]) -> int:
+        new = 0
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                domains_seen: set[tuple[str, str, float]] = set()
-                for s in sightings:
-                    self._db.execute(_UPSERT_CONTACT, (s.sender, s.recipient, s.name, s.at, s.at))
-                    domains_seen.add((s.sender, domain_of(s.recipient), s.at))
-                # A domain counts once per message, however many recipients it had.
-                for sender, domain, at in domains_seen:
-                    self._db.execute(_UPSERT_DOMAIN, (sender, domain, at, at))
-                for sender, at in messages:
-                    self._db.execute(_UPSERT_SENDER, (sender, at, at))
+                for message in messages:
+                    if message.key is not None and not self._claim(message.key, message.at):
+                        continue  # learned before: from the relay, or an earlier run
+                    self._add(message)
+                    new += 1
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+        return new
 
-    def seen_message(self, key: bytes, at: float) -> bool:
+    def _claim(self, key: bytes, at: float) -> bool:
+        cur = self._db.execute("INSERT OR IGNORE INTO learned (key, at) VALUES (?, ?)", (key, at))
+        return cur.rowcount == 1
+
+    def _add(self, message: SentMessage) -> None:
+        at = message.at
+        for s in message.sightings:
+            self._db.execute(_UPSERT_CONTACT, (message.sender, s.recipient, s.name, at, at))
+        # A domain counts once per message, however many recipients it had there.
+        for domain in {domain_of(s.recipient) for s in message.sightings}:
+            self._db.execute(_UPSERT_DOMAIN, (message.sender, domain, at, at))
+        self._db.execute(_UPSERT_SENDER, (message.sender, at, at))
+
+    def knows(self, key: bytes) -> bool:
         with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO learned (key, at) VALUES (?, ?)", (key, at)
-            )
-            return cur.rowcount == 0
+            row = self._db.execute("SELECT 1 FROM learned WHERE key = ?", (key,)).fetchone()
+        return row is not None
 
     def prune(self, now: float) -> int:
         before = now - self.max_age

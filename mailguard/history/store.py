@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Protocol
 
-from mailguard.history.model import HistoryStats, SenderProfile, Sighting
+from mailguard.history.model import HistoryStats, SenderProfile, SentMessage
 
 DEFAULT_MAX_AGE_DAYS = 365
 
@@ -17,12 +17,12 @@ class HistoryReader(Protocol):
 
 
 class HistoryStore(HistoryReader, Protocol):
-    def record(self, sightings: Iterable[Sighting], messages: Iterable[tuple[str, float]]) -> None:
-        """Add sightings, and one message per (sender, time) pair, in one transaction."""
+    def record(self, messages: Iterable[SentMessage]) -> int:
+        """Add messages in one transaction; returns how many were new (by key)."""
         ...
 
-    def seen_message(self, key: bytes, at: float) -> bool:
-        """True when this Message-ID was learned before; remembers it otherwise."""
+    def knows(self, key: bytes) -> bool:
+        """True when a message with this key was recorded before."""
         ...
 
     def prune(self, now: float) -> int:

@@ -15,7 +15,7 @@ import pytest
 from faker import Faker
 
 from mailguard.history.learn import Learner, input_files, read_messages, sightings_of
-from mailguard.history.model import FREQUENT, Sighting
+from mailguard.history.model import FREQUENT, SentMessage, Sighting
 from mailguard.history.sqlite import ReadOnlyHistory, SQLiteHistory
 from mailguard.intake.mime import ParsedMessage
 
@@ -59,7 +59,7 @@ def send(store, recipients, *, at: float | None = None, sender: str = SENDER) ->
     """One message from ``sender`` to ``recipients``: addresses or (name, address) pairs."""
     at = ago(1) if at is None else at
     pairs = [r if isinstance(r, tuple) else ("", r) for r in recipients]
-    store.record([Sighting(sender, a, n, at) for n, a in pairs], [(sender, at)])
+    store.record([SentMessage(sender, at, tuple(Sighting(sender, a, n, at) for n, a in pairs))])
 
 
 # --- the store --------------------------------------------------------------------------
@@ -249,27 +249,31 @@ def test_a_failed_batch_is_not_half_written(store):
     broken = Sighting(SENDER, person()[1], None, ago(1))  # type: ignore[arg-type]
 
     with pytest.raises(sqlite3.IntegrityError):
-        store.record([good, broken], [(SENDER, ago(1))])
+        store.record([SentMessage(SENDER, ago(1), (good,)), SentMessage(SENDER, ago(1), (broken,))])
 
     assert store.stats().contacts == 0
     send(store, [address])  # the store is still usable
     assert store.profile(SENDER, [address]).count(address) == 1
 
 
-def test_a_message_key_is_new_the_first_time_and_seen_after(store):
-    assert store.seen_message(b"k" * 16, ago(1)) is False
-    assert store.seen_message(b"k" * 16, ago(1)) is True
-    assert store.seen_message(b"j" * 16, ago(1)) is False
+def keyed(key: bytes, at: float) -> SentMessage:
+    return SentMessage(SENDER, at, (Sighting(SENDER, person()[1], "", at),), key)
+
+
+def test_a_message_with_a_known_key_is_recorded_once(store):
+    assert store.record([keyed(b"k" * 16, ago(1))]) == 1
+    assert store.knows(b"k" * 16) and not store.knows(b"j" * 16)
+    assert store.record([keyed(b"k" * 16, ago(1)), keyed(b"j" * 16, ago(1))]) == 1
+    assert store.stats().contacts == 2
 
 
 def test_prune_forgets_old_message_keys_too(tmp_path):
     store = SQLiteHistory(tmp_path / "history.db", max_age_days=30)
-    store.seen_message(b"old-message-key!", ago(31))
-    store.seen_message(b"new-message-key!", ago(1))
+    store.record([keyed(b"old-message-key!", ago(31)), keyed(b"new-message-key!", ago(1))])
 
-    assert store.prune(time.time()) == 1
-    assert store.seen_message(b"old-message-key!", ago(31)) is False
-    assert store.seen_message(b"new-message-key!", ago(1)) is True
+    assert store.prune(time.time()) == 2  # the old contact and its key; sender and domain live on
+    assert not store.knows(b"old-message-key!")
+    assert store.knows(b"new-message-key!")
     store.close()
 
 
@@ -556,12 +560,6 @@ def test_messages_without_a_sender_or_outside_recipients_are_unusable(store, tmp
     assert store.stats().contacts == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG learn.py Learner.add: seen_message() commits the Message-ID key at once,"
-    " but the sightings wait in memory for flush(); a run stopped before flush"
-    " (Ctrl-C, crash) loses those messages for good: the re-run skips them as duplicates",
-)
 def test_a_learn_run_stopped_before_writing_can_be_run_again(store):
     a = person()[1]
     raw = rfc822(a, message_id="m1")
@@ -576,12 +574,6 @@ def test_a_learn_run_stopped_before_writing_can_be_run_again(store):
     assert store.profile(SENDER, [a]).count(a) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sqlite.py SQLiteHistory.record: a domain is counted once per"
-    " (sender, domain, at), so separate messages sent in the same second (Date: has"
-    " one-second resolution; a mail merge) are counted as one",
-)
 def test_separate_messages_in_the_same_second_each_count_for_their_domain(store, tmp_path):
     a, b = person("nhs.net")[1], person("nhs.net")[1]
     at = float(int(ago(2)))
@@ -596,12 +588,6 @@ def test_separate_messages_in_the_same_second_each_count_for_their_domain(store,
     assert profile.domains == {"nhs.net": 2}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG learn.sightings_of / intake.mime ParsedMessage.addresses: a raw UTF-8"
-    " (RFC 6532) display name keeps surrogate escapes; SQLite cannot encode them, so"
-    " record() raises UnicodeEncodeError and the whole batch (up to 500 messages) is lost",
-)
 def test_a_raw_utf8_display_name_does_not_spoil_the_batch(store):
     learner = Learner(store, 365)
     learner.add(rfc822(person()[1], message_id="plain"))
