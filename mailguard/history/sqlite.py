@@ -24,6 +24,7 @@ FILENAME = "history.db"
 MAX_FREQUENT = 1000  # contacts compared for near misses; a shared mailbox has more
 FREQUENT_TTL = 60.0  # seconds a worker reuses a sender's frequent contacts
 FREQUENT_SENDERS = 256
+CACHE_FROM = 200  # frequent contacts; fewer are read fresh for every message
 
 _MIGRATIONS = (
     """
@@ -176,7 +177,15 @@ class SQLiteHistory:
     def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
         since = time.time() - self.max_age
         with self._lock:
-            return read_profile(self._db, sender, recipients, since)
+            found = read_profile(self._db, sender, recipients, since)
+        load = found.frequent_loader
+        assert load is not None
+
+        def locked() -> tuple[Contact, ...]:
+            with self._lock:
+                return load()
+
+        return dataclasses.replace(found, frequent_loader=locked)
 
     def close(self) -> None:
         with self._lock:
@@ -207,10 +216,11 @@ class ReadOnlyHistory:
                 self._frequent.move_to_end(key)
                 return hit[1]
             contacts = load()
-            self._frequent[key] = (now + FREQUENT_TTL, contacts)
-            self._frequent.move_to_end(key)
-            while len(self._frequent) > FREQUENT_SENDERS:
-                self._frequent.popitem(last=False)
+            if len(contacts) >= CACHE_FROM:  # small lists are cheap and should be fresh
+                self._frequent[key] = (now + FREQUENT_TTL, contacts)
+                self._frequent.move_to_end(key)
+                while len(self._frequent) > FREQUENT_SENDERS:
+                    self._frequent.popitem(last=False)
             return contacts
 
         return dataclasses.replace(found, frequent_loader=cached)
