@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from mailguard.detectors import DetectionContext
@@ -37,3 +38,86 @@ def trust_of(domain: str, context: DetectionContext) -> str:
     if in_domains(domain, org.partner_domains):
         return "partner"
     return "external"
+
+
+# Words that make a mailbox or display name an organisation's or a role's, not a person's.
+ROLE_WORDS = frozenset(
+    [
+        "accounts",
+        "admin",
+        "administrator",
+        "applications",
+        "association",
+        "bursar",
+        "business",
+        "care",
+        "centre",
+        "center",
+        "chair",
+        "clerk",
+        "complaints",
+        "contact",
+        "council",
+        "councillor",
+        "customer",
+        "customerservices",
+        "democratic",
+        "department",
+        "director",
+        "duty",
+        "enquiries",
+        "enquiry",
+        "environmental",
+        "finance",
+        "general",
+        "governors",
+        "group",
+        "head",
+        "headteacher",
+        "hello",
+        "help",
+        "helpdesk",
+        "housing",
+        "hr",
+        "info",
+        "licensing",
+        "llp",
+        "ltd",
+        "limited",
+        "mail",
+        "manager",
+        "nhs",
+        "noreply",
+        "no-reply",
+        "office",
+        "officer",
+        "parish",
+        "planning",
+        "plc",
+        "postmaster",
+        "practice",
+        "principal",
+        "reception",
+        "referrals",
+        "safeguarding",
+        "sales",
+        "school",
+        "secretary",
+        "service",
+        "services",
+        "solicitors",
+        "support",
+        "surgery",
+        "teacher",
+        "team",
+        "town",
+        "trust",
+        "webmaster",
+    ]
+)
+_WORD = re.compile(r"[^\W\d_]+")
+
+
+def is_role(text: str) -> bool:
+    """``parish.clerk``, ``School Office``, ``Northdown Housing Trust``: not a person."""
+    return any(w in ROLE_WORDS for w in _WORD.findall(fold(text)))

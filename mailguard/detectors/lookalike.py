@@ -9,7 +9,7 @@ legitimate (nhs.uk next to nhs.net) is never reported.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import cache
 
 from rapidfuzz.distance import OSA
@@ -18,6 +18,7 @@ from mailguard.detectors import DetectionContext
 from mailguard.model import Envelope, Finding, Severity, domain_of
 
 NAME = "lookalike_domain"
+ESTABLISHED = 2  # messages from anyone here: not a one-off slip of the keyboard
 
 # Well-known mailbox providers and public-sector domains staff write to every day.
 WELL_KNOWN = frozenset(
@@ -128,13 +129,16 @@ def detect_domains(
     internal: Sequence[str],
     partner: Sequence[str],
     frequent: Sequence[str] = (),
+    established: Collection[str] = (),
 ) -> list[Finding]:
-    """``frequent``: domains this sender often writes to, from the history."""
+    """``frequent``: domains this sender often writes to, from the history;
+    ``established``: domains the organisation writes to, real whatever they resemble
+    (bolton.gov.uk next to boston.gov.uk)."""
     references = {*internal, *partner, *WELL_KNOWN, *frequent}
     found: dict[str, str] = {}
     for rcpt in recipients:
         domain = domain_of(rcpt)
-        if domain and domain not in found:
+        if domain and domain not in found and domain not in established:
             ref = lookalike_of(domain, references)
             if ref:
                 found[domain] = ref
@@ -150,5 +154,7 @@ def detect(message: object, envelope: Envelope, context: DetectionContext) -> li
     org = context.organisation
     internal = org.internal_domains if org else ()
     partner = org.partner_domains if org else ()
-    frequent = context.history.frequent_domains if context.history else ()
-    return detect_domains(envelope.rcpt_tos, internal, partner, frequent)
+    history = context.history
+    frequent = history.frequent_domains if history else ()
+    established = {d for d, n in history.org_domains.items() if n >= ESTABLISHED} if history else ()
+    return detect_domains(envelope.rcpt_tos, internal, partner, frequent, established)

@@ -16,7 +16,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from mailguard.detectors import DetectionContext
-from mailguard.detectors._address import fold, mask_address, trust_of
+from mailguard.detectors._address import fold, is_role, mask_address, trust_of
 from mailguard.history.model import Contact, SenderProfile
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity, domain_of
@@ -24,38 +24,6 @@ from mailguard.model import Envelope, Finding, Severity, domain_of
 NAME = "recipient_near_miss"
 RARE = 1  # a recipient written to at most this often is "new" to the sender
 
-# Shared mailboxes exist at every organisation: the same local part elsewhere says nothing.
-ROLE_NAMES = frozenset(
-    [
-        "admin",
-        "accounts",
-        "council",
-        "contact",
-        "customerservices",
-        "duty",
-        "enquiries",
-        "enquiry",
-        "finance",
-        "general",
-        "hello",
-        "help",
-        "hr",
-        "info",
-        "mail",
-        "noreply",
-        "no-reply",
-        "office",
-        "planning",
-        "postmaster",
-        "reception",
-        "referrals",
-        "safeguarding",
-        "sales",
-        "support",
-        "team",
-        "webmaster",
-    ]
-)
 _TITLES = re.compile(r"\b(mr|mrs|ms|miss|mx|dr|prof|cllr|councillor|rev)\b\.?")
 
 
@@ -71,7 +39,8 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
     if profile is None:
         return []
     recipients = {r.lower() for r in envelope.rcpt_tos}
-    new = [r for r in sorted(recipients) if profile.count(r) <= RARE]
+    sender = envelope.mail_from.lower()
+    new = [r for r in sorted(recipients) if r != sender and profile.count(r) <= RARE]
     if not new or not profile.frequent_contacts():
         return []
     shown = {a.lower(): n for n, a in message.addresses("to", "cc") if n.strip()}
@@ -115,7 +84,8 @@ class _Index:
 
     def closest(self, recipient: str, shown_name: str) -> NearMiss | None:
         local, _, domain = recipient.rpartition("@")
-        if len(local) >= 4 and local not in ROLE_NAMES:
+        # Shared mailboxes exist everywhere: info@ elsewhere is someone else on purpose.
+        if len(local) >= 4 and not is_role(local):
             prefix = local + "@"
             for contact in self.contacts:
                 if contact.address.startswith(prefix):
@@ -133,7 +103,7 @@ class _Index:
                 if hit is not None:
                     meant = same_domain[hit[2]]
                     return NearMiss(recipient, meant, "address differs by a letter or two")
-        key = normalised_name(shown_name)
+        key = "" if is_role(shown_name) else normalised_name(shown_name)
         if key and self.by_name:
             hit = process.extractOne(key, list(self.by_name), scorer=fuzz.ratio, score_cutoff=92)
             if hit is not None:
@@ -146,6 +116,8 @@ class _Index:
             self._by_name = {}
             for contact in self.contacts:
                 key = normalised_name(contact.name) if contact.name else ""
+                if key and is_role(contact.name):
+                    continue
                 if key:
                     self._by_name.setdefault(key, contact)
         return self._by_name

@@ -231,11 +231,6 @@ def test_a_contact_whose_history_aged_out_is_not_compared(tmp_path):
     store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG near_miss.detect: the sender's own address (a self-Cc) is 'new' because"
-    " sightings_of never records it, so a.khan@ cc'ing themselves resembles frequent s.khan@",
-)
 def test_copying_yourself_is_not_a_near_miss(history):
     sender = "a.khan@northdown.gov.uk"
     wrote(history, "s.khan@northdown.gov.uk", sender=sender)
@@ -245,11 +240,6 @@ def test_copying_yourself_is_not_a_near_miss(history):
     assert run(near_miss, history, message, sender=sender) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG near_miss.ROLE_NAMES is incomplete: headteacher@, clerk@, complaints@,"
-    " licensing@ ... at another school/parish/council is 'same name at another domain'",
-)
 @pytest.mark.parametrize("role", ["headteacher", "clerk", "complaints", "licensing"])
 def test_the_same_role_mailbox_at_another_school_or_parish_is_not_a_near_miss(history, role):
     wrote(history, f"{role}@oakfield-primary.sch.uk")
@@ -257,11 +247,6 @@ def test_the_same_role_mailbox_at_another_school_or_parish_is_not_a_near_miss(hi
     assert run(near_miss, history, mail(f"{role}@ashgrove-primary.sch.uk")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG near_miss _Index.closest: the display-name rule ignores role mailboxes;"
-    " every school's 'School Office' is the same display name",
-)
 def test_the_same_role_display_name_at_another_school_is_not_a_near_miss(history):
     wrote(history, ("School Office", "office@oakfield-primary.sch.uk"))
 
@@ -550,12 +535,6 @@ def test_an_unknown_or_organisational_recipient_is_not_checked(history, to):
     assert run(name_mismatch, history, mail(to, "Dear Mrs Patel,")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG name_mismatch.NICKNAMES/same_person: common nicknames and variants missing"
-    " (Tom/Thomas, Jo/Joanne, Mohammed/Muhammad, Sean/Shaun, Geoff/Jeff, Cathy/Catherine);"
-    " even Steven/Stephen, the example in same_person's comment, scores 76.9 < 80",
-)
 @pytest.mark.parametrize(
     ("to", "greeting"),
     [
@@ -572,11 +551,6 @@ def test_common_nicknames_and_spellings_are_not_mismatches(history, to, greeting
     assert run(name_mismatch, history, mail(to, f"{greeting}\r\n\r\nThanks.")) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG name_mismatch._NOT_NAMES/_GREETING: role words (Headteacher, Occupier, Landlord,"
-    " Chair) and titles it does not know (Professor, Doctor, Revd, 'Mr/Mrs') are taken as names",
-)
 @pytest.mark.parametrize(
     "greeting",
     [
@@ -596,11 +570,6 @@ def test_role_greetings_and_longer_titles_are_not_mismatches(history, greeting):
     assert run(name_mismatch, history, message) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG name_mismatch.greeting_name: in 'Dear Sarah and Tom' the regex takes 'and' as"
-    " the optional second name, so the 'and ' check on the rest of the line never sees it",
-)
 @pytest.mark.parametrize("greeting", ["Dear Priya and Sanjay,", "Hi Priya and Sanjay"])
 def test_a_greeting_to_two_first_names_joined_by_and_is_not_a_mismatch(history, greeting):
     message = mail("Sanjay Mistry <sanjay.mistry@example.org>", f"{greeting}\r\n\r\nThanks.")
@@ -614,11 +583,6 @@ def test_a_raw_utf8_display_name_is_read_as_the_name_it_spells(history):
     assert run(name_mismatch, history, message) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG name_mismatch.greeting_name: with a title, the word after the surname is taken"
-    " as the surname when no comma follows ('Dear Mr Smith Thank you' -> 'Thank')",
-)
 def test_a_greeting_run_into_the_first_sentence_is_read_correctly(history):
     message = mail(
         "John Smith <john.smith@example.org>", "Dear Mr Smith Thank you for your letter."
@@ -627,22 +591,12 @@ def test_a_greeting_run_into_the_first_sentence_is_read_correctly(history):
     assert run(name_mismatch, history, message) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG name_mismatch.known_names: a one-word display name ('Priya') is taken as the"
-    " whole name; the first.last address that would confirm 'Patel' is never consulted",
-)
 def test_a_surname_greeting_to_a_first_name_only_contact_is_not_a_mismatch(history):
     message = mail("Priya <priya.patel@example.org>", "Dear Ms Patel,\r\n\r\nThanks.")
 
     assert run(name_mismatch, history, message) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG name_mismatch.known_names: any two-part local part is read as a person's"
-    " name, including role addresses (parish.clerk@, head.teacher@, office.manager@)",
-)
 @pytest.mark.parametrize("local", ["parish.clerk", "head.teacher", "office.manager"])
 def test_a_role_address_is_not_taken_for_a_persons_name(history, local):
     message = mail(f"{local}@oakfield.org.uk", "Dear Mrs Smith,\r\n\r\nThanks.")
@@ -695,12 +649,6 @@ def test_a_frequent_domain_that_aged_out_is_no_longer_a_reference(tmp_path):
     store.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG lookalike_of: real neighbouring councils one or two letters apart"
-    " (bolton/boston, harlow/harrow, eastsussex/westsussex) are reported as look-alikes"
-    " of a frequent domain, even when the organisation already writes to both",
-)
 @pytest.mark.parametrize(
     ("frequent", "other"),
     [
@@ -714,3 +662,23 @@ def test_real_neighbouring_council_domains_are_not_look_alikes(history, frequent
     wrote(history, f"licensing@{other}", times=2, sender=COLLEAGUE)
 
     assert run(lookalike, history, mail(f"planning@{other}")) == []
+
+
+def test_an_apostrophe_in_a_surname_is_not_an_initial_that_matches_anyone(history):
+    message = mail("Sean O'Brien <sob@example.org>", "Dear Mrs Okafor,\r\n\r\nThanks.")
+
+    [finding] = run(name_mismatch, history, message)
+
+    assert finding.type == "NAME_MISMATCH"
+
+
+@pytest.mark.parametrize(
+    "shown",
+    ['"Sarah Jones (Northdown Homes)"', '"Sarah Jones - Housing Officer"'],
+)
+def test_a_display_name_with_a_role_or_organisation_after_it_still_names_the_person(history, shown):
+    message = mail(f"{shown} <sj@example.org>", "Dear Mr Okafor,\r\n\r\nThanks.")
+
+    [finding] = run(name_mismatch, history, message)
+
+    assert "S*** J***" in finding.detail
