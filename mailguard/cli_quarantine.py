@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,10 @@ import click
 
 from mailguard.config import ConfigError, Settings, load_settings
 from mailguard.delivery.upstream import UpstreamPool, config_from
+from mailguard.history.learn import learn_released
+from mailguard.history.sqlite import FILENAME as HISTORY_FILE
+from mailguard.history.sqlite import SQLiteHistory
+from mailguard.model import Envelope
 from mailguard.quarantine.service import QuarantineError, QuarantineService
 from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
@@ -46,7 +51,21 @@ def _service(settings: Settings, with_upstream: bool = False) -> QuarantineServi
     upstream = None
     if with_upstream:
         upstream = UpstreamPool(config_from(settings, max_connections=1))
-    return QuarantineService(store, upstream)
+    learn = _learner(settings) if with_upstream and settings.history_learn else None
+    return QuarantineService(store, upstream, on_released=learn)
+
+
+def _learner(settings: Settings) -> Callable[[Envelope, bytes], None]:
+    """A released message's recipients were confirmed by a reviewer: remember them."""
+
+    def learn(envelope: Envelope, raw: bytes) -> None:
+        store = SQLiteHistory(settings.data_dir / HISTORY_FILE, settings.history_max_age_days)
+        try:
+            learn_released(store, envelope, raw)
+        finally:
+            store.close()
+
+    return learn
 
 
 def _who(by: str | None) -> str:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import os
@@ -18,6 +19,7 @@ from pathlib import Path
 from mailguard.history.model import LearnSummary, SentMessage, Sighting
 from mailguard.history.store import HistoryStore
 from mailguard.intake.mime import ParsedMessage
+from mailguard.model import Envelope
 
 _BATCH = 500
 
@@ -50,6 +52,16 @@ def message_key(sender: str, message_id: object, raw: bytes) -> bytes:
     """Learning the same message twice (relay, then mailbox) must count it once."""
     basis = str(message_id).strip().encode("utf-8", "replace") if message_id else raw[:4096]
     return hashlib.sha256(sender.encode("utf-8", "replace") + b"\0" + basis).digest()[:16]
+
+
+CONFIRMED = 2  # a released recipient is no longer "new" (near-miss RARE is 1)
+
+
+def learn_released(store: HistoryStore, envelope: Envelope, raw: bytes) -> None:
+    """Record a released message now: a reviewer confirmed these recipients were meant."""
+    sent = sent_message(envelope.mail_from, envelope.rcpt_tos, ParsedMessage(raw), time.time())
+    if sent is not None:
+        store.record([dataclasses.replace(sent, weight=CONFIRMED)])
 
 
 @dataclass(frozen=True, slots=True)

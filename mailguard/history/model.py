@@ -31,6 +31,7 @@ class SentMessage:
     at: float
     sightings: tuple[Sighting, ...]
     key: bytes | None = None
+    weight: int = 1  # a reviewer-confirmed recipient counts as more than one sighting
 
 
 @dataclass(frozen=True, slots=True)

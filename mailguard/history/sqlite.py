@@ -64,9 +64,9 @@ _MIGRATIONS = (
 
 _UPSERT_CONTACT = """
     INSERT INTO contacts (sender, recipient, name, count, first_seen, last_seen)
-    VALUES (?, ?, ?, 1, ?, ?)
+    VALUES (?, ?, ?, ?, ?, ?)
     ON CONFLICT (sender, recipient) DO UPDATE SET
-        count = count + 1,
+        count = count + excluded.count,
         name = CASE WHEN excluded.name != '' AND excluded.last_seen >= last_seen
                     THEN excluded.name ELSE name END,
         first_seen = min(first_seen, excluded.first_seen),
@@ -125,7 +125,9 @@ class SQLiteHistory:
     def _add(self, message: SentMessage) -> None:
         at = message.at
         for s in message.sightings:
-            self._db.execute(_UPSERT_CONTACT, (message.sender, s.recipient, s.name, at, at))
+            self._db.execute(
+                _UPSERT_CONTACT, (message.sender, s.recipient, s.name, message.weight, at, at)
+            )
         # A domain counts once per message, however many recipients it had there.
         for domain in {domain_of(s.recipient) for s in message.sightings}:
             self._db.execute(_UPSERT_DOMAIN, (message.sender, domain, at, at))

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
+from mailguard import logging as mglog
 from mailguard.delivery.upstream import Delivery, UpstreamError, UpstreamPool, deliver
 from mailguard.model import Envelope, Inspection
 from mailguard.quarantine.store import HeldMessage, QuarantineStore, State
 
 DAY = 86400.0
+log = mglog.get_logger()
 
 
 class QuarantineError(Exception):
@@ -29,9 +32,17 @@ class ReleaseResult:
 
 
 class QuarantineService:
-    def __init__(self, store: QuarantineStore, upstream: UpstreamPool | None = None) -> None:
+    def __init__(
+        self,
+        store: QuarantineStore,
+        upstream: UpstreamPool | None = None,
+        on_released: Callable[[Envelope, bytes], None] | None = None,
+    ) -> None:
+        """``on_released`` hears of each delivered release: a reviewer confirmed that
+        these recipients were meant, which the sender history should learn."""
         self.store = store
         self.upstream = upstream
+        self.on_released = on_released
 
     async def hold(
         self,
@@ -101,6 +112,11 @@ class QuarantineService:
         if delivery.refused:
             note += f" ({len(delivery.refused)} recipient(s) refused upstream)"
         self.store.audit(message_id, by, "released", note)
+        if self.on_released is not None:
+            try:
+                self.on_released(Envelope(held.mail_from, delivery.accepted), raw)
+            except Exception as exc:  # the release happened; learning is a bonus
+                log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return ReleaseResult(self.get(message_id), delivery)
 
     def reject(self, message_id: str, by: str, reason: str) -> HeldMessage:

@@ -224,8 +224,31 @@ async def test_serve_learns_from_delivered_mail_and_then_holds_a_near_miss(
     assert await eventually(lambda: any(e.get("action") == "hold" for e in mg.events("message")))
     [held_event] = [e for e in mg.events("message") if e.get("action") == "hold"]
     assert "hold-near-miss-with-data" in held_event["rules"]
-    assert len(sink.messages) == 3  # the slip was held, not delivered
+    def delivered() -> list[str]:  # recipients of the officer's own mail (not notices)
+        return [r for m in sink.messages if m.mail_from == OFFICER for r in m.rcpt_tos]
+
+    assert delivered() == [SARAH[1]] * 3  # the slip was held, not delivered
 
     await asyncio.sleep(1.5)  # past the recorder's flush interval
     held = ReadOnlyHistory(db).profile(OFFICER, ["sarah.jones@gmail.com"])
     assert held.count("sarah.jones@gmail.com") == 0  # held mail teaches nothing
+
+    # A reviewer confirms the address: the next message to it is no longer a near miss.
+    released = mailguard(
+        "quarantine",
+        "release",
+        held_event["id"],
+        "--data-dir",
+        str(mg.data_dir),
+        "--upstream",
+        f"{HOST}:{sink.port}",
+        "--reason",
+        "GP's own address, confirmed",
+    )
+    assert released.returncode == 0, released.stderr
+    assert await eventually(lambda: delivered().count("sarah.jones@gmail.com") == 1)
+    again = sent_mail(OFFICER, ("Sarah Jones", "sarah.jones@gmail.com"), days_ago=0)
+    again.set_content(f"Dear Sarah,\nAnother referral, NHS number {files.nhs_number()}.\n")
+    errors, reply = await aiosmtplib.send(again, hostname=HOST, port=mg.port, timeout=30)
+    assert not errors and reply.startswith("2")
+    assert await eventually(lambda: delivered().count("sarah.jones@gmail.com") == 2)
