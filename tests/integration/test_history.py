@@ -224,6 +224,7 @@ async def test_serve_learns_from_delivered_mail_and_then_holds_a_near_miss(
     assert await eventually(lambda: any(e.get("action") == "hold" for e in mg.events("message")))
     [held_event] = [e for e in mg.events("message") if e.get("action") == "hold"]
     assert "hold-near-miss-with-data" in held_event["rules"]
+
     def delivered() -> list[str]:  # recipients of the officer's own mail (not notices)
         return [r for m in sink.messages if m.mail_from == OFFICER for r in m.rcpt_tos]
 
