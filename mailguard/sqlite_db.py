@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -11,6 +12,10 @@ from pathlib import Path
 def open_db(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
     """A WAL connection usable from one thread at a time (guard it with a lock)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Held mail and who-writes-to-whom are personal data: owner only. SQLite gives
+        # the -wal and -shm files the database file's permissions.
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={synchronous}")

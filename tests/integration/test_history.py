@@ -253,3 +253,24 @@ async def test_serve_learns_from_delivered_mail_and_then_holds_a_near_miss(
     errors, reply = await aiosmtplib.send(again, hostname=HOST, port=mg.port, timeout=30)
     assert not errors and reply.startswith("2")
     assert await eventually(lambda: delivered().count("sarah.jones@gmail.com") == 2)
+
+
+def test_history_stats_count_without_showing_addresses_and_forget_removes_a_person(tmp_path):
+    data = tmp_path / "data"
+    box = sent_mailbox(tmp_path / "sent.mbox", n=40)
+    assert mailguard("history", "learn", "--data-dir", str(data), str(box)).returncode == 0
+
+    stats = mailguard("history", "stats", "--data-dir", str(data))
+    assert stats.returncode == 0
+    assert "senders: 6" in stats.stdout and "@" not in stats.stdout
+
+    forgot = mailguard("history", "forget", "--data-dir", str(data), SARAH[1].upper())
+    assert forgot.returncode == 0 and "Forgot" in forgot.stdout
+    profile = ReadOnlyHistory(data / "history.db").profile(OFFICER, [SARAH[1]])
+    assert profile.count(SARAH[1]) == 0 and SARAH[1] not in profile.names
+
+
+def test_history_learn_says_which_files_it_cannot_read(tmp_path):
+    result = mailguard("history", "learn", "--data-dir", str(tmp_path), str(tmp_path / "nope"))
+    assert result.returncode == 2
+    assert "nope" in result.stderr and "Traceback" not in result.stderr

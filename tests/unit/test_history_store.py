@@ -598,3 +598,14 @@ def test_a_raw_utf8_display_name_does_not_spoil_the_batch(store):
     profile = store.profile(SENDER, ["sian.evans@example.org"])
     assert profile.messages == 2
     assert profile.known["sian.evans@example.org"].name == "Siân Evans"
+
+
+def test_the_history_file_is_readable_by_its_owner_only(tmp_path):
+    store = SQLiteHistory(tmp_path / "history.db")
+    send(store, [person()[1]])
+    store.close()
+
+    for name in ("history.db", "history.db-wal"):
+        path = tmp_path / name
+        if path.exists():
+            assert path.stat().st_mode & 0o077 == 0, name
