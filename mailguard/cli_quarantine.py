@@ -21,7 +21,7 @@ from mailguard.history.learn import learn_released
 from mailguard.history.sqlite import FILENAME as HISTORY_FILE
 from mailguard.history.sqlite import SQLiteHistory
 from mailguard.model import Envelope
-from mailguard.quarantine.service import QuarantineError, QuarantineService
+from mailguard.quarantine.service import Actor, QuarantineError, QuarantineService, Role
 from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
 
@@ -70,6 +70,12 @@ def _learner(settings: Settings) -> Callable[[Envelope, bytes], None]:
 
 def _who(by: str | None) -> str:
     return by or os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def _admin(by: str | None) -> Actor:
+    """Whoever runs the CLI on the server has a shell there: an admin, who still needs a
+    second person for two-person releases."""
+    return Actor(_who(by), Role.ADMIN)
 
 
 @click.group("quarantine")
@@ -159,7 +165,7 @@ def release(
 
     async def run() -> Any:
         try:
-            return await service.release(message_id, _who(by), reason or "(no reason given)")
+            return await service.release(message_id, _admin(by), reason or "(no reason given)")
         finally:
             assert service.upstream is not None
             await service.upstream.close()
@@ -175,6 +181,64 @@ def release(
         click.echo(f"released {message_id} to {len(result.delivery.accepted)} recipient(s)")
         for rcpt, reply in refused.items():
             click.echo(f"  refused upstream: {rcpt}: {reply}")
+
+
+@quarantine.command("request-release")
+@_common
+@click.argument("message_id")
+@click.option("--reason", required=True, help="Why it may go out (recorded in the audit).")
+@click.option("--by", help="Who asks [the current user].")
+def request_release(
+    config_file: Path | None,
+    data_dir: Path | None,
+    as_json: bool,
+    message_id: str,
+    reason: str,
+    by: str | None,
+) -> None:
+    """Ask for a two-person release; a different approver must then approve it."""
+    service = _service(_settings(config_file, data_dir=data_dir))
+    try:
+        held = service.request_release(message_id, _admin(by), reason)
+    except QuarantineError as exc:
+        _fail(str(exc), code=1)
+    click.echo(json.dumps(held_json(held)) if as_json else f"release of {message_id} requested")
+
+
+@quarantine.command("approve")
+@_common
+@click.argument("message_id")
+@click.option("--reason", default="", help="A note for the audit.")
+@click.option("--by", help="Who approves [the current user].")
+@click.option("--upstream", help="Deliver to this HOST:PORT [from config].")
+def approve(
+    config_file: Path | None,
+    data_dir: Path | None,
+    as_json: bool,
+    message_id: str,
+    reason: str,
+    by: str | None,
+    upstream: str | None,
+) -> None:
+    """Approve someone else's release request, and deliver the message."""
+    settings = _settings(config_file, data_dir=data_dir, upstream=upstream)
+    service = _service(settings, with_upstream=True)
+
+    async def run() -> Any:
+        try:
+            return await service.approve(message_id, _admin(by), reason)
+        finally:
+            assert service.upstream is not None
+            await service.upstream.close()
+
+    try:
+        result = asyncio.run(run())
+    except QuarantineError as exc:
+        _fail(str(exc), code=1)
+    if as_json:
+        click.echo(json.dumps(held_json(result.held)))
+    else:
+        click.echo(f"approved and released {message_id}")
 
 
 @quarantine.command("reject")
@@ -193,7 +257,7 @@ def reject(
     """Never deliver a held message: its content is deleted, its record kept."""
     service = _service(_settings(config_file, data_dir=data_dir))
     try:
-        held = service.reject(message_id, _who(by), reason or "(no reason given)")
+        held = service.reject(message_id, _admin(by), reason or "(no reason given)")
     except QuarantineError as exc:
         _fail(str(exc), code=1)
     click.echo(json.dumps(held_json(held)) if as_json else f"rejected {message_id}")
@@ -245,6 +309,15 @@ def held_json(h: HeldMessage) -> dict[str, Any]:
         "release": h.release,
         "policy_version": h.policy_version,
         "findings": [f.to_json() for f in h.findings],
+        "subject": h.subject,
+        "release_request": {
+            "by": h.request.by,
+            "reason": h.request.reason,
+            "at": _iso(h.request.at),
+        }
+        if h.request
+        else None,
+        "review_requested": h.review_requested,
     }
 
 

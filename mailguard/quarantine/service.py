@@ -8,14 +8,19 @@ deleted but its record kept, and every state change says who and why.
 from __future__ import annotations
 
 import asyncio
+import enum
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.header import decode_header, make_header
 
 from mailguard import logging as mglog
+from mailguard.actions import rewrite
 from mailguard.delivery.upstream import Delivery, UpstreamError, UpstreamPool, deliver
+from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
-from mailguard.quarantine.store import HeldMessage, QuarantineStore, State
+from mailguard.policy.schema import Policy
+from mailguard.quarantine.store import HeldMessage, QuarantineStore, ReleaseRequest, Search, State
 
 DAY = 86400.0
 log = mglog.get_logger()
@@ -23,6 +28,27 @@ log = mglog.get_logger()
 
 class QuarantineError(Exception):
     """A request the quarantine cannot carry out (unknown id, wrong state, upstream down)."""
+
+
+class NotAllowed(QuarantineError):
+    """The person may not do this to this message (role, two-person rule, not theirs)."""
+
+
+class Role(enum.Enum):
+    REVIEWER = "reviewer"  # release, reject, ask for a second opinion
+    APPROVER = "approver"  # also approves two-person releases
+    ADMIN = "admin"  # also manages users
+    SENDER = "sender"  # through the notice link: only their own message
+
+    @property
+    def approves(self) -> bool:
+        return self in (Role.APPROVER, Role.ADMIN)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    name: str
+    role: Role
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +63,15 @@ class QuarantineService:
         store: QuarantineStore,
         upstream: UpstreamPool | None = None,
         on_released: Callable[[Envelope, bytes], None] | None = None,
+        policy: Callable[[], Policy] = Policy,
     ) -> None:
         """``on_released`` hears of each delivered release: a reviewer confirmed that
-        these recipients were meant, which the sender history should learn."""
+        these recipients were meant, which the sender history should learn. ``policy``
+        gives the organisation and rewrite settings for a release as Bcc."""
         self.store = store
         self.upstream = upstream
         self.on_released = on_released
+        self.policy = policy
 
     async def hold(
         self,
@@ -70,6 +99,7 @@ class QuarantineService:
             policy_version=d.policy_version,
             findings=inspection.findings,
             smtputf8=envelope.smtputf8,
+            subject=subject_of(raw),
         )
         await asyncio.to_thread(self.store.add, held, raw)
         return held
@@ -80,38 +110,126 @@ class QuarantineService:
             raise QuarantineError(f"no held message {message_id}")
         return held
 
-    async def release(self, message_id: str, by: str, reason: str) -> ReleaseResult:
-        """Deliver the original bytes upstream, without inspecting them again."""
+    def search(self, search: Search) -> tuple[list[HeldMessage], int]:
+        return self.store.search(search)
+
+    def may_release_directly(self, held: HeldMessage, actor: Actor) -> bool:
+        """What the UI offers: a release button, or a request for a second person."""
+        try:
+            self._check_release(held, actor)
+        except NotAllowed:
+            return False
+        return True
+
+    def _check_release(self, held: HeldMessage, actor: Actor) -> None:
+        if actor.role is Role.SENDER:
+            if held.release != "sender" or actor.name.lower() != held.mail_from.lower():
+                raise NotAllowed("only a reviewer can release this message")
+        elif held.release == "approver":
+            raise NotAllowed(
+                "this rule needs two people: a reviewer asks for release, and a different"
+                " approver approves it"
+            )
+
+    async def release(
+        self,
+        message_id: str,
+        actor: Actor,
+        reason: str,
+        *,
+        recipients: Sequence[str] | None = None,
+        as_bcc: bool = False,
+    ) -> ReleaseResult:
+        """Deliver the held message without inspecting it again: as it was, to some of
+        its recipients, or with the visible outside recipients moved to Bcc."""
+        held = self.get(message_id)
+        self._check_release(held, actor)
+        return await self._release(held, actor, reason, "released", recipients, as_bcc)
+
+    def request_release(self, message_id: str, actor: Actor, reason: str) -> HeldMessage:
+        """First half of a two-person release."""
+        held = self.get(message_id)
+        if actor.role is Role.SENDER:
+            raise NotAllowed("only a reviewer can ask for a release")
+        if held.release != "approver":
+            raise QuarantineError("this message needs no approval: release it directly")
+        _need_reason(reason)
+        request = ReleaseRequest(actor.name, reason.strip(), time.time())
+        if not self.store.set_request(message_id, request):
+            raise QuarantineError(f"message {message_id} is not held or already has a request")
+        self.store.audit(message_id, actor.name, "release_requested", reason.strip())
+        return self.get(message_id)
+
+    async def approve(
+        self,
+        message_id: str,
+        actor: Actor,
+        reason: str = "",
+        *,
+        recipients: Sequence[str] | None = None,
+        as_bcc: bool = False,
+    ) -> ReleaseResult:
+        """Second half: a different person with the approver role releases it."""
+        held = self.get(message_id)
+        if not actor.role.approves:
+            raise NotAllowed("only an approver can approve a release")
+        if held.request is None:
+            raise QuarantineError("nobody has asked for this release yet")
+        if held.request.by == actor.name:
+            raise NotAllowed("the person who asked for the release cannot also approve it")
+        note = f"approved request by {held.request.by}: {held.request.reason}"
+        if reason.strip():
+            note += f"; {reason.strip()}"
+        return await self._release(held, actor, note, "approved", recipients, as_bcc)
+
+    async def _release(
+        self,
+        held: HeldMessage,
+        actor: Actor,
+        reason: str,
+        action: str,
+        recipients: Sequence[str] | None,
+        as_bcc: bool,
+    ) -> ReleaseResult:
         if self.upstream is None:
             raise QuarantineError("no upstream configured to release to")
-        held = self.get(message_id)
+        _need_reason(reason)
+        message_id = held.id
+        rcpts = _subset(held, recipients)
         if not self.store.transition(message_id, State.HELD, State.RELEASING):
             raise QuarantineError(f"message {message_id} is {held.state.value}, not held")
         raw = self.store.content(message_id)
         if raw is None:  # cannot happen for a held message; never pretend it was sent
             self.store.transition(message_id, State.RELEASING, State.HELD)
             raise QuarantineError(f"message {message_id} has no stored content")
+        out = self._as_bcc(raw, held) if as_bcc else raw
         try:
             delivery = await deliver(
-                self.upstream, held.mail_from, held.rcpt_tos, raw, smtputf8=held.smtputf8
+                self.upstream, held.mail_from, rcpts, out, smtputf8=held.smtputf8
             )
         except (UpstreamError, OSError) as exc:
             self.store.transition(message_id, State.RELEASING, State.HELD)
-            self.store.audit(message_id, by, "release_failed", f"upstream: {exc}")
+            self.store.audit(message_id, actor.name, "release_failed", f"upstream: {exc}")
             raise QuarantineError(f"upstream unavailable, message stays held: {exc}") from None
         if not delivery.delivered:
             self.store.transition(message_id, State.RELEASING, State.HELD)
             self.store.audit(
-                message_id, by, "release_failed", f"upstream said {delivery.reply.code}"
+                message_id, actor.name, "release_failed", f"upstream said {delivery.reply.code}"
             )
             raise QuarantineError(
                 f"upstream refused the release ({delivery.reply}); message stays held"
             )
         self.store.transition(message_id, State.RELEASING, State.RELEASED)
-        note = reason
+        note = reason.strip()
+        if len(rcpts) < len(held.rcpt_tos):
+            note += f" (to {len(rcpts)} of {len(held.rcpt_tos)} recipients)"
+        if as_bcc:
+            note += " (outside recipients moved to Bcc)"
         if delivery.refused:
             note += f" ({len(delivery.refused)} recipient(s) refused upstream)"
-        self.store.audit(message_id, by, "released", note)
+        if actor.role is Role.SENDER:
+            action = "released_by_sender"
+        self.store.audit(message_id, actor.name, action, note)
         if self.on_released is not None:
             try:
                 self.on_released(Envelope(held.mail_from, delivery.accepted), raw)
@@ -119,12 +237,36 @@ class QuarantineService:
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return ReleaseResult(self.get(message_id), delivery)
 
-    def reject(self, message_id: str, by: str, reason: str) -> HeldMessage:
+    def _as_bcc(self, raw: bytes, held: HeldMessage) -> bytes:
+        policy = self.policy()
+        return rewrite.to_bcc(
+            raw,
+            internal_domains=policy.organisation.internal_domains,
+            sender=held.mail_from,
+            to_shows=policy.rewrite.to,
+            keep_internal_visible=policy.rewrite.keep_internal_visible,
+        )
+
+    def reject(self, message_id: str, actor: Actor, reason: str) -> HeldMessage:
         """Never deliver it: the content is deleted, the record and audit stay."""
         held = self.get(message_id)
+        if actor.role is Role.SENDER and actor.name.lower() != held.mail_from.lower():
+            raise NotAllowed("only the sender or a reviewer can cancel this message")
+        _need_reason(reason)
         if not self.store.transition(message_id, State.HELD, State.REJECTED, drop_content=True):
             raise QuarantineError(f"message {message_id} is {held.state.value}, not held")
-        self.store.audit(message_id, by, "rejected", reason)
+        action = "cancelled_by_sender" if actor.role is Role.SENDER else "rejected"
+        self.store.audit(message_id, actor.name, action, reason.strip())
+        return self.get(message_id)
+
+    def ask_review(self, message_id: str, actor: Actor, note: str) -> HeldMessage:
+        """The sender asks a reviewer to look at it (from the notice link)."""
+        held = self.get(message_id)
+        if actor.name.lower() != held.mail_from.lower():
+            raise NotAllowed("only the sender can ask for a review from the notice link")
+        if not self.store.set_review_requested(message_id):
+            raise QuarantineError(f"message {message_id} is {held.state.value}, not held")
+        self.store.audit(message_id, actor.name, "review_requested", note.strip() or "-")
         return self.get(message_id)
 
     def recover_interrupted_releases(self, older_than: float) -> list[str]:
@@ -154,3 +296,29 @@ class QuarantineService:
                 self.store.audit(held.id, "mailguard", "expired", "not reviewed in time")
                 expired.append(held)
         return expired
+
+
+def _need_reason(reason: str) -> None:
+    if not reason.strip():
+        raise QuarantineError("give a reason: it is kept in the audit")
+
+
+def _subset(held: HeldMessage, recipients: Sequence[str] | None) -> tuple[str, ...]:
+    if recipients is None:
+        return held.rcpt_tos
+    wanted = {r.lower() for r in recipients}
+    chosen = tuple(r for r in held.rcpt_tos if r.lower() in wanted)
+    unknown = wanted - {r.lower() for r in chosen}
+    if unknown or not chosen:
+        raise QuarantineError("release only to recipients of the held message (at least one)")
+    return chosen
+
+
+def subject_of(raw: bytes) -> str:
+    """The Subject for the review list, decoded, one line, bounded."""
+    try:
+        value = ParsedMessage(raw).headers.get("Subject", "")
+        text = str(make_header(decode_header(str(value))))
+    except Exception:
+        return ""
+    return " ".join(text.split())[:300]

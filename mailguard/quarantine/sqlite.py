@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from mailguard.model import Finding, Severity
-from mailguard.quarantine.store import AuditEntry, HeldMessage, State
+from mailguard.quarantine.store import AuditEntry, HeldMessage, ReleaseRequest, Search, State
 from mailguard.sqlite_db import migrate, open_db
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
@@ -50,11 +50,23 @@ _MIGRATIONS = (
     """
     ALTER TABLE messages ADD COLUMN claimed_at REAL;
     """,
+    # v3: the review UI: subject for the list, two-person release requests, and the
+    # sender's "please review" from the notice link.
+    """
+    ALTER TABLE messages ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN request_by TEXT;
+    ALTER TABLE messages ADD COLUMN request_reason TEXT;
+    ALTER TABLE messages ADD COLUMN request_at REAL;
+    ALTER TABLE messages ADD COLUMN review_requested INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX messages_created ON messages (created_at);
+    CREATE INDEX audit_at ON audit (seq DESC);
+    """,
 )
 
 _COLUMNS = (
     "id, state, created_at, expires_at, mail_from, rcpt_tos, size, rules, rule, reason,"
-    " release, policy_version, findings, smtputf8"
+    " release, policy_version, findings, smtputf8, subject, request_by, request_reason,"
+    " request_at, review_requested"
 )
 
 
@@ -70,8 +82,7 @@ class SQLiteStore:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
-                    f"INSERT INTO messages ({_COLUMNS}, content)"
-                    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    f"INSERT INTO messages ({_COLUMNS}, content) VALUES ({','.join('?' * 20)})",
                     (*_row(held), raw),
                 )
                 self._insert_audit(held.id, "mailguard", "held", held.reason or held.rule)
@@ -105,6 +116,67 @@ class SQLiteStore:
             rows = self._db.execute(query, (*args, limit)).fetchall()
         return [_held(r) for r in rows]
 
+    def search(self, search: Search) -> tuple[list[HeldMessage], int]:
+        where, args = [], []
+        if search.state is not None:
+            where.append("state = ?")
+            args.append(search.state.value)
+        if search.rule:
+            where.append("rule = ?")
+            args.append(search.rule)
+        if search.sender:
+            where.append(f"lower(mail_from) {_LIKE}")
+            args.append(f"%{_like(search.sender.lower())}%")
+        if search.since is not None:
+            where.append("created_at >= ?")
+            args.append(search.since)
+        if search.until is not None:
+            where.append("created_at < ?")
+            args.append(search.until)
+        if search.text:
+            columns = ("id", "lower(mail_from)", "lower(rcpt_tos)", "lower(subject)")
+            where.append("(" + " OR ".join(f"{c} {_LIKE}" for c in columns) + ")")
+            needle = f"%{_like(search.text.lower())}%"
+            args.extend([needle] * 4)
+        clause = (" WHERE " + " AND ".join(where)) if where else ""
+        with self._lock:
+            total = self._db.execute(f"SELECT count(*) FROM messages{clause}", args).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM messages{clause}"
+                " ORDER BY created_at DESC LIMIT ? OFFSET ?",
+                (*args, search.limit, search.offset),
+            ).fetchall()
+        return [_held(r) for r in rows], int(total)
+
+    def rules(self) -> list[str]:
+        with self._lock:
+            rows = self._db.execute("SELECT DISTINCT rule FROM messages ORDER BY rule").fetchall()
+        return [r[0] for r in rows]
+
+    def set_request(self, message_id: str, request: ReleaseRequest | None) -> bool:
+        with self._lock:
+            if request is None:
+                cur = self._db.execute(
+                    "UPDATE messages SET request_by = NULL, request_reason = NULL,"
+                    " request_at = NULL WHERE id = ? AND state = ?",
+                    (message_id, State.HELD.value),
+                )
+            else:
+                cur = self._db.execute(
+                    "UPDATE messages SET request_by = ?, request_reason = ?, request_at = ?"
+                    " WHERE id = ? AND state = ? AND request_by IS NULL",
+                    (request.by, request.reason, request.at, message_id, State.HELD.value),
+                )
+        return cur.rowcount == 1
+
+    def set_review_requested(self, message_id: str) -> bool:
+        with self._lock:
+            cur = self._db.execute(
+                "UPDATE messages SET review_requested = 1 WHERE id = ? AND state = ?",
+                (message_id, State.HELD.value),
+            )
+        return cur.rowcount == 1
+
     def transition(
         self, message_id: str, from_state: State, to_state: State, *, drop_content: bool = False
     ) -> bool:
@@ -135,14 +207,24 @@ class SQLiteStore:
             (message_id, time.time(), actor, action, reason),
         )
 
-    def audit_log(self, message_id: str | None = None) -> list[AuditEntry]:
+    def audit_log(
+        self,
+        message_id: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[AuditEntry]:
         query = "SELECT message_id, at, actor, action, reason FROM audit"
-        args: tuple[object, ...] = ()
+        args: list[object] = []
         if message_id is not None:
             query += " WHERE message_id = ?"
-            args = (message_id,)
+            args.append(message_id)
+        query += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
+        query += " LIMIT ? OFFSET ?"
+        args += [-1 if limit is None else limit, offset]
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY seq", args).fetchall()
+            rows = self._db.execute(query, args).fetchall()
         return [AuditEntry(*r) for r in rows]
 
     def due_to_expire(self, now: float) -> list[HeldMessage]:
@@ -174,6 +256,11 @@ def _row(h: HeldMessage) -> tuple[object, ...]:
         h.policy_version,
         json.dumps([f.to_json() for f in h.findings]),
         int(h.smtputf8),
+        h.subject,
+        h.request.by if h.request else None,
+        h.request.reason if h.request else None,
+        h.request.at if h.request else None,
+        int(h.review_requested),
     )
 
 
@@ -193,6 +280,11 @@ def _held(row: tuple[object, ...]) -> HeldMessage:
         version,
         findings,
         smtputf8,
+        subject,
+        request_by,
+        request_reason,
+        request_at,
+        review_requested,
     ) = row
     return HeldMessage(
         id=str(mid),
@@ -219,4 +311,17 @@ def _held(row: tuple[object, ...]) -> HeldMessage:
             for f in json.loads(str(findings))
         ),
         smtputf8=bool(smtputf8),
+        subject=str(subject or ""),
+        request=ReleaseRequest(str(request_by), str(request_reason or ""), float(request_at))  # type: ignore[arg-type]
+        if request_by
+        else None,
+        review_requested=bool(review_requested),
     )
+
+
+_LIKE = "LIKE ? ESCAPE '\\'"
+
+
+def _like(text: str) -> str:
+    """Match ``%`` and ``_`` literally in a LIKE pattern."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

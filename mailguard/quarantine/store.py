@@ -22,6 +22,15 @@ class State(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
+class ReleaseRequest:
+    """The first half of a two-person release: who asked, and why."""
+
+    by: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
 class HeldMessage:
     id: str
     state: State
@@ -37,6 +46,23 @@ class HeldMessage:
     policy_version: str
     findings: tuple[Finding, ...]
     smtputf8: bool = False
+    subject: str = ""
+    request: ReleaseRequest | None = None
+    review_requested: bool = False  # the sender asked a reviewer to look at it
+
+
+@dataclass(frozen=True, slots=True)
+class Search:
+    """What the review list shows: filters, free text, and one page."""
+
+    state: State | None = None
+    rule: str | None = None
+    sender: str | None = None
+    since: float | None = None
+    until: float | None = None
+    text: str | None = None  # id, sender, recipient or subject contains it
+    offset: int = 0
+    limit: int = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +84,20 @@ class QuarantineStore(Protocol):
 
     def list(self, state: State | None = None, limit: int = 100) -> list[HeldMessage]: ...
 
+    def search(self, search: Search) -> tuple[list[HeldMessage], int]:
+        """One page of matching messages, newest first, and how many match in all."""
+        ...
+
+    def rules(self) -> list[str]:
+        """Every rule that has held something, for the list's filter."""
+        ...
+
+    def set_request(self, message_id: str, request: ReleaseRequest | None) -> bool:
+        """Record (or withdraw, with None) a release request on a held message."""
+        ...
+
+    def set_review_requested(self, message_id: str) -> bool: ...
+
     def transition(
         self, message_id: str, from_state: State, to_state: State, *, drop_content: bool = False
     ) -> bool:
@@ -70,7 +110,14 @@ class QuarantineStore(Protocol):
 
     def audit(self, message_id: str, actor: str, action: str, reason: str) -> None: ...
 
-    def audit_log(self, message_id: str | None = None) -> list[AuditEntry]: ...
+    def audit_log(
+        self,
+        message_id: str | None = None,
+        *,
+        limit: int | None = None,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[AuditEntry]: ...
 
     def due_to_expire(self, now: float) -> list[HeldMessage]: ...
 

@@ -6,12 +6,14 @@ import pytest
 
 from mailguard.actions import notify
 from mailguard.model import Action, Decision, Envelope, Finding, Inspection, Severity
-from mailguard.quarantine.service import DAY, QuarantineError, QuarantineService
+from mailguard.quarantine.service import DAY, Actor, QuarantineError, QuarantineService, Role
 from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.quarantine.store import State
 
 ENV = Envelope("officer@northdown.gov.uk", ("a@example.org", "b@example.org"))
 RAW = b"Subject: case\r\n\r\nbody\r\n"
+IG = Actor("ig", Role.REVIEWER)
+DPO = Actor("dpo", Role.APPROVER)
 FINDING = Finding("personal_data", "UK_NINO", 3, Severity.HIGH, "attachment:x.csv", "** *** 4567")
 INSPECTION = Inspection(
     Decision(Action.HOLD, ("hold-nino",), "NINOs", rule="hold-nino", policy_version="v1"),
@@ -46,7 +48,7 @@ async def test_only_one_of_two_concurrent_releases_can_claim_a_message(service):
 async def test_release_without_an_upstream_is_refused_and_nothing_changes(service):
     await service.hold("ID3", ENV, RAW, INSPECTION, expire_days=14)
     with pytest.raises(QuarantineError):
-        await service.release("ID3", "ig", "ok")
+        await service.release("ID3", IG, "ok")
     assert service.get("ID3").state is State.HELD
 
 
@@ -63,9 +65,9 @@ async def test_expiry_deletes_content_keeps_record_and_audits(service):
 
 async def test_rejecting_twice_is_an_error(service):
     await service.hold("ID4", ENV, RAW, INSPECTION, expire_days=14)
-    service.reject("ID4", "dpo", "wrong person")
+    service.reject("ID4", DPO, "wrong person")
     with pytest.raises(QuarantineError, match="rejected, not held"):
-        service.reject("ID4", "dpo", "again")
+        service.reject("ID4", DPO, "again")
 
 
 def test_the_sender_notice_never_repeats_the_message():
