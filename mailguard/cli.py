@@ -73,6 +73,7 @@ def main() -> None:
 @click.option("--max-recipients", type=int, help="Recipients per message [1000].")
 @click.option("--workers", type=int, help="Inspection worker processes [CPU count].")
 @click.option("--hostname", help="Name in the greeting and EHLO [FQDN].")
+@click.option("--web", type=_HostPort(), help="Serve the review UI here, e.g. 127.0.0.1:8025.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> None:
     """Run the SMTP relay: inspect every message, then deliver it upstream."""
@@ -277,9 +278,12 @@ def _fail(message: str) -> Any:
 def _register() -> None:
     from mailguard.cli_history import history
     from mailguard.cli_quarantine import quarantine
+    from mailguard.cli_web import users, web
 
     main.add_command(quarantine)
     main.add_command(history)
+    main.add_command(users)
+    main.add_command(web)
 
 
 _register()

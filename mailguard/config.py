@@ -98,6 +98,14 @@ class Settings(BaseModel):
     # message waits for answers (lookups start at RCPT, so usually it waits not at all).
     dns_servers: list[HostPort] = Field(default_factory=list)
     dns_timeout: float = Field(default=2.0, gt=0)
+    # The review web UI (and the sender links in hold notices) when set.
+    web: HostPort | None = None
+    # The address people reach the UI at, for links in notices; default http://web.
+    web_url: str | None = None
+    web_tls_cert: Path | None = None
+    web_tls_key: Path | None = None
+    session_hours: float = Field(default=8.0, gt=0)
+    web_timezone: str = "Europe/London"
 
 
 def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:

@@ -28,6 +28,7 @@ from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService
 from mailguard.smtp import replies
 from mailguard.smtp.replies import Reply
+from mailguard.web.links import SenderLinks
 
 log = mglog.get_logger()
 
@@ -53,6 +54,7 @@ class Actions:
         self._policy = policy
         self.hostname = hostname
         self._spawn = spawn
+        self.links: SenderLinks | None = None  # set when the web UI can serve them
 
     async def carry_out(
         self,
@@ -231,6 +233,7 @@ class Actions:
             decision.rule,
             policy,
             rewrite=decision.rewrite,
+            release=decision.release,
         )
 
     def send_notice(
@@ -245,13 +248,23 @@ class Actions:
         *,
         rewrite: str | None = None,
         received_at: float | None = None,
+        release: str = "reviewer",
     ) -> None:
         """Tell the sender, in the background: a notice never delays or fails mail."""
         if not sender:
             return
         try:
             self._queue_notice(
-                kind, reference, sender, recipient_count, reason, rule, policy, rewrite, received_at
+                kind,
+                reference,
+                sender,
+                recipient_count,
+                reason,
+                rule,
+                policy,
+                rewrite,
+                received_at,
+                release,
             )
         except Exception as exc:
             log.warning("notice_not_sent", id=reference, error=type(exc).__name__)
@@ -267,6 +280,7 @@ class Actions:
         policy: Policy | None,
         rewrite: str | None,
         received_at: float | None,
+        release: str,
     ) -> None:
         if policy is None:
             loaded = self._policy()
@@ -281,6 +295,8 @@ class Actions:
             recipient_count=recipient_count,
             rewrite=rewrite,
             received_at=received_at,
+            link=self.links.url(reference, sender) if self.links and kind == "hold" else None,
+            self_release=release == "sender",
         )
         self._spawn(self._send_notice(reference, sender, notice))
 

@@ -64,12 +64,23 @@ def build_notice(
     recipient_count: int,
     rewrite: str | None = None,
     received_at: float | None = None,
+    link: str | None = None,
+    self_release: bool = False,
 ) -> bytes:
-    """``kind`` is ``hold``, ``rewrite`` or ``expired``."""
+    """``kind`` is ``hold``, ``rewrite`` or ``expired``. ``link``: the signed page where
+    the sender can cancel, ask for review, or (``self_release``) send it themselves."""
     subject, what, todo = _WHAT[kind]
     lines = ["Hello,", "", what, "", f"Why: {reason or 'it matched the rule ' + rule}"]
     if kind == Action.REWRITE.value and rewrite in _REWRITES:
         lines += ["", _REWRITES[rewrite]]
+    if link:
+        can = "cancel it, ask for a review"
+        can += ", or send it yourself if you have checked it is right" if self_release else ""
+        todo = (
+            f"open the link below to see why it was held and to {can}. If it was sent by "
+            "mistake, cancel it or do nothing: it will not be delivered unless someone "
+            f"releases it.\n\n{link}\n\nThe link works until the hold expires; keep it private."
+        )
     lines += [
         "",
         f"What to do: {todo}",

@@ -136,7 +136,7 @@ def _part(
     if ctype.startswith("message/") or (filename or "").lower().endswith(".eml"):
         _attachment(part, filename or "message.eml", prefix, depth, budget, out)
     elif not attached and ctype in ("text/plain", "text/html"):
-        text = _decoded_text(part)
+        text = decoded_text(part)
         budget.spend(len(text))
         out.texts.append(TextPart(body_where, html_to_text(text) if ctype == "text/html" else text))
     elif attached or not ctype.startswith("multipart/"):
@@ -153,7 +153,7 @@ def _leaves(msg: Message) -> Iterator[Message]:
         yield msg
 
 
-def _decoded_text(part: Message) -> str:
+def decoded_text(part: Message) -> str:
     payload = part.get_payload(decode=True) or b""
     charset = part.get_content_charset() or "utf-8"
     try:
@@ -503,7 +503,7 @@ def opening_text(msg: Message, limit: int = 4000) -> str:
             continue
         ctype = part.get_content_type()
         if ctype == "text/plain":
-            return _decoded_text(part)[:limit]
+            return decoded_text(part)[:limit]
         if ctype == "text/html" and not html:
-            html = _decoded_text(part)[: limit * 4]
+            html = decoded_text(part)[: limit * 4]
     return html_to_text(html)[:limit] if html else ""

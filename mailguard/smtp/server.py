@@ -19,10 +19,11 @@ from mailguard.config import Settings
 from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction, config_from
 from mailguard.detectors import unroutable
 from mailguard.domain_check import DomainChecker, answers_for
+from mailguard.history.learn import learn_released
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.history.sqlite import FILENAME as HISTORY_FILE
 from mailguard.history.sqlite import SQLiteHistory
-from mailguard.model import domain_of
+from mailguard.model import Envelope, domain_of
 from mailguard.policy.engine import detectors_needed
 from mailguard.policy.facts import in_domains
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
@@ -32,6 +33,7 @@ from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.smtp import replies
 from mailguard.smtp.handler import RelayHandler
 from mailguard.smtp.replies import Reply
+from mailguard.web.server import WebServer, sender_links, web_context
 from mailguard.workers import InspectionPool
 
 log = mglog.get_logger()
@@ -192,7 +194,10 @@ class Relay:
         self.inspector.set_policy(policy or NO_POLICY)
         self._watch(policy.files if policy else ())
         self.quarantine = QuarantineService(
-            SQLiteStore(settings.data_dir / "quarantine.db"), self.upstream
+            SQLiteStore(settings.data_dir / "quarantine.db"),
+            self.upstream,
+            on_released=self._learn_released if settings.history_learn else None,
+            policy=lambda: self.policy.policy if self.policy else Policy(),
         )
         self.actions = Actions(
             self.upstream,
@@ -211,6 +216,26 @@ class Relay:
             prefetch=self.prefetch_domain,
             domain_answers=self.domain_answers,
         )
+        self.web: WebServer | None = None
+        if settings.web is not None:
+            self.actions.links = sender_links(settings)
+            self.web = WebServer(
+                settings,
+                web_context(settings, self.quarantine, self._expire_days, self._ready),
+            )
+
+    def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
+        learn_released(self.history, envelope, raw)
+
+    def _expire_days(self) -> int:
+        return self.policy.policy.quarantine.expire_days if self.policy else 14
+
+    def _ready(self) -> tuple[bool, str]:
+        if self.draining:
+            return False, "draining: shutting down"
+        if self.settings.policy is not None and self.policy is None:
+            return False, "no policy loaded"
+        return True, f"ok, policy {self.policy.version if self.policy else 'none'}"
 
     def refusal_for(self, peer: Any) -> Reply | None:
         if self.draining:
@@ -347,6 +372,8 @@ class Relay:
             self._loops.append(asyncio.ensure_future(self._watch_policy()))
         self._loops.append(asyncio.ensure_future(self._housekeeping()))
         self.recorder.start()
+        if self.web is not None:
+            await self.web.start()
         log.info(
             "ready",
             policy_version=self.policy.version if self.policy else None,
@@ -380,6 +407,8 @@ class Relay:
             task.cancel()
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=5)
+        if self.web is not None:
+            await self.web.stop()
         await self.upstream.close()
         await self.inspector.close()
         await self.recorder.close()

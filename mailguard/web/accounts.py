@@ -1,0 +1,236 @@
+"""Reviewer accounts and login sessions, in ``users.db`` in the data dir.
+
+Passwords are argon2id hashes. Sessions are random tokens kept server-side (only a
+hash is stored), so logging out, disabling a user or changing their password ends
+their sessions at once, which a signed-cookie session cannot do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from mailguard.quarantine.service import Actor, Role
+from mailguard.sqlite_db import migrate, open_db
+
+FILENAME = "users.db"
+MIN_PASSWORD = 12
+STAFF_ROLES = (Role.REVIEWER, Role.APPROVER, Role.ADMIN)
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
+
+_MIGRATIONS = (
+    """
+    CREATE TABLE users (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        password TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        disabled INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE sessions (
+        token BLOB PRIMARY KEY,
+        name TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        expires_at REAL NOT NULL
+    );
+    CREATE INDEX sessions_by_name ON sessions (name);
+    """,
+)
+
+
+class AccountError(Exception):
+    """A user-management request that cannot be done (exists, unknown, weak password)."""
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    name: str
+    role: Role
+    created_at: float
+    disabled: bool = False
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.name, self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    user: User
+    csrf: str
+    expires_at: float
+
+
+class UserStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = open_db(path, synchronous="FULL")
+        migrate(self._db, self._lock, _MIGRATIONS)
+        self._hasher = PasswordHasher()
+        self._dummy = self._hasher.hash(secrets.token_hex(16))
+
+    # --- users -----------------------------------------------------------------------
+
+    def add(self, name: str, role: Role, password: str) -> User:
+        if not _NAME.match(name):
+            raise AccountError("a user name is 2-64 letters, digits, '.', '_', '@' or '-'")
+        if role not in STAFF_ROLES:
+            raise AccountError("role must be reviewer, approver or admin")
+        _check_password(password)
+        user = User(name, role, time.time())
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO users (name, role, password, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (name, role.value, self._hasher.hash(password), user.created_at),
+            )
+        if cur.rowcount != 1:
+            raise AccountError(f"user {name} exists already")
+        return user
+
+    def get(self, name: str) -> User | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, role, created_at, disabled FROM users WHERE name = ?", (name,)
+            ).fetchone()
+        return _user(row) if row else None
+
+    def list(self) -> list[User]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT name, role, created_at, disabled FROM users ORDER BY name"
+            ).fetchall()
+        return [_user(r) for r in rows]
+
+    def set_password(self, name: str, password: str) -> None:
+        _check_password(password)
+        self._update(name, "password = ?", self._hasher.hash(password))
+
+    def set_role(self, name: str, role: Role) -> None:
+        if role not in STAFF_ROLES:
+            raise AccountError("role must be reviewer, approver or admin")
+        self._update(name, "role = ?", role.value)
+
+    def set_disabled(self, name: str, disabled: bool) -> None:
+        self._update(name, "disabled = ?", int(disabled))
+
+    def _update(self, name: str, assignment: str, value: object) -> None:
+        with self._lock:
+            cur = self._db.execute(f"UPDATE users SET {assignment} WHERE name = ?", (value, name))
+            # Any change to who someone is or what they may do ends their sessions.
+            self._db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+        if cur.rowcount != 1:
+            raise AccountError(f"no user {name}")
+
+    def verify(self, name: str, password: str) -> User | None:
+        """The user, if the password is right and the account enabled; else None.
+
+        An unknown name costs the same hash as a known one, so timing tells nothing.
+        """
+        with self._lock:
+            row = self._db.execute(
+                "SELECT name, role, created_at, disabled, password FROM users WHERE name = ?",
+                (name,),
+            ).fetchone()
+        stored = row[4] if row else self._dummy
+        try:
+            self._hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if row is None or row[3]:
+            return None
+        if self._hasher.check_needs_rehash(stored):
+            self.set_password(name, password)
+        return _user(row[:4])
+
+    # --- sessions --------------------------------------------------------------------
+
+    def start_session(self, user: User, hours: float) -> tuple[str, Session]:
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        session = Session(user, secrets.token_urlsafe(24), now + hours * 3600)
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+            self._db.execute(
+                "INSERT INTO sessions (token, name, csrf, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (_digest(token), user.name, session.csrf, now, session.expires_at),
+            )
+        return token, session
+
+    def session(self, token: str) -> Session | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT u.name, u.role, u.created_at, u.disabled, s.csrf, s.expires_at"
+                " FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?",
+                (_digest(token),),
+            ).fetchone()
+        if row is None or row[3] or row[5] < time.time():
+            return None
+        return Session(_user(row[:4]), row[4], row[5])
+
+    def end_session(self, token: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE token = ?", (_digest(token),))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class LoginThrottle:
+    """At most ``limit`` failed logins per client address and per user name in
+    ``window`` seconds; further attempts are refused without checking the password."""
+
+    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def blocked(self, *keys: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            return any(len(self._recent(k, now)) >= self.limit for k in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            for key in keys:
+                self._recent(key, now).append(now)
+
+    def succeeded(self, *keys: str) -> None:
+        with self._lock:
+            for key in keys:
+                self._failures.pop(key, None)
+
+    def _recent(self, key: str, now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] < now - self.window:
+            times.popleft()
+        return times
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+def _user(row: tuple[object, ...]) -> User:
+    name, role, created, disabled = row
+    return User(str(name), Role(role), float(created), bool(disabled))  # type: ignore[arg-type]

@@ -1,0 +1,157 @@
+"""The review UI's defences, against a real ``serve --web`` over HTTP."""
+
+from __future__ import annotations
+
+import csv as csvlib
+import io
+
+import httpx
+import pytest
+
+from tests.webui import (
+    PASSWORD,
+    add_user,
+    csrf_of,
+    delivered,
+    logged_in,
+    queued_id,
+    send,
+    web_args,
+)
+
+
+@pytest.fixture
+def ui(tmp_path, sink, start_mailguard):
+    args, base = web_args(tmp_path)
+    mg = start_mailguard(sink.port, *args)
+    add_user(mg.data_dir, "rita", "reviewer")
+    add_user(mg.data_dir, "ada", "admin")
+    held = queued_id(send(mg.port, ["resident@example.org"]))
+    return mg, base, held
+
+
+def test_every_page_needs_a_login(ui):
+    _, base, held = ui
+    anonymous = httpx.Client(base_url=base, follow_redirects=False)
+    for path in ("/held", f"/held/{held}", f"/held/{held}/body", "/audit", "/audit.csv", "/users"):
+        reply = anonymous.get(path)
+        assert reply.status_code == 303, path
+        assert reply.headers["location"].startswith("/login?next=")
+    reply = anonymous.post(f"/held/{held}/release", data={"reason": "x"})
+    assert reply.status_code == 303 and reply.headers["location"].startswith("/login")
+
+
+def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(ui, sink):
+    _, base, held = ui
+    rita = logged_in(base, "rita")
+    for data in ({"reason": "looks fine"}, {"reason": "looks fine", "csrf": "forged"}):
+        reply = rita.post(f"/held/{held}/release", data=data)
+        assert reply.status_code == 403
+    assert "held" in rita.get(f"/held/{held}").text
+    assert delivered(sink) == []
+
+
+def test_a_reviewer_cannot_manage_users(ui):
+    _, base, _ = ui
+    rita = logged_in(base, "rita")
+    assert rita.get("/users").status_code == 403
+    reply = rita.post(
+        "/users",
+        data={
+            "csrf": csrf_of(rita),
+            "do": "add",
+            "name": "eve",
+            "role": "admin",
+            "password": PASSWORD,
+        },
+    )
+    assert reply.status_code == 403
+    ada = logged_in(base, "ada")
+    assert "eve" not in ada.get("/users").text
+
+
+def test_an_admin_adds_a_user_who_can_then_log_in(ui):
+    _, base, _ = ui
+    ada = logged_in(base, "ada")
+    reply = ada.post(
+        "/users",
+        data={
+            "csrf": csrf_of(ada),
+            "do": "add",
+            "name": "ben",
+            "role": "reviewer",
+            "password": PASSWORD,
+        },
+    )
+    assert reply.status_code == 303
+    assert logged_in(base, "ben").get("/held").status_code == 200
+
+
+def test_repeated_wrong_passwords_lock_the_login_for_a_while(ui):
+    _, base, _ = ui
+    client = httpx.Client(base_url=base)
+    csrf = csrf_of(client, "/login")
+    codes = [
+        client.post(
+            "/login", data={"csrf": csrf, "name": "rita", "password": "wrong" * 3}
+        ).status_code
+        for _ in range(5)
+    ]
+    assert codes == [401] * 5
+    right = client.post("/login", data={"csrf": csrf, "name": "rita", "password": PASSWORD})
+    assert right.status_code == 429
+
+
+def test_logging_out_ends_the_session_on_the_server(ui):
+    _, base, _ = ui
+    rita = logged_in(base, "rita")
+    cookie = rita.cookies.get("mg_session")
+    assert rita.post("/logout", data={"csrf": csrf_of(rita)}).status_code == 303
+    stolen = httpx.Client(base_url=base, cookies={"mg_session": cookie})
+    assert stolen.get("/held").status_code == 303
+
+
+def test_session_cookies_are_httponly_and_samesite(ui):
+    _, base, _ = ui
+    rita = logged_in(base, "rita")
+    jar = [c for c in rita.cookies.jar if c.name == "mg_session"]
+    assert jar and jar[0].has_nonstandard_attr("HttpOnly")
+    assert jar[0].get_nonstandard_attr("SameSite", "").lower() == "strict"
+
+
+def test_login_never_redirects_to_another_site(ui):
+    _, base, _ = ui
+    client = httpx.Client(base_url=base)
+    csrf = csrf_of(client, "/login?next=//evil.example/x")
+    reply = client.post(
+        "/login",
+        data={"csrf": csrf, "name": "rita", "password": PASSWORD, "next": "//evil.example/x"},
+        follow_redirects=False,
+    )
+    assert reply.headers["location"] == "/held"
+
+
+def test_every_response_forbids_framing_scripts_and_remote_content(ui):
+    _, base, held = ui
+    rita = logged_in(base, "rita")
+    page = rita.get(f"/held/{held}")
+    csp = page.headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    body = rita.get(f"/held/{held}/body")
+    assert "sandbox" in body.headers["content-security-policy"]
+
+
+def test_the_audit_exports_as_csv_with_formulas_defused(ui, sink):
+    _, base, held = ui
+    rita = logged_in(base, "rita")
+    reply = rita.post(
+        f"/held/{held}/reject", data={"csrf": csrf_of(rita), "reason": '=HYPERLINK("x")'}
+    )
+    assert reply.status_code == 303
+    csv = rita.get("/audit.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    rows = list(csvlib.reader(io.StringIO(csv.text)))
+    assert rows[0] == ["time_utc", "message_id", "actor", "action", "reason"]
+    assert [held, "rita", "rejected", '\'=HYPERLINK("x")'] in [r[1:] for r in rows]
+    assert delivered(sink) == []
