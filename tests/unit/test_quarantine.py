@@ -6,9 +6,16 @@ import pytest
 
 from mailguard.actions import notify
 from mailguard.model import Action, Decision, Envelope, Finding, Inspection, Severity
-from mailguard.quarantine.service import DAY, Actor, QuarantineError, QuarantineService, Role
+from mailguard.quarantine.service import (
+    DAY,
+    Actor,
+    NotAllowed,
+    QuarantineError,
+    QuarantineService,
+    Role,
+)
 from mailguard.quarantine.sqlite import SQLiteStore
-from mailguard.quarantine.store import State
+from mailguard.quarantine.store import Search, State
 
 ENV = Envelope("officer@northdown.gov.uk", ("a@example.org", "b@example.org"))
 RAW = b"Subject: case\r\n\r\nbody\r\n"
@@ -112,3 +119,78 @@ def test_an_old_schema_is_migrated_in_place(tmp_path):
     version = store._db.execute("PRAGMA user_version").fetchone()[0]
     assert version == len(backend._MIGRATIONS)
     store.close()
+
+
+# --- who may do what ---------------------------------------------------------------------
+
+TWO_PERSON = Inspection(
+    Decision(Action.HOLD, ("hold-sc",), "special category", rule="hold-sc", release="approver"),
+    (FINDING,),
+)
+SENDER_MAY = Inspection(
+    Decision(Action.HOLD, ("near",), "near miss", rule="near", release="sender"), (FINDING,)
+)
+ABE = Actor("abe", Role.APPROVER)
+AMY = Actor("amy", Role.APPROVER)
+
+
+async def test_a_two_person_message_cannot_be_released_directly_by_anyone(service):
+    await service.hold("TP1", ENV, RAW, TWO_PERSON, expire_days=14)
+    for actor in (IG, ABE, Actor("root", Role.ADMIN)):
+        with pytest.raises(NotAllowed, match="two people"):
+            await service.release("TP1", actor, "ok")
+    assert service.get("TP1").state is State.HELD
+
+
+async def test_the_requester_cannot_approve_their_own_request(service):
+    await service.hold("TP2", ENV, RAW, TWO_PERSON, expire_days=14)
+    held = service.request_release("TP2", ABE, "agreed with the GP")
+    assert held.request is not None and held.request.by == "abe"
+    with pytest.raises(NotAllowed, match="cannot also approve"):
+        await service.approve("TP2", ABE)
+    with pytest.raises(NotAllowed, match="only an approver"):
+        await service.approve("TP2", IG)
+    with pytest.raises(QuarantineError, match="no upstream"):
+        await service.approve("TP2", AMY)  # allowed: only the missing upstream stops it
+    assert [a.action for a in service.store.audit_log("TP2")] == ["held", "release_requested"]
+
+
+async def test_a_second_request_does_not_overwrite_the_first(service):
+    await service.hold("TP3", ENV, RAW, TWO_PERSON, expire_days=14)
+    service.request_release("TP3", ABE, "first")
+    with pytest.raises(QuarantineError, match="already has a request"):
+        service.request_release("TP3", AMY, "second")
+    assert service.get("TP3").request.by == "abe"
+
+
+async def test_a_sender_may_only_release_their_own_mail_where_the_rule_allows(service):
+    await service.hold("S1", ENV, RAW, SENDER_MAY, expire_days=14)
+    await service.hold("S2", ENV, RAW, INSPECTION, expire_days=14)
+    stranger = Actor("someone@northdown.gov.uk", Role.SENDER)
+    owner = Actor(ENV.mail_from.upper(), Role.SENDER)
+    assert not service.may_release_directly(service.get("S1"), stranger)
+    assert service.may_release_directly(service.get("S1"), owner)
+    assert not service.may_release_directly(service.get("S2"), owner)
+    with pytest.raises(NotAllowed):
+        service.reject("S1", stranger, "not mine")
+    assert service.reject("S1", owner, "cancelled").state is State.REJECTED
+    assert [a.action for a in service.store.audit_log("S1")][-1] == "cancelled_by_sender"
+
+
+async def test_every_decision_needs_a_reason(service):
+    await service.hold("R1", ENV, RAW, INSPECTION, expire_days=14)
+    with pytest.raises(QuarantineError, match="give a reason"):
+        service.reject("R1", IG, "   ")
+    assert service.get("R1").state is State.HELD
+
+
+async def test_search_filters_by_state_rule_sender_text_and_pages(service):
+    for n in range(7):
+        await service.hold(f"Q{n}", ENV, RAW, INSPECTION if n % 2 else TWO_PERSON, 14)
+    service.reject("Q1", IG, "no")
+    held, total = service.search(Search(state=State.HELD, rule="hold-sc", limit=2))
+    assert total == 4 and len(held) == 2
+    assert service.search(Search(text="q1"))[1] == 1
+    assert service.search(Search(sender="OFFICER@"))[1] == 7
+    assert service.search(Search(text="100%_"))[1] == 0  # LIKE wildcards are literal
+    assert service.store.rules() == ["hold-nino", "hold-sc"]

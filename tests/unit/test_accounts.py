@@ -1,0 +1,69 @@
+"""Reviewer accounts and sessions, on a real SQLite file."""
+
+import pytest
+
+from mailguard.quarantine.service import Role
+from mailguard.web.accounts import AccountError, LoginThrottle, UserStore
+
+GOOD = "a long enough passphrase"
+
+
+@pytest.fixture
+def users(tmp_path):
+    store = UserStore(tmp_path / "users.db")
+    yield store
+    store.close()
+
+
+def test_passwords_are_stored_as_argon2_hashes_and_checked(users, tmp_path):
+    users.add("rita", Role.REVIEWER, GOOD)
+    assert users.verify("rita", GOOD).role is Role.REVIEWER
+    assert users.verify("rita", GOOD + "x") is None
+    assert users.verify("nobody", GOOD) is None
+    assert GOOD.encode() not in (tmp_path / "users.db").read_bytes()
+
+
+def test_short_passwords_bad_names_and_duplicates_are_refused(users):
+    with pytest.raises(AccountError, match="12 characters"):
+        users.add("rita", Role.REVIEWER, "short")
+    with pytest.raises(AccountError, match="user name"):
+        users.add("<script>", Role.REVIEWER, GOOD)
+    users.add("rita", Role.REVIEWER, GOOD)
+    with pytest.raises(AccountError, match="exists"):
+        users.add("rita", Role.ADMIN, GOOD)
+    with pytest.raises(AccountError, match="role"):
+        users.add("sam", Role.SENDER, GOOD)
+
+
+def test_a_disabled_user_cannot_log_in_and_loses_open_sessions(users):
+    user = users.add("rita", Role.REVIEWER, GOOD)
+    token, _ = users.start_session(user, hours=8)
+    assert users.session(token).user.name == "rita"
+    users.set_disabled("rita", True)
+    assert users.session(token) is None
+    assert users.verify("rita", GOOD) is None
+
+
+def test_a_role_change_ends_sessions_so_the_new_role_applies_at_once(users):
+    user = users.add("rita", Role.REVIEWER, GOOD)
+    token, _ = users.start_session(user, hours=8)
+    users.set_role("rita", Role.ADMIN)
+    assert users.session(token) is None
+
+
+def test_sessions_expire_and_tokens_are_not_stored_in_clear(users, tmp_path):
+    user = users.add("rita", Role.REVIEWER, GOOD)
+    token, _ = users.start_session(user, hours=-1)
+    assert users.session(token) is None
+    assert token.encode() not in (tmp_path / "users.db").read_bytes()
+
+
+def test_the_login_throttle_blocks_after_repeated_failures_and_forgets_on_success():
+    throttle = LoginThrottle(limit=3, window=60)
+    for _ in range(3):
+        assert not throttle.blocked("ip:1", "user:rita")
+        throttle.failed("ip:1", "user:rita")
+    assert throttle.blocked("ip:1") and throttle.blocked("user:rita")
+    assert not throttle.blocked("ip:2", "user:ben")
+    throttle.succeeded("ip:1", "user:rita")
+    assert not throttle.blocked("ip:1", "user:rita")
