@@ -155,3 +155,20 @@ def test_the_audit_exports_as_csv_with_formulas_defused(ui, sink):
     assert rows[0] == ["time_utc", "message_id", "actor", "action", "reason"]
     assert [held, "rita", "rejected", '\'=HYPERLINK("x")'] in [r[1:] for r in rows]
     assert delivered(sink) == []
+
+
+def test_a_reviewer_can_release_with_the_outside_recipients_moved_to_bcc(ui, sink):
+    mg, base, _ = ui
+    held = queued_id(send(mg.port, ["one@example.org", "two@example.net"]))
+    rita = logged_in(base, "rita")
+    reply = rita.post(
+        f"/held/{held}/release",
+        data={"csrf": csrf_of(rita), "reason": "mailing list, addresses hidden", "mode": "bcc"},
+    )
+    assert reply.status_code == 303
+    [message] = [m for m in delivered(sink) if "one@example.org" in m.rcpt_tos]
+    assert sorted(message.rcpt_tos) == ["one@example.org", "two@example.net"]
+    head = message.content.split(b"\r\n\r\n", 1)[0]
+    assert b"one@example.org" not in head and b"two@example.net" not in head
+    audit = rita.get(f"/held/{held}").text
+    assert "outside recipients moved to Bcc" in audit
