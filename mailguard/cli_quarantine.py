@@ -9,7 +9,7 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,13 @@ from mailguard.history.learn import learn_released
 from mailguard.history.sqlite import FILENAME as HISTORY_FILE
 from mailguard.history.sqlite import SQLiteHistory
 from mailguard.model import Envelope
-from mailguard.quarantine.service import Actor, QuarantineError, QuarantineService, Role
+from mailguard.quarantine.service import (
+    Actor,
+    QuarantineError,
+    QuarantineService,
+    ReleaseResult,
+    Role,
+)
 from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
 
@@ -161,11 +167,26 @@ def release(
 ) -> None:
     """Deliver a held message as it was received, without inspecting it again."""
     settings = _settings(config_file, data_dir=data_dir, upstream=upstream)
+    _deliver(
+        settings,
+        lambda service: service.release(message_id, _admin(by), reason or "(no reason given)"),
+        f"released {message_id}",
+        as_json,
+    )
+
+
+def _deliver(
+    settings: Settings,
+    act: Callable[[QuarantineService], Awaitable[ReleaseResult]],
+    done: str,
+    as_json: bool,
+) -> None:
+    """Run one release-like operation with an upstream, then report what it delivered."""
     service = _service(settings, with_upstream=True)
 
-    async def run() -> Any:
+    async def run() -> ReleaseResult:
         try:
-            return await service.release(message_id, _admin(by), reason or "(no reason given)")
+            return await act(service)
         finally:
             assert service.upstream is not None
             await service.upstream.close()
@@ -177,10 +198,10 @@ def release(
     refused = {r: str(reply) for r, reply in result.delivery.refused.items()}
     if as_json:
         click.echo(json.dumps({**held_json(result.held), "refused": refused}))
-    else:
-        click.echo(f"released {message_id} to {len(result.delivery.accepted)} recipient(s)")
-        for rcpt, reply in refused.items():
-            click.echo(f"  refused upstream: {rcpt}: {reply}")
+        return
+    click.echo(f"{done} to {len(result.delivery.accepted)} recipient(s)")
+    for rcpt, reply in refused.items():
+        click.echo(f"  refused upstream: {rcpt}: {reply}")
 
 
 @quarantine.command("request-release")
@@ -222,23 +243,12 @@ def approve(
 ) -> None:
     """Approve someone else's release request, and deliver the message."""
     settings = _settings(config_file, data_dir=data_dir, upstream=upstream)
-    service = _service(settings, with_upstream=True)
-
-    async def run() -> Any:
-        try:
-            return await service.approve(message_id, _admin(by), reason)
-        finally:
-            assert service.upstream is not None
-            await service.upstream.close()
-
-    try:
-        result = asyncio.run(run())
-    except QuarantineError as exc:
-        _fail(str(exc), code=1)
-    if as_json:
-        click.echo(json.dumps(held_json(result.held)))
-    else:
-        click.echo(f"approved and released {message_id}")
+    _deliver(
+        settings,
+        lambda service: service.approve(message_id, _admin(by), reason),
+        f"approved and released {message_id}",
+        as_json,
+    )
 
 
 @quarantine.command("reject")
