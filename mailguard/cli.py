@@ -19,11 +19,13 @@ from mailguard.detectors import unroutable
 from mailguard.domain_check import DomainChecker, answers_for
 from mailguard.history.sqlite import FILENAME as HISTORY_FILE
 from mailguard.history.sqlite import ReadOnlyHistory
+from mailguard.history.store import DEFAULT_MAX_AGE_DAYS
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.engine import detectors_needed
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.report import render_policy_table
+from mailguard.storage import history_reader
 
 
 class _HostPort(click.ParamType):
@@ -73,6 +75,7 @@ def main() -> None:
 @click.option("--max-recipients", type=int, help="Recipients per message [1000].")
 @click.option("--workers", type=int, help="Inspection worker processes [CPU count].")
 @click.option("--hostname", help="Name in the greeting and EHLO [FQDN].")
+@click.option("--database", help="postgresql://... to share state between relays [SQLite].")
 @click.option("--web", type=_HostPort(), help="Serve the review UI here, e.g. 127.0.0.1:8025.")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> None:
@@ -114,6 +117,7 @@ class _Input:
 @main.command()
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file.")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="State directory (read only).")
+@click.option("--database", help="postgresql://... when the relays share one (read only).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @click.option("--mail-from", help="Envelope sender [the From: address].")
 @click.option("--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc].")
@@ -127,6 +131,7 @@ class _Input:
 def check(
     policy: Path | None,
     data_dir: Path | None,
+    database: str | None,
     as_json: bool,
     mail_from: str | None,
     rcpt: tuple[str, ...],
@@ -139,7 +144,7 @@ def check(
     """
     loaded = _load_policy_or_exit(policy) if policy else None
     inputs = [_read_input(path, mail_from, rcpt) for path in files]
-    history = _read_history(data_dir)
+    history = _read_history(data_dir, database)
     for item in inputs:
         domains = _domain_answers(loaded, item.envelope, dns_server)
         result = pipeline.inspect(item.envelope, item.raw, loaded, history=history, domains=domains)
@@ -164,15 +169,15 @@ def _domain_answers(
     return asyncio.run(ask())
 
 
-def _read_history(data_dir: Path | None) -> ReadOnlyHistory | None:
+def _read_history(data_dir: Path | None, database: str | None) -> ReadOnlyHistory | None:
     """The relay's history, read-only: ``check`` never learns from what it checks."""
-    path = (data_dir or Settings.model_fields["data_dir"].default) / HISTORY_FILE
-    if not path.exists():
-        return None
+    location = database or str(
+        (data_dir or Settings.model_fields["data_dir"].default) / HISTORY_FILE
+    )
     try:
-        return ReadOnlyHistory(path)
-    except sqlite3.Error as exc:
-        _fail(f"cannot read history {path}: {exc}")
+        return history_reader(location, DEFAULT_MAX_AGE_DAYS)
+    except Exception as exc:  # sqlite3 or psycopg errors alike
+        _fail(f"cannot read history: {type(exc).__name__}: {exc}")
 
 
 @main.group("policy")
@@ -201,12 +206,14 @@ def policy_lint(files: tuple[Path, ...]) -> None:
 @policy_group.command("test")
 @click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path))
 @click.option("--data-dir", type=click.Path(path_type=Path), help="State directory (read only).")
+@click.option("--database", help="postgresql://... when the relays share one (read only).")
 @click.option("--mail-from", help="Envelope sender [the From: address].")
 @click.option("--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc].")
 @click.argument("files", nargs=-1, required=True)
 def policy_test(
     policy_file: Path,
     data_dir: Path | None,
+    database: str | None,
     mail_from: str | None,
     rcpt: tuple[str, ...],
     files: tuple[str, ...],
@@ -214,7 +221,7 @@ def policy_test(
     """Show, rule by rule, what the policy would do to each message and why."""
     loaded = _load_policy_or_exit(policy_file)
     inputs = [_read_input(path, mail_from, rcpt) for path in files]
-    history = _read_history(data_dir)
+    history = _read_history(data_dir, database)
     for item in inputs:
         result = pipeline.inspect(item.envelope, item.raw, loaded, history=history)
         click.echo(render_policy_table(item.path, result, loaded))

@@ -13,28 +13,29 @@ import click
 
 from mailguard.config import ConfigError, Settings, load_settings
 from mailguard.history.learn import Learner, input_files, read_messages
-from mailguard.history.sqlite import FILENAME, SQLiteHistory
+from mailguard.history.sqlite import SQLHistory
+from mailguard.storage import history_store
 
 
 def _options(f: Any) -> Any:
+    f = click.option("--database", help="postgresql://... shared by the relays.")(f)
     f = click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")(f)
     f = click.option("--config", "config_file", type=click.Path(path_type=Path))(f)
     return f
 
 
-def _settings(config_file: Path | None, data_dir: Path | None) -> Settings:
+def _settings(config_file: Path | None, data_dir: Path | None, database: str | None) -> Settings:
     try:
-        return load_settings(config_file, {"data_dir": data_dir})
+        return load_settings(config_file, {"data_dir": data_dir, "database": database})
     except ConfigError as exc:
         _fail(str(exc))
 
 
-def _open(settings: Settings) -> SQLiteHistory:
-    path = settings.data_dir / FILENAME
+def _open(settings: Settings) -> SQLHistory:
     try:
-        return SQLiteHistory(path, settings.history_max_age_days)
+        return history_store(settings)
     except (OSError, sqlite3.Error) as exc:
-        _fail(f"cannot open history {path}: {exc}")
+        _fail(f"cannot open the history: {exc}")
 
 
 @click.group("history")
@@ -45,13 +46,15 @@ def history() -> None:
 @history.command("learn")
 @_options
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
-def learn(config_file: Path | None, data_dir: Path | None, files: tuple[Path, ...]) -> None:
+def learn(
+    config_file: Path | None, data_dir: Path | None, database: str | None, files: tuple[Path, ...]
+) -> None:
     """Learn from past sent mail: mbox files, .eml files, or directories of them.
 
     Only sender and recipient addresses, display names and dates are stored. Learning
     the same mail twice counts it once (by Message-ID).
     """
-    settings = _settings(config_file, data_dir)
+    settings = _settings(config_file, data_dir, database)
     store = _open(settings)
     learner = Learner(store, settings.history_max_age_days)
     paths = input_files(list(files))
@@ -95,9 +98,9 @@ def learn(config_file: Path | None, data_dir: Path | None, files: tuple[Path, ..
 
 @history.command("stats")
 @_options
-def stats(config_file: Path | None, data_dir: Path | None) -> None:
+def stats(config_file: Path | None, data_dir: Path | None, database: str | None) -> None:
     """How much the history holds (counts only, no addresses)."""
-    store = _open(_settings(config_file, data_dir))
+    store = _open(_settings(config_file, data_dir, database))
     st = store.stats()
     store.close()
     click.echo(f"senders: {st.senders}")
@@ -110,9 +113,9 @@ def stats(config_file: Path | None, data_dir: Path | None) -> None:
 
 @history.command("prune")
 @_options
-def prune(config_file: Path | None, data_dir: Path | None) -> None:
+def prune(config_file: Path | None, data_dir: Path | None, database: str | None) -> None:
     """Forget entries older than history_max_age_days now (the relay does it hourly)."""
-    settings = _settings(config_file, data_dir)
+    settings = _settings(config_file, data_dir, database)
     store = _open(settings)
     removed = store.prune(time.time())
     store.close()
@@ -122,9 +125,11 @@ def prune(config_file: Path | None, data_dir: Path | None) -> None:
 @history.command("forget")
 @_options
 @click.argument("address")
-def forget(config_file: Path | None, data_dir: Path | None, address: str) -> None:
+def forget(
+    config_file: Path | None, data_dir: Path | None, database: str | None, address: str
+) -> None:
     """Forget one address as sender and as recipient (a leaver, an erasure request)."""
-    store = _open(_settings(config_file, data_dir))
+    store = _open(_settings(config_file, data_dir, database))
     removed = store.forget(address)
     store.close()
     click.echo(f"Forgot {removed} entries.")

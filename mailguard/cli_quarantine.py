@@ -18,8 +18,6 @@ import click
 from mailguard.config import ConfigError, Settings, load_settings
 from mailguard.delivery.upstream import UpstreamPool, config_from
 from mailguard.history.learn import learn_released
-from mailguard.history.sqlite import FILENAME as HISTORY_FILE
-from mailguard.history.sqlite import SQLiteHistory
 from mailguard.model import Envelope
 from mailguard.quarantine.service import (
     Actor,
@@ -28,12 +26,13 @@ from mailguard.quarantine.service import (
     ReleaseResult,
     Role,
 )
-from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
+from mailguard.storage import history_store, quarantine_exists, quarantine_store
 
 
 def _common(f: Any) -> Any:
     f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
+    f = click.option("--database", help="postgresql://... shared by the relays.")(f)
     f = click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")(f)
     f = click.option("--config", "config_file", type=click.Path(path_type=Path))(f)
     return f
@@ -47,13 +46,12 @@ def _settings(config_file: Path | None, **flags: Any) -> Settings:
 
 
 def _service(settings: Settings, with_upstream: bool = False) -> QuarantineService:
-    db = settings.data_dir / "quarantine.db"
-    if not db.exists():
-        _fail(f"no quarantine at {db} (wrong --data-dir?)")
+    if not quarantine_exists(settings):
+        _fail(f"no quarantine in {settings.data_dir} (wrong --data-dir?)")
     try:
-        store = SQLiteStore(db)
+        store = quarantine_store(settings)
     except (OSError, sqlite3.Error) as exc:
-        _fail(f"cannot open quarantine {db}: {exc}")
+        _fail(f"cannot open the quarantine: {exc}")
     upstream = None
     if with_upstream:
         upstream = UpstreamPool(config_from(settings, max_connections=1))
@@ -65,7 +63,7 @@ def _learner(settings: Settings) -> Callable[[Envelope, bytes], None]:
     """A released message's recipients were confirmed by a reviewer: remember them."""
 
     def learn(envelope: Envelope, raw: bytes) -> None:
-        store = SQLiteHistory(settings.data_dir / HISTORY_FILE, settings.history_max_age_days)
+        store = history_store(settings)
         try:
             learn_released(store, envelope, raw)
         finally:
@@ -96,10 +94,15 @@ def quarantine() -> None:
 )
 @click.option("--limit", type=int, default=100, show_default=True)
 def list_(
-    config_file: Path | None, data_dir: Path | None, as_json: bool, state: str | None, limit: int
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    as_json: bool,
+    state: str | None,
+    limit: int,
 ) -> None:
     """Held messages, newest first."""
-    service = _service(_settings(config_file, data_dir=data_dir))
+    service = _service(_settings(config_file, data_dir=data_dir, database=database))
     items = service.store.list(State(state) if state else None, limit)
     if as_json:
         for held in items:
@@ -121,10 +124,15 @@ def list_(
 @click.argument("message_id")
 @click.option("--raw", is_flag=True, help="Print the original message bytes instead.")
 def show(
-    config_file: Path | None, data_dir: Path | None, as_json: bool, message_id: str, raw: bool
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    as_json: bool,
+    message_id: str,
+    raw: bool,
 ) -> None:
     """One held message: envelope, why it was held, findings and its audit trail."""
-    service = _service(_settings(config_file, data_dir=data_dir))
+    service = _service(_settings(config_file, data_dir=data_dir, database=database))
     held = _get(service, message_id)
     if raw:
         content = service.store.content(message_id)
@@ -159,6 +167,7 @@ def show(
 def release(
     config_file: Path | None,
     data_dir: Path | None,
+    database: str | None,
     as_json: bool,
     message_id: str,
     reason: str,
@@ -166,7 +175,7 @@ def release(
     upstream: str | None,
 ) -> None:
     """Deliver a held message as it was received, without inspecting it again."""
-    settings = _settings(config_file, data_dir=data_dir, upstream=upstream)
+    settings = _settings(config_file, data_dir=data_dir, database=database, upstream=upstream)
     _deliver(
         settings,
         lambda service: service.release(message_id, _admin(by), reason or "(no reason given)"),
@@ -212,13 +221,14 @@ def _deliver(
 def request_release(
     config_file: Path | None,
     data_dir: Path | None,
+    database: str | None,
     as_json: bool,
     message_id: str,
     reason: str,
     by: str | None,
 ) -> None:
     """Ask for a two-person release; a different approver must then approve it."""
-    service = _service(_settings(config_file, data_dir=data_dir))
+    service = _service(_settings(config_file, data_dir=data_dir, database=database))
     try:
         held = service.request_release(message_id, _admin(by), reason)
     except QuarantineError as exc:
@@ -235,6 +245,7 @@ def request_release(
 def approve(
     config_file: Path | None,
     data_dir: Path | None,
+    database: str | None,
     as_json: bool,
     message_id: str,
     reason: str,
@@ -242,7 +253,7 @@ def approve(
     upstream: str | None,
 ) -> None:
     """Approve someone else's release request, and deliver the message."""
-    settings = _settings(config_file, data_dir=data_dir, upstream=upstream)
+    settings = _settings(config_file, data_dir=data_dir, database=database, upstream=upstream)
     _deliver(
         settings,
         lambda service: service.approve(message_id, _admin(by), reason),
@@ -259,13 +270,14 @@ def approve(
 def reject(
     config_file: Path | None,
     data_dir: Path | None,
+    database: str | None,
     as_json: bool,
     message_id: str,
     reason: str,
     by: str | None,
 ) -> None:
     """Never deliver a held message: its content is deleted, its record kept."""
-    service = _service(_settings(config_file, data_dir=data_dir))
+    service = _service(_settings(config_file, data_dir=data_dir, database=database))
     try:
         held = service.reject(message_id, _admin(by), reason or "(no reason given)")
     except QuarantineError as exc:
@@ -277,10 +289,14 @@ def reject(
 @_common
 @click.argument("message_id", required=False)
 def audit(
-    config_file: Path | None, data_dir: Path | None, as_json: bool, message_id: str | None
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    as_json: bool,
+    message_id: str | None,
 ) -> None:
     """Every state change: who, when, why (all messages, or one)."""
-    service = _service(_settings(config_file, data_dir=data_dir))
+    service = _service(_settings(config_file, data_dir=data_dir, database=database))
     for a in service.store.audit_log(message_id):
         if as_json:
             click.echo(json.dumps(audit_json(a)))
@@ -290,9 +306,11 @@ def audit(
 
 @quarantine.command("expire")
 @_common
-def expire(config_file: Path | None, data_dir: Path | None, as_json: bool) -> None:
+def expire(
+    config_file: Path | None, data_dir: Path | None, database: str | None, as_json: bool
+) -> None:
     """Expire messages held past their date (the relay also does this hourly)."""
-    service = _service(_settings(config_file, data_dir=data_dir))
+    service = _service(_settings(config_file, data_dir=data_dir, database=database))
     for held in service.expire():
         click.echo(json.dumps(held_json(held)) if as_json else f"expired {held.id}")
 

@@ -15,14 +15,11 @@ from mailguard import logging as mglog
 from mailguard.config import ConfigError, Settings, load_settings, parse_hostport
 from mailguard.delivery.upstream import UpstreamPool, config_from
 from mailguard.history.learn import learn_released
-from mailguard.history.sqlite import FILENAME as HISTORY_FILE
-from mailguard.history.sqlite import SQLiteHistory
 from mailguard.model import Envelope
 from mailguard.policy.loader import PolicyError, load_policy
 from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService, Role
-from mailguard.quarantine.sqlite import SQLiteStore
-from mailguard.web.accounts import FILENAME as USERS_FILE
+from mailguard.storage import history_store, quarantine_store, user_store
 from mailguard.web.accounts import AccountError, UserStore
 
 ROLES = click.Choice(["reviewer", "approver", "admin"])
@@ -36,15 +33,16 @@ def _settings(config_file: Path | None, **flags: Any) -> Settings:
 
 
 def _options(f: Any) -> Any:
+    f = click.option("--database", help="postgresql://... shared by the relays.")(f)
     f = click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")(f)
     f = click.option("--config", "config_file", type=click.Path(path_type=Path))(f)
     return f
 
 
-def _store(config_file: Path | None, data_dir: Path | None) -> UserStore:
-    settings = _settings(config_file, data_dir=data_dir)
+def _store(config_file: Path | None, data_dir: Path | None, database: str | None) -> UserStore:
+    settings = _settings(config_file, data_dir=data_dir, database=database)
     try:
-        return UserStore(settings.data_dir / USERS_FILE)
+        return user_store(settings)
     except (OSError, sqlite3.Error) as exc:
         _fail(f"cannot open users: {exc}")
 
@@ -66,11 +64,16 @@ def users() -> None:
 @click.option("--role", type=ROLES, required=True, help="What the user may do.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 def add(
-    config_file: Path | None, data_dir: Path | None, name: str, role: str, password_stdin: bool
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    name: str,
+    role: str,
+    password_stdin: bool,
 ) -> None:
     """Add a user: reviewer (release, reject), approver (also approves two-person
     releases) or admin (also manages users)."""
-    store = _store(config_file, data_dir)
+    store = _store(config_file, data_dir, database)
     try:
         store.add(name, Role(role), _password(password_stdin))
     except AccountError as exc:
@@ -82,9 +85,9 @@ def add(
 
 @users.command("list")
 @_options
-def list_users(config_file: Path | None, data_dir: Path | None) -> None:
+def list_users(config_file: Path | None, data_dir: Path | None, database: str | None) -> None:
     """Names, roles and whether each account is enabled."""
-    store = _store(config_file, data_dir)
+    store = _store(config_file, data_dir, database)
     for user in store.list():
         click.echo(f"{user.name:<24} {user.role.value:<9} {'disabled' if user.disabled else ''}")
     store.close()
@@ -95,10 +98,16 @@ def list_users(config_file: Path | None, data_dir: Path | None) -> None:
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 def passwd(
-    config_file: Path | None, data_dir: Path | None, name: str, password_stdin: bool
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    name: str,
+    password_stdin: bool,
 ) -> None:
     """Set a new password; the user's sessions end."""
-    _change(config_file, data_dir, lambda s: s.set_password(name, _password(password_stdin)))
+    _change(
+        config_file, data_dir, database, lambda s: s.set_password(name, _password(password_stdin))
+    )
     click.echo(f"password of {name} changed")
 
 
@@ -106,32 +115,40 @@ def passwd(
 @_options
 @click.argument("name")
 @click.argument("role", type=ROLES)
-def role(config_file: Path | None, data_dir: Path | None, name: str, role: str) -> None:
+def role(
+    config_file: Path | None, data_dir: Path | None, database: str | None, name: str, role: str
+) -> None:
     """Change what a user may do; their sessions end."""
-    _change(config_file, data_dir, lambda s: s.set_role(name, Role(role)))
+    _change(config_file, data_dir, database, lambda s: s.set_role(name, Role(role)))
     click.echo(f"{name} is now {role}")
 
 
 @users.command("disable")
 @_options
 @click.argument("name")
-def disable(config_file: Path | None, data_dir: Path | None, name: str) -> None:
+def disable(
+    config_file: Path | None, data_dir: Path | None, database: str | None, name: str
+) -> None:
     """Stop a user logging in (a leaver); their sessions end."""
-    _change(config_file, data_dir, lambda s: s.set_disabled(name, True))
+    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, True))
     click.echo(f"{name} disabled")
 
 
 @users.command("enable")
 @_options
 @click.argument("name")
-def enable(config_file: Path | None, data_dir: Path | None, name: str) -> None:
+def enable(
+    config_file: Path | None, data_dir: Path | None, database: str | None, name: str
+) -> None:
     """Let a disabled user log in again."""
-    _change(config_file, data_dir, lambda s: s.set_disabled(name, False))
+    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, False))
     click.echo(f"{name} enabled")
 
 
-def _change(config_file: Path | None, data_dir: Path | None, change: Any) -> None:
-    store = _store(config_file, data_dir)
+def _change(
+    config_file: Path | None, data_dir: Path | None, database: str | None, change: Any
+) -> None:
+    store = _store(config_file, data_dir, database)
     try:
         change(store)
     except AccountError as exc:
@@ -144,18 +161,25 @@ def _change(config_file: Path | None, data_dir: Path | None, change: Any) -> Non
 @click.option("--config", "config_file", type=click.Path(path_type=Path))
 @click.option("--web", "web_address", help="Serve the UI here [from config, else 127.0.0.1:8025].")
 @click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")
+@click.option("--database", help="postgresql://... shared with the relays [SQLite].")
 @click.option("--upstream", help="Releases go to this HOST:PORT [from config].")
 @click.option("--policy", type=click.Path(path_type=Path), help="Policy (for release as Bcc).")
 def web(
     config_file: Path | None,
     web_address: str | None,
     data_dir: Path | None,
+    database: str | None,
     upstream: str | None,
     policy: Path | None,
 ) -> None:
     """Run only the review UI (the relay runs elsewhere and shares the data dir)."""
     settings = _settings(
-        config_file, web=web_address, data_dir=data_dir, upstream=upstream, policy=policy
+        config_file,
+        web=web_address,
+        data_dir=data_dir,
+        database=database,
+        upstream=upstream,
+        policy=policy,
     )
     if settings.web is None:
         settings = settings.model_copy(update={"web": parse_hostport("127.0.0.1:8025")})
@@ -177,14 +201,14 @@ def web(
 async def _run_web(settings: Settings, policy: Policy) -> None:
     from mailguard.web.server import WebServer, web_context
 
-    history = SQLiteHistory(settings.data_dir / HISTORY_FILE, settings.history_max_age_days)
+    history = history_store(settings)
 
     def learn(envelope: Envelope, raw: bytes) -> None:
         learn_released(history, envelope, raw)
 
     upstream = UpstreamPool(config_from(settings, max_connections=4))
     service = QuarantineService(
-        SQLiteStore(settings.data_dir / "quarantine.db"),
+        quarantine_store(settings),
         upstream,
         on_released=learn if settings.history_learn else None,
         policy=lambda: policy,

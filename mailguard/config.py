@@ -66,6 +66,9 @@ class Settings(BaseModel):
     listen: HostPort = ("127.0.0.1", 10025)
     upstream: HostPort = ("127.0.0.1", 10026)
     data_dir: Path = Path("mailguard-data")
+    # Quarantine, history and users: SQLite files in data_dir unless this is a
+    # postgresql://user@host/db URL, which several relays and UIs can share.
+    database: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
     policy: Path | None = None  # no policy: no rules, every deliverable message passes
     # How often the policy files are checked for changes (SIGHUP reloads at once).
     policy_check_interval: float = Field(default=2.0, gt=0)

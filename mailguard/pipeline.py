@@ -7,16 +7,13 @@ the relay never parses or scans a message on its event loop.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from mailguard import detectors
 from mailguard.detectors import DetectionContext, Detector
-from mailguard.history.sqlite import ReadOnlyHistory
 from mailguard.history.store import DEFAULT_MAX_AGE_DAYS, HistoryReader
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
@@ -77,15 +74,18 @@ HISTORY_AGE_ENV = "MAILGUARD_HISTORY_MAX_AGE_DAYS"
 
 def worker_context() -> dict[str, Any]:
     """Opened once per worker: the relay's history, read-only (the relay writes it)."""
-    path = os.environ.get(HISTORY_DB_ENV)
-    if not path or not Path(path).exists():
+    from mailguard.storage import history_reader
+
+    location = os.environ.get(HISTORY_DB_ENV)
+    if not location:
         return {}
     max_age = int(os.environ.get(HISTORY_AGE_ENV) or DEFAULT_MAX_AGE_DAYS)
     try:
-        return {"history": ReadOnlyHistory(Path(path), max_age)}
-    except sqlite3.Error as exc:  # inspect without history rather than not at all
-        print(f"mailguard worker: history unavailable: {exc}", file=sys.stderr)
+        history = history_reader(location, max_age)
+    except Exception as exc:  # inspect without history rather than not at all
+        print(f"mailguard worker: history unavailable: {type(exc).__name__}", file=sys.stderr)
         return {}
+    return {"history": history} if history is not None else {}
 
 
 def warm_up() -> None:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -233,3 +234,23 @@ def start_mailguard(tmp_path):
 @pytest.fixture
 def mailguard(sink, start_mailguard):
     return start_mailguard(sink.port)
+
+
+PG_SERVER = os.environ.get("MAILGUARD_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh schema in the local PostgreSQL's ``test`` database, dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"mg_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(PG_SERVER, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_SERVER}: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    admin.execute(f"CREATE SCHEMA {schema}")
+    yield f"{PG_SERVER}?options=-csearch_path%3D{schema}"
+    admin.execute(f"DROP SCHEMA {schema} CASCADE")
+    admin.close()

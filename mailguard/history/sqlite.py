@@ -1,24 +1,23 @@
-"""The embedded history: ``history.db`` in the data dir.
+"""The history in SQL: ``history.db`` in the data dir, or PostgreSQL shared by relays.
 
 Writes come in batches from the relay (or ``history learn``); readers are the
-inspection workers and ``check``, each with a read-only connection. History is a
-hint, not a record, so ``synchronous=NORMAL``: a power cut may lose the last batch.
+inspection workers and ``check``, each with a connection of its own (read-only for
+SQLite). History is a hint, not a record, so SQLite runs ``synchronous=NORMAL``: a
+power cut may lose the last batch.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import sqlite3
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from mailguard.db import Database, SQLiteDatabase
 from mailguard.history.model import FREQUENT, Contact, HistoryStats, SenderProfile, SentMessage
 from mailguard.history.store import DEFAULT_MAX_AGE_DAYS
 from mailguard.model import domain_of
-from mailguard.sqlite_db import migrate, open_db, open_read_only
 
 FILENAME = "history.db"
 MAX_FREQUENT = 1000  # contacts compared for near misses; a shared mailbox has more
@@ -62,149 +61,139 @@ _MIGRATIONS = (
     """,
 )
 
-_UPSERT_CONTACT = """
-    INSERT INTO contacts (sender, recipient, name, count, first_seen, last_seen)
-    VALUES (?, ?, ?, ?, ?, ?)
-    ON CONFLICT (sender, recipient) DO UPDATE SET
-        count = count + excluded.count,
-        name = CASE WHEN excluded.name != '' AND excluded.last_seen >= last_seen
-                    THEN excluded.name ELSE name END,
-        first_seen = min(first_seen, excluded.first_seen),
-        last_seen = max(last_seen, excluded.last_seen)
-"""
 
-_UPSERT_DOMAIN = """
-    INSERT INTO domains (sender, domain, count, first_seen, last_seen)
-    VALUES (?, ?, 1, ?, ?)
-    ON CONFLICT (sender, domain) DO UPDATE SET
-        count = count + 1,
-        first_seen = min(first_seen, excluded.first_seen),
-        last_seen = max(last_seen, excluded.last_seen)
-"""
+def _upserts(db: Database) -> tuple[str, str, str]:
+    """Counting upserts; two-argument min/max is spelt differently in each dialect."""
+    least, greatest = db.least, db.greatest
+    contact = f"""
+        INSERT INTO contacts (sender, recipient, name, count, first_seen, last_seen)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (sender, recipient) DO UPDATE SET
+            count = contacts.count + excluded.count,
+            name = CASE WHEN excluded.name != '' AND excluded.last_seen >= contacts.last_seen
+                        THEN excluded.name ELSE contacts.name END,
+            first_seen = {least}(contacts.first_seen, excluded.first_seen),
+            last_seen = {greatest}(contacts.last_seen, excluded.last_seen)
+    """
+    domain = f"""
+        INSERT INTO domains (sender, domain, count, first_seen, last_seen)
+        VALUES (?, ?, 1, ?, ?)
+        ON CONFLICT (sender, domain) DO UPDATE SET
+            count = domains.count + 1,
+            first_seen = {least}(domains.first_seen, excluded.first_seen),
+            last_seen = {greatest}(domains.last_seen, excluded.last_seen)
+    """
+    sender = f"""
+        INSERT INTO senders (sender, messages, first_seen, last_seen)
+        VALUES (?, 1, ?, ?)
+        ON CONFLICT (sender) DO UPDATE SET
+            messages = senders.messages + 1,
+            first_seen = {least}(senders.first_seen, excluded.first_seen),
+            last_seen = {greatest}(senders.last_seen, excluded.last_seen)
+    """
+    return contact, domain, sender
 
-_UPSERT_SENDER = """
-    INSERT INTO senders (sender, messages, first_seen, last_seen)
-    VALUES (?, 1, ?, ?)
-    ON CONFLICT (sender) DO UPDATE SET
-        messages = messages + 1,
-        first_seen = min(first_seen, excluded.first_seen),
-        last_seen = max(last_seen, excluded.last_seen)
-"""
 
+class SQLHistory:
+    """Read-write history for the relay and ``history learn``, in SQLite or PostgreSQL."""
 
-class SQLiteHistory:
-    """Read-write history for the relay and ``history learn``."""
-
-    def __init__(self, path: Path, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
-        self.path = path
+    def __init__(self, db: Database, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
+        self.db = db
         self.max_age = max_age_days * 86400.0
-        self._lock = threading.Lock()
-        self._db = open_db(path, synchronous="NORMAL")
-        migrate(self._db, self._lock, _MIGRATIONS)
+        db.migrate("history", _MIGRATIONS)
+        self._contact, self._domain, self._sender = _upserts(db)
 
     def record(self, messages: Iterable[SentMessage]) -> int:
         new = 0
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                for message in messages:
-                    if message.key is not None and not self._claim(message.key, message.at):
-                        continue  # learned before: from the relay, or an earlier run
-                    self._add(message)
-                    new += 1
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.db.transaction() as tx:
+            for message in messages:
+                if message.key is not None and not self._claim(tx, message.key, message.at):
+                    continue  # learned before: from the relay, or an earlier run
+                self._add(tx, message)
+                new += 1
         return new
 
-    def _claim(self, key: bytes, at: float) -> bool:
-        cur = self._db.execute("INSERT OR IGNORE INTO learned (key, at) VALUES (?, ?)", (key, at))
+    @staticmethod
+    def _claim(tx: Database, key: bytes, at: float) -> bool:
+        cur = tx.execute(
+            "INSERT INTO learned (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, at)
+        )
         return cur.rowcount == 1
 
-    def _add(self, message: SentMessage) -> None:
+    def _add(self, tx: Database, message: SentMessage) -> None:
         at = message.at
         for s in message.sightings:
-            self._db.execute(
-                _UPSERT_CONTACT, (message.sender, s.recipient, s.name, message.weight, at, at)
-            )
+            tx.execute(self._contact, (message.sender, s.recipient, s.name, message.weight, at, at))
         # A domain counts once per message, however many recipients it had there.
-        for domain in {domain_of(s.recipient) for s in message.sightings}:
-            self._db.execute(_UPSERT_DOMAIN, (message.sender, domain, at, at))
-        self._db.execute(_UPSERT_SENDER, (message.sender, at, at))
+        for domain in sorted({domain_of(s.recipient) for s in message.sightings}):
+            tx.execute(self._domain, (message.sender, domain, at, at))
+        tx.execute(self._sender, (message.sender, at, at))
 
     def knows(self, key: bytes) -> bool:
-        with self._lock:
-            row = self._db.execute("SELECT 1 FROM learned WHERE key = ?", (key,)).fetchone()
+        row = self.db.execute("SELECT 1 FROM learned WHERE key = ?", (key,)).fetchone()
         return row is not None
 
     def prune(self, now: float) -> int:
         before = now - self.max_age
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                removed = 0
-                for table in ("contacts", "domains", "senders", "learned"):
-                    column = "at" if table == "learned" else "last_seen"
-                    cur = self._db.execute(f"DELETE FROM {table} WHERE {column} < ?", (before,))
-                    removed += cur.rowcount
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return removed
+        removed = 0
+        with self.db.transaction() as tx:
+            for table in ("contacts", "domains", "senders", "learned"):
+                column = "at" if table == "learned" else "last_seen"
+                removed += tx.execute(f"DELETE FROM {table} WHERE {column} < ?", (before,)).rowcount
+        return removed
 
     def forget(self, address: str) -> int:
         address = address.lower()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                removed = 0
-                for sql, args in (
-                    ("DELETE FROM contacts WHERE sender = ? OR recipient = ?", (address, address)),
-                    ("DELETE FROM domains WHERE sender = ?", (address,)),
-                    ("DELETE FROM senders WHERE sender = ?", (address,)),
-                ):
-                    removed += self._db.execute(sql, args).rowcount
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            return removed
+        removed = 0
+        with self.db.transaction() as tx:
+            for sql, args in (
+                ("DELETE FROM contacts WHERE sender = ? OR recipient = ?", (address, address)),
+                ("DELETE FROM domains WHERE sender = ?", (address,)),
+                ("DELETE FROM senders WHERE sender = ?", (address,)),
+            ):
+                removed += tx.execute(sql, args).rowcount
+        return removed
 
     def stats(self) -> HistoryStats:
-        with self._lock:
-            return _stats(self._db)
+        with self.db.session() as db:
+            return _stats(db)
 
     def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
         since = time.time() - self.max_age
-        with self._lock:
-            found = read_profile(self._db, sender, recipients, since)
+        with self.db.session() as db:
+            found = read_profile(db, sender, recipients, since)
         load = found.frequent_loader
         assert load is not None
 
         def locked() -> tuple[Contact, ...]:
-            with self._lock:
+            with self.db.session():
                 return load()
 
         return dataclasses.replace(found, frequent_loader=locked)
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
+
+
+class SQLiteHistory(SQLHistory):
+    """The embedded default: ``history.db`` in the data dir."""
+
+    def __init__(self, path: Path, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
+        self.path = path
+        super().__init__(SQLiteDatabase(path, synchronous="NORMAL"), max_age_days)
 
 
 class ReadOnlyHistory:
     """What workers and ``check`` use: they read the relay's history, never write it."""
 
-    def __init__(self, path: Path, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
-        self.path = path
+    def __init__(self, source: Path | Database, max_age_days: int = DEFAULT_MAX_AGE_DAYS) -> None:
+        self.db = source if isinstance(source, Database) else SQLiteDatabase(source, read_only=True)
         self.max_age = max_age_days * 86400.0
-        self._db = open_read_only(path)
         self._frequent: OrderedDict[str, tuple[float, tuple[Contact, ...]]] = OrderedDict()
 
     def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
-        found = read_profile(self._db, sender, recipients, time.time() - self.max_age)
+        with self.db.session() as db:
+            found = read_profile(db, sender, recipients, time.time() - self.max_age)
         load = found.frequent_loader
         assert load is not None
         key = found.sender
@@ -217,7 +206,8 @@ class ReadOnlyHistory:
             if hit is not None and hit[0] > now:
                 self._frequent.move_to_end(key)
                 return hit[1]
-            contacts = load()
+            with self.db.session():
+                contacts = load()
             if len(contacts) >= CACHE_FROM:  # small lists are cheap and should be fresh
                 self._frequent[key] = (now + FREQUENT_TTL, contacts)
                 self._frequent.move_to_end(key)
@@ -228,14 +218,15 @@ class ReadOnlyHistory:
         return dataclasses.replace(found, frequent_loader=cached)
 
     def stats(self) -> HistoryStats:
-        return _stats(self._db)
+        with self.db.session() as db:
+            return _stats(db)
 
     def close(self) -> None:
-        self._db.close()
+        self.db.close()
 
 
 def read_profile(
-    db: sqlite3.Connection, sender: str, recipients: Sequence[str], since: float
+    db: Database, sender: str, recipients: Sequence[str], since: float
 ) -> SenderProfile:
     sender = sender.lower()
     rcpts = sorted({r.lower() for r in recipients})
@@ -244,8 +235,8 @@ def read_profile(
         "SELECT messages FROM senders WHERE sender = ? AND last_seen >= ?", (sender, since)
     ).fetchone()
     messages = row[0] if row else 0
-    marks = ",".join("?" * len(rcpts))
-    dmarks = ",".join("?" * len(rdomains))
+    marks = ",".join("?" * len(rcpts)) or "NULL"  # PostgreSQL has no empty IN ()
+    dmarks = ",".join("?" * len(rdomains)) or "NULL"
     known = {
         r: Contact(r, n, c, t)
         for r, n, c, t in db.execute(
@@ -305,7 +296,7 @@ def read_profile(
     )
 
 
-def _stats(db: sqlite3.Connection) -> HistoryStats:
+def _stats(db: Database) -> HistoryStats:
     senders = db.execute("SELECT count(*) FROM senders").fetchone()[0]
     contacts, oldest, newest = db.execute(
         "SELECT count(*), min(last_seen), max(last_seen) FROM contacts"

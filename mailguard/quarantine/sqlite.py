@@ -7,13 +7,12 @@ answers 250, and readers (the CLI, the web UI) never block the relay.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from pathlib import Path
 
+from mailguard.db import Database, SQLiteDatabase
 from mailguard.model import Finding, Severity
 from mailguard.quarantine.store import AuditEntry, HeldMessage, ReleaseRequest, Search, State
-from mailguard.sqlite_db import migrate, open_db
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
 _MIGRATIONS = (
@@ -70,39 +69,29 @@ _COLUMNS = (
 )
 
 
-class SQLiteStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = open_db(path, synchronous="FULL")
-        migrate(self._db, self._lock, _MIGRATIONS)
+class SQLStore:
+    """The quarantine in SQL: SQLite in the data dir, or PostgreSQL shared by relays."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate("quarantine", _MIGRATIONS)
 
     def add(self, held: HeldMessage, raw: bytes) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    f"INSERT INTO messages ({_COLUMNS}, content) VALUES ({','.join('?' * 20)})",
-                    (*_row(held), raw),
-                )
-                self._insert_audit(held.id, "mailguard", "held", held.reason or held.rule)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self.db.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO messages ({_COLUMNS}, content) VALUES ({','.join('?' * 20)})",
+                (*_row(held), raw),
+            )
+            self._insert_audit(tx, held.id, "mailguard", "held", held.reason or held.rule)
 
     def get(self, message_id: str) -> HeldMessage | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
+        row = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE id = ?", (message_id,)
+        ).fetchone()
         return _held(row) if row else None
 
     def content(self, message_id: str) -> bytes | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT content FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
+        row = self.db.execute("SELECT content FROM messages WHERE id = ?", (message_id,)).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
     def list(self, state: State | None = None, limit: int = 100) -> list[HeldMessage]:
@@ -112,8 +101,7 @@ class SQLiteStore:
             query += " WHERE state = ?"
             args = (state.value,)
         query += " ORDER BY created_at DESC LIMIT ?"
-        with self._lock:
-            rows = self._db.execute(query, (*args, limit)).fetchall()
+        rows = self.db.execute(query, (*args, limit)).fetchall()
         return [_held(r) for r in rows]
 
     def search(self, search: Search) -> tuple[list[HeldMessage], int]:
@@ -134,14 +122,14 @@ class SQLiteStore:
             where.append("created_at < ?")
             args.append(search.until)
         if search.text:
-            columns = ("id", "lower(mail_from)", "lower(rcpt_tos)", "lower(subject)")
+            columns = ("lower(id)", "lower(mail_from)", "lower(rcpt_tos)", "lower(subject)")
             where.append("(" + " OR ".join(f"{c} {_LIKE}" for c in columns) + ")")
             needle = f"%{_like(search.text.lower())}%"
             args.extend([needle] * 4)
         clause = (" WHERE " + " AND ".join(where)) if where else ""
-        with self._lock:
-            total = self._db.execute(f"SELECT count(*) FROM messages{clause}", args).fetchone()[0]
-            rows = self._db.execute(
+        with self.db.session() as db:
+            total = db.execute(f"SELECT count(*) FROM messages{clause}", args).fetchone()[0]
+            rows = db.execute(
                 f"SELECT {_COLUMNS} FROM messages{clause}"
                 " ORDER BY created_at DESC LIMIT ? OFFSET ?",
                 (*args, search.limit, search.offset),
@@ -149,32 +137,29 @@ class SQLiteStore:
         return [_held(r) for r in rows], int(total)
 
     def rules(self) -> list[str]:
-        with self._lock:
-            rows = self._db.execute("SELECT DISTINCT rule FROM messages ORDER BY rule").fetchall()
+        rows = self.db.execute("SELECT DISTINCT rule FROM messages ORDER BY rule").fetchall()
         return [r[0] for r in rows]
 
     def set_request(self, message_id: str, request: ReleaseRequest | None) -> bool:
-        with self._lock:
-            if request is None:
-                cur = self._db.execute(
-                    "UPDATE messages SET request_by = NULL, request_reason = NULL,"
-                    " request_at = NULL WHERE id = ? AND state = ?",
-                    (message_id, State.HELD.value),
-                )
-            else:
-                cur = self._db.execute(
-                    "UPDATE messages SET request_by = ?, request_reason = ?, request_at = ?"
-                    " WHERE id = ? AND state = ? AND request_by IS NULL",
-                    (request.by, request.reason, request.at, message_id, State.HELD.value),
-                )
+        if request is None:
+            cur = self.db.execute(
+                "UPDATE messages SET request_by = NULL, request_reason = NULL,"
+                " request_at = NULL WHERE id = ? AND state = ?",
+                (message_id, State.HELD.value),
+            )
+        else:
+            cur = self.db.execute(
+                "UPDATE messages SET request_by = ?, request_reason = ?, request_at = ?"
+                " WHERE id = ? AND state = ? AND request_by IS NULL",
+                (request.by, request.reason, request.at, message_id, State.HELD.value),
+            )
         return cur.rowcount == 1
 
     def set_review_requested(self, message_id: str) -> bool:
-        with self._lock:
-            cur = self._db.execute(
-                "UPDATE messages SET review_requested = 1 WHERE id = ? AND state = ?",
-                (message_id, State.HELD.value),
-            )
+        cur = self.db.execute(
+            "UPDATE messages SET review_requested = 1 WHERE id = ? AND state = ?",
+            (message_id, State.HELD.value),
+        )
         return cur.rowcount == 1
 
     def transition(
@@ -185,24 +170,22 @@ class SQLiteStore:
             sql += ", content = NULL"
         sql += " WHERE id = ? AND state = ?"
         claimed = time.time() if to_state is State.RELEASING else None
-        with self._lock:
-            cur = self._db.execute(sql, (to_state.value, claimed, message_id, from_state.value))
+        cur = self.db.execute(sql, (to_state.value, claimed, message_id, from_state.value))
         return cur.rowcount == 1
 
     def interrupted_releases(self, claimed_before: float) -> list[str]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT id FROM messages WHERE state = ? AND claimed_at < ?",
-                (State.RELEASING.value, claimed_before),
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT id FROM messages WHERE state = ? AND claimed_at < ?",
+            (State.RELEASING.value, claimed_before),
+        ).fetchall()
         return [r[0] for r in rows]
 
     def audit(self, message_id: str, actor: str, action: str, reason: str) -> None:
-        with self._lock:
-            self._insert_audit(message_id, actor, action, reason)
+        self._insert_audit(self.db, message_id, actor, action, reason)
 
-    def _insert_audit(self, message_id: str, actor: str, action: str, reason: str) -> None:
-        self._db.execute(
+    @staticmethod
+    def _insert_audit(db: Database, message_id: str, actor: str, action: str, reason: str) -> None:
+        db.execute(
             "INSERT INTO audit (message_id, at, actor, action, reason) VALUES (?,?,?,?,?)",
             (message_id, time.time(), actor, action, reason),
         )
@@ -221,23 +204,29 @@ class SQLiteStore:
             query += " WHERE message_id = ?"
             args.append(message_id)
         query += " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
-        query += " LIMIT ? OFFSET ?"
-        args += [-1 if limit is None else limit, offset]
-        with self._lock:
-            rows = self._db.execute(query, args).fetchall()
+        if limit is not None:
+            query += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        rows = self.db.execute(query, args).fetchall()
         return [AuditEntry(*r) for r in rows]
 
     def due_to_expire(self, now: float) -> list[HeldMessage]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM messages WHERE state = ? AND expires_at <= ?",
-                (State.HELD.value, now),
-            ).fetchall()
+        rows = self.db.execute(
+            f"SELECT {_COLUMNS} FROM messages WHERE state = ? AND expires_at <= ?",
+            (State.HELD.value, now),
+        ).fetchall()
         return [_held(r) for r in rows]
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
+
+
+class SQLiteStore(SQLStore):
+    """The embedded default: ``quarantine.db`` in the data dir."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        super().__init__(SQLiteDatabase(path, synchronous="FULL"))
 
 
 def _row(h: HeldMessage) -> tuple[object, ...]:

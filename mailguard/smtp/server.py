@@ -21,18 +21,16 @@ from mailguard.detectors import unroutable
 from mailguard.domain_check import DomainChecker, answers_for
 from mailguard.history.learn import learn_released
 from mailguard.history.recorder import HistoryRecorder
-from mailguard.history.sqlite import FILENAME as HISTORY_FILE
-from mailguard.history.sqlite import SQLiteHistory
 from mailguard.model import Envelope, domain_of
 from mailguard.policy.engine import detectors_needed
 from mailguard.policy.facts import in_domains
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService
-from mailguard.quarantine.sqlite import SQLiteStore
 from mailguard.smtp import replies
 from mailguard.smtp.handler import RelayHandler
 from mailguard.smtp.replies import Reply
+from mailguard.storage import history_location, history_store, quarantine_store
 from mailguard.web.server import WebServer, sender_links, web_context
 from mailguard.workers import InspectionPool
 
@@ -176,9 +174,7 @@ class Relay:
         self._server: asyncio.base_events.Server | None = None
         self.upstream = UpstreamPool(config_from(settings))
         # Created before the workers start: they open it read-only.
-        self.history = SQLiteHistory(
-            settings.data_dir / HISTORY_FILE, settings.history_max_age_days
-        )
+        self.history = history_store(settings)
         self.recorder = HistoryRecorder(self.history)
         self.dns = DomainChecker(settings.dns_servers or None, timeout=settings.dns_timeout)
         self._needs_dns = _needs_dns(policy)
@@ -186,7 +182,7 @@ class Relay:
             settings.workers,
             settings.inspect_timeout,
             env={
-                pipeline.HISTORY_DB_ENV: str(self.history.path.resolve()),
+                pipeline.HISTORY_DB_ENV: history_location(settings),
                 pipeline.HISTORY_AGE_ENV: str(settings.history_max_age_days),
             },
         )
@@ -194,7 +190,7 @@ class Relay:
         self.inspector.set_policy(policy or NO_POLICY)
         self._watch(policy.files if policy else ())
         self.quarantine = QuarantineService(
-            SQLiteStore(settings.data_dir / "quarantine.db"),
+            quarantine_store(settings),
             self.upstream,
             on_released=self._learn_released if settings.history_learn else None,
             policy=lambda: self.policy.policy if self.policy else Policy(),

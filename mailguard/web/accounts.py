@@ -14,13 +14,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from mailguard.db import Database
 from mailguard.quarantine.service import Actor, Role
-from mailguard.sqlite_db import migrate, open_db
 
 FILENAME = "users.db"
 MIN_PASSWORD = 12
@@ -72,11 +71,9 @@ class Session:
 
 
 class UserStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = open_db(path, synchronous="FULL")
-        migrate(self._db, self._lock, _MIGRATIONS)
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        db.migrate("users", _MIGRATIONS)
         self._hasher = PasswordHasher()
         self._dummy = self._hasher.hash(secrets.token_hex(16))
 
@@ -89,28 +86,25 @@ class UserStore:
             raise AccountError("role must be reviewer, approver or admin")
         _check_password(password)
         user = User(name, role, time.time())
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO users (name, role, password, created_at)"
-                " VALUES (?, ?, ?, ?)",
-                (name, role.value, self._hasher.hash(password), user.created_at),
-            )
+        cur = self.db.execute(
+            "INSERT INTO users (name, role, password, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+            (name, role.value, self._hasher.hash(password), user.created_at),
+        )
         if cur.rowcount != 1:
             raise AccountError(f"user {name} exists already")
         return user
 
     def get(self, name: str) -> User | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT name, role, created_at, disabled FROM users WHERE name = ?", (name,)
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT name, role, created_at, disabled FROM users WHERE name = ?", (name,)
+        ).fetchone()
         return _user(row) if row else None
 
     def list(self) -> list[User]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT name, role, created_at, disabled FROM users ORDER BY name"
-            ).fetchall()
+        rows = self.db.execute(
+            "SELECT name, role, created_at, disabled FROM users ORDER BY name"
+        ).fetchall()
         return [_user(r) for r in rows]
 
     def set_password(self, name: str, password: str) -> None:
@@ -126,10 +120,10 @@ class UserStore:
         self._update(name, "disabled = ?", int(disabled))
 
     def _update(self, name: str, assignment: str, value: object) -> None:
-        with self._lock:
-            cur = self._db.execute(f"UPDATE users SET {assignment} WHERE name = ?", (value, name))
+        with self.db.transaction() as tx:
+            cur = tx.execute(f"UPDATE users SET {assignment} WHERE name = ?", (value, name))
             # Any change to who someone is or what they may do ends their sessions.
-            self._db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+            tx.execute("DELETE FROM sessions WHERE name = ?", (name,))
         if cur.rowcount != 1:
             raise AccountError(f"no user {name}")
 
@@ -138,11 +132,10 @@ class UserStore:
 
         An unknown name costs the same hash as a known one, so timing tells nothing.
         """
-        with self._lock:
-            row = self._db.execute(
-                "SELECT name, role, created_at, disabled, password FROM users WHERE name = ?",
-                (name,),
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT name, role, created_at, disabled, password FROM users WHERE name = ?",
+            (name,),
+        ).fetchone()
         stored = row[4] if row else self._dummy
         try:
             self._hasher.verify(stored, password)
@@ -160,33 +153,29 @@ class UserStore:
         token = secrets.token_urlsafe(32)
         now = time.time()
         session = Session(user, secrets.token_urlsafe(24), now + hours * 3600)
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
-            self._db.execute(
-                "INSERT INTO sessions (token, name, csrf, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (_digest(token), user.name, session.csrf, now, session.expires_at),
-            )
+        self.db.execute("DELETE FROM sessions WHERE expires_at < ?", (now,))
+        self.db.execute(
+            "INSERT INTO sessions (token, name, csrf, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (_digest(token), user.name, session.csrf, now, session.expires_at),
+        )
         return token, session
 
     def session(self, token: str) -> Session | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT u.name, u.role, u.created_at, u.disabled, s.csrf, s.expires_at"
-                " FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?",
-                (_digest(token),),
-            ).fetchone()
+        row = self.db.execute(
+            "SELECT u.name, u.role, u.created_at, u.disabled, s.csrf, s.expires_at"
+            " FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?",
+            (_digest(token),),
+        ).fetchone()
         if row is None or row[3] or row[5] < time.time():
             return None
         return Session(_user(row[:4]), row[4], row[5])
 
     def end_session(self, token: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE token = ?", (_digest(token),))
+        self.db.execute("DELETE FROM sessions WHERE token = ?", (_digest(token),))
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self.db.close()
 
 
 class LoginThrottle:

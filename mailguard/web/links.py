@@ -14,6 +14,8 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
+from mailguard.db import Database
+
 SECRET_FILE = "secret.key"
 
 
@@ -22,7 +24,7 @@ class BadLink(Exception):
 
 
 def load_secret(data_dir: Path) -> bytes:
-    """The site secret; every relay and web process sharing a quarantine must share it."""
+    """The site secret in the data dir (``shared_secret`` when relays share a database)."""
     path = data_dir / SECRET_FILE
     try:
         return path.read_bytes().strip()
@@ -37,6 +39,26 @@ def load_secret(data_dir: Path) -> bytes:
     with os.fdopen(fd, "wb") as fh:
         fh.write(secret)
     return secret
+
+
+_SECRET_MIGRATIONS = (
+    """
+    CREATE TABLE site_secret (
+        id INTEGER PRIMARY KEY,
+        secret TEXT NOT NULL
+    )
+    """,
+)
+
+
+def shared_secret(db: Database) -> bytes:
+    """The site secret kept in the shared database, so every relay and UI agrees."""
+    db.migrate("secret", _SECRET_MIGRATIONS)
+    db.execute(
+        "INSERT INTO site_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+        (secrets.token_hex(32),),
+    )
+    return str(db.execute("SELECT secret FROM site_secret WHERE id = 1").fetchone()[0]).encode()
 
 
 class SenderLinks:

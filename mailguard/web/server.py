@@ -15,11 +15,11 @@ import uvicorn
 
 from mailguard import logging as mglog
 from mailguard.config import Settings
+from mailguard.db import PostgresDatabase
 from mailguard.quarantine.service import QuarantineService
-from mailguard.web.accounts import FILENAME as USERS_FILE
-from mailguard.web.accounts import UserStore
+from mailguard.storage import user_store
 from mailguard.web.app import WebContext, build_app
-from mailguard.web.links import SenderLinks, load_secret
+from mailguard.web.links import SenderLinks, load_secret, shared_secret
 
 log = mglog.get_logger()
 
@@ -34,7 +34,15 @@ def base_url(settings: Settings) -> str:
 
 
 def sender_links(settings: Settings) -> SenderLinks:
-    return SenderLinks(load_secret(settings.data_dir), base_url(settings))
+    if settings.database:
+        db = PostgresDatabase(settings.database)
+        try:
+            secret = shared_secret(db)
+        finally:
+            db.close()
+    else:
+        secret = load_secret(settings.data_dir)
+    return SenderLinks(secret, base_url(settings))
 
 
 def web_context(
@@ -45,7 +53,7 @@ def web_context(
 ) -> WebContext:
     return WebContext(
         service=service,
-        users=UserStore(settings.data_dir / USERS_FILE),
+        users=user_store(settings),
         links=sender_links(settings),
         link_days=link_days,
         secure_cookies=bool(settings.web_tls_cert) or base_url(settings).startswith("https:"),

@@ -2,6 +2,7 @@
 
 import pytest
 
+from mailguard.db import SQLiteDatabase
 from mailguard.quarantine.service import Role
 from mailguard.web.accounts import AccountError, LoginThrottle, UserStore
 
@@ -10,7 +11,7 @@ GOOD = "a long enough passphrase"
 
 @pytest.fixture
 def users(tmp_path):
-    store = UserStore(tmp_path / "users.db")
+    store = UserStore(SQLiteDatabase(tmp_path / "users.db"))
     yield store
     store.close()
 

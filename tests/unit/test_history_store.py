@@ -307,7 +307,7 @@ def test_the_read_only_reader_cannot_write(store):
     reader = ReadOnlyHistory(store.path)
 
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        reader._db.execute("DELETE FROM contacts")
+        reader.db.execute("DELETE FROM contacts")
     reader.close()
     assert store.stats().contacts == 1
 

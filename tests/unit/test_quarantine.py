@@ -116,7 +116,7 @@ def test_an_old_schema_is_migrated_in_place(tmp_path):
     con.commit()
     con.close()
     store = SQLiteStore(db)
-    version = store._db.execute("PRAGMA user_version").fetchone()[0]
+    version = store.db.execute("PRAGMA user_version").fetchone()[0]
     assert version == len(backend._MIGRATIONS)
     store.close()
 

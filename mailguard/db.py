@@ -1,0 +1,217 @@
+"""One small layer over SQLite and PostgreSQL, so each store is written once.
+
+Stores write portable SQL with ``?`` placeholders; PostgreSQL gets ``%s``. Schema
+scripts are written for SQLite and translated (types, ``WITHOUT ROWID``). Each store
+is a component with its own schema version: SQLite keeps one file per component
+(``PRAGMA user_version``), PostgreSQL one table ``mailguard_schema`` for all, migrated
+under an advisory lock so two relays starting together never migrate twice.
+
+A connection is used by one thread at a time (a lock), which is what the relay needs:
+short statements, the slow ones moved to a thread by the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+
+class DatabaseUnavailable(OSError):
+    """The shared database cannot be reached: every caller answers with a 4xx or exits."""
+
+
+class Cursor(Protocol):
+    rowcount: int
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Database:
+    dialect: str = ""
+    least = "min"  # two-argument min/max: SQLite's scalar min(), PostgreSQL's LEAST()
+    greatest = "max"
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Cursor:
+        with self._lock:
+            return self._execute(sql, args)
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[Database]:
+        """Several statements with nobody else's in between (no transaction)."""
+        with self._lock:
+            yield self
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Database]:
+        with self._lock:
+            self._begin()
+            try:
+                yield self
+            except BaseException:
+                self._rollback()
+                raise
+            self._commit()
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _execute(self, sql: str, args: Sequence[Any]) -> Cursor:
+        raise NotImplementedError
+
+    def _begin(self) -> None:
+        self._execute("BEGIN", ())
+
+    def _commit(self) -> None:
+        self._execute("COMMIT", ())
+
+    def _rollback(self) -> None:
+        self._execute("ROLLBACK", ())
+
+
+class SQLiteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, path: Path, *, synchronous: str = "FULL", read_only: bool = False) -> None:
+        super().__init__()
+        self.path = path
+        if read_only:  # for readers that must never write (check, inspection workers)
+            uri = f"{path.resolve().as_uri()}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            self._db.execute("PRAGMA busy_timeout=2000")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            # Held mail and who-writes-to-whom are personal data: owner only. SQLite
+            # gives the -wal and -shm files the database file's permissions.
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.execute("PRAGMA busy_timeout=10000")
+
+    def _execute(self, sql: str, args: Sequence[Any]) -> Cursor:
+        return self._db.execute(sql, tuple(args))
+
+    def _begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not half-way
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            for n, script in enumerate(migrations[version:], start=version + 1):
+                with self.transaction():
+                    for statement in _statements(script):
+                        self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version={n}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+
+class PostgresDatabase(Database):
+    """Shared by several relays and UIs; reconnects after the server went away."""
+
+    dialect = "postgresql"
+    least = "LEAST"
+    greatest = "GREATEST"
+
+    def __init__(self, url: str) -> None:
+        super().__init__()
+        self.url = url
+        self._conn: Any = None
+        self._connect()
+
+    def _connect(self) -> Any:
+        import psycopg
+
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+            except psycopg.OperationalError as exc:
+                raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from None
+        return self._conn
+
+    def _execute(self, sql: str, args: Sequence[Any]) -> Cursor:
+        conn = self._connect()
+        try:
+            return conn.execute(_pg(sql), tuple(args))
+        except Exception:
+            if conn.broken and conn.info.transaction_status == 0:  # idle: safe to retry
+                return self._connect().execute(_pg(sql), tuple(args))
+            raise
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        with self.transaction():
+            self._execute("SELECT pg_advisory_xact_lock(7305311)", ())
+            self._execute(
+                "CREATE TABLE IF NOT EXISTS mailguard_schema"
+                " (component TEXT PRIMARY KEY, version INTEGER NOT NULL)",
+                (),
+            )
+            row = self._execute(
+                "SELECT version FROM mailguard_schema WHERE component = ?", (component,)
+            ).fetchone()
+            version = row[0] if row else 0
+            for n, script in enumerate(migrations[version:], start=version + 1):
+                for statement in _statements(script):
+                    self._execute(_pg_ddl(statement), ())
+                self._execute(
+                    "INSERT INTO mailguard_schema (component, version) VALUES (?, ?)"
+                    " ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                    (component, n),
+                )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+
+
+def is_url(database: str | None) -> bool:
+    return bool(database) and str(database).startswith(("postgresql://", "postgres://"))
+
+
+def open_database(
+    database: str | None, data_dir: Path, filename: str, **sqlite_options: Any
+) -> Database:
+    """``--database postgresql://...`` for shared state; otherwise a file in the data dir."""
+    if database and is_url(database):
+        return PostgresDatabase(database)
+    return SQLiteDatabase(data_dir / filename, **sqlite_options)
+
+
+def _statements(script: str) -> list[str]:
+    return [s for s in (part.strip() for part in script.split(";")) if s]
+
+
+def _pg(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+_DDL = (
+    (re.compile(r"\bINTEGER PRIMARY KEY AUTOINCREMENT\b"), "BIGSERIAL PRIMARY KEY"),
+    (re.compile(r"\bBLOB\b"), "BYTEA"),
+    (re.compile(r"\bREAL\b"), "DOUBLE PRECISION"),
+    (re.compile(r"\)\s*WITHOUT ROWID"), ")"),
+)
+
+
+def _pg_ddl(statement: str) -> str:
+    for pattern, replacement in _DDL:
+        statement = pattern.sub(replacement, statement)
+    return statement

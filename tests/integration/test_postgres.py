@@ -1,0 +1,157 @@
+"""Several relays sharing one PostgreSQL: quarantine, history and users in one place.
+
+Against the real server on 127.0.0.1:5432 (database ``test``), each test in a schema
+of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import re
+
+import pytest
+
+from mailguard.db import PostgresDatabase
+from mailguard.history.model import SentMessage, Sighting
+from mailguard.history.sqlite import ReadOnlyHistory, SQLHistory
+from mailguard.model import Action, Decision, Envelope, Inspection
+from mailguard.quarantine.service import QuarantineService, Role
+from mailguard.quarantine.sqlite import SQLStore
+from mailguard.quarantine.store import ReleaseRequest, Search, State
+from mailguard.web.accounts import UserStore
+from tests.webui import (
+    OFFICER,
+    PASSWORD,
+    csrf_of,
+    delivered,
+    logged_in,
+    mailguard_cli,
+    queued_id,
+    send,
+    wait_until,
+    web_args,
+)
+
+HOLD = Inspection(Decision(Action.HOLD, ("r",), "why", rule="r", release="approver"))
+RAW = b"Subject: Referral\r\n\r\nbody\r\n"
+
+
+async def test_the_quarantine_behaves_the_same_in_postgresql(pg_url):
+    store = SQLStore(PostgresDatabase(pg_url))
+    service = QuarantineService(store)
+    env = Envelope(OFFICER, ("a@example.org", "b@example.org"))
+    held = await service.hold("PG1", env, RAW, HOLD, expire_days=14)
+    assert store.get("PG1") == held and store.content("PG1") == RAW
+    assert held.subject == "Referral"
+    assert store.set_request("PG1", ReleaseRequest("abe", "ok", 1.0))
+    assert not store.set_request("PG1", ReleaseRequest("amy", "me too", 2.0))
+    assert store.search(Search(text="pg1"))[1] == 1
+    assert store.search(Search(text="100%"))[1] == 0
+    assert [store.transition("PG1", State.HELD, State.RELEASING) for _ in range(2)] == [
+        True,
+        False,
+    ]
+    entries = store.audit_log("PG1", limit=10, newest_first=True)
+    assert [e.action for e in entries] == ["held"]
+    assert store.rules() == ["r"]
+    store.close()
+
+
+def test_the_history_behaves_the_same_in_postgresql(pg_url):
+    history = SQLHistory(PostgresDatabase(pg_url))
+    at = 1.7e9
+    sent = SentMessage(OFFICER, at, (Sighting(OFFICER, "sarah@nhs.net", "Sarah Jones", at),), b"k")
+    assert history.record([sent, sent]) == 1  # the key is learned once
+    import time
+
+    now = time.time()
+    for n in range(3):
+        history.record([SentMessage(OFFICER, now - n, (Sighting(OFFICER, "gp@nhs.net", "", now),))])
+    reader = ReadOnlyHistory(PostgresDatabase(pg_url))
+    profile = reader.profile(OFFICER, ["gp@nhs.net", "new@gmail.com"])
+    assert profile.count("gp@nhs.net") == 3 and profile.messages == 4
+    assert profile.domains == {"nhs.net": 4}  # the 2023 message shares the domain row
+    assert "sarah@nhs.net" not in profile.known
+    assert [c.address for c in profile.frequent_contacts()] == ["gp@nhs.net"]
+    assert history.knows(b"k") and history.forget("gp@nhs.net") == 1
+    assert "sarah@nhs.net" not in reader.profile(OFFICER, ["sarah@nhs.net"]).known
+    # The 2023 sighting's contact and key are past a year; the domain and sender live on.
+    assert history.prune(now) == 2
+    history.close()
+
+
+def test_users_and_sessions_live_in_postgresql(pg_url):
+    users = UserStore(PostgresDatabase(pg_url))
+    user = users.add("rita", Role.REVIEWER, PASSWORD)
+    token, _ = users.start_session(user, hours=1)
+    other = UserStore(PostgresDatabase(pg_url))  # another relay's UI
+    assert other.session(token).user.name == "rita"
+    other.set_disabled("rita", True)
+    assert users.session(token) is None
+    users.close()
+    other.close()
+
+
+@pytest.fixture
+def two_relays(tmp_path, sink, start_mailguard, pg_url):
+    args_a, base_a = web_args(tmp_path)
+    args_b, base_b = web_args(tmp_path)
+    a = start_mailguard(sink.port, "--database", pg_url, *args_a)
+    b = start_mailguard(sink.port, "--database", pg_url, "--data-dir", str(tmp_path / "b"), *args_b)
+    result = mailguard_cli(
+        "users", "add", "rita", "--role", "reviewer", "--password-stdin", "--database", pg_url,
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return a, b, base_a, base_b
+
+
+def test_mail_held_by_one_relay_is_listed_and_released_through_the_other(two_relays, sink, pg_url):
+    a, _, _, base_b = two_relays
+    held = queued_id(send(a.port, ["resident@example.org"]))
+
+    listed = mailguard_cli("quarantine", "list", "--json", "--database", pg_url)
+    assert held in {json.loads(line)["id"] for line in listed.stdout.splitlines()}
+
+    rita = logged_in(base_b, "rita")  # the user was added once, for every relay
+    assert held in rita.get("/held").text
+    reply = rita.post(
+        f"/held/{held}/release", data={"csrf": csrf_of(rita), "reason": "checked by phone"}
+    )
+    assert reply.status_code == 303
+    assert wait_until(lambda: len(delivered(sink)) == 1)
+    assert delivered(sink)[0].rcpt_tos == ["resident@example.org"]
+
+
+def test_two_reviewers_releasing_at_once_release_it_once(two_relays, sink, pg_url):
+    a, _, _, _ = two_relays
+    held = queued_id(send(a.port, ["resident@example.org"]))
+
+    def release(by: str):
+        return mailguard_cli(
+            "quarantine", "release", held, "--by", by, "--reason", "ok", "--database", pg_url,
+            "--upstream", f"127.0.0.1:{sink.port}",
+        )  # fmt: skip
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(release, ["rita", "ben"]))
+    assert sorted(r.returncode for r in results) == [0, 1]
+    assert any(re.search(r"not held|releasing", r.stderr) for r in results)
+    assert wait_until(lambda: len(delivered(sink)) == 1)
+    asyncio.run(asyncio.sleep(0.5))
+    assert len(delivered(sink)) == 1
+
+
+def test_both_relays_learn_into_one_history(two_relays, sink, pg_url):
+    a, b, _, _ = two_relays
+    send(a.port, ["colleague@northdown.gov.uk"])
+    send(b.port, ["other.colleague@northdown.gov.uk"])
+    assert wait_until(lambda: len(delivered(sink)) == 2)
+
+    def pairs() -> int:
+        out = mailguard_cli("history", "stats", "--database", pg_url).stdout
+        return int(re.search(r"pairs: (\d+)", out).group(1))
+
+    assert wait_until(lambda: pairs() == 2, within=10)
