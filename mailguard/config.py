@@ -108,6 +108,10 @@ class Settings(BaseModel):
     web_tls_cert: Path | None = None
     web_tls_key: Path | None = None
     session_hours: float = Field(default=8.0, gt=0)
+    # How often /healthz checks that the upstream answers.
+    health_check_interval: float = Field(default=10.0, gt=0)
+    # Who may read /metrics on the web port (a Prometheus server); others get 403.
+    metrics_allow: Networks = Field(default_factory=lambda: _networks(["127.0.0.0/8", "::1/128"]))
     web_timezone: str = "Europe/London"
 
 

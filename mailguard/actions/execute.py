@@ -8,6 +8,7 @@ durably held.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +39,7 @@ class Outcome:
     reply: Reply
     inspection: Inspection | None = None
     upstream: Reply | None = None
+    upstream_seconds: float | None = None  # how long the upstream took over the body
 
 
 class Actions:
@@ -86,6 +88,7 @@ class Actions:
             )
         if decision.action in (Action.TAG, Action.REWRITE):
             out = rewrite.tag(out, decision.action.value, decision.rules, decision.subject_prefix)
+        started = time.perf_counter()
         try:
             upstream = await txn.data(out)
         except UpstreamError as exc:
@@ -95,7 +98,7 @@ class Actions:
             return Outcome(replies.UPSTREAM_LOST, inspection, upstream)  # nonsense reply
         if upstream.is_positive:
             self._notify(message_id, envelope, raw, decision, policy)
-        return Outcome(upstream, inspection, upstream)
+        return Outcome(upstream, inspection, upstream, time.perf_counter() - started)
 
     async def _hold(
         self,

@@ -136,6 +136,10 @@ class SQLStore:
             ).fetchall()
         return [_held(r) for r in rows], int(total)
 
+    def counts(self) -> dict[str, int]:
+        rows = self.db.execute("SELECT state, count(*) FROM messages GROUP BY state").fetchall()
+        return {str(state): int(n) for state, n in rows}
+
     def rules(self) -> list[str]:
         rows = self.db.execute("SELECT DISTINCT rule FROM messages ORDER BY rule").fetchall()
         return [r[0] for r in rows]

@@ -88,6 +88,10 @@ class QuarantineStore(Protocol):
         """One page of matching messages, newest first, and how many match in all."""
         ...
 
+    def counts(self) -> dict[str, int]:
+        """How many messages are in each state (for metrics)."""
+        ...
+
     def rules(self) -> list[str]:
         """Every rule that has held something, for the list's filter."""
         ...

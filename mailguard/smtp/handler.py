@@ -18,6 +18,7 @@ from aiosmtpd.smtp import Envelope as SMTPEnvelope
 from mailguard import logging as mglog
 from mailguard.actions.execute import Actions, Outcome
 from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction
+from mailguard.metrics import Metrics
 from mailguard.model import Envelope, domain_of
 from mailguard.smtp import replies
 from mailguard.workers import InspectionError, InspectionPool
@@ -54,6 +55,7 @@ class RelayHandler:
         learn: Callable[[Envelope, bytes], None] | None = None,
         prefetch: Callable[[str], None] | None = None,
         domain_answers: Callable[[Sequence[str]], Awaitable[dict[str, str]]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.upstream = upstream
         self.inspector = inspector
@@ -63,6 +65,7 @@ class RelayHandler:
         self._learn = learn
         self._prefetch = prefetch
         self._domain_answers = domain_answers
+        self.metrics = metrics or Metrics()
 
     async def handle_MAIL(
         self,
@@ -81,6 +84,7 @@ class RelayHandler:
             )
         except UpstreamError as exc:
             log.warning("upstream_unavailable", stage="MAIL", error=str(exc))
+            self.metrics.upstream_errors.labels("MAIL").inc()
             return str(replies.UPSTREAM_UNAVAILABLE)
         if txn is None:
             return str(reply)  # the upstream's own refusal, passed back
@@ -107,6 +111,7 @@ class RelayHandler:
         except UpstreamError as exc:
             session.txn = None
             log.warning("upstream_lost", stage="RCPT", error=str(exc))
+            self.metrics.upstream_errors.labels("RCPT").inc()
             return str(replies.UPSTREAM_LOST)
         if not reply.is_positive:
             log.info("rcpt_refused", domain=domain_of(address), upstream=reply.code)
@@ -140,6 +145,14 @@ class RelayHandler:
             server.resume_timeout()
         with contextlib.suppress(Exception):  # the reply must not depend on logging
             self._log_message(message_id, session, envelope, raw, outcome, started)
+            self.metrics.message(
+                outcome.inspection,
+                outcome.reply.code,
+                time.perf_counter() - started,
+                outcome.upstream_seconds,
+            )
+            if outcome.reply is replies.UPSTREAM_LOST:
+                self.metrics.upstream_errors.labels("DATA").inc()
         reply = outcome.reply
         if reply.is_positive:
             reply = replies.queued(message_id)
@@ -169,6 +182,7 @@ class RelayHandler:
             inspection = await self.inspector.inspect(env, raw, domains=domains)
         except InspectionError as exc:
             log.error("inspection_failed", error=str(exc))
+            self.metrics.inspection_errors.inc()
             return Outcome(replies.INSPECTION_FAILED)
         outcome = await self.actions.carry_out(message_id, env, raw, inspection, txn)
         if self._learn and outcome.upstream and outcome.upstream.is_positive:

@@ -21,6 +21,7 @@ from mailguard.detectors import unroutable
 from mailguard.domain_check import DomainChecker, answers_for
 from mailguard.history.learn import learn_released
 from mailguard.history.recorder import HistoryRecorder
+from mailguard.metrics import Metrics
 from mailguard.model import Envelope, domain_of
 from mailguard.policy.engine import detectors_needed
 from mailguard.policy.facts import in_domains
@@ -173,6 +174,9 @@ class Relay:
         self._loops: list[asyncio.Task[Any]] = []  # housekeeping loops: cancelled at exit
         self._server: asyncio.base_events.Server | None = None
         self.upstream = UpstreamPool(config_from(settings))
+        self.metrics = Metrics()
+        self.metrics.set_policy(policy.version if policy else None)
+        self.upstream_ok: bool | None = None  # unknown until the first probe
         # Created before the workers start: they open it read-only.
         self.history = history_store(settings)
         self.recorder = HistoryRecorder(self.history)
@@ -208,6 +212,7 @@ class Relay:
             self.actions,
             max_recipients=settings.max_recipients,
             is_draining=lambda: self.draining,
+            metrics=self.metrics,
             learn=self.recorder.note if settings.history_learn else None,
             prefetch=self.prefetch_domain,
             domain_answers=self.domain_answers,
@@ -217,7 +222,9 @@ class Relay:
             self.actions.links = sender_links(settings)
             self.web = WebServer(
                 settings,
-                web_context(settings, self.quarantine, self._expire_days, self._ready),
+                web_context(
+                    settings, self.quarantine, self._expire_days, self._ready, self.metrics
+                ),
             )
 
     def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
@@ -227,11 +234,51 @@ class Relay:
         return self.policy.policy.quarantine.expire_days if self.policy else 14
 
     def _ready(self) -> tuple[bool, str]:
+        """Ready: taking mail, the configured policy loaded, the upstream answering."""
         if self.draining:
             return False, "draining: shutting down"
         if self.settings.policy is not None and self.policy is None:
             return False, "no policy loaded"
+        if self.upstream_ok is False:
+            return False, "upstream not answering"
         return True, f"ok, policy {self.policy.version if self.policy else 'none'}"
+
+    def _watch_metrics(self) -> None:
+        store = self.quarantine.store
+        self.metrics.watch(
+            "mailguard_quarantine_messages", "Messages in the quarantine by state",
+            store.counts, "state",
+        )  # fmt: skip
+        self.metrics.watch(
+            "mailguard_workers", "Inspection workers: size of the pool and how many are busy",
+            lambda: {"size": self.inspector.size, "busy": self.inspector.busy,
+                     "replaced": self.inspector.replaced},
+            "state",
+        )  # fmt: skip
+        self.metrics.watch(
+            "mailguard_upstream_up", "1 when the last probe of the upstream got a greeting",
+            lambda: {"probe": float(bool(self.upstream_ok))}, "check",
+        )  # fmt: skip
+
+    async def _probe_upstream(self) -> None:
+        """Does the upstream answer with a 220 greeting? For /healthz and metrics."""
+        host, port = self.settings.upstream
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+                try:
+                    greeting = await asyncio.wait_for(reader.readline(), 5)
+                    writer.write(b"QUIT\r\n")
+                    await writer.drain()
+                finally:
+                    writer.close()
+                ok = greeting.startswith(b"220")
+            except (OSError, TimeoutError):
+                ok = False
+            if ok != self.upstream_ok:
+                log.info("upstream_probe", ok=ok)
+            self.upstream_ok = ok
+            await asyncio.sleep(self.settings.health_check_interval)
 
     def refusal_for(self, peer: Any) -> Reply | None:
         if self.draining:
@@ -304,6 +351,7 @@ class Relay:
         self.policy = loaded
         self._needs_dns = _needs_dns(loaded)
         self.inspector.set_policy(loaded)
+        self.metrics.set_policy(loaded.version)
         log.info("policy_loaded", why=why, version=loaded.version, rules=len(loaded.policy.rules))
         return True
 
@@ -367,6 +415,9 @@ class Relay:
         if s.policy is not None:
             self._loops.append(asyncio.ensure_future(self._watch_policy()))
         self._loops.append(asyncio.ensure_future(self._housekeeping()))
+        if self.web is not None:
+            self._watch_metrics()
+            self._loops.append(asyncio.ensure_future(self._probe_upstream()))
         self.recorder.start()
         if self.web is not None:
             await self.web.start()

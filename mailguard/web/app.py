@@ -12,6 +12,7 @@ import csv
 import datetime as dt
 import hmac
 import io
+import ipaddress
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.applications import Starlette
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -30,6 +32,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailguard.metrics import Metrics
 from mailguard.quarantine.service import (
     Actor,
     NotAllowed,
@@ -72,6 +75,8 @@ class WebContext:
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
     ready: Callable[[], tuple[bool, str]] | None = None
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    metrics: Metrics | None = None
+    metrics_allow: tuple[Any, ...] = ()
 
 
 def build_app(ctx: WebContext) -> Starlette:
@@ -100,6 +105,7 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/s/{token}", web.sender_page, methods=["GET"]),
         Route("/s/{token}/{action}", web.sender_action, methods=["POST"]),
         Route("/healthz", web.healthz),
+        Route("/metrics", web.metrics),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
     return _secure(Starlette(routes=routes))
@@ -443,6 +449,19 @@ class _Web:
             return await self.sender_page(request, str(exc), 400)
         token = request.path_params["token"]
         return RedirectResponse(f"/s/{token}?done={done}", 303)
+
+    async def metrics(self, request: Request) -> Response:
+        """For Prometheus, from the networks in ``metrics_allow`` only; no login."""
+        client = request.client.host if request.client else ""
+        try:
+            address = ipaddress.ip_address(client)
+        except ValueError:
+            address = None
+        if address is None or not any(address in net for net in self.ctx.metrics_allow):
+            return PlainTextResponse("forbidden", 403)
+        if self.ctx.metrics is None:
+            return PlainTextResponse("no metrics in this process", 404)
+        return Response(self.ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     async def healthz(self, request: Request) -> Response:
         ok, why = self.ctx.ready() if self.ctx.ready else (True, "ok")

@@ -16,6 +16,7 @@ import uvicorn
 from mailguard import logging as mglog
 from mailguard.config import Settings
 from mailguard.db import PostgresDatabase
+from mailguard.metrics import Metrics
 from mailguard.quarantine.service import QuarantineService
 from mailguard.storage import user_store
 from mailguard.web.app import WebContext, build_app
@@ -50,6 +51,7 @@ def web_context(
     service: QuarantineService,
     link_days: Callable[[], int],
     ready: Callable[[], tuple[bool, str]] | None = None,
+    metrics: Metrics | None = None,
 ) -> WebContext:
     return WebContext(
         service=service,
@@ -60,6 +62,8 @@ def web_context(
         session_hours=settings.session_hours,
         timezone=ZoneInfo(settings.web_timezone),
         ready=ready,
+        metrics=metrics,
+        metrics_allow=tuple(settings.metrics_allow),
     )
 
 
