@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import httpx
 import pytest
@@ -90,3 +92,25 @@ def test_metrics_are_only_for_the_allowed_networks(tmp_path, sink, start_mailgua
     start_mailguard(sink.port, "--config", str(tmp_path / "c.yaml"), "--web", f"{HOST}:{port}")
     assert httpx.get(f"http://{HOST}:{port}/metrics").status_code == 403
     assert httpx.get(f"http://{HOST}:{port}/healthz").status_code == 200
+
+
+def test_the_shipped_grafana_dashboard_only_asks_for_metrics_that_exist(relay, sink):
+    mg, base = relay
+    send(mg.port, ["colleague@northdown.gov.uk"])
+    assert wait_until(lambda: len(sink.messages) == 1)
+    exposed = httpx.get(f"{base}/metrics").text
+    dashboard = Path(__file__).parents[2] / "deploy" / "grafana" / "mailguard-dashboard.json"
+    panels = json.loads(dashboard.read_text())["panels"]
+    wanted = {
+        name
+        for panel in panels
+        for target in panel["targets"]
+        for name in re.findall(r"mailguard_\w+", target["expr"])
+    }
+    families = set(re.findall(r"^# TYPE (\w+) ", exposed, re.M))
+
+    def family(name: str) -> str:
+        return re.sub(r"_(total|bucket|count|sum)$", "", name)
+
+    missing = {n for n in wanted if n not in families and family(n) not in families}
+    assert wanted and not missing, missing
