@@ -284,6 +284,7 @@ def _fail(message: str) -> Any:
 
 def _register() -> None:
     from mailguard.cli_history import history
+    from mailguard.cli_postfix import postfix
     from mailguard.cli_quarantine import quarantine
     from mailguard.cli_web import users, web
 
@@ -291,6 +292,7 @@ def _register() -> None:
     main.add_command(history)
     main.add_command(users)
     main.add_command(web)
+    main.add_command(postfix)
 
 
 _register()

@@ -11,10 +11,17 @@ import os
 import re
 import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -92,6 +99,28 @@ class Settings(BaseModel):
     # How long SIGTERM waits for in-flight messages before closing anyway.
     shutdown_grace: float = Field(default=60.0, gt=0)
     log_level: str = "info"
+    # STARTTLS for clients (Exchange, Postfix): certificate and key in PEM. With
+    # tls_required, MAIL before STARTTLS gets 530 (RFC 3207).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_required: bool = False
+    # STARTTLS to the upstream: none (a loopback re-injection port), opportunistic (use
+    # it when offered), required (no STARTTLS offered: 4xx, the mail waits). Verified
+    # against upstream_tls_ca, or the system's CAs, unless upstream_tls_verify is off.
+    upstream_tls: Literal["none", "opportunistic", "required"] = "none"
+    upstream_tls_ca: Path | None = None
+    upstream_tls_verify: bool = True
+
+    @model_validator(mode="after")
+    def _tls_pairs(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        if self.tls_required and self.tls_cert is None:
+            raise ValueError("tls_required needs tls_cert and tls_key")
+        if (self.web_tls_cert is None) != (self.web_tls_key is None):
+            raise ValueError("web_tls_cert and web_tls_key go together")
+        return self
+
     # Sender→recipient history (near-miss, new-domain findings): entries not seen for
     # this long are forgotten, and the relay learns from what it delivers unless off.
     history_max_age_days: int = Field(default=365, ge=1)
@@ -126,7 +155,9 @@ def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settin
     except ValidationError as exc:
         where = f"{config_file}: " if config_file else ""
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            (f"{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
         )
         raise ConfigError(f"{where}invalid settings: {problems}") from None
 

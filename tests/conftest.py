@@ -35,6 +35,7 @@ class Received:
     rcpt_tos: list[str]
     content: bytes
     mail_options: list[str]
+    tls: bool = False  # the session had done STARTTLS
 
 
 @dataclass
@@ -74,6 +75,7 @@ class _SinkHandler:
                     list(envelope.rcpt_tos),
                     envelope.original_content,
                     list(envelope.mail_options),
+                    session.ssl is not None,
                 )
             )
         return "250 2.0.0 Ok: queued as SINK"
@@ -96,7 +98,8 @@ class _CountingSMTP(SMTP):
 class Sink(Controller):
     """The upstream MTA: an aiosmtpd server in its own thread that records what it gets."""
 
-    def __init__(self, port: int | None = None) -> None:
+    def __init__(self, port: int | None = None, **smtp_options: Any) -> None:
+        """``smtp_options`` go to aiosmtpd's SMTP, e.g. ``tls_context`` for STARTTLS."""
         self.messages: list[Received] = []
         self.connections = 0
         self.lock = threading.Lock()
@@ -107,6 +110,7 @@ class Sink(Controller):
             port=port or free_port(),
             enable_SMTPUTF8=True,
             ready_timeout=10,
+            **smtp_options,
         )
 
     def start(self) -> None:

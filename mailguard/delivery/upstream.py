@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,18 @@ class UpstreamConfig:
     max_connections: int = 64
     idle_timeout: float = 30.0
     max_reuse: int = 1000
+    tls: str = "none"  # none | opportunistic | required
+    tls_context: ssl.SSLContext | None = None
+
+
+def upstream_tls_context(settings: Settings) -> ssl.SSLContext:
+    """Verify the upstream's certificate against the given CA file or the system's."""
+    ca = str(settings.upstream_tls_ca) if settings.upstream_tls_ca else None
+    context = ssl.create_default_context(cafile=ca)
+    if not settings.upstream_tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def config_from(settings: Settings, **overrides: Any) -> UpstreamConfig:
@@ -56,6 +69,8 @@ def config_from(settings: Settings, **overrides: Any) -> UpstreamConfig:
         "max_connections": settings.upstream_max_connections,
         "idle_timeout": settings.upstream_idle_timeout,
         "max_reuse": settings.upstream_max_reuse,
+        "tls": settings.upstream_tls,
+        "tls_context": upstream_tls_context(settings) if settings.upstream_tls != "none" else None,
     }
     return UpstreamConfig(**{**values, **overrides})
 
@@ -139,14 +154,26 @@ class UpstreamPool:
                 await smtp.ehlo()
             except aiosmtplib.SMTPHeloError:
                 await smtp.helo()
+            await self._start_tls(smtp)
         except _SMTP_ERRORS as exc:
             smtp.close()
             raise UpstreamError(f"cannot connect upstream: {type(exc).__name__}") from None
-        except BaseException:  # cancelled mid-handshake: do not leak the socket
+        except BaseException:  # cancelled mid-handshake, or TLS refused: close the socket
             smtp.close()
             raise
         self.opened += 1
         return _Connection(smtp)
+
+    async def _start_tls(self, smtp: aiosmtplib.SMTP) -> None:
+        cfg = self.config
+        if cfg.tls == "none":
+            return
+        if not smtp.supports_extension("starttls"):
+            if cfg.tls == "required":
+                raise UpstreamError("upstream offers no STARTTLS and upstream_tls is required")
+            return
+        await smtp.starttls(tls_context=cfg.tls_context)
+        await smtp.ehlo()  # RFC 3207 4.2: forget what was said before TLS
 
     async def _mail(
         self, conn: _Connection, sender: str, options: list[str], smtputf8: bool

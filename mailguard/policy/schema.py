@@ -214,8 +214,11 @@ class Organisation(_Strict):
     name: str = ""
     internal_domains: Lowered = Field(default_factory=list)
     partner_domains: Lowered = Field(default_factory=list)
+    # Mail to these (and their subdomains) must never travel in clear text: Postfix
+    # gets an "encrypt" TLS policy for them (mailguard postfix tls-policy).
+    tls_required_domains: Lowered = Field(default_factory=list)
 
-    @field_validator("internal_domains", "partner_domains")
+    @field_validator("internal_domains", "partner_domains", "tls_required_domains")
     @classmethod
     def _domains(cls, v: list[str]) -> list[str]:
         bad = [d for d in v if not _DOMAIN.match(d)]

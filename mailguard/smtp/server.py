@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import signal
+import ssl
 import time
 from collections.abc import Coroutine, Sequence
 from pathlib import Path
@@ -173,6 +174,7 @@ class Relay:
         self._tasks: set[asyncio.Task[Any]] = set()  # short jobs: finished before exit
         self._loops: list[asyncio.Task[Any]] = []  # housekeeping loops: cancelled at exit
         self._server: asyncio.base_events.Server | None = None
+        self.tls_context = _server_tls(settings)  # fails at start, not at a client's STARTTLS
         self.upstream = UpstreamPool(config_from(settings))
         self.metrics = Metrics()
         self.metrics.set_policy(policy.version if policy else None)
@@ -326,6 +328,8 @@ class Relay:
             hostname=s.hostname,
             ident=f"mailguard {__version__} ESMTP",
             timeout=s.command_timeout,
+            tls_context=self.tls_context,
+            require_starttls=s.tls_required,
         )
 
     def reload_policy(self, why: str) -> bool:
@@ -462,6 +466,15 @@ class Relay:
         await self.dns.aclose()
         self.quarantine.store.close()
         log.info("stopped")
+
+
+def _server_tls(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context
 
 
 def _needs_dns(policy: LoadedPolicy | None) -> bool:

@@ -147,3 +147,28 @@ def test_with_mailguard_down_postfix_keeps_the_mail_and_delivers_it_once_it_retu
     assert len(delivered(sink)) == 1
     assert b"Queued while down" in delivered(sink)[0].content
     assert wait_until(lambda: "Mail queue is empty" in pf.queue(), within=10)
+
+
+def test_domains_that_require_tls_become_a_postfix_tls_policy_table(tmp_path):
+    if not shutil.which("postmap"):
+        if os.environ.get("CI"):
+            pytest.fail("postfix is missing: .ci/run should have installed it")
+        pytest.skip("postfix is not installed")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "organisation: {name: N, internal_domains: [northdown.gov.uk],"
+        " tls_required_domains: [nhs.net, police.uk]}\n"
+    )
+    table = tmp_path / "mailguard_tls"
+    result = mailguard_cli("postfix", "tls-policy", "--policy", str(policy))
+    assert result.returncode == 0, result.stderr
+    table.write_text(result.stdout)
+
+    def lookup(domain: str) -> str:
+        return subprocess.run(
+            ["postmap", "-q", domain, f"texthash:{table}"], capture_output=True, text=True
+        ).stdout.strip()
+
+    assert lookup("nhs.net") == "encrypt protocols=>=TLSv1.2"
+    assert lookup(".nhs.net") == "encrypt protocols=>=TLSv1.2"  # mail.nhs.net's parent
+    assert lookup("gmail.com") == ""

@@ -1,0 +1,113 @@
+"""STARTTLS both ways: clients to mailguard, and mailguard to the upstream.
+
+Certificates are made for the test with the ``openssl`` command (self-signed for
+127.0.0.1); no test talks to anything but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+
+import aiosmtplib
+import pytest
+
+from tests.conftest import HOST, Sink
+from tests.mail import compose
+
+SENDER = "officer@northdown.gov.uk"
+
+
+@pytest.fixture
+def cert(tmp_path):
+    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(crt), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return crt, key
+
+
+def client_context(crt) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(crt))
+
+
+def settings_file(tmp_path, text: str):
+    path = tmp_path / "tls.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+async def send(port: int, **options):
+    raw = compose(sender=SENDER, to=["colleague@northdown.gov.uk"])
+    return await aiosmtplib.send(
+        raw, sender=SENDER, recipients=["colleague@northdown.gov.uk"], hostname=HOST,
+        port=port, timeout=30, **options,
+    )  # fmt: skip
+
+
+async def test_clients_can_use_starttls_and_plain_text_is_refused_when_tls_is_required(
+    tmp_path, cert, sink, start_mailguard
+):
+    crt, key = cert
+    config = settings_file(tmp_path, f"tls_cert: {crt}\ntls_key: {key}\ntls_required: true\n")
+    mg = start_mailguard(sink.port, "--config", config)
+
+    _, reply = await send(mg.port, start_tls=True, tls_context=client_context(crt))
+    assert reply.startswith("2.0.0")
+    with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
+        await send(mg.port, start_tls=False)
+    assert refused.value.code == 530
+    assert len(sink.messages) == 1
+
+
+async def test_the_upstream_connection_uses_starttls_with_a_verified_certificate(
+    tmp_path, cert, start_mailguard
+):
+    crt, key = cert
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(str(crt), str(key))
+    tls_sink = Sink(tls_context=server)
+    tls_sink.start()
+    try:
+        config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {crt}\n")
+        mg = start_mailguard(tls_sink.port, "--config", config)
+        _, reply = await send(mg.port)
+        assert reply.startswith("2.0.0")
+        [received] = tls_sink.wait_for(1)
+        assert received.tls
+    finally:
+        tls_sink.stop()
+
+
+async def test_required_upstream_tls_never_falls_back_to_plain_text(
+    tmp_path, cert, sink, start_mailguard
+):
+    crt, _ = cert
+    config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {crt}\n")
+    mg = start_mailguard(sink.port, "--config", config)  # this sink offers no STARTTLS
+    with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
+        await send(mg.port)
+    assert 400 <= deferred.value.code < 500  # the mail waits at the client, never a bounce
+    assert sink.messages == []
+
+
+async def test_an_upstream_certificate_that_does_not_verify_is_a_temporary_failure(
+    tmp_path, cert, start_mailguard
+):
+    crt, key = cert
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(str(crt), str(key))
+    tls_sink = Sink(tls_context=server)
+    tls_sink.start()
+    try:
+        config = settings_file(tmp_path, "upstream_tls: required\n")  # system CAs only
+        mg = start_mailguard(tls_sink.port, "--config", config)
+        with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
+            await send(mg.port)
+        assert 400 <= deferred.value.code < 500
+        assert tls_sink.messages == []
+    finally:
+        tls_sink.stop()
