@@ -201,21 +201,32 @@ def web(
 async def _run_web(settings: Settings, policy: Policy) -> None:
     from mailguard.web.server import WebServer, web_context
 
-    history = history_store(settings)
+    def build() -> Any:
+        history = history_store(settings) if settings.history_learn else None
 
-    def learn(envelope: Envelope, raw: bytes) -> None:
-        learn_released(history, envelope, raw)
+        def learn(envelope: Envelope, raw: bytes) -> None:
+            assert history is not None
+            learn_released(history, envelope, raw)
 
-    upstream = UpstreamPool(config_from(settings, max_connections=4))
-    service = QuarantineService(
-        quarantine_store(settings),
-        upstream,
-        on_released=learn if settings.history_learn else None,
-        policy=lambda: policy,
-    )
-    server = WebServer(
-        settings, web_context(settings, service, lambda: policy.quarantine.expire_days)
-    )
+        upstream = UpstreamPool(config_from(settings, max_connections=4))
+        service = QuarantineService(
+            quarantine_store(settings),
+            upstream,
+            on_released=learn if history else None,
+            policy=lambda: policy,
+        )
+        ctx = web_context(settings, service, lambda: policy.quarantine.expire_days)
+
+        async def close() -> None:
+            await upstream.close()
+            service.store.close()
+            ctx.users.close()
+            if history is not None:
+                history.close()
+
+        return ctx, close
+
+    server = WebServer(settings, build)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -223,9 +234,6 @@ async def _run_web(settings: Settings, policy: Policy) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop()
-    await upstream.close()
-    service.store.close()
-    history.close()
 
 
 def _fail(message: str) -> Any:

@@ -137,6 +137,9 @@ class Settings(BaseModel):
     web_tls_cert: Path | None = None
     web_tls_key: Path | None = None
     session_hours: float = Field(default=8.0, gt=0)
+    # Reverse proxies whose X-Forwarded-For is believed (for the login throttle);
+    # empty: the connecting address is the client, whatever headers say.
+    web_trusted_proxies: list[str] = Field(default_factory=list)
     # How often /healthz checks that the upstream answers.
     health_check_interval: float = Field(default=10.0, gt=0)
     # Who may read /metrics on the web port (a Prometheus server); others get 403.

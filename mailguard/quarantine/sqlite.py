@@ -60,6 +60,16 @@ _MIGRATIONS = (
     CREATE INDEX messages_created ON messages (created_at);
     CREATE INDEX audit_at ON audit (seq DESC);
     """,
+    # v4: message bytes in a table of their own, so listing and searching the
+    # quarantine never reads (in SQLite: walks past) every held message's body.
+    """
+    CREATE TABLE contents (
+        id TEXT PRIMARY KEY,
+        content BLOB NOT NULL
+    );
+    INSERT INTO contents (id, content) SELECT id, content FROM messages WHERE content IS NOT NULL;
+    ALTER TABLE messages DROP COLUMN content;
+    """,
 )
 
 _COLUMNS = (
@@ -79,9 +89,9 @@ class SQLStore:
     def add(self, held: HeldMessage, raw: bytes) -> None:
         with self.db.transaction() as tx:
             tx.execute(
-                f"INSERT INTO messages ({_COLUMNS}, content) VALUES ({','.join('?' * 20)})",
-                (*_row(held), raw),
+                f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 19)})", _row(held)
             )
+            tx.execute("INSERT INTO contents (id, content) VALUES (?, ?)", (held.id, raw))
             self._insert_audit(tx, held.id, "mailguard", "held", held.reason or held.rule)
 
     def get(self, message_id: str) -> HeldMessage | None:
@@ -91,7 +101,7 @@ class SQLStore:
         return _held(row) if row else None
 
     def content(self, message_id: str) -> bytes | None:
-        row = self.db.execute("SELECT content FROM messages WHERE id = ?", (message_id,)).fetchone()
+        row = self.db.execute("SELECT content FROM contents WHERE id = ?", (message_id,)).fetchone()
         return bytes(row[0]) if row and row[0] is not None else None
 
     def list(self, state: State | None = None, limit: int = 100) -> list[HeldMessage]:
@@ -169,13 +179,16 @@ class SQLStore:
     def transition(
         self, message_id: str, from_state: State, to_state: State, *, drop_content: bool = False
     ) -> bool:
-        sql = "UPDATE messages SET state = ?, claimed_at = ?"
-        if drop_content:
-            sql += ", content = NULL"
-        sql += " WHERE id = ? AND state = ?"
         claimed = time.time() if to_state is State.RELEASING else None
-        cur = self.db.execute(sql, (to_state.value, claimed, message_id, from_state.value))
-        return cur.rowcount == 1
+        with self.db.transaction() as tx:
+            cur = tx.execute(
+                "UPDATE messages SET state = ?, claimed_at = ? WHERE id = ? AND state = ?",
+                (to_state.value, claimed, message_id, from_state.value),
+            )
+            moved = cur.rowcount == 1
+            if moved and drop_content:
+                tx.execute("DELETE FROM contents WHERE id = ?", (message_id,))
+        return moved
 
     def interrupted_releases(self, claimed_before: float) -> list[str]:
         rows = self.db.execute(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import resource
 import signal
 import ssl
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from mailguard.smtp import replies
 from mailguard.smtp.handler import RelayHandler
 from mailguard.smtp.replies import Reply
 from mailguard.storage import history_location, history_store, quarantine_store
+from mailguard.web.app import WebContext
 from mailguard.web.server import WebServer, sender_links, web_context
 from mailguard.workers import InspectionPool
 
@@ -222,12 +224,38 @@ class Relay:
         self.web: WebServer | None = None
         if settings.web is not None:
             self.actions.links = sender_links(settings)
-            self.web = WebServer(
-                settings,
-                web_context(
-                    settings, self.quarantine, self._expire_days, self._ready, self.metrics
-                ),
-            )
+            self.web = WebServer(settings, self._web_context)
+
+    def _web_context(self) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
+        """Runs in the UI's thread: its own database connections and upstream pool."""
+        s = self.settings
+        upstream = UpstreamPool(config_from(s, max_connections=4))
+        history = history_store(s) if s.history_learn else None
+
+        def learn(envelope: Envelope, raw: bytes) -> None:
+            assert history is not None
+            learn_released(history, envelope, raw)
+
+        service = QuarantineService(
+            quarantine_store(s),
+            upstream,
+            on_released=learn if history else None,
+            policy=lambda: self.policy.policy if self.policy else Policy(),
+        )
+        ctx = web_context(s, service, self._expire_days, self._ready, self.metrics)
+        self.metrics.watch(
+            "mailguard_quarantine_messages", "Messages in the quarantine by state",
+            service.store.counts, "state",
+        )  # fmt: skip
+
+        async def close() -> None:
+            await upstream.close()
+            service.store.close()
+            ctx.users.close()
+            if history is not None:
+                history.close()
+
+        return ctx, close
 
     def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
         learn_released(self.history, envelope, raw)
@@ -246,11 +274,6 @@ class Relay:
         return True, f"ok, policy {self.policy.version if self.policy else 'none'}"
 
     def _watch_metrics(self) -> None:
-        store = self.quarantine.store
-        self.metrics.watch(
-            "mailguard_quarantine_messages", "Messages in the quarantine by state",
-            store.counts, "state",
-        )  # fmt: skip
         self.metrics.watch(
             "mailguard_workers", "Inspection workers: size of the pool and how many are busy",
             lambda: {"size": self.inspector.size, "busy": self.inspector.busy,
@@ -410,6 +433,9 @@ class Relay:
     async def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        _raise_open_files_limit()
+        if self.web is not None:  # first: a taken web port stops start-up before SMTP
+            await self.web.start()
         await self.inspector.start()
         loop = asyncio.get_running_loop()
         host, port = s.listen
@@ -423,8 +449,6 @@ class Relay:
             self._watch_metrics()
             self._loops.append(asyncio.ensure_future(self._probe_upstream()))
         self.recorder.start()
-        if self.web is not None:
-            await self.web.start()
         log.info(
             "ready",
             policy_version=self.policy.version if self.policy else None,
@@ -466,6 +490,17 @@ class Relay:
         await self.dns.aclose()
         self.quarantine.store.close()
         log.info("stopped")
+
+
+def _raise_open_files_limit() -> None:
+    """Clients, upstream connections, workers and the UI all need descriptors."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, 65536), hard))
+    except (ValueError, OSError):
+        pass
 
 
 def _server_tls(settings: Settings) -> ssl.SSLContext | None:

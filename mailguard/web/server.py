@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Generator
+import threading
+from collections.abc import Awaitable, Callable, Generator
 from zoneinfo import ZoneInfo
 
 import uvicorn
@@ -23,6 +24,8 @@ from mailguard.web.app import WebContext, build_app
 from mailguard.web.links import SenderLinks, load_secret, shared_secret
 
 log = mglog.get_logger()
+
+WEB_CONNECTIONS = 100  # beyond this the UI answers 503 at once; SMTP keeps its sockets
 
 
 def base_url(settings: Settings) -> str:
@@ -73,10 +76,52 @@ class _QuietServer(uvicorn.Server):
         yield  # the relay owns the signals
 
 
+# Builds the UI's context inside the UI's own thread and loop (its own database
+# connections and upstream pool), and returns it with what closes it afterwards.
+ContextFactory = Callable[[], tuple[WebContext, Callable[[], Awaitable[None]]]]
+
+
 class WebServer:
-    def __init__(self, settings: Settings, ctx: WebContext) -> None:
+    """The UI in a thread of its own, with its own event loop.
+
+    A page that takes long (a 30 MB held message, an argon2 check, a search) or a crowd
+    of idle browser connections then never stalls the relay's SMTP loop; uvicorn's
+    ``limit_concurrency`` bounds the sockets the UI can hold.
+    """
+
+    def __init__(self, settings: Settings, factory: ContextFactory) -> None:
         assert settings.web is not None
-        host, port = settings.web
+        self.settings = settings
+        self.factory = factory
+        self.server: _QuietServer | None = None
+        self.url = base_url(settings)
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    async def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mailguard-web", daemon=True)
+        self._thread.start()
+        await asyncio.to_thread(self._started.wait, 60)
+        if self._error is not None:
+            raise self._error
+        if self.server is None or not self.server.started:
+            raise OSError("the web UI did not start")
+        log.info("web_ready", url=self.url)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as exc:  # reported to start(); the relay exits with it
+            self._error = exc
+        finally:
+            self._started.set()
+
+    async def _serve(self) -> None:
+        ctx, cleanup = self.factory()
+        s = self.settings
+        assert s.web is not None
+        host, port = s.web
         config = uvicorn.Config(
             build_app(ctx),
             host=host,
@@ -85,25 +130,26 @@ class WebServer:
             access_log=False,
             lifespan="off",
             server_header=False,
-            ssl_certfile=str(settings.web_tls_cert) if settings.web_tls_cert else None,
-            ssl_keyfile=str(settings.web_tls_key) if settings.web_tls_key else None,
+            limit_concurrency=WEB_CONNECTIONS,
+            timeout_keep_alive=5,
+            proxy_headers=bool(s.web_trusted_proxies),
+            forwarded_allow_ips=",".join(s.web_trusted_proxies) or None,
+            ssl_certfile=str(s.web_tls_cert) if s.web_tls_cert else None,
+            ssl_keyfile=str(s.web_tls_key) if s.web_tls_key else None,
         )
-        self.ctx = ctx
         self.server = _QuietServer(config)
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.ensure_future(self.server.serve())
-        while not self.server.started:
-            if self._task.done():
-                self._task.result()  # raises why it could not start (port taken...)
-                raise OSError("web UI stopped during start-up")
-            await asyncio.sleep(0.02)
-        log.info("web_ready", url=self.ctx.links.base_url)
+        serving = asyncio.ensure_future(self.server.serve())
+        try:
+            while not self.server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
+                await asyncio.sleep(0.02)
+            if self.server.started:
+                self._started.set()
+            await serving
+        finally:
+            await cleanup()
 
     async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._task, 10)
-        self.ctx.users.close()
+        if self.server is not None:
+            self.server.should_exit = True
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, 15)
