@@ -44,7 +44,7 @@ class ParsedMessage:
         if cached is None:  # several detectors ask for the same headers
             wanted = {n.lower() for n in names}
             values = [_unfolded(v) for k, v in self.headers.raw_items() if k.lower() in wanted]
-            cached = [(_decoded(n), _utf8(a)) for n, a in getaddresses(values) if a]
+            cached = [(_decoded(n), repair_utf8(a)) for n, a in getaddresses(values) if a]
             self._addresses[names] = cached
         return list(cached)
 
@@ -53,7 +53,7 @@ def _unfolded(value: object) -> str:
     return str(value).replace("\r\n", "").replace("\n", "")
 
 
-def _utf8(text: str) -> str:
+def repair_utf8(text: str) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogate escapes; RFC 6532 says UTF-8."""
     if not any("\udc80" <= c <= "\udcff" for c in text):
         return text
@@ -61,7 +61,7 @@ def _utf8(text: str) -> str:
 
 
 def _decoded(text: str) -> str:
-    text = _utf8(text)
+    text = repair_utf8(text)
     if "=?" not in text:
         return text
     try:

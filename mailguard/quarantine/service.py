@@ -23,6 +23,7 @@ from mailguard.policy.schema import Policy
 from mailguard.quarantine.store import HeldMessage, QuarantineStore, ReleaseRequest, Search, State
 
 DAY = 86400.0
+MAX_REASON = 2000  # characters of a reason or note kept in the audit
 log = mglog.get_logger()
 
 
@@ -144,6 +145,7 @@ class QuarantineService:
         its recipients, or with the visible outside recipients moved to Bcc."""
         held = self.get(message_id)
         self._check_release(held, actor)
+        _need_reason(reason)
         return await self._release(held, actor, reason, "released", recipients, as_bcc)
 
     def request_release(self, message_id: str, actor: Actor, reason: str) -> HeldMessage:
@@ -177,6 +179,8 @@ class QuarantineService:
             raise QuarantineError("nobody has asked for this release yet")
         if held.request.by == actor.name:
             raise NotAllowed("the person who asked for the release cannot also approve it")
+        if len(reason) > MAX_REASON:
+            raise QuarantineError(f"keep the note under {MAX_REASON} characters")
         note = f"approved request by {held.request.by}: {held.request.reason}"
         if reason.strip():
             note += f"; {reason.strip()}"
@@ -193,7 +197,6 @@ class QuarantineService:
     ) -> ReleaseResult:
         if self.upstream is None:
             raise QuarantineError("no upstream configured to release to")
-        _need_reason(reason)
         message_id = held.id
         rcpts = _subset(held, recipients)
         if not self.store.transition(message_id, State.HELD, State.RELEASING):
@@ -264,9 +267,11 @@ class QuarantineService:
         held = self.get(message_id)
         if actor.name.lower() != held.mail_from.lower():
             raise NotAllowed("only the sender can ask for a review from the notice link")
+        if held.review_requested:
+            raise QuarantineError("a review has been asked for already")
         if not self.store.set_review_requested(message_id):
             raise QuarantineError(f"message {message_id} is {held.state.value}, not held")
-        self.store.audit(message_id, actor.name, "review_requested", note.strip() or "-")
+        self.store.audit(message_id, actor.name, "review_requested", _bounded(note) or "-")
         return self.get(message_id)
 
     def recover_interrupted_releases(self, older_than: float) -> list[str]:
@@ -301,6 +306,12 @@ class QuarantineService:
 def _need_reason(reason: str) -> None:
     if not reason.strip():
         raise QuarantineError("give a reason: it is kept in the audit")
+    if len(reason) > MAX_REASON:
+        raise QuarantineError(f"keep the reason under {MAX_REASON} characters")
+
+
+def _bounded(text: str) -> str:
+    return text.strip()[:MAX_REASON]
 
 
 def _subset(held: HeldMessage, recipients: Sequence[str] | None) -> tuple[str, ...]:

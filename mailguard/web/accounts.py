@@ -191,7 +191,11 @@ class LoginThrottle:
     def blocked(self, *keys: str) -> bool:
         now = time.monotonic()
         with self._lock:
-            return any(len(self._recent(k, now)) >= self.limit for k in keys)
+            blocked = any(len(self._recent(k, now)) >= self.limit for k in keys)
+            for key in keys:
+                if not self._failures.get(key):
+                    self._failures.pop(key, None)  # forget the quiet ones: bounded memory
+            return blocked
 
     def failed(self, *keys: str) -> None:
         now = time.monotonic()

@@ -188,7 +188,7 @@ class _Web:
         self.anon_csrf(request)
         if form is None:
             return self.error(request, 403, "The form was stale or forged. Try again.")
-        name = str(form.get("name", "")).strip()
+        name = str(form.get("name", "")).strip()[:64]
         client = request.client.host if request.client else "?"
         keys = (f"ip:{client}", f"user:{name.lower()}")
         nxt = _safe_next(form)
@@ -203,7 +203,7 @@ class _Web:
             return self.render(
                 request, "login.html", 401, next=nxt, error="Wrong name or password."
             )
-        self.ctx.throttle.succeeded(*keys)
+        self.ctx.throttle.succeeded(keys[1])  # the address keeps its count: no spraying
         token, _ = self.ctx.users.start_session(user, self.ctx.session_hours)
         response = RedirectResponse(nxt, 303)
         response.set_cookie(
@@ -263,13 +263,19 @@ class _Web:
     ) -> HTMLResponse:
         session: Session = request.state.session
         raw = self.ctx.service.store.content(held.id)
-        view = view_of(raw) if raw is not None else None
+        view, unreadable = None, False
+        if raw is not None:
+            try:
+                view = view_of(raw)
+            except Exception:  # e.g. MIME nested thousands deep: still decide on it
+                unreadable = True
         return self.render(
             request,
             "detail.html",
             status,
             held=held,
             view=view,
+            unreadable=unreadable,
             audit=self.ctx.service.store.audit_log(held.id),
             direct=self.ctx.service.may_release_directly(held, session.user.actor),
             approver=session.user.role.approves,
@@ -282,7 +288,11 @@ class _Web:
         raw = self.ctx.service.store.content(held.id) if held else None
         if raw is None:
             return PlainTextResponse("gone", 404)
-        response = HTMLResponse(safe_html(raw))
+        try:
+            body = safe_html(raw)
+        except Exception:
+            body = "<p>This message cannot be displayed safely.</p>"
+        response = HTMLResponse(body)
         response.headers["Content-Security-Policy"] = BODY_CSP
         response.headers["X-Frame-Options"] = "SAMEORIGIN"
         return response
@@ -295,7 +305,10 @@ class _Web:
         actor: Actor = request.state.session.user.actor
         action = request.path_params["action"]
         reason = str(form.get("reason", ""))
-        recipients = [str(r) for r in form.getlist("recipient")] or None
+        # The release forms list every recipient; none ticked means none, never all.
+        recipients = [str(r) for r in form.getlist("recipient")]
+        if not recipients and form.get("recipients_listed") is None:
+            recipients = None  # a form without the list (CLI-like use): all of them
         as_bcc = form.get("mode") == "bcc"
         service = self.ctx.service
         try:
@@ -345,7 +358,9 @@ class _Web:
         writer.writerow(["time_utc", "message_id", "actor", "action", "reason"])
         for e in self.ctx.service.store.audit_log(request.query_params.get("id") or None):
             stamp = dt.datetime.fromtimestamp(e.at, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            writer.writerow([stamp, e.message_id, e.actor, e.action, _csv_safe(e.reason)])
+            writer.writerow(
+                [stamp, *(_csv_safe(v) for v in (e.message_id, e.actor, e.action, e.reason))]
+            )
         return Response(
             out.getvalue(),
             media_type="text/csv; charset=utf-8",
@@ -512,7 +527,7 @@ def _state(name: str) -> State | None:
 
 def _int(value: str | None, default: int) -> int:
     try:
-        return int(value or default)
+        return min(int(value or default), 1_000_000)
     except ValueError:
         return default
 
@@ -524,9 +539,12 @@ def _date(value: str | None, tz: ZoneInfo, end: bool = False) -> float | None:
         day = dt.date.fromisoformat(value)
     except ValueError:
         return None
-    if end:
-        day += dt.timedelta(days=1)
-    return dt.datetime.combine(day, dt.time(), tz).timestamp()
+    try:
+        if end:
+            day += dt.timedelta(days=1)
+        return dt.datetime.combine(day, dt.time(), tz).timestamp()
+    except (OverflowError, ValueError):
+        return None
 
 
 def _when(stamp: float, tz: ZoneInfo) -> str:

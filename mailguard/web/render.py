@@ -8,14 +8,18 @@ sandboxed iframe. Attachments are listed, never opened.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from email.header import decode_header, make_header
+from email.message import Message
 
 import nh3
 
 from mailguard.intake.extract import decoded_text, html_to_text
-from mailguard.intake.mime import ParsedMessage
+from mailguard.intake.mime import ParsedMessage, repair_utf8
 
+# Bidi overrides and control characters: "invoice\u202efdp.exe" must not read as a PDF.
+_DISGUISE = re.compile("[\u0000-\u0008\u000b-\u001f\u007f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 SHOWN_HEADERS = ("From", "To", "Cc", "Reply-To", "Subject", "Date", "Message-ID")
 MAX_BODY = 200_000  # characters shown; a reviewer does not need more to decide
 
@@ -54,7 +58,7 @@ def view_of(raw: bytes) -> MessageView:
     for part in message.walk():
         if part.is_multipart():
             continue
-        filename = part.get_filename()
+        filename = _filename(part)
         ctype = part.get_content_type()
         if filename or part.get_content_disposition() == "attachment":
             size = len(part.get_payload(decode=True) or b"")
@@ -84,16 +88,31 @@ def safe_html(raw: bytes) -> str:
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes={"mailto"},
+        url_relative="deny",  # //evil.example and \\evil\x are links elsewhere too
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     )
     return f"<!doctype html><meta charset=utf-8><body>{cleaned}</body>"
 
 
+def _filename(part: Message) -> str | None:
+    """The attachment's name as sent: raw UTF-8 names are read as UTF-8, not as "?"."""
+    for name, value in part.raw_items():
+        if name.lower() in ("content-disposition", "content-type"):
+            probe = Message()
+            probe[name] = repair_utf8(str(value))
+            found = (
+                probe.get_filename() if name.lower() != "content-type" else probe.get_param("name")
+            )
+            if isinstance(found, str) and found:
+                return found
+    return part.get_filename()
+
+
 def _header_text(value: object) -> str:
+    raw = repair_utf8(str(value))  # raw 8-bit header bytes are UTF-8 (RFC 6532)
     try:
-        text = str(make_header(decode_header(str(value))))
+        text = str(make_header(decode_header(raw)))
     except Exception:
-        text = str(value)
-    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    return " ".join(text.split())
+        text = raw
+    return " ".join(_DISGUISE.sub("", text).split())

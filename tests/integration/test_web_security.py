@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.webui import (
+    OFFICER,
     PASSWORD,
     add_user,
     csrf_of,
@@ -172,3 +173,66 @@ def test_a_reviewer_can_release_with_the_outside_recipients_moved_to_bcc(ui, sin
     assert b"one@example.org" not in head and b"two@example.net" not in head
     audit = rita.get(f"/held/{held}").text
     assert "outside recipients moved to Bcc" in audit
+
+
+def test_unticking_every_recipient_releases_to_nobody_not_to_everybody(ui, sink):
+    _, base, held = ui
+    rita = logged_in(base, "rita")
+    reply = rita.post(
+        f"/held/{held}/release",
+        data={"csrf": csrf_of(rita), "reason": "ok", "recipients_listed": "1"},
+    )
+    assert reply.status_code == 400
+    assert "at least one" in reply.text
+    assert delivered(sink) == []
+
+
+def test_a_proxy_header_cannot_dodge_the_login_throttle(ui):
+    _, base, _ = ui
+    client = httpx.Client(base_url=base)
+    csrf = csrf_of(client, "/login")
+    for _ in range(5):
+        client.post("/login", data={"csrf": csrf, "name": "rita", "password": "wrong" * 3})
+    spoofed = client.post(
+        "/login",
+        data={"csrf": csrf, "name": "ada", "password": PASSWORD},
+        headers={"X-Forwarded-For": "10.9.9.9"},
+    )
+    assert spoofed.status_code == 429
+
+
+def test_a_good_login_does_not_reset_the_count_for_its_address(ui):
+    _, base, _ = ui
+    client = httpx.Client(base_url=base)
+    csrf = csrf_of(client, "/login")
+    for _ in range(4):
+        client.post("/login", data={"csrf": csrf, "name": "nobody", "password": "wrong" * 3})
+    assert logged_in(base, "rita").get("/held").status_code == 200
+    client.post("/login", data={"csrf": csrf, "name": "nobody2", "password": "wrong" * 3})
+    again = client.post("/login", data={"csrf": csrf, "name": "ada", "password": PASSWORD})
+    assert again.status_code == 429
+
+
+def test_absurd_page_numbers_and_dates_are_not_errors(ui):
+    _, base, _ = ui
+    rita = logged_in(base, "rita")
+    for path in ("/held?page=99999999999999999999", "/audit?page=99999999999999999999",
+                 "/held?until=9999-12-31&since=0001-01-01", "/held?state=nonsense"):  # fmt: skip
+        assert rita.get(path).status_code == 200, path
+
+
+def test_a_message_too_deep_to_display_can_still_be_decided(ui, sink):
+    mg, base, _ = ui
+    parts = "".join(
+        f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(1500)
+    )
+    raw = (
+        f"From: {OFFICER}\r\nTo: deep@example.org\r\nSubject: deep\r\n{parts}"
+        "Content-Type: text/plain\r\n\r\nhi\r\n"
+    ).encode()
+    held = queued_id(send(mg.port, ["deep@example.org"], raw))
+    rita = logged_in(base, "rita")
+    page = rita.get(f"/held/{held}")
+    assert page.status_code == 200
+    assert "cannot be displayed safely" in page.text and "Reject: never deliver" in page.text
+    assert rita.get(f"/held/{held}/body").status_code == 200
