@@ -55,8 +55,11 @@ def _leaf(rng: random.Random) -> bytes:
         body = base64.encodebytes(body)
         if rng.random() < 0.3:
             body = body[: len(body) // 2] + b"!!*&" + body[len(body) // 2 :]  # broken
-    if rng.random() < 0.05:
-        body += b"x" * rng.randint(10_000, 300_000)  # one enormous line
+    roll = rng.random()
+    if roll < 0.05:
+        body += b"x" * rng.randint(10_000, 60_000)  # one enormous line, within the limit
+    elif roll < 0.055:
+        body += b"x" * rng.randint(70_000, 300_000)  # past 64 KB: refused at the wire (500)
     return b"\r\n".join(headers) + b"\r\n\r\n" + body
 
 
