@@ -236,6 +236,10 @@ def test_a_slow_loris_client_is_cut_off_and_others_are_served(tmp_path, sink, st
         assert b"421" in goodbye  # timed out at the command line, told so, and closed
         ok = _talk(mg.port, b"EHLO client\r\nQUIT\r\n")
         assert b"250" in ok
+        assert mg.proc is not None
+        status = Path(f"/proc/{mg.proc.pid}/status").read_text()
+        rss_mb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024
+        assert rss_mb < 300, rss_mb  # fifty idle clients cost the relay little
     finally:
         for s in idle:
             s.close()
