@@ -13,13 +13,10 @@ import click
 
 from mailguard import logging as mglog
 from mailguard.config import ConfigError, Settings, load_settings, parse_hostport
-from mailguard.delivery.upstream import UpstreamPool, config_from
-from mailguard.history.learn import learn_released
-from mailguard.model import Envelope
 from mailguard.policy.loader import PolicyError, load_policy
 from mailguard.policy.schema import Policy
-from mailguard.quarantine.service import QuarantineService, Role
-from mailguard.storage import history_store, quarantine_store, user_store
+from mailguard.quarantine.service import Role
+from mailguard.storage import user_store
 from mailguard.web.accounts import AccountError, UserStore
 
 ROLES = click.Choice(["reviewer", "approver", "admin"])
@@ -199,34 +196,12 @@ def web(
 
 
 async def _run_web(settings: Settings, policy: Policy) -> None:
-    from mailguard.web.server import WebServer, web_context
+    from mailguard.web.server import WebServer, review_context
 
-    def build() -> Any:
-        history = history_store(settings) if settings.history_learn else None
-
-        def learn(envelope: Envelope, raw: bytes) -> None:
-            assert history is not None
-            learn_released(history, envelope, raw)
-
-        upstream = UpstreamPool(config_from(settings, max_connections=4))
-        service = QuarantineService(
-            quarantine_store(settings),
-            upstream,
-            on_released=learn if history else None,
-            policy=lambda: policy,
-        )
-        ctx = web_context(settings, service, lambda: policy.quarantine.expire_days)
-
-        async def close() -> None:
-            await upstream.close()
-            service.store.close()
-            ctx.users.close()
-            if history is not None:
-                history.close()
-
-        return ctx, close
-
-    server = WebServer(settings, build)
+    server = WebServer(
+        settings,
+        lambda: review_context(settings, lambda: policy, lambda: policy.quarantine.expire_days),
+    )
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

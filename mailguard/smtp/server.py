@@ -35,7 +35,7 @@ from mailguard.smtp.handler import RelayHandler
 from mailguard.smtp.replies import Reply
 from mailguard.storage import history_location, history_store, quarantine_store
 from mailguard.web.app import WebContext
-from mailguard.web.server import WebServer, sender_links, web_context
+from mailguard.web.server import WebServer, review_context, sender_links
 from mailguard.workers import InspectionPool
 
 log = mglog.get_logger()
@@ -228,34 +228,13 @@ class Relay:
 
     def _web_context(self) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
         """Runs in the UI's thread: its own database connections and upstream pool."""
-        s = self.settings
-        upstream = UpstreamPool(config_from(s, max_connections=4))
-        history = history_store(s) if s.history_learn else None
-
-        def learn(envelope: Envelope, raw: bytes) -> None:
-            assert history is not None
-            learn_released(history, envelope, raw)
-
-        service = QuarantineService(
-            quarantine_store(s),
-            upstream,
-            on_released=learn if history else None,
-            policy=lambda: self.policy.policy if self.policy else Policy(),
+        return review_context(
+            self.settings,
+            lambda: self.policy.policy if self.policy else Policy(),
+            self._expire_days,
+            self._ready,
+            self.metrics,
         )
-        ctx = web_context(s, service, self._expire_days, self._ready, self.metrics)
-        self.metrics.watch(
-            "mailguard_quarantine_messages", "Messages in the quarantine by state",
-            service.store.counts, "state",
-        )  # fmt: skip
-
-        async def close() -> None:
-            await upstream.close()
-            service.store.close()
-            ctx.users.close()
-            if history is not None:
-                history.close()
-
-        return ctx, close
 
     def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
         learn_released(self.history, envelope, raw)

@@ -17,9 +17,13 @@ import uvicorn
 from mailguard import logging as mglog
 from mailguard.config import Settings
 from mailguard.db import PostgresDatabase
+from mailguard.delivery.upstream import UpstreamPool, config_from
+from mailguard.history.learn import learn_released
 from mailguard.metrics import Metrics
+from mailguard.model import Envelope
+from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import QuarantineService
-from mailguard.storage import user_store
+from mailguard.storage import history_store, quarantine_store, user_store
 from mailguard.web.app import WebContext, build_app
 from mailguard.web.links import SenderLinks, load_secret, shared_secret
 
@@ -68,6 +72,45 @@ def web_context(
         metrics=metrics,
         metrics_allow=tuple(settings.metrics_allow),
     )
+
+
+def review_context(
+    settings: Settings,
+    policy: Callable[[], Policy],
+    link_days: Callable[[], int],
+    ready: Callable[[], tuple[bool, str]] | None = None,
+    metrics: Metrics | None = None,
+) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
+    """Everything the UI uses, opened for its own thread: database connections, an
+    upstream pool for releases, the history that releases teach. And how to close it."""
+    upstream = UpstreamPool(config_from(settings, max_connections=4))
+    history = history_store(settings) if settings.history_learn else None
+
+    def learn(envelope: Envelope, raw: bytes) -> None:
+        assert history is not None
+        learn_released(history, envelope, raw)
+
+    service = QuarantineService(
+        quarantine_store(settings),
+        upstream,
+        on_released=learn if history else None,
+        policy=policy,
+    )
+    ctx = web_context(settings, service, link_days, ready, metrics)
+    if metrics is not None:
+        metrics.watch(
+            "mailguard_quarantine_messages", "Messages in the quarantine by state",
+            service.store.counts, "state",
+        )  # fmt: skip
+
+    async def close() -> None:
+        await upstream.close()
+        service.store.close()
+        ctx.users.close()
+        if history is not None:
+            history.close()
+
+    return ctx, close
 
 
 class _QuietServer(uvicorn.Server):
