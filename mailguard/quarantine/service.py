@@ -53,6 +53,17 @@ class Actor:
 
 
 @dataclass(frozen=True, slots=True)
+class Choices:
+    """What one person may do with one held message now: the UI offers exactly these."""
+
+    release: bool = False
+    request: bool = False  # ask for a two-person release
+    approve: bool = False  # someone else asked; this person may approve
+    waiting: bool = False  # asked, and waiting for a different approver
+    reject: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ReleaseResult:
     held: HeldMessage
     delivery: Delivery
@@ -113,6 +124,19 @@ class QuarantineService:
 
     def search(self, search: Search) -> tuple[list[HeldMessage], int]:
         return self.store.search(search)
+
+    def choices(self, held: HeldMessage, actor: Actor) -> Choices:
+        if held.state is not State.HELD:
+            return Choices()
+        staff = actor.role is not Role.SENDER
+        approve = held.request is not None and actor.role.approves and held.request.by != actor.name
+        return Choices(
+            release=self.may_release_directly(held, actor),
+            request=staff and held.release == "approver" and held.request is None,
+            approve=approve,
+            waiting=held.request is not None and not approve,
+            reject=staff or actor.name.lower() == held.mail_from.lower(),
+        )
 
     def may_release_directly(self, held: HeldMessage, actor: Actor) -> bool:
         """What the UI offers: a release button, or a request for a second person."""

@@ -277,8 +277,7 @@ class _Web:
             view=view,
             unreadable=unreadable,
             audit=self.ctx.service.store.audit_log(held.id),
-            direct=self.ctx.service.may_release_directly(held, session.user.actor),
-            approver=session.user.role.approves,
+            can=self.ctx.service.choices(held, session.user.actor),
             done=DONE.get(request.query_params.get("done", ""), ""),
             error=error,
         )

@@ -9,6 +9,7 @@ from mailguard.model import Action, Decision, Envelope, Finding, Inspection, Sev
 from mailguard.quarantine.service import (
     DAY,
     Actor,
+    Choices,
     NotAllowed,
     QuarantineError,
     QuarantineService,
@@ -194,3 +195,17 @@ async def test_search_filters_by_state_rule_sender_text_and_pages(service):
     assert service.search(Search(sender="OFFICER@"))[1] == 7
     assert service.search(Search(text="100%_"))[1] == 0  # LIKE wildcards are literal
     assert service.store.rules() == ["hold-nino", "hold-sc"]
+
+
+async def test_the_ui_offers_each_person_only_what_they_may_do(service):
+    await service.hold("C1", ENV, RAW, TWO_PERSON, expire_days=14)
+    held = service.get("C1")
+    assert service.choices(held, IG) == Choices(request=True, reject=True)
+    held = service.request_release("C1", ABE, "agreed")
+    assert service.choices(held, ABE) == Choices(waiting=True, reject=True)
+    assert service.choices(held, IG) == Choices(waiting=True, reject=True)
+    assert service.choices(held, AMY) == Choices(approve=True, reject=True)
+    owner = Actor(ENV.mail_from, Role.SENDER)
+    assert service.choices(held, owner) == Choices(waiting=True, reject=True)
+    service.reject("C1", IG, "no")
+    assert service.choices(service.get("C1"), AMY) == Choices()
