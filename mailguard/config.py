@@ -75,7 +75,7 @@ class Settings(BaseModel):
     data_dir: Path = Path("mailguard-data")
     # Quarantine, history and users: SQLite files in data_dir unless this is a
     # postgresql://user@host/db URL, which several relays and UIs can share.
-    database: str | None = Field(default=None, pattern=r"^postgres(ql)?://")
+    database: str | None = None
     policy: Path | None = None  # no policy: no rules, every deliverable message passes
     # How often the policy files are checked for changes (SIGHUP reloads at once).
     policy_check_interval: float = Field(default=2.0, gt=0)
@@ -110,6 +110,14 @@ class Settings(BaseModel):
     upstream_tls: Literal["none", "opportunistic", "required"] = "none"
     upstream_tls_ca: Path | None = None
     upstream_tls_verify: bool = True
+
+    @model_validator(mode="after")
+    def _database_url(self) -> Settings:
+        if self.database is not None and not self.database.startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError("database must be a postgresql:// URL (leave it out for SQLite)")
+        return self
 
     @model_validator(mode="after")
     def _tls_pairs(self) -> Settings:

@@ -143,7 +143,8 @@ class PostgresDatabase(Database):
             try:
                 self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
             except psycopg.OperationalError as exc:
-                raise DatabaseUnavailable(f"cannot connect to the database: {exc}") from None
+                why = " ".join(str(exc).split())  # one line, for logs and exit messages
+                raise DatabaseUnavailable(f"cannot connect to the database: {why}") from None
         return self._conn
 
     def _execute(self, sql: str, args: Sequence[Any]) -> Cursor:
