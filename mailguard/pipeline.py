@@ -44,7 +44,10 @@ def inspect(
         chosen = [d for d in chosen if d.name in wanted]
     profile = None
     if history is not None and envelope.mail_from and any(d.uses_history for d in chosen):
-        profile = history.profile(envelope.mail_from, envelope.rcpt_tos)
+        try:
+            profile = history.profile(envelope.mail_from, envelope.rcpt_tos)
+        except Exception:  # history is a hint: without it the mail still goes (or holds)
+            profile = None
     context = DetectionContext(
         tuple(policy.policy.identifiers) if policy else (),
         policy.policy.organisation if policy else None,

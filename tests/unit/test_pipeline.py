@@ -61,3 +61,21 @@ def test_action_strictness_order():
     order = [Action.PASS, Action.TAG, Action.REWRITE, Action.HOLD, Action.REJECT]
     assert sorted(reversed(order), key=lambda a: a.strictness) == order
     assert Action.strictest([]) is Action.PASS
+
+
+def test_a_history_that_cannot_be_read_never_stops_inspection():
+    class Broken:
+        def profile(self, sender, recipients):
+            raise OSError("database went away")
+
+    from mailguard.detectors import near_miss
+
+    raw = b"From: a@northdown.gov.uk\r\nTo: b@example.org\r\nSubject: s\r\n\r\nhello\r\n"
+    envelope = Envelope("a@northdown.gov.uk", ("b@example.org",))
+    result = pipeline.inspect(
+        envelope,
+        raw,
+        detector_set=[Detector(near_miss.NAME, near_miss.detect, uses_history=True)],
+        history=Broken(),
+    )
+    assert result.decision.action is Action.PASS and result.findings == ()
