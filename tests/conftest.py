@@ -91,7 +91,7 @@ class _SinkHandler:
 
 
 class _CountingSMTP(SMTP):
-    line_length_limit = 64 * 1024  # like Postfix, the upstream accepts long lines
+    line_length_limit = 1024 * 1024  # like Postfix, the upstream accepts long lines
 
     def __init__(self, sink: Sink, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -57,9 +57,9 @@ def _leaf(rng: random.Random) -> bytes:
             body = body[: len(body) // 2] + b"!!*&" + body[len(body) // 2 :]  # broken
     roll = rng.random()
     if roll < 0.05:
-        body += b"x" * rng.randint(10_000, 60_000)  # one enormous line, within the limit
-    elif roll < 0.055:
-        body += b"x" * rng.randint(70_000, 300_000)  # past 64 KB: refused at the wire (500)
+        body += b"x" * rng.randint(10_000, 300_000)  # one enormous line, within the limit
+    elif roll < 0.052:
+        body += b"x" * rng.randint(1_100_000, 1_500_000)  # past 1 MiB: refused (500)
     return b"\r\n".join(headers) + b"\r\n\r\n" + body
 
 

@@ -67,7 +67,8 @@ class RelaySMTP(SMTP):
 
     # RFC 5321 allows 1000 octets per line, but Exchange and scripts send longer ones and
     # Postfix accepts them; refusing with aiosmtpd's "500 Line too long" would bounce mail.
-    line_length_limit = 64 * 1024
+    # 1 MiB: a base64 attachment sent without line breaks fits; the buffer stays bounded.
+    line_length_limit = 1024 * 1024
 
     def __init__(self, handler: RelayHandler, relay: Relay, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
