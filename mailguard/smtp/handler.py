@@ -19,7 +19,7 @@ from mailguard import logging as mglog
 from mailguard.actions.execute import Actions, Outcome
 from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction
 from mailguard.metrics import Metrics
-from mailguard.model import Envelope, domain_of
+from mailguard.model import Action, Envelope, domain_of
 from mailguard.smtp import replies
 from mailguard.workers import InspectionError, InspectionPool
 
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from mailguard.smtp.server import RelaySession, RelaySMTP
 
 log = mglog.get_logger()
+
+_DELIVERED = (Action.PASS, Action.TAG, Action.REWRITE)
 
 
 def has_bare_line_ending(data: bytes) -> bool:
@@ -185,8 +187,8 @@ class RelayHandler:
             self.metrics.inspection_errors.inc()
             return Outcome(replies.INSPECTION_FAILED)
         outcome = await self.actions.carry_out(message_id, env, raw, inspection, txn)
-        if self._learn and outcome.upstream and outcome.upstream.is_positive:
-            try:  # delivered, not held: the sender meant these recipients
+        if self._learn and outcome.reply.is_positive and inspection.decision.action in _DELIVERED:
+            try:  # delivered (or split into copies), not held: the sender meant them
                 self._learn(env, raw)
             except Exception as exc:  # history is a hint; it never costs a message
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")

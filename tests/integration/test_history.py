@@ -274,3 +274,27 @@ def test_history_learn_says_which_files_it_cannot_read(tmp_path):
     result = mailguard("history", "learn", "--data-dir", str(tmp_path), str(tmp_path / "nope"))
     assert result.returncode == 2
     assert "nope" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_mail_split_into_one_copy_per_recipient_is_learned_too(
+    tmp_path, sink, start_mailguard
+):
+    policy = tmp_path / "split.yaml"
+    policy.write_text(
+        "organisation: {name: N, internal_domains: [northdown.gov.uk]}\n"
+        "rules:\n  - name: split-outside\n    when: {external_recipients: {at_least: 2}}\n"
+        "    action: rewrite\n    rewrite: split\n    notify: false\n"
+    )
+    mg = start_mailguard(sink.port, "--policy", str(policy))
+    msg = sent_mail(OFFICER, SARAH, days_ago=0)
+    del msg["To"]
+    msg["To"] = "sarah.jones@nhs.net, pp4@homes-partner.org.uk"
+    await aiosmtplib.send(msg, hostname=HOST, port=mg.port, timeout=30)
+    assert len(sink.wait_for(2)) == 2
+    db = mg.data_dir / "history.db"
+
+    def learned() -> bool:
+        profile = ReadOnlyHistory(db).profile(OFFICER, [SARAH[1], PRIYA[1]])
+        return profile.count(SARAH[1]) == 1 and profile.count(PRIYA[1]) == 1
+
+    assert await eventually(learned, within=10)
