@@ -21,10 +21,9 @@ from mailguard.config import Settings
 from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction, config_from
 from mailguard.detectors import unroutable
 from mailguard.domain_check import DomainChecker, answers_for
-from mailguard.history.learn import learn_released
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.metrics import Metrics
-from mailguard.model import Envelope, domain_of
+from mailguard.model import domain_of
 from mailguard.policy.engine import detectors_needed
 from mailguard.policy.facts import in_domains
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
@@ -198,12 +197,8 @@ class Relay:
         # No policy: no rules, so no detector could change a decision; none runs.
         self.inspector.set_policy(policy or NO_POLICY)
         self._watch(policy.files if policy else ())
-        self.quarantine = QuarantineService(
-            quarantine_store(settings),
-            self.upstream,
-            on_released=self._learn_released if settings.history_learn else None,
-            policy=lambda: self.policy.policy if self.policy else Policy(),
-        )
+        # Holds and expiry only: releases go through the UI's own service (its thread).
+        self.quarantine = QuarantineService(quarantine_store(settings), self.upstream)
         self.actions = Actions(
             self.upstream,
             self.quarantine,
@@ -235,10 +230,8 @@ class Relay:
             self._expire_days,
             self._ready,
             self.metrics,
+            self.actions.links,
         )
-
-    def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
-        learn_released(self.history, envelope, raw)
 
     def _expire_days(self) -> int:
         return self.policy.policy.quarantine.expire_days if self.policy else 14

@@ -53,36 +53,19 @@ def sender_links(settings: Settings) -> SenderLinks:
     return SenderLinks(secret, base_url(settings))
 
 
-def web_context(
-    settings: Settings,
-    service: QuarantineService,
-    link_days: Callable[[], int],
-    ready: Callable[[], tuple[bool, str]] | None = None,
-    metrics: Metrics | None = None,
-) -> WebContext:
-    return WebContext(
-        service=service,
-        users=user_store(settings),
-        links=sender_links(settings),
-        link_days=link_days,
-        secure_cookies=bool(settings.web_tls_cert) or base_url(settings).startswith("https:"),
-        session_hours=settings.session_hours,
-        timezone=ZoneInfo(settings.web_timezone),
-        ready=ready,
-        metrics=metrics,
-        metrics_allow=tuple(settings.metrics_allow),
-    )
-
-
 def review_context(
     settings: Settings,
     policy: Callable[[], Policy],
     link_days: Callable[[], int],
     ready: Callable[[], tuple[bool, str]] | None = None,
     metrics: Metrics | None = None,
+    links: SenderLinks | None = None,
 ) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
     """Everything the UI uses, opened for its own thread: database connections, an
-    upstream pool for releases, the history that releases teach. And how to close it."""
+    upstream pool for releases, the history that releases teach. And how to close it.
+
+    ``links``: the relay's, when it has made them already (one secret lookup, not two).
+    """
     upstream = UpstreamPool(config_from(settings, max_connections=4))
     history = history_store(settings) if settings.history_learn else None
 
@@ -96,7 +79,18 @@ def review_context(
         on_released=learn if history else None,
         policy=policy,
     )
-    ctx = web_context(settings, service, link_days, ready, metrics)
+    ctx = WebContext(
+        service=service,
+        users=user_store(settings),
+        links=links or sender_links(settings),
+        link_days=link_days,
+        secure_cookies=bool(settings.web_tls_cert) or base_url(settings).startswith("https:"),
+        session_hours=settings.session_hours,
+        timezone=ZoneInfo(settings.web_timezone),
+        ready=ready,
+        metrics=metrics,
+        metrics_allow=tuple(settings.metrics_allow),
+    )
     if metrics is not None:
         metrics.watch(
             "mailguard_quarantine_messages", "Messages in the quarantine by state",
