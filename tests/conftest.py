@@ -23,6 +23,19 @@ from aiosmtpd.smtp import SMTP
 HOST = "127.0.0.1"
 
 
+def mailguard_cli(
+    *args: str, stdin: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m mailguard ARGS`` as a user would, and capture what it says."""
+    return subprocess.run(
+        [sys.executable, "-m", "mailguard", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=timeout,
+    )
+
+
 _HANDED_OUT: set[int] = set()
 
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -13,7 +11,7 @@ from pathlib import Path
 import aiosmtplib
 import httpx
 
-from tests.conftest import HOST, free_port
+from tests.conftest import HOST, free_port, mailguard_cli
 from tests.mail import compose
 
 PASSWORD = "correct horse battery staple"
@@ -36,16 +34,6 @@ rules:
     when: {recipient_domain: [example.org, example.net]}
     action: hold
 """
-
-
-def mailguard_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mailguard", *args],
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-    )
 
 
 def add_user(data_dir: Path, name: str, role: str) -> None:

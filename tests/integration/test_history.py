@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import json
 import mailbox
 import random
-import subprocess
-import sys
 import time
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,7 +22,7 @@ import pytest
 
 from mailguard.history.sqlite import ReadOnlyHistory
 from tests import files
-from tests.conftest import HOST, eventually
+from tests.conftest import HOST, eventually, mailguard_cli
 from tests.mail import fake
 
 DEFAULT = Path(__file__).parents[2] / "policies" / "council-default.yaml"
@@ -35,10 +34,7 @@ SMITH = ("John Smith", "j.smith@northdown-homes.org.uk")
 SMYTH = ("Jane Smyth", "j.smyth@northdown-homes.org.uk")  # similar, and also written to
 
 
-def mailguard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mailguard", *args], capture_output=True, text=True, timeout=120
-    )
+mailguard = functools.partial(mailguard_cli, timeout=120)  # learning a mailbox takes a while
 
 
 @pytest.fixture(scope="module")

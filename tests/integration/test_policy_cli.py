@@ -1,20 +1,16 @@
 """`mailguard policy lint|test` and `check --policy`, run as an admin would."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.conftest import mailguard_cli
 from tests.mail import address, compose
 
 ROOT = Path(__file__).parents[2]
 DEFAULT = ROOT / "policies" / "council-default.yaml"
 
 
-def mailguard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mailguard", *args], capture_output=True, text=True, timeout=60
-    )
+mailguard = mailguard_cli
 
 
 def test_the_shipped_default_policy_is_valid():
