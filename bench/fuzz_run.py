@@ -16,7 +16,6 @@ import asyncio
 import json
 import multiprocessing
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import aiosmtplib  # noqa: E402
-from relay_bench import HOST, Fleet  # noqa: E402
+from relay_bench import HOST, Fleet, held_messages  # noqa: E402
 
 from tests import files  # noqa: E402
 from tests.fuzzmail import hostile_attachments, random_message  # noqa: E402
@@ -113,13 +112,7 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.sleep(3)
         with counters.get_lock():
             delivered, duplicates, notices = (int(c) for c in counters)
-        listing = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "mailguard", "quarantine", "list", "--json", "--limit",
-             "1000000", "--data-dir", str(work / "data")],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        held = listing.stdout.count("\n")
+        held = await held_messages(work / "data")
         lost = accepted - (delivered - duplicates) - held
         summary = {
             "messages": args.messages,

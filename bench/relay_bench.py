@@ -268,6 +268,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+async def held_messages(data_dir: Path) -> int:
+    """How many messages the quarantine in ``data_dir`` holds, asked as an admin would."""
+    listing = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mailguard", "quarantine", "list", "--json", "--limit",
+         "1000000", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    return listing.stdout.count("\n")
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))

@@ -19,7 +19,6 @@ import multiprocessing
 import os
 import random
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aiosmtplib
-from relay_bench import _ID_HEADER, HOST, Fleet, make_messages
+from relay_bench import _ID_HEADER, HOST, Fleet, held_messages, make_messages
 
 POLICY = """
 organisation: {name: Soak, internal_domains: [example.com]}
@@ -169,13 +168,7 @@ async def run(args: argparse.Namespace) -> int:
         await asyncio.sleep(3)
         with counters.get_lock():
             received, duplicates = int(counters[0]), int(counters[1])
-        listing = await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "mailguard", "quarantine", "list", "--json", "--limit",
-             "1000000", "--data-dir", str(work / "data")],
-            capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
-        held = listing.stdout.count("\n")
+        held = await held_messages(work / "data")
         expected_at_sink = accepted["pass"] + accepted["bcc"]
         lost = (expected_at_sink - (received - duplicates)) + (accepted["hold"] - held)
         lat = sorted(all_latency)
