@@ -63,23 +63,28 @@ async def test_clients_can_use_starttls_and_plain_text_is_refused_when_tls_is_re
     assert len(sink.messages) == 1
 
 
-async def test_the_upstream_connection_uses_starttls_with_a_verified_certificate(
-    tmp_path, cert, start_mailguard
-):
+@pytest.fixture
+def tls_sink(cert):
+    """An upstream that offers STARTTLS with the test certificate."""
     crt, key = cert
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server.load_cert_chain(str(crt), str(key))
-    tls_sink = Sink(tls_context=server)
-    tls_sink.start()
-    try:
-        config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {crt}\n")
-        mg = start_mailguard(tls_sink.port, "--config", config)
-        _, reply = await send(mg.port)
-        assert reply.startswith("2.0.0")
-        [received] = tls_sink.wait_for(1)
-        assert received.tls
-    finally:
-        tls_sink.stop()
+    sink = Sink(tls_context=server)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+async def test_the_upstream_connection_uses_starttls_with_a_verified_certificate(
+    tmp_path, cert, tls_sink, start_mailguard
+):
+    crt, _ = cert
+    config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {crt}\n")
+    mg = start_mailguard(tls_sink.port, "--config", config)
+    _, reply = await send(mg.port)
+    assert reply.startswith("2.0.0")
+    [received] = tls_sink.wait_for(1)
+    assert received.tls
 
 
 async def test_required_upstream_tls_never_falls_back_to_plain_text(
@@ -95,19 +100,11 @@ async def test_required_upstream_tls_never_falls_back_to_plain_text(
 
 
 async def test_an_upstream_certificate_that_does_not_verify_is_a_temporary_failure(
-    tmp_path, cert, start_mailguard
+    tmp_path, tls_sink, start_mailguard
 ):
-    crt, key = cert
-    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(str(crt), str(key))
-    tls_sink = Sink(tls_context=server)
-    tls_sink.start()
-    try:
-        config = settings_file(tmp_path, "upstream_tls: required\n")  # system CAs only
-        mg = start_mailguard(tls_sink.port, "--config", config)
-        with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
-            await send(mg.port)
-        assert 400 <= deferred.value.code < 500
-        assert tls_sink.messages == []
-    finally:
-        tls_sink.stop()
+    config = settings_file(tmp_path, "upstream_tls: required\n")  # system CAs only
+    mg = start_mailguard(tls_sink.port, "--config", config)
+    with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
+        await send(mg.port)
+    assert 400 <= deferred.value.code < 500
+    assert tls_sink.messages == []
