@@ -24,9 +24,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from faker import Faker
 
-from mailguard import pipeline
 from mailguard.history.model import SentMessage, Sighting
-from mailguard.history.sqlite import ReadOnlyHistory, SQLiteHistory
+from mailguard.history.sql import ReadOnlyHistory, SQLiteHistory
+from mailguard.inspection import pipeline
 from mailguard.model import Envelope
 from mailguard.policy.loader import load_policy
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mailguard import pipeline
+from mailguard.inspection import pipeline
 from mailguard.model import Envelope
 from tests import files
 from tests.mail import compose

@@ -62,9 +62,15 @@ def _networks(value: Any) -> list[IPNetwork]:
     return [ipaddress.ip_network(str(v).strip(), strict=False) for v in items]
 
 
+def _lower_list(value: Any) -> Any:
+    value = [value] if isinstance(value, str) else value
+    return [v.lower().strip() for v in value] if isinstance(value, list) else value
+
+
 HostPort = Annotated[tuple[str, int], BeforeValidator(parse_hostport)]
 Size = Annotated[int, BeforeValidator(parse_size)]
 Networks = Annotated[list[IPNetwork], BeforeValidator(_networks)]
+Lowered = Annotated[list[str], BeforeValidator(_lower_list)]  # domains, addresses, words
 
 
 class Settings(BaseModel):

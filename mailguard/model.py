@@ -9,6 +9,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from mailguard.addresses import domain_of
+
 
 class Action(enum.Enum):
     """What happens to a message. Declared from mildest to strictest."""
@@ -22,10 +24,6 @@ class Action(enum.Enum):
     @property
     def strictness(self) -> int:
         return _ACTION_ORDER.index(self)
-
-    @classmethod
-    def strictest(cls, actions: list[Action] | tuple[Action, ...]) -> Action:
-        return max(actions, key=lambda a: a.strictness, default=cls.PASS)
 
 
 _ACTION_ORDER = tuple(Action)
@@ -60,12 +58,6 @@ class Envelope:
     @property
     def sender_domain(self) -> str:
         return domain_of(self.mail_from)
-
-
-def domain_of(address: str) -> str:
-    """Domain part of an address, lower-cased; ``""`` for the null sender."""
-    _, at, domain = address.rpartition("@")
-    return domain.lower() if at else ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mailguard import logging as mglog
-from mailguard.actions import notify, rewrite
+from mailguard import log as mglog
+from mailguard import replies
+from mailguard.actions import notify
+from mailguard.delivery import rewrite
 from mailguard.delivery.upstream import (
     Delivery,
     UpstreamError,
@@ -26,10 +28,9 @@ from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
 from mailguard.policy.schema import Policy
+from mailguard.quarantine.links import SenderLinks
 from mailguard.quarantine.service import QuarantineService
-from mailguard.smtp import replies
-from mailguard.smtp.replies import Reply
-from mailguard.web.links import SenderLinks
+from mailguard.replies import Reply
 
 log = mglog.get_logger()
 
@@ -50,13 +51,15 @@ class Actions:
         policy: Callable[[], LoadedPolicy | None],
         hostname: str,
         spawn: Callable[[Any], None],
+        links: SenderLinks | None = None,
     ) -> None:
+        """``links``: signed links for hold notices, when the review UI can serve them."""
         self.upstream = upstream
         self.quarantine = quarantine
         self._policy = policy
         self.hostname = hostname
         self._spawn = spawn
-        self.links: SenderLinks | None = None  # set when the web UI can serve them
+        self.links = links
 
     async def carry_out(
         self,

@@ -23,7 +23,7 @@ import aiosmtplib
 from aiosmtplib import SMTPResponse
 
 from mailguard.config import Settings
-from mailguard.smtp.replies import Reply
+from mailguard.replies import Reply
 
 _SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ValueError)
 

@@ -1,70 +1,66 @@
 """Detectors: pure functions from a parsed message to findings.
 
 A detector never decides what happens to a message; it only reports what it saw. The
-policy engine turns all findings into one decision.
+policy engine turns all findings into one decision. Each detector module declares
+its ``DETECTOR`` (name, finding types, cost); ``registry`` lists them once.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from mailguard.addresses import Domains
 from mailguard.history.model import SenderProfile
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope, Finding
-from mailguard.policy.schema import Identifier, Organisation
+from mailguard.model import Envelope, Finding, Severity
+
+if TYPE_CHECKING:
+    from mailguard.detectors.personal_data.identifiers import Identifier
 
 
 @dataclass(frozen=True, slots=True)
 class DetectionContext:
     """What a detector may know beyond the message.
 
-    The site's settings; the sender's history (None when there is no history store
-    or no sender); DNS answers for recipient domains gathered by the relay while the
-    client was still sending (``DomainStatus`` values; missing = not looked up).
+    The site's identifiers and domains (from the policy); the sender's history (None
+    when there is no history store or no sender); DNS answers for recipient domains
+    gathered while the client was still sending (``DomainStatus`` values; missing =
+    not looked up).
     """
 
     identifiers: tuple[Identifier, ...] = ()
-    organisation: Organisation | None = None
+    domains: Domains = field(default_factory=Domains)
     history: SenderProfile | None = None
-    domains: Mapping[str, str] = field(default_factory=dict)
+    dns: Mapping[str, str] = field(default_factory=dict)
 
 
 DetectFn = Callable[[ParsedMessage, Envelope, DetectionContext], Sequence[Finding]]
 
 
+class Cost(enum.IntEnum):
+    """Cheap facts first, like Rspamd's symbols: a rule that cannot fire any more
+    never makes the message pay for the expensive ones."""
+
+    RECIPIENTS = 1  # addresses, headers, history, DNS answers: microseconds
+    CONTENT = 2  # every body part and attachment, patterns and NER: milliseconds
+
+
 @dataclass(frozen=True, slots=True)
 class Detector:
-    """A named detector. ``cost`` orders them: cheap facts first, like Rspamd's symbols.
+    """One detector, declared once: its name in findings and policies, the finding
+    types it reports with their default severity, and what it costs.
 
     ``warm_up`` loads what the detector needs (a model) when a worker starts.
     """
 
     name: str
     run: DetectFn
-    cost: int = 0
-    warm_up: Callable[[], None] | None = None
+    emits: Mapping[str, Severity] = field(default_factory=dict)
+    cost: Cost = Cost.RECIPIENTS
     uses_history: bool = False
-
-
-def registered() -> tuple[Detector, ...]:
-    """The detectors a relay runs, cheapest first."""
-    from mailguard.detectors import (
-        bulk_recipients,
-        lookalike,
-        name_mismatch,
-        near_miss,
-        new_domain,
-        personal_data,
-        unroutable,
-    )
-
-    return (
-        Detector(bulk_recipients.NAME, bulk_recipients.detect, cost=1),
-        Detector(lookalike.NAME, lookalike.detect, cost=2, uses_history=True),
-        Detector(new_domain.NAME, new_domain.detect, cost=3, uses_history=True),
-        Detector(near_miss.NAME, near_miss.detect, cost=4, uses_history=True),
-        Detector(name_mismatch.NAME, name_mismatch.detect, cost=5, uses_history=True),
-        Detector(unroutable.NAME, unroutable.detect, cost=6),
-        Detector(personal_data.NAME, personal_data.detect, cost=100, warm_up=personal_data.warm_up),
-    )
+    site_types: bool = False  # also reports the policy's own ``identifiers``
+    warm_up: Callable[[], None] | None = None
+    summary: str = ""

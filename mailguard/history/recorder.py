@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import time
 
-from mailguard import logging as mglog
+from mailguard import log as mglog
 from mailguard.history.learn import sent_message
 from mailguard.history.model import SentMessage
 from mailguard.history.store import HistoryStore

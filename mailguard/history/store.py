@@ -1,4 +1,4 @@
-"""The history store interface. SQLite is the embedded default; PostgreSQL can follow."""
+"""The history store interface; ``history.sql`` implements it on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mailguard.entities import RECIPIENT_DETECTORS
+from mailguard.addresses import in_domains
+from mailguard.detectors import registry
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Decision, Envelope, Finding
-from mailguard.policy.facts import Facts, in_domains
+from mailguard.policy.facts import Facts
 from mailguard.policy.schema import Condition, FindingCondition, Mode, Policy, Rule, RuleAction
 
 
@@ -151,6 +152,7 @@ def _where_matches(wanted: str, where: str) -> bool:
 
 def detectors_needed(policy: Policy) -> frozenset[str]:
     """Detectors whose findings some rule looks at; the others need not run."""
+    site_types = {i.name for i in policy.identifiers}
     needed: set[str] = set()
     for rule in policy.rules:
         for _, cond in rule.when.walk():
@@ -159,8 +161,10 @@ def detectors_needed(policy: Policy) -> frozenset[str]:
                 continue
             if f.detector:
                 needed.update(f.detector)
-            elif f.type and all(t.lower() in RECIPIENT_DETECTORS for t in f.type):
-                needed.update(t.lower() for t in f.type)
-            else:
-                needed.add("personal_data")
+            elif f.type:
+                needed |= registry.emitting(f.type)
+                if site_types & set(f.type):
+                    needed |= registry.reading_site_types()
+            else:  # any finding at all
+                needed |= registry.names()
     return frozenset(needed)

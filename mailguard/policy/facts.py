@@ -9,14 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import cached_property
 
+from mailguard.addresses import domain_of
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope, Finding, domain_of
+from mailguard.model import Envelope, Finding
 from mailguard.policy.schema import Organisation
-
-
-def in_domains(domain: str, domains: Sequence[str]) -> bool:
-    """``dept.northdown.gov.uk`` is in ``northdown.gov.uk``; ``evilnorthdown.gov.uk`` is not."""
-    return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
 class Facts:
@@ -31,15 +27,7 @@ class Facts:
         self.message = message
         self.findings = findings
         self.org = organisation
-
-    def is_internal(self, address: str) -> bool:
-        return in_domains(domain_of(address), self.org.internal_domains)
-
-    def is_trusted(self, address: str) -> bool:
-        domain = domain_of(address)
-        return in_domains(domain, self.org.internal_domains) or in_domains(
-            domain, self.org.partner_domains
-        )
+        self.domains = organisation.domains
 
     @cached_property
     def visible_recipients(self) -> tuple[str, ...]:
@@ -51,16 +39,17 @@ class Facts:
 
     @cached_property
     def visible_external(self) -> tuple[str, ...]:
-        return tuple(a for a in self.visible_recipients if not self.is_internal(a))
+        return tuple(a for a in self.visible_recipients if not self.domains.is_internal(a))
 
     @cached_property
     def external_recipients(self) -> tuple[str, ...]:
-        return tuple(r for r in self.envelope.rcpt_tos if not self.is_internal(r))
+        return tuple(r for r in self.envelope.rcpt_tos if not self.domains.is_internal(r))
 
     @cached_property
     def untrusted_domains(self) -> frozenset[str]:
         """Recipient domains that are neither ours nor a partner's."""
-        return frozenset(domain_of(r) for r in self.envelope.rcpt_tos if not self.is_trusted(r))
+        rcpts = self.envelope.rcpt_tos
+        return frozenset(domain_of(r) for r in rcpts if not self.domains.is_trusted(r))
 
     @cached_property
     def recipient_domains(self) -> frozenset[str]:

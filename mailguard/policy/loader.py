@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from mailguard.entities import FINDING_TYPES
+from mailguard.detectors import registry
 from mailguard.policy.schema import Policy, RuleAction
 
 Path_ = tuple[Any, ...]
@@ -327,7 +327,7 @@ def _context(path: Path_) -> str:
 def _cross_references(policy: Policy, doc: _Doc) -> list[Problem]:
     problems: list[Problem] = []
     names = {rule.name for rule in policy.rules}
-    known_types = FINDING_TYPES | {i.name for i in policy.identifiers}
+    known_types = registry.finding_types() | {i.name for i in policy.identifiers}
     for i, rule in enumerate(policy.rules):
         if rule.action is RuleAction.ALLOW:
             for j, target in enumerate(rule.exempts or []):

@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
-from mailguard.config import parse_size
-from mailguard.entities import DETECTORS
+from mailguard.addresses import Domains
+from mailguard.config import Lowered, parse_size
+from mailguard.detectors import registry
+from mailguard.detectors.personal_data.identifiers import Identifier
 from mailguard.model import Action, Severity
 
 
@@ -22,13 +24,7 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-def _lower_list(value: Any) -> Any:
-    value = _as_list(value)
-    return [v.lower().strip() for v in value] if isinstance(value, list) else value
-
-
 Names = Annotated[list[str], BeforeValidator(_as_list)]
-Lowered = Annotated[list[str], BeforeValidator(_lower_list)]
 
 
 class _Strict(BaseModel):
@@ -103,9 +99,9 @@ class FindingCondition(_Strict):
     @field_validator("detector")
     @classmethod
     def _known_detectors(cls, v: list[str]) -> list[str]:
-        unknown = [d for d in v if d not in DETECTORS]
+        unknown = [d for d in v if d not in registry.names()]
         if unknown:
-            known = ", ".join(sorted(DETECTORS))
+            known = ", ".join(sorted(registry.names()))
             raise ValueError(f"unknown detector {', '.join(unknown)} (known: {known})")
         return v
 
@@ -191,25 +187,6 @@ class Rule(_Strict):
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
 
 
-class Identifier(_Strict):
-    """A council's own reference format (council-tax account, UPRN, case number)."""
-
-    name: str = Field(pattern=r"^[A-Z][A-Z0-9_]{2,40}$")
-    pattern: str
-    context: Lowered = Field(default_factory=list)
-    needs_context: bool = False  # count a match only with a context word near it
-    severity: Severity = Severity.MEDIUM
-
-    @field_validator("pattern")
-    @classmethod
-    def _compiles(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
-        return v
-
-
 class Organisation(_Strict):
     name: str = ""
     internal_domains: Lowered = Field(default_factory=list)
@@ -217,6 +194,10 @@ class Organisation(_Strict):
     # Mail to these (and their subdomains) must never travel in clear text: Postfix
     # gets an "encrypt" TLS policy for them (mailguard postfix tls-policy).
     tls_required_domains: Lowered = Field(default_factory=list)
+
+    @property
+    def domains(self) -> Domains:
+        return Domains(tuple(self.internal_domains), tuple(self.partner_domains))
 
     @field_validator("internal_domains", "partner_domains", "tls_required_domains")
     @classmethod

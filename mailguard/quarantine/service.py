@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.header import decode_header, make_header
 
-from mailguard import logging as mglog
-from mailguard.actions import rewrite
+from mailguard import log as mglog
+from mailguard.delivery import rewrite
 from mailguard.delivery.upstream import Delivery, UpstreamError, UpstreamPool, deliver
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection

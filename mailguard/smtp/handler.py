@@ -10,21 +10,20 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
-from mailguard import logging as mglog
+from mailguard import log as mglog
+from mailguard import replies
 from mailguard.actions.execute import Actions, Outcome
+from mailguard.addresses import domain_of
 from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction
+from mailguard.inspection.context import RecipientDns
+from mailguard.inspection.workers import InspectionError, InspectionPool
 from mailguard.metrics import Metrics
-from mailguard.model import Action, Envelope, domain_of
-from mailguard.smtp import replies
-from mailguard.workers import InspectionError, InspectionPool
-
-if TYPE_CHECKING:
-    from mailguard.smtp.server import RelaySession, RelaySMTP
+from mailguard.model import Action, Envelope
+from mailguard.smtp.protocol import RelaySession, RelaySMTP
 
 log = mglog.get_logger()
 
@@ -53,10 +52,9 @@ class RelayHandler:
         actions: Actions,
         *,
         max_recipients: int,
-        is_draining: Any,
+        is_draining: Callable[[], bool],
         learn: Callable[[Envelope, bytes], None] | None = None,
-        prefetch: Callable[[str], None] | None = None,
-        domain_answers: Callable[[Sequence[str]], Awaitable[dict[str, str]]] | None = None,
+        dns: RecipientDns | None = None,
         metrics: Metrics | None = None,
     ) -> None:
         self.upstream = upstream
@@ -65,8 +63,7 @@ class RelayHandler:
         self.max_recipients = max_recipients
         self._is_draining = is_draining
         self._learn = learn
-        self._prefetch = prefetch
-        self._domain_answers = domain_answers
+        self._dns = dns
         self.metrics = metrics or Metrics()
 
     async def handle_MAIL(
@@ -120,8 +117,8 @@ class RelayHandler:
             return str(reply)  # e.g. 550 5.1.1 unknown user: only this recipient fails
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        if self._prefetch is not None:
-            self._prefetch(address)
+        if self._dns is not None:
+            self._dns.prefetch(address)
         return str(replies.OK_RECIPIENT)
 
     async def handle_DATA(
@@ -179,9 +176,9 @@ class RelayHandler:
             smtputf8=envelope.smtp_utf8,
             client_address=session.peer[0] if session.peer else None,
         )
-        domains = await self._domain_answers(env.rcpt_tos) if self._domain_answers else {}
+        dns = await self._dns.answers(env.rcpt_tos) if self._dns else {}
         try:
-            inspection = await self.inspector.inspect(env, raw, domains=domains)
+            inspection = await self.inspector.inspect(env, raw, dns=dns)
         except InspectionError as exc:
             log.error("inspection_failed", error=str(exc))
             self.metrics.inspection_errors.inc()

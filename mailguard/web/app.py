@@ -32,7 +32,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mailguard.accounts.users import STAFF_ROLES, AccountError, LoginThrottle, Session, UserStore
 from mailguard.metrics import Metrics
+from mailguard.quarantine.links import BadLink, SenderLinks
 from mailguard.quarantine.service import (
     Actor,
     NotAllowed,
@@ -41,8 +43,6 @@ from mailguard.quarantine.service import (
     Role,
 )
 from mailguard.quarantine.store import HeldMessage, Search, State
-from mailguard.web.accounts import STAFF_ROLES, AccountError, LoginThrottle, Session, UserStore
-from mailguard.web.links import BadLink, SenderLinks
 from mailguard.web.render import safe_html, view_of
 
 SESSION_COOKIE = "mg_session"

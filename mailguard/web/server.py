@@ -1,4 +1,4 @@
-"""Running the web UI: inside ``serve`` (same event loop as the relay) or on its own.
+"""Running the web UI: inside ``serve`` (in a thread of its own) or on its own.
 
 uvicorn serves the app; inside the relay it must not take over SIGTERM, which the
 relay uses to drain mail first.
@@ -14,77 +14,33 @@ from zoneinfo import ZoneInfo
 
 import uvicorn
 
-from mailguard import logging as mglog
+from mailguard import log as mglog
 from mailguard.config import Settings
-from mailguard.db import PostgresDatabase
-from mailguard.delivery.upstream import UpstreamPool, config_from
-from mailguard.history.learn import learn_released
-from mailguard.metrics import Metrics
-from mailguard.model import Envelope
-from mailguard.policy.schema import Policy
-from mailguard.quarantine.service import QuarantineService
-from mailguard.storage import history_store, quarantine_store, user_store
+from mailguard.runtime import Runtime, web_url
 from mailguard.web.app import WebContext, build_app
-from mailguard.web.links import SenderLinks, load_secret, shared_secret
 
 log = mglog.get_logger()
 
 WEB_CONNECTIONS = 100  # beyond this the UI answers 503 at once; SMTP keeps its sockets
 
 
-def base_url(settings: Settings) -> str:
-    if settings.web_url:
-        return settings.web_url.rstrip("/")
-    assert settings.web is not None
-    host, port = settings.web
-    scheme = "https" if settings.web_tls_cert else "http"
-    return f"{scheme}://{host}:{port}"
-
-
-def sender_links(settings: Settings) -> SenderLinks:
-    if settings.database:
-        db = PostgresDatabase(settings.database)
-        try:
-            secret = shared_secret(db)
-        finally:
-            db.close()
-    else:
-        secret = load_secret(settings.data_dir)
-    return SenderLinks(secret, base_url(settings))
-
-
 def review_context(
-    settings: Settings,
-    policy: Callable[[], Policy],
+    runtime: Runtime,
     link_days: Callable[[], int],
     ready: Callable[[], tuple[bool, str]] | None = None,
-    metrics: Metrics | None = None,
-    links: SenderLinks | None = None,
+    *,
+    with_metrics: bool = True,
 ) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
-    """Everything the UI uses, opened for its own thread: database connections, an
-    upstream pool for releases, the history that releases teach. And how to close it.
-
-    ``links``: the relay's, when it has made them already (one secret lookup, not two).
-    """
-    upstream = UpstreamPool(config_from(settings, max_connections=4))
-    history = history_store(settings) if settings.history_learn else None
-
-    def learn(envelope: Envelope, raw: bytes) -> None:
-        assert history is not None
-        learn_released(history, envelope, raw)
-
-    service = QuarantineService(
-        quarantine_store(settings),
-        upstream,
-        on_released=learn if history else None,
-        policy=policy,
-    )
+    """Everything the UI uses, from a runtime of its own (its thread's database
+    connections and upstream pool for releases), and how to close it."""
+    settings = runtime.settings
+    metrics = runtime.metrics if with_metrics else None
     ctx = WebContext(
-        service=service,
-        users=user_store(settings),
-        links=links or sender_links(settings),
+        service=runtime.quarantine,
+        users=runtime.users,
+        links=runtime.links,
         link_days=link_days,
-        secure_cookies=bool(settings.web_tls_cert) or base_url(settings).startswith("https:"),
+        secure_cookies=bool(settings.web_tls_cert) or web_url(settings).startswith("https:"),
         session_hours=settings.session_hours,
         timezone=ZoneInfo(settings.web_timezone),
         ready=ready,
@@ -94,17 +50,9 @@ def review_context(
     if metrics is not None:
         metrics.watch(
             "mailguard_quarantine_messages", "Messages in the quarantine by state",
-            service.store.counts, "state",
+            runtime.quarantine_store.counts, "state",
         )  # fmt: skip
-
-    async def close() -> None:
-        await upstream.close()
-        service.store.close()
-        ctx.users.close()
-        if history is not None:
-            history.close()
-
-    return ctx, close
+    return ctx, runtime.aclose
 
 
 class _QuietServer(uvicorn.Server):
@@ -131,7 +79,7 @@ class WebServer:
         self.settings = settings
         self.factory = factory
         self.server: _QuietServer | None = None
-        self.url = base_url(settings)
+        self.url = web_url(settings)
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._error: BaseException | None = None

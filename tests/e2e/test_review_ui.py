@@ -184,7 +184,7 @@ def test_a_tampered_or_expired_link_is_refused(ui, sink, page):
     page.goto(tampered)
     assert "not valid or has expired" in page.inner_text("main")
 
-    from mailguard.web.links import SenderLinks, load_secret
+    from mailguard.quarantine.links import SenderLinks, load_secret
 
     links = SenderLinks(load_secret(mg.data_dir), base)
     with mock.patch("time.time", return_value=time.time() - 30 * 86400):

@@ -20,7 +20,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from mailguard.history.sqlite import ReadOnlyHistory
+from mailguard.history.sql import ReadOnlyHistory
 from tests import files
 from tests.conftest import HOST, eventually, mailguard_cli
 from tests.mail import fake

@@ -14,8 +14,8 @@ import pytest
 
 from mailguard.config import load_settings
 from mailguard.delivery.upstream import UpstreamTransaction
-from mailguard.smtp.server import Relay
-from mailguard.workers import InspectionPool
+from mailguard.inspection.workers import InspectionPool
+from mailguard.relay import Relay
 from tests.conftest import HOST, free_port
 from tests.mail import address, compose
 

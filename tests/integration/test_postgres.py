@@ -13,14 +13,14 @@ import re
 
 import pytest
 
+from mailguard.accounts.users import UserStore
 from mailguard.db import PostgresDatabase
 from mailguard.history.model import SentMessage, Sighting
-from mailguard.history.sqlite import ReadOnlyHistory, SQLHistory
+from mailguard.history.sql import ReadOnlyHistory, SQLHistory
 from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.quarantine.service import QuarantineService, Role
-from mailguard.quarantine.sqlite import SQLStore
+from mailguard.quarantine.sql import SQLStore
 from mailguard.quarantine.store import ReleaseRequest, Search, State
-from mailguard.web.accounts import UserStore
 from tests.webui import (
     OFFICER,
     PASSWORD,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailguard import pipeline
+from mailguard.inspection import pipeline
 from mailguard.model import Action, Envelope
 from mailguard.policy.loader import load_policy
 from tests.fuzzmail import random_message

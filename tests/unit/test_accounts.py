@@ -2,9 +2,9 @@
 
 import pytest
 
+from mailguard.accounts.users import AccountError, LoginThrottle, UserStore
 from mailguard.db import SQLiteDatabase
 from mailguard.quarantine.service import Role
-from mailguard.web.accounts import AccountError, LoginThrottle, UserStore
 
 GOOD = "a long enough passphrase"
 

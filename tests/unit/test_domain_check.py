@@ -11,7 +11,7 @@ import dns.asyncresolver
 import dns.resolver
 import pytest
 
-from mailguard.domain_check import DomainChecker, DomainStatus, normalise_domain
+from mailguard.inspection.dns import DomainChecker, DomainStatus, normalise_domain
 from tests.dnsstub import StubDNS
 
 MAIL, HOST, NONE, UNKNOWN = (

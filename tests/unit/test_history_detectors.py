@@ -13,16 +13,10 @@ import time
 import pytest
 from faker import Faker
 
-from mailguard.detectors import (
-    DetectionContext,
-    lookalike,
-    name_mismatch,
-    near_miss,
-    new_domain,
-    registered,
-)
+from mailguard.detectors import DetectionContext, registry
+from mailguard.detectors.recipients import lookalike, name_mismatch, near_miss, new_domain
 from mailguard.history.model import SentMessage, Sighting
-from mailguard.history.sqlite import SQLiteHistory
+from mailguard.history.sql import SQLiteHistory
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Severity
 from mailguard.policy.schema import Organisation
@@ -78,12 +72,12 @@ def run(
     if rcpts is None:
         rcpts = tuple(a for _, a in message.addresses("to", "cc"))
     profile = None if history is None else history.profile(sender, rcpts)
-    context = DetectionContext(organisation=ORG, history=profile)
+    context = DetectionContext(domains=ORG.domains, history=profile)
     return detector.detect(message, Envelope(sender, rcpts), context)
 
 
 def test_the_history_detectors_are_registered_as_using_history():
-    uses = {d.name: d.uses_history for d in registered()}
+    uses = {d.name: d.uses_history for d in registry.DETECTORS}
     for name in (near_miss.NAME, new_domain.NAME, name_mismatch.NAME, lookalike.NAME):
         assert uses[name] is True
 

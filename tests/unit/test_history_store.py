@@ -16,7 +16,7 @@ from faker import Faker
 
 from mailguard.history.learn import Learner, input_files, read_messages, sightings_of
 from mailguard.history.model import FREQUENT, SentMessage, Sighting
-from mailguard.history.sqlite import ReadOnlyHistory, SQLiteHistory
+from mailguard.history.sql import ReadOnlyHistory, SQLiteHistory
 from mailguard.intake.mime import ParsedMessage
 
 DAY = 86400.0

@@ -3,12 +3,14 @@
 import io
 import json
 
-from mailguard import logging as mglog
+from mailguard import log as mglog
+from mailguard.addresses import mask_address
 
 
 def test_address_keeps_only_the_domain():
-    assert mglog.mask_address("jane.doe@northdown.gov.uk") == "***@northdown.gov.uk"
-    assert mglog.mask_address("") == "<>"
+    assert mask_address("jane.doe@northdown.gov.uk") == "***@northdown.gov.uk"
+    assert mask_address("") == "<>"
+    assert mask_address("jane.doe@northdown.gov.uk", keep=1) == "j***@northdown.gov.uk"
 
 
 def test_free_text_addresses_are_masked():

@@ -7,7 +7,7 @@ from email.parser import BytesParser
 
 import pytest
 
-from mailguard.detectors import personal_data as pd
+from mailguard.detectors.personal_data import detector as pd
 from mailguard.intake.extract import extract
 from tests import files
 

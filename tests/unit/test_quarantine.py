@@ -15,7 +15,7 @@ from mailguard.quarantine.service import (
     QuarantineService,
     Role,
 )
-from mailguard.quarantine.sqlite import SQLiteStore
+from mailguard.quarantine.sql import SQLiteStore
 from mailguard.quarantine.store import Search, State
 
 ENV = Envelope("officer@northdown.gov.uk", ("a@example.org", "b@example.org"))
@@ -107,7 +107,7 @@ async def test_an_interrupted_release_is_held_again_after_the_grace_time(service
 def test_an_old_schema_is_migrated_in_place(tmp_path):
     import sqlite3
 
-    from mailguard.quarantine import sqlite as backend
+    from mailguard.quarantine import sql as backend
 
     db = tmp_path / "old.db"
     con = sqlite3.connect(db)

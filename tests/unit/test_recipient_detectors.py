@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mailguard.detectors import DetectionContext, bulk_recipients, lookalike
+from mailguard.detectors import DetectionContext
+from mailguard.detectors.recipients import bulk_visible as bulk_recipients
+from mailguard.detectors.recipients import lookalike
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope
 from mailguard.policy.schema import Organisation
@@ -12,7 +14,7 @@ from mailguard.policy.schema import Organisation
 ORG = Organisation(
     name="Northdown", internal_domains=["northdown.gov.uk"], partner_domains=["nhs.net"]
 )
-CTX = DetectionContext(organisation=ORG)
+CTX = DetectionContext(domains=ORG.domains)
 CYRILLIC_A = "\u0430"
 
 

@@ -3,7 +3,7 @@
 import email
 import email.policy
 
-from mailguard.actions import rewrite
+from mailguard.delivery import rewrite
 
 INTERNAL = ["northdown.gov.uk"]
 
@@ -72,8 +72,12 @@ def test_tag_replaces_forged_verdict_headers_and_prefixes_the_subject_once():
 
 def test_split_gives_each_external_recipient_a_copy_showing_only_them():
     rcpts = ["zoe@example.org", "bob@example.net", "a.colleague@northdown.gov.uk", "hidden@bcc.org"]
-    copies = rewrite.split(RAW, rcpts, internal_domains=INTERNAL, sender="h@northdown.gov.uk")
-    by_rcpt = {c.rcpt_tos: parse(c.raw) for c in copies}
+    by_rcpt = {
+        copy: parse(
+            rewrite.split_copy(RAW, copy, internal_domains=INTERNAL, sender="h@northdown.gov.uk")
+        )
+        for copy in rewrite.split_plan(rcpts, INTERNAL)
+    }
     assert set(by_rcpt) == {
         ("a.colleague@northdown.gov.uk",),
         ("zoe@example.org",),
@@ -101,10 +105,11 @@ def test_utf8_addresses_survive_bcc_and_split():
     ).encode()
     out = rewrite.to_bcc(raw, internal_domains=INTERNAL, sender="x@northdown.gov.uk")
     assert "zoë@northdown.gov.uk".encode() in out and "józef".encode() not in out
-    [_internal, external] = rewrite.split(
-        raw, ["zoë@northdown.gov.uk", "józef@exämple.org"], internal_domains=INTERNAL, sender="x"
+    [_internal, external] = rewrite.split_plan(
+        ["zoë@northdown.gov.uk", "józef@exämple.org"], INTERNAL
     )
-    assert "To: józef@exämple.org\r\n".encode() in external.raw
+    copy = rewrite.split_copy(raw, external, internal_domains=INTERNAL, sender="x")
+    assert "To: józef@exämple.org\r\n".encode() in copy
 
 
 def test_a_message_without_headers_is_not_rewritten_inside_its_body():

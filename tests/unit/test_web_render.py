@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from mailguard.web.links import BadLink, SenderLinks, load_secret
+from mailguard.quarantine.links import BadLink, SenderLinks, load_secret
 from mailguard.web.render import safe_html, view_of
 
 

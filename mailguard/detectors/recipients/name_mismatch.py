@@ -12,11 +12,11 @@ import re
 
 from rapidfuzz.distance import JaroWinkler
 
-from mailguard.detectors import DetectionContext
-from mailguard.detectors._address import ROLE_WORDS, fold, initials, is_role, trust_of
+from mailguard.detectors import DetectionContext, Detector
+from mailguard.detectors.recipients.names import ROLE_WORDS, fold, initials, is_role
 from mailguard.intake.extract import opening_text
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope, Finding, Severity, domain_of
+from mailguard.model import Envelope, Finding, Severity
 
 NAME = "name_mismatch"
 
@@ -213,9 +213,7 @@ def known_names(address: str, shown: str, context: DetectionContext) -> tuple[li
 
 
 def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
-    outside = {
-        r.lower() for r in envelope.rcpt_tos if trust_of(domain_of(r), context) != "internal"
-    }
+    outside = {r.lower() for r in envelope.rcpt_tos if not context.domains.is_internal(r)}
     if len(outside) != 1:
         return []
     (recipient,) = outside
@@ -233,3 +231,12 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
         f" {initials(names[0])} (from the {how})"
     )
     return [Finding(NAME, NAME.upper(), 1, Severity.MEDIUM, "body", detail)]
+
+
+DETECTOR = Detector(
+    NAME,
+    detect,
+    emits={"NAME_MISMATCH": Severity.MEDIUM},
+    uses_history=True,
+    summary="the greeting names someone other than the outside recipient",
+)

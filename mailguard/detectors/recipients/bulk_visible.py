@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 
-from mailguard.detectors import DetectionContext
-from mailguard.detectors.lookalike import WELL_KNOWN
-from mailguard.detectors.recognizers import special_category
+from mailguard.addresses import domain_of
+from mailguard.detectors import DetectionContext, Detector
+from mailguard.detectors.personal_data import special_category
+from mailguard.detectors.recipients.lookalike import WELL_KNOWN
 from mailguard.intake.extract import opening_text
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope, Finding, Severity, domain_of
-from mailguard.policy.facts import in_domains
+from mailguard.model import Envelope, Finding, Severity
 
 NAME = "bulk_visible"
 MIN_VISIBLE = 2  # one outside address in To is ordinary mail, not a finding
@@ -38,10 +38,8 @@ _CIRCUMSTANCES = re.compile(
 
 
 def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
-    org = context.organisation
-    internal = org.internal_domains if org else ()
     visible = {a.lower() for _, a in message.addresses("to", "cc")}
-    external = [a for a in visible if not in_domains(domain_of(a), internal)]
+    external = context.domains.external(sorted(visible))
     if len(external) < MIN_VISIBLE:
         return []
     domains = {domain_of(a) for a in external}
@@ -67,3 +65,11 @@ def _shared_circumstance(message: ParsedMessage) -> str | None:
         return special_category.category_of(found[0].group(0))
     m = _CIRCUMSTANCES.search(text)
     return m.group(0).lower() if m else None
+
+
+DETECTOR = Detector(
+    NAME,
+    detect,
+    emits={"BULK_VISIBLE": Severity.MEDIUM},
+    summary="many outside addresses visible in To/Cc (high: the text says what they share)",
+)

@@ -3,39 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 
-from mailguard.config import ConfigError, Settings, load_settings
+from mailguard.cli.common import opened, runtime_from, state_options
 from mailguard.history.learn import Learner, input_files, read_messages
-from mailguard.history.sqlite import SQLHistory
-from mailguard.storage import history_store
+from mailguard.runtime import Runtime
 
 
-def _options(f: Any) -> Any:
-    f = click.option("--database", help="postgresql://... shared by the relays.")(f)
-    f = click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")(f)
-    f = click.option("--config", "config_file", type=click.Path(path_type=Path))(f)
-    return f
-
-
-def _settings(config_file: Path | None, data_dir: Path | None, database: str | None) -> Settings:
-    try:
-        return load_settings(config_file, {"data_dir": data_dir, "database": database})
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _open(settings: Settings) -> SQLHistory:
-    try:
-        return history_store(settings)
-    except (OSError, sqlite3.Error) as exc:
-        _fail(f"cannot open the history: {exc}")
+def _open(config_file: Path | None, data_dir: Path | None, database: str | None) -> Runtime:
+    runtime = runtime_from(config_file, data_dir=data_dir, database=database)
+    opened("the history", lambda: runtime.history)
+    return runtime
 
 
 @click.group("history")
@@ -44,7 +26,7 @@ def history() -> None:
 
 
 @history.command("learn")
-@_options
+@state_options
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path, exists=True))
 def learn(
     config_file: Path | None, data_dir: Path | None, database: str | None, files: tuple[Path, ...]
@@ -54,8 +36,8 @@ def learn(
     Only sender and recipient addresses, display names and dates are stored. Learning
     the same mail twice counts it once (by Message-ID).
     """
-    settings = _settings(config_file, data_dir, database)
-    store = _open(settings)
+    runtime = _open(config_file, data_dir, database)
+    settings, store = runtime.settings, runtime.history
     learner = Learner(store, settings.history_max_age_days)
     paths = input_files(list(files))
     total = sum(p.stat().st_size for p in paths)
@@ -74,7 +56,7 @@ def learn(
         learner.flush()
     pruned = store.prune(time.time())
     stats = store.stats()
-    store.close()
+    runtime.close()
     s = learner.summary
     click.echo(
         f"Learned {s.messages} message(s) from {len(s.senders)} sender(s):"
@@ -97,12 +79,12 @@ def learn(
 
 
 @history.command("stats")
-@_options
+@state_options
 def stats(config_file: Path | None, data_dir: Path | None, database: str | None) -> None:
     """How much the history holds (counts only, no addresses)."""
-    store = _open(_settings(config_file, data_dir, database))
-    st = store.stats()
-    store.close()
+    runtime = _open(config_file, data_dir, database)
+    st = runtime.history.stats()
+    runtime.close()
     click.echo(f"senders: {st.senders}")
     click.echo(f"sender→recipient pairs: {st.contacts}")
     click.echo(f"domains: {st.domains}")
@@ -112,29 +94,24 @@ def stats(config_file: Path | None, data_dir: Path | None, database: str | None)
 
 
 @history.command("prune")
-@_options
+@state_options
 def prune(config_file: Path | None, data_dir: Path | None, database: str | None) -> None:
     """Forget entries older than history_max_age_days now (the relay does it hourly)."""
-    settings = _settings(config_file, data_dir, database)
-    store = _open(settings)
-    removed = store.prune(time.time())
-    store.close()
-    click.echo(f"Forgot {removed} entries older than {settings.history_max_age_days} days.")
+    runtime = _open(config_file, data_dir, database)
+    removed = runtime.history.prune(time.time())
+    runtime.close()
+    days = runtime.settings.history_max_age_days
+    click.echo(f"Forgot {removed} entries older than {days} days.")
 
 
 @history.command("forget")
-@_options
+@state_options
 @click.argument("address")
 def forget(
     config_file: Path | None, data_dir: Path | None, database: str | None, address: str
 ) -> None:
     """Forget one address as sender and as recipient (a leaver, an erasure request)."""
-    store = _open(_settings(config_file, data_dir, database))
-    removed = store.forget(address)
-    store.close()
+    runtime = _open(config_file, data_dir, database)
+    removed = runtime.history.forget(address)
+    runtime.close()
     click.echo(f"Forgot {removed} entries.")
-
-
-def _fail(message: str) -> Any:
-    click.echo(f"mailguard: {message}", err=True)
-    sys.exit(2)

@@ -1,20 +1,9 @@
-"""Small helpers the recipient detectors share."""
+"""Names and roles: what the recipient detectors read in display names."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-
-from mailguard.detectors import DetectionContext
-from mailguard.policy.facts import in_domains
-
-
-def mask_address(address: str) -> str:
-    """``sarah.jones@nhs.net`` → ``s***@nhs.net``: enough for a reviewer, not a leak."""
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return "***"
-    return f"{local[:1]}***@{domain}"
 
 
 def initials(name: str) -> str:
@@ -26,18 +15,6 @@ def fold(text: str) -> str:
     """Case- and accent-insensitive form of a name."""
     text = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in text if not unicodedata.combining(c))
-
-
-def trust_of(domain: str, context: DetectionContext) -> str:
-    """``internal``, ``partner`` or ``external``."""
-    org = context.organisation
-    if org is None:
-        return "external"
-    if in_domains(domain, org.internal_domains):
-        return "internal"
-    if in_domains(domain, org.partner_domains):
-        return "partner"
-    return "external"
 
 
 # Words that make a mailbox or display name an organisation's or a role's, not a person's.

@@ -14,8 +14,9 @@ from functools import cache
 
 from rapidfuzz.distance import OSA
 
-from mailguard.detectors import DetectionContext
-from mailguard.model import Envelope, Finding, Severity, domain_of
+from mailguard.addresses import domain_of
+from mailguard.detectors import DetectionContext, Detector
+from mailguard.model import Envelope, Finding, Severity
 
 NAME = "lookalike_domain"
 ESTABLISHED = 2  # messages from anyone here: not a one-off slip of the keyboard
@@ -151,10 +152,18 @@ def detect_domains(
 
 
 def detect(message: object, envelope: Envelope, context: DetectionContext) -> list[Finding]:
-    org = context.organisation
-    internal = org.internal_domains if org else ()
-    partner = org.partner_domains if org else ()
+    internal = context.domains.internal
+    partner = context.domains.partner
     history = context.history
     frequent = history.frequent_domains if history else ()
     established = {d for d, n in history.org_domains.items() if n >= ESTABLISHED} if history else ()
     return detect_domains(envelope.rcpt_tos, internal, partner, frequent, established)
+
+
+DETECTOR = Detector(
+    NAME,
+    detect,
+    emits={"LOOKALIKE_DOMAIN": Severity.HIGH},
+    uses_history=True,
+    summary="a recipient domain that resembles ours, a partner's or a well-known one",
+)

@@ -20,7 +20,6 @@ import enum
 import ipaddress
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -30,9 +29,9 @@ import dns.name
 import dns.nameserver
 import dns.rdatatype
 import dns.resolver
+from cachetools import TLRUCache
 
-from mailguard.model import domain_of
-from mailguard.policy.facts import in_domains
+from mailguard.addresses import domain_of, in_domains
 
 __all__ = ["DomainCheckStats", "DomainChecker", "DomainStatus", "normalise_domain"]
 
@@ -55,12 +54,6 @@ class DomainCheckStats:
     cache_hits: int = 0  # answered from the cache
     joined: int = 0  # waited on a lookup that was already in flight
     invalid: int = 0  # rejected as not a domain name, without a query
-
-
-@dataclass(frozen=True, slots=True)
-class _Cached:
-    status: DomainStatus
-    expires: float  # time.monotonic()
 
 
 # Label separators that IDNA (RFC 3490 section 3.1) treats as a full stop.
@@ -157,7 +150,11 @@ class DomainChecker:
         }
         self.max_entries = max(1, int(max_entries))
         self.stats = DomainCheckStats()
-        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        # Each answer lives as long as its kind's TTL; the oldest go first when full.
+        self._cache: TLRUCache[str, DomainStatus] = TLRUCache(
+            self.max_entries, ttu=lambda _k, status, now: now + self._ttls[status],
+            timer=time.monotonic,
+        )  # fmt: skip
         self._inflight: dict[str, asyncio.Task[DomainStatus]] = {}
         self._resolver = resolver if resolver is not None else self._make_resolver(nameservers)
         if self._resolver is not None:
@@ -191,19 +188,10 @@ class DomainChecker:
     # -- cache -----------------------------------------------------------------------
 
     def _cached(self, key: str) -> DomainStatus | None:
-        entry = self._cache.get(key)
-        if entry is None:
-            return None
-        if entry.expires <= time.monotonic():
-            del self._cache[key]
-            return None
-        return entry.status
+        return self._cache.get(key)
 
     def _remember(self, key: str, status: DomainStatus) -> None:
-        self._cache.pop(key, None)
-        self._cache[key] = _Cached(status, time.monotonic() + self._ttls[status])
-        while len(self._cache) > self.max_entries:
-            self._cache.popitem(last=False)
+        self._cache[key] = status
 
     # -- lookups ---------------------------------------------------------------------
 

@@ -15,11 +15,12 @@ from functools import lru_cache
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from mailguard.detectors import DetectionContext
-from mailguard.detectors._address import fold, is_role, mask_address, trust_of
+from mailguard.addresses import domain_of, mask_address
+from mailguard.detectors import DetectionContext, Detector
+from mailguard.detectors.recipients.names import fold, is_role
 from mailguard.history.model import Contact, SenderProfile
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope, Finding, Severity, domain_of
+from mailguard.model import Envelope, Finding, Severity
 
 NAME = "recipient_near_miss"
 RARE = 1  # a recipient written to at most this often is "new" to the sender
@@ -50,16 +51,17 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
         return []
     severity = max((_severity(m, context) for m in misses), key=lambda s: s.rank)
     detail = "; ".join(
-        f"{mask_address(m.recipient)} is new to this sender and resembles a frequent contact"
-        f" {mask_address(m.meant.address)} ({m.why})"
+        f"{mask_address(m.recipient, keep=1)} is new to this sender and resembles a frequent"
+        f" contact"
+        f" {mask_address(m.meant.address, keep=1)} ({m.why})"
         for m in misses[:3]
     )
     return [Finding(NAME, NAME.upper(), len(misses), severity, "recipients", detail)]
 
 
 def _severity(miss: NearMiss, context: DetectionContext) -> Severity:
-    new = trust_of(domain_of(miss.recipient), context)
-    meant = trust_of(domain_of(miss.meant.address), context)
+    new = context.domains.trust_of(domain_of(miss.recipient))
+    meant = context.domains.trust_of(domain_of(miss.meant.address))
     if new == "internal":
         return Severity.LOW
     if meant in ("internal", "partner") and new == "external":
@@ -121,3 +123,12 @@ class _Index:
                 if key:
                     self._by_name.setdefault(key, contact)
         return self._by_name
+
+
+DETECTOR = Detector(
+    NAME,
+    detect,
+    emits={"RECIPIENT_NEAR_MISS": Severity.MEDIUM},
+    uses_history=True,
+    summary="a new address one typo away from a frequent contact of the sender",
+)

@@ -14,10 +14,10 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from mailguard.db import Database, SQLiteDatabase
+from mailguard.addresses import domain_of
+from mailguard.db import Database, PostgresDatabase, SQLiteDatabase, is_url
 from mailguard.history.model import FREQUENT, Contact, HistoryStats, SenderProfile, SentMessage
 from mailguard.history.store import DEFAULT_MAX_AGE_DAYS
-from mailguard.model import domain_of
 
 FILENAME = "history.db"
 MAX_FREQUENT = 1000  # contacts compared for near misses; a shared mailbox has more
@@ -303,3 +303,20 @@ def _stats(db: Database) -> HistoryStats:
     ).fetchone()
     domains = db.execute("SELECT count(DISTINCT domain) FROM domains").fetchone()[0]
     return HistoryStats(senders, contacts, domains, oldest, newest)
+
+
+def location(data_dir: Path, database: str | None) -> str:
+    """Where the history is, as a worker opens it: a file path or the database URL."""
+    return database if database else str((data_dir / FILENAME).resolve())
+
+
+def open_reader(where: str, max_age_days: int) -> ReadOnlyHistory | None:
+    """A reader for ``location``; None when there is no history yet."""
+    if is_url(where):
+        db = PostgresDatabase(where)
+        SQLHistory(db, max_age_days)  # makes sure the tables exist
+        return ReadOnlyHistory(db, max_age_days)
+    path = Path(where)
+    if not path.exists():
+        return None
+    return ReadOnlyHistory(SQLiteDatabase(path, read_only=True), max_age_days)

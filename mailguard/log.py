@@ -19,14 +19,6 @@ import structlog
 _EMAIL = re.compile(r"(?:\"(?:[^\"\\]|\\.)*\"|[^\s<>\"'(),;:@\[\]]+)@(?=[\w\[])")
 
 
-def mask_address(address: str) -> str:
-    """``jane@example.org`` → ``***@example.org``; the null sender stays ``<>``."""
-    if not address:
-        return "<>"
-    _, at, domain = address.rpartition("@")
-    return f"***@{domain}" if at else "***"
-
-
 def mask_text(text: str) -> str:
     return _EMAIL.sub("***@", text)
 

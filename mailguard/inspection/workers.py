@@ -24,10 +24,12 @@ import pickle
 import signal
 import struct
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from mailguard import logging as mglog
+from mailguard import log as mglog
+from mailguard.history.store import HistoryReader
+from mailguard.inspection.context import InspectionContext
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
 
@@ -35,7 +37,7 @@ log = mglog.get_logger()
 
 _LEN = struct.Struct("!I")
 _READY = b"R"
-DEFAULT_TARGET = "mailguard.pipeline:inspect"
+DEFAULT_TARGET = "mailguard.inspection.pipeline:inspect"
 
 
 class InspectionError(Exception):
@@ -84,10 +86,8 @@ class InspectionPool:
         *,
         target: str = DEFAULT_TARGET,
         start_timeout: float = 120.0,
-        env: Mapping[str, str] | None = None,
     ) -> None:
         self.size = workers
-        self.env = {**os.environ, **env} if env else None
         self.timeout = timeout
         self.target = target
         self.start_timeout = start_timeout
@@ -96,15 +96,14 @@ class InspectionPool:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._closing = False
         self.replaced = 0
-        self._policy: LoadedPolicy | None = None
-        self._policy_blob = pickle.dumps(None)
+        self._policy_blob = pickle.dumps((None, None))
         self._policy_version = ""
 
-    def set_policy(self, policy: LoadedPolicy | None) -> None:
-        """Workers pick the new policy up with their next message."""
-        self._policy = policy
-        self._policy_blob = pickle.dumps(policy, protocol=pickle.HIGHEST_PROTOCOL)
-        self._policy_version = policy.version if policy else ""
+    def set_policy(self, policy: LoadedPolicy | None, context: InspectionContext) -> None:
+        """Workers pick the new policy, and the site's context with it, up with their
+        next message."""
+        self._policy_blob = pickle.dumps((policy, context), protocol=pickle.HIGHEST_PROTOCOL)
+        self._policy_version = f"{policy.version if policy else ''}/{hash(context)}"
 
     @property
     def busy(self) -> int:
@@ -120,11 +119,10 @@ class InspectionPool:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "mailguard.workers",
+            "mailguard.inspection.workers",
             self.target,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
-            env=self.env,
         )
         worker = _Worker(proc)
         try:
@@ -168,7 +166,7 @@ class InspectionPool:
             return
 
     async def inspect(self, envelope: Envelope, raw: bytes, **extras: Any) -> Inspection:
-        """``extras`` are passed on to the target as keyword arguments (DNS answers)."""
+        """``extras`` are passed on to the target as keyword arguments (``dns`` answers)."""
         payload = pickle.dumps((envelope, raw, extras), protocol=pickle.HIGHEST_PROTOCOL)
         deadline = asyncio.get_running_loop().time() + self.timeout
         try:
@@ -272,6 +270,8 @@ def _serve_requests(spec: str) -> None:
     inspect = _load_target(spec)
     module = importlib.import_module(spec.partition(":")[0])
     policy: LoadedPolicy | None = None
+    context: InspectionContext | None = None
+    history: HistoryReader | None = None
     replies.write(_READY)
     replies.flush()
     # Load models after saying ready: the relay starts at once, and only a message
@@ -282,27 +282,38 @@ def _serve_requests(spec: str) -> None:
             warm_up()
         except Exception as exc:  # a missing model must not kill the worker in a loop
             print(f"mailguard worker: warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-    # What every call in this worker shares, e.g. a read-only history connection.
-    setup = getattr(module, "worker_context", None)
-    shared: dict[str, Any] = setup() if callable(setup) else {}
     while True:
         blob = _read_frame(requests)
         if blob is None:
             return  # the relay closed our stdin: shut down
         if blob:
-            policy = pickle.loads(blob)
+            policy, new_context = pickle.loads(blob)
+            if new_context != context:
+                context, history = new_context, _open_history(new_context)
         body = _read_frame(requests)
         if body is None:
             return
         envelope, raw, extras = pickle.loads(body)
         try:
-            result: tuple[bool, Any] = (True, inspect(envelope, raw, policy, **shared, **extras))
+            result: tuple[bool, Any] = (
+                True,
+                inspect(envelope, raw, policy, history=history, **extras),
+            )
         except Exception as exc:  # reported to the relay, which answers 4xx
             result = (False, type(exc).__name__)
         data = pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
         replies.write(_LEN.pack(len(data)))
         replies.write(data)
         replies.flush()
+
+
+def _open_history(context: InspectionContext | None) -> HistoryReader | None:
+    """Opened once per worker and context: the relay's history, read-only."""
+    try:
+        return context.open_history() if context else None
+    except Exception as exc:  # inspect without history rather than not at all
+        print(f"mailguard worker: history unavailable: {type(exc).__name__}", file=sys.stderr)
+        return None
 
 
 def _read_frame(stream: Any) -> bytes | None:

@@ -7,7 +7,6 @@ import datetime as dt
 import getpass
 import json
 import os
-import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,10 +14,7 @@ from typing import Any
 
 import click
 
-from mailguard.config import ConfigError, Settings, load_settings
-from mailguard.delivery.upstream import UpstreamPool, config_from
-from mailguard.history.learn import learn_released
-from mailguard.model import Envelope
+from mailguard.cli.common import fail, json_option, opened, runtime_from, state_options
 from mailguard.quarantine.service import (
     Actor,
     QuarantineError,
@@ -27,49 +23,18 @@ from mailguard.quarantine.service import (
     Role,
 )
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
-from mailguard.storage import history_store, quarantine_exists, quarantine_store
 
 
 def _common(f: Any) -> Any:
-    f = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
-    f = click.option("--database", help="postgresql://... shared by the relays.")(f)
-    f = click.option("--data-dir", type=click.Path(path_type=Path), help="State directory.")(f)
-    f = click.option("--config", "config_file", type=click.Path(path_type=Path))(f)
-    return f
+    return state_options(json_option(f))
 
 
-def _settings(config_file: Path | None, **flags: Any) -> Settings:
-    try:
-        return load_settings(config_file, flags)
-    except ConfigError as exc:
-        _fail(str(exc))
-
-
-def _service(settings: Settings, with_upstream: bool = False) -> QuarantineService:
-    if not quarantine_exists(settings):
-        _fail(f"no quarantine in {settings.data_dir} (wrong --data-dir?)")
-    try:
-        store = quarantine_store(settings)
-    except (OSError, sqlite3.Error) as exc:
-        _fail(f"cannot open the quarantine: {exc}")
-    upstream = None
-    if with_upstream:
-        upstream = UpstreamPool(config_from(settings, max_connections=1))
-    learn = _learner(settings) if with_upstream and settings.history_learn else None
-    return QuarantineService(store, upstream, on_released=learn)
-
-
-def _learner(settings: Settings) -> Callable[[Envelope, bytes], None]:
-    """A released message's recipients were confirmed by a reviewer: remember them."""
-
-    def learn(envelope: Envelope, raw: bytes) -> None:
-        store = history_store(settings)
-        try:
-            learn_released(store, envelope, raw)
-        finally:
-            store.close()
-
-    return learn
+def _service(config_file: Path | None, **flags: Any) -> QuarantineService:
+    """The relay's quarantine service; its upstream pool only dials out on a release."""
+    runtime = runtime_from(config_file, **flags)
+    if not runtime.quarantine_exists():
+        fail(f"no quarantine in {runtime.settings.data_dir} (wrong --data-dir?)")
+    return opened("the quarantine", lambda: runtime.quarantine)
 
 
 def _who(by: str | None) -> str:
@@ -102,7 +67,7 @@ def list_(
     limit: int,
 ) -> None:
     """Held messages, newest first."""
-    service = _service(_settings(config_file, data_dir=data_dir, database=database))
+    service = _service(config_file, data_dir=data_dir, database=database)
     items = service.store.list(State(state) if state else None, limit)
     if as_json:
         for held in items:
@@ -132,12 +97,12 @@ def show(
     raw: bool,
 ) -> None:
     """One held message: envelope, why it was held, findings and its audit trail."""
-    service = _service(_settings(config_file, data_dir=data_dir, database=database))
+    service = _service(config_file, data_dir=data_dir, database=database)
     held = _get(service, message_id)
     if raw:
         content = service.store.content(message_id)
         if content is None:
-            _fail(f"message {message_id} has no stored content ({held.state.value})")
+            fail(f"message {message_id} has no stored content ({held.state.value})")
         sys.stdout.buffer.write(content)
         return
     audit = service.store.audit_log(message_id)
@@ -175,9 +140,8 @@ def release(
     upstream: str | None,
 ) -> None:
     """Deliver a held message as it was received, without inspecting it again."""
-    settings = _settings(config_file, data_dir=data_dir, database=database, upstream=upstream)
     _deliver(
-        settings,
+        _service(config_file, data_dir=data_dir, database=database, upstream=upstream),
         lambda service: service.release(message_id, _admin(by), reason or "(no reason given)"),
         f"released {message_id}",
         as_json,
@@ -185,13 +149,12 @@ def release(
 
 
 def _deliver(
-    settings: Settings,
+    service: QuarantineService,
     act: Callable[[QuarantineService], Awaitable[ReleaseResult]],
     done: str,
     as_json: bool,
 ) -> None:
     """Run one release-like operation with an upstream, then report what it delivered."""
-    service = _service(settings, with_upstream=True)
 
     async def run() -> ReleaseResult:
         try:
@@ -203,7 +166,7 @@ def _deliver(
     try:
         result = asyncio.run(run())
     except QuarantineError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     refused = {r: str(reply) for r, reply in result.delivery.refused.items()}
     if as_json:
         click.echo(json.dumps({**held_json(result.held), "refused": refused}))
@@ -228,11 +191,11 @@ def request_release(
     by: str | None,
 ) -> None:
     """Ask for a two-person release; a different approver must then approve it."""
-    service = _service(_settings(config_file, data_dir=data_dir, database=database))
+    service = _service(config_file, data_dir=data_dir, database=database)
     try:
         held = service.request_release(message_id, _admin(by), reason)
     except QuarantineError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     click.echo(json.dumps(held_json(held)) if as_json else f"release of {message_id} requested")
 
 
@@ -253,9 +216,8 @@ def approve(
     upstream: str | None,
 ) -> None:
     """Approve someone else's release request, and deliver the message."""
-    settings = _settings(config_file, data_dir=data_dir, database=database, upstream=upstream)
     _deliver(
-        settings,
+        _service(config_file, data_dir=data_dir, database=database, upstream=upstream),
         lambda service: service.approve(message_id, _admin(by), reason),
         f"approved and released {message_id}",
         as_json,
@@ -277,11 +239,11 @@ def reject(
     by: str | None,
 ) -> None:
     """Never deliver a held message: its content is deleted, its record kept."""
-    service = _service(_settings(config_file, data_dir=data_dir, database=database))
+    service = _service(config_file, data_dir=data_dir, database=database)
     try:
         held = service.reject(message_id, _admin(by), reason or "(no reason given)")
     except QuarantineError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
     click.echo(json.dumps(held_json(held)) if as_json else f"rejected {message_id}")
 
 
@@ -296,7 +258,7 @@ def audit(
     message_id: str | None,
 ) -> None:
     """Every state change: who, when, why (all messages, or one)."""
-    service = _service(_settings(config_file, data_dir=data_dir, database=database))
+    service = _service(config_file, data_dir=data_dir, database=database)
     for a in service.store.audit_log(message_id):
         if as_json:
             click.echo(json.dumps(audit_json(a)))
@@ -310,7 +272,7 @@ def expire(
     config_file: Path | None, data_dir: Path | None, database: str | None, as_json: bool
 ) -> None:
     """Expire messages held past their date (the relay also does this hourly)."""
-    service = _service(_settings(config_file, data_dir=data_dir, database=database))
+    service = _service(config_file, data_dir=data_dir, database=database)
     for held in service.expire():
         click.echo(json.dumps(held_json(held)) if as_json else f"expired {held.id}")
 
@@ -319,7 +281,7 @@ def _get(service: QuarantineService, message_id: str) -> HeldMessage:
     try:
         return service.get(message_id)
     except QuarantineError as exc:
-        _fail(str(exc), code=1)
+        fail(str(exc), code=1)
 
 
 def held_json(h: HeldMessage) -> dict[str, Any]:
@@ -365,8 +327,3 @@ def _iso(ts: float) -> str:
 
 def _when(ts: float) -> str:
     return dt.datetime.fromtimestamp(ts).astimezone().strftime("%Y-%m-%d %H:%M")
-
-
-def _fail(message: str, code: int = 2) -> Any:
-    click.echo(f"mailguard: {message}", err=True)
-    sys.exit(code)

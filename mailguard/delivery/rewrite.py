@@ -9,21 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from email.header import Header, decode_header, make_header
 from email.utils import formataddr, getaddresses
 
-from mailguard.policy.facts import in_domains
+from mailguard.addresses import domain_of, in_domains
 
 _FIELD_START = re.compile(rb"^[!-9;-~]+:")  # a header name then a colon (RFC 5322 3.6.8)
-
-
-@dataclass(frozen=True, slots=True)
-class Copy:
-    """One message to send: its recipients and bytes."""
-
-    rcpt_tos: tuple[str, ...]
-    raw: bytes
 
 
 def split_head(raw: bytes) -> tuple[list[bytes], bytes]:
@@ -144,7 +135,7 @@ def to_bcc(
     def keep(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
         if not keep_internal_visible:
             return []
-        return [p for p in pairs if in_domains(_domain(p[1]), internal_domains)]
+        return [p for p in pairs if in_domains(domain_of(p[1]), internal_domains)]
 
     to = keep(_addresses(fields, b"to"))
     cc = keep(_addresses(fields, b"cc"))
@@ -159,7 +150,7 @@ def to_bcc(
 
 def split_plan(rcpt_tos: Sequence[str], internal_domains: Sequence[str]) -> list[tuple[str, ...]]:
     """Who gets which copy: internal recipients share one, each external gets their own."""
-    internal = tuple(r for r in rcpt_tos if in_domains(_domain(r), internal_domains))
+    internal = tuple(r for r in rcpt_tos if in_domains(domain_of(r), internal_domains))
     external = [(r,) for r in rcpt_tos if r not in internal]
     return [internal, *external] if internal else external
 
@@ -173,33 +164,9 @@ def split_copy(
     to_shows: str = "undisclosed",
 ) -> bytes:
     """One copy, built when it is sent: a split to 300 residents never holds 300 copies."""
-    if len(rcpts) != 1 or in_domains(_domain(rcpts[0]), internal_domains):
+    if len(rcpts) != 1 or in_domains(domain_of(rcpts[0]), internal_domains):
         return to_bcc(raw, internal_domains=internal_domains, sender=sender, to_shows=to_shows)
     fields, rest = split_head(raw)
     visible = {a.lower(): (n, a) for n, a in _addresses(fields, b"to") + _addresses(fields, b"cc")}
     pair = visible.get(rcpts[0].lower(), ("", rcpts[0]))
     return _with_recipients(fields, rest, _address_field("To", [pair]), None)
-
-
-def split(
-    raw: bytes,
-    rcpt_tos: Sequence[str],
-    *,
-    internal_domains: Sequence[str],
-    sender: str,
-    to_shows: str = "undisclosed",
-) -> list[Copy]:
-    """Every copy at once (for tests and small messages)."""
-    return [
-        Copy(
-            rcpts,
-            split_copy(
-                raw, rcpts, internal_domains=internal_domains, sender=sender, to_shows=to_shows
-            ),
-        )
-        for rcpts in split_plan(rcpt_tos, internal_domains)
-    ]
-
-
-def _domain(address: str) -> str:
-    return address.rpartition("@")[2].lower()

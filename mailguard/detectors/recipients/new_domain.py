@@ -8,10 +8,10 @@ and never reported. Quiet until the sender has a history worth comparing with.
 
 from __future__ import annotations
 
-from mailguard.detectors import DetectionContext
-from mailguard.detectors._address import trust_of
+from mailguard.addresses import domain_of
+from mailguard.detectors import DetectionContext, Detector
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope, Finding, Severity, domain_of
+from mailguard.model import Envelope, Finding, Severity
 
 NAME = "new_external_domain"
 MIN_HISTORY = 10  # messages from this sender before "first time" means anything
@@ -23,7 +23,9 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
         return []
     domains = {domain_of(r) for r in envelope.rcpt_tos} - {""}
     new = sorted(
-        d for d in domains if trust_of(d, context) == "external" and profile.domains.get(d, 0) == 0
+        d
+        for d in domains
+        if context.domains.trust_of(d) == "external" and profile.domains.get(d, 0) == 0
     )
     if not new:
         return []
@@ -33,3 +35,12 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
         detail += f"; nobody here has written to {', '.join(unknown)} before"
     severity = Severity.MEDIUM if unknown else Severity.LOW
     return [Finding(NAME, NAME.upper(), len(new), severity, "recipients", detail)]
+
+
+DETECTOR = Detector(
+    NAME,
+    detect,
+    emits={"NEW_EXTERNAL_DOMAIN": Severity.LOW},
+    uses_history=True,
+    summary="first mail from this sender to an outside domain (medium: from anyone here)",
+)

@@ -1,0 +1,25 @@
+"""The ``mailguard`` command: one module per command group, thin on purpose."""
+
+from __future__ import annotations
+
+import click
+
+from mailguard import __version__
+from mailguard.cli.check import check
+from mailguard.cli.history import history
+from mailguard.cli.policy import policy
+from mailguard.cli.postfix import postfix
+from mailguard.cli.quarantine import quarantine
+from mailguard.cli.serve import serve
+from mailguard.cli.users import users
+from mailguard.cli.web import web
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="mailguard")
+def main() -> None:
+    """mailguard: an outbound email data-leak guard (SMTP relay)."""
+
+
+for command in (serve, check, policy, quarantine, history, users, web, postfix):
+    main.add_command(command)

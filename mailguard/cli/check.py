@@ -1,0 +1,93 @@
+"""``mailguard check``: what the relay would do to .eml files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from mailguard.cli.common import HostPort, config_option, load_policy_or_exit, runtime_from
+from mailguard.cli.files import inspect_files, read_message
+from mailguard.model import Inspection
+
+
+def inspection_options(f):  # type: ignore[no-untyped-def]
+    """What ``check`` and ``policy test`` both take besides the policy."""
+    for option in reversed(
+        (
+            click.option(
+                "--data-dir", type=click.Path(path_type=Path), help="State directory (read only)."
+            ),
+            click.option("--database", help="postgresql://... when the relays share one."),
+            click.option("--mail-from", help="Envelope sender [the From: address]."),
+            click.option(
+                "--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc]."
+            ),
+            click.option(
+                "--dns-server",
+                "dns_servers",
+                type=HostPort(),
+                multiple=True,
+                help="Nameserver for unroutable_domain, repeatable [settings, else the system's].",
+            ),
+        )
+    ):
+        f = option(f)
+    return config_option(f)
+
+
+@click.command()
+@inspection_options
+@click.option("--policy", type=click.Path(path_type=Path), help="Policy YAML file [settings].")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
+@click.argument("files", nargs=-1, required=True)
+def check(
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    mail_from: str | None,
+    rcpt: tuple[str, ...],
+    dns_servers: tuple[tuple[str, int], ...],
+    policy: Path | None,
+    as_json: bool,
+    files: tuple[str, ...],
+) -> None:
+    """Inspect .eml files exactly as the relay would; nothing is sent or stored.
+
+    FILE may be - for standard input. Exit 0 whatever the verdict, 2 on bad input.
+    """
+    runtime = runtime_from(
+        config_file, data_dir=data_dir, database=database, policy=policy, dns_servers=dns_servers
+    )
+    path = runtime.settings.policy
+    loaded = load_policy_or_exit(path) if path else None
+    messages = [read_message(f, mail_from, rcpt) for f in files]
+    for message, result in inspect_files(runtime, loaded, messages):
+        click.echo(render(message.path, result, as_json))
+
+
+def render(path: str, result: Inspection, as_json: bool) -> str:
+    decision = result.decision
+    if as_json:
+        return json.dumps(
+            {
+                "path": path,
+                "action": decision.action.value,
+                "rules": list(decision.rules),
+                "findings": [f.to_json() for f in result.findings],
+            },
+            ensure_ascii=False,
+        )
+    lines = [f"{path}: {decision.action.value}"]
+    if decision.rules:
+        lines.append(f"  rules: {', '.join(decision.rules)}")
+    for f in result.findings:
+        lines.append(
+            f"  {f.severity.value:<6} {f.detector}/{f.type} x{f.count} in {f.where}"
+            + (f": {f.detail}" if f.detail else "")
+        )
+    if not result.findings:
+        lines.append("  no findings")
+    lines.append(f"  inspected by: {', '.join(result.inspected) or 'no detector (none needed)'}")
+    return "\n".join(lines)

@@ -1,0 +1,61 @@
+"""``mailguard policy lint|test``: check policy files and try them on messages."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from mailguard.cli.check import inspection_options
+from mailguard.cli.common import load_policy_or_exit, runtime_from
+from mailguard.cli.files import inspect_files, read_message
+from mailguard.policy.loader import PolicyError, load_policy
+from mailguard.policy.report import render_policy_table
+
+
+@click.group("policy")
+def policy() -> None:
+    """Check policy files and try them on messages."""
+
+
+@policy.command("lint")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def lint(files: tuple[Path, ...]) -> None:
+    """Validate policy files: exit 0 when valid, else 1 and FILE:LINE:COL: problem lines."""
+    failed = False
+    for path in files:
+        try:
+            loaded = load_policy(path)
+        except PolicyError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(str(problem))
+            continue
+        n = len(loaded.policy.rules)
+        click.echo(f"{path}: OK ({n} rule{'s' * (n != 1)}, version {loaded.version})")
+    sys.exit(1 if failed else 0)
+
+
+@policy.command("test")
+@inspection_options
+@click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, required=True)
+def test(
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    mail_from: str | None,
+    rcpt: tuple[str, ...],
+    dns_servers: tuple[tuple[str, int], ...],
+    policy_file: Path,
+    files: tuple[str, ...],
+) -> None:
+    """Show, rule by rule, what the policy would do to each message and why."""
+    runtime = runtime_from(
+        config_file, data_dir=data_dir, database=database, dns_servers=dns_servers
+    )
+    loaded = load_policy_or_exit(policy_file)
+    messages = [read_message(f, mail_from, rcpt) for f in files]
+    for message, result in inspect_files(runtime, loaded, messages):
+        click.echo(render_policy_table(message.path, result, loaded))

@@ -1,0 +1,134 @@
+"""``mailguard users ...``: accounts for the review web UI."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from mailguard.accounts.users import AccountError, UserStore
+from mailguard.cli.common import fail, opened, runtime_from, state_options
+from mailguard.quarantine.service import Role
+
+ROLES = click.Choice(["reviewer", "approver", "admin"])
+
+
+def _store(config_file: Path | None, data_dir: Path | None, database: str | None) -> UserStore:
+    runtime = runtime_from(config_file, data_dir=data_dir, database=database)
+    return opened("users", lambda: runtime.users)
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.group("users")
+def users() -> None:
+    """Accounts for the review web UI."""
+
+
+@users.command("add")
+@state_options
+@click.argument("name")
+@click.option("--role", type=ROLES, required=True, help="What the user may do.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def add(
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    name: str,
+    role: str,
+    password_stdin: bool,
+) -> None:
+    """Add a user: reviewer (release, reject), approver (also approves two-person
+    releases) or admin (also manages users)."""
+    store = _store(config_file, data_dir, database)
+    try:
+        store.add(name, Role(role), _password(password_stdin))
+    except AccountError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+    click.echo(f"added {name} ({role})")
+
+
+@users.command("list")
+@state_options
+def list_users(config_file: Path | None, data_dir: Path | None, database: str | None) -> None:
+    """Names, roles and whether each account is enabled."""
+    store = _store(config_file, data_dir, database)
+    for user in store.list():
+        click.echo(f"{user.name:<24} {user.role.value:<9} {'disabled' if user.disabled else ''}")
+    store.close()
+
+
+@users.command("passwd")
+@state_options
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+def passwd(
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    name: str,
+    password_stdin: bool,
+) -> None:
+    """Set a new password; the user's sessions end."""
+    _change(
+        config_file, data_dir, database, lambda s: s.set_password(name, _password(password_stdin))
+    )
+    click.echo(f"password of {name} changed")
+
+
+@users.command("role")
+@state_options
+@click.argument("name")
+@click.argument("role", type=ROLES)
+def role(
+    config_file: Path | None, data_dir: Path | None, database: str | None, name: str, role: str
+) -> None:
+    """Change what a user may do; their sessions end."""
+    _change(config_file, data_dir, database, lambda s: s.set_role(name, Role(role)))
+    click.echo(f"{name} is now {role}")
+
+
+@users.command("disable")
+@state_options
+@click.argument("name")
+def disable(
+    config_file: Path | None, data_dir: Path | None, database: str | None, name: str
+) -> None:
+    """Stop a user logging in (a leaver); their sessions end."""
+    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, True))
+    click.echo(f"{name} disabled")
+
+
+@users.command("enable")
+@state_options
+@click.argument("name")
+def enable(
+    config_file: Path | None, data_dir: Path | None, database: str | None, name: str
+) -> None:
+    """Let a disabled user log in again."""
+    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, False))
+    click.echo(f"{name} enabled")
+
+
+def _change(
+    config_file: Path | None,
+    data_dir: Path | None,
+    database: str | None,
+    change: Callable[[UserStore], Any],
+) -> None:
+    store = _store(config_file, data_dir, database)
+    try:
+        change(store)
+    except AccountError as exc:
+        fail(str(exc))
+    finally:
+        store.close()

@@ -1,1 +1,0 @@
-"""mailguard's own Presidio recognisers for UK data Presidio does not cover."""

@@ -1,0 +1,64 @@
+"""Every detector mailguard runs, in one list.
+
+The policy engine asks it which detectors a policy needs, lint asks it which finding
+types exist, and the README's detector table is generated from it. A new detector is
+one module with a ``DETECTOR`` and one line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mailguard.detectors import Detector
+from mailguard.detectors.personal_data import detector as personal_data
+from mailguard.detectors.recipients import (
+    bulk_visible,
+    lookalike,
+    name_mismatch,
+    near_miss,
+    new_domain,
+    unroutable,
+)
+
+DETECTORS: tuple[Detector, ...] = (
+    bulk_visible.DETECTOR,
+    lookalike.DETECTOR,
+    new_domain.DETECTOR,
+    near_miss.DETECTOR,
+    name_mismatch.DETECTOR,
+    unroutable.DETECTOR,
+    personal_data.DETECTOR,
+)
+
+# Any detector that fails reports this, whatever it otherwise emits.
+FAILURE_TYPE = "UNINSPECTABLE"
+
+
+def names() -> frozenset[str]:
+    return frozenset(d.name for d in DETECTORS)
+
+
+def finding_types() -> frozenset[str]:
+    emitted = {t for d in DETECTORS for t in d.emits}
+    return frozenset({*emitted, FAILURE_TYPE})
+
+
+def emitting(types: Iterable[str]) -> frozenset[str]:
+    """Names of the detectors that can report any of ``types``."""
+    wanted = set(types)
+    return frozenset(d.name for d in DETECTORS if wanted & d.emits.keys())
+
+
+def reading_site_types() -> frozenset[str]:
+    """Detectors that also report the site's own identifier types (policy ``identifiers``)."""
+    return frozenset(d.name for d in DETECTORS if d.site_types)
+
+
+def by_cost(names: Iterable[str]) -> tuple[Detector, ...]:
+    """The named detectors, cheapest first, else in registry order."""
+    wanted = set(names)
+    return sorted_by_cost(d for d in DETECTORS if d.name in wanted)
+
+
+def sorted_by_cost(detectors: Iterable[Detector]) -> tuple[Detector, ...]:
+    return tuple(sorted(detectors, key=lambda d: d.cost))

@@ -1,0 +1,101 @@
+"""What every inspection at this site shares besides the policy.
+
+Built once from the settings (``InspectionContext.from_settings``) by ``serve``,
+``check``, ``policy test`` and ``replay`` alike, and sent to the relay's workers with
+the policy, so a message is inspected the same way whichever command reads it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mailguard.addresses import domain_of
+from mailguard.config import Settings
+from mailguard.detectors.recipients import unroutable
+from mailguard.history import sql as history_sql
+from mailguard.history.store import DEFAULT_MAX_AGE_DAYS, HistoryReader
+from mailguard.inspection.dns import DomainChecker, answers_for
+from mailguard.policy.engine import detectors_needed
+from mailguard.policy.loader import LoadedPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class InspectionContext:
+    """Picklable: where the history is and how old it may be, and how DNS is asked."""
+
+    history_location: str | None = None  # file path or database URL; None: no history
+    history_max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    dns_servers: tuple[tuple[str, int], ...] = ()  # empty: the system's resolver
+    dns_timeout: float = 2.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> InspectionContext:
+        return cls(
+            history_location=history_sql.location(settings.data_dir, settings.database),
+            history_max_age_days=settings.history_max_age_days,
+            dns_servers=tuple(settings.dns_servers),
+            dns_timeout=settings.dns_timeout,
+        )
+
+    def open_history(self) -> HistoryReader | None:
+        """The history, read-only; None when there is none yet. Raises when it cannot
+        be opened (``check`` says so; a worker inspects without it)."""
+        if self.history_location is None:
+            return None
+        return history_sql.open_reader(self.history_location, self.history_max_age_days)
+
+    def dns_checker(self) -> DomainChecker:
+        return DomainChecker(list(self.dns_servers) or None, timeout=self.dns_timeout)
+
+    async def dns_answers(
+        self, checker: DomainChecker, policy: LoadedPolicy | None, recipients: Sequence[str]
+    ) -> dict[str, str]:
+        """DNS answers for the recipients' outside domains, asked only when a rule can
+        use them, within ``dns_timeout``."""
+        if not needs_dns(policy):
+            return {}
+        assert policy is not None
+        internal = policy.policy.organisation.internal_domains
+        return await answers_for(checker, recipients, internal, self.dns_timeout)
+
+
+def needs_dns(policy: LoadedPolicy | None) -> bool:
+    return policy is not None and unroutable.NAME in detectors_needed(policy.policy)
+
+
+class RecipientDns:
+    """The relay's DNS for recipient domains: asked at RCPT, read when DATA ends, and
+    only while the policy in force has a rule that can use the answer."""
+
+    def __init__(
+        self,
+        context: InspectionContext,
+        checker: DomainChecker,
+        policy: Callable[[], LoadedPolicy | None],
+    ) -> None:
+        self.context = context
+        self.checker = checker
+        self._policy = policy
+        self._needed: tuple[str | None, bool] = ("", False)
+
+    def _needs(self) -> LoadedPolicy | None:
+        """The policy when it needs DNS (worked out once per policy version)."""
+        loaded = self._policy()
+        version = loaded.version if loaded else None
+        if self._needed[0] != version:
+            self._needed = (version, needs_dns(loaded))
+        return loaded if self._needed[1] else None
+
+    def prefetch(self, address: str) -> None:
+        """Start the lookup now so its answer is ready when the message is inspected."""
+        loaded = self._needs()
+        domain = domain_of(address)
+        if loaded and domain and not loaded.policy.organisation.domains.is_internal(address):
+            self.checker.start(domain)
+
+    async def answers(self, recipients: Sequence[str]) -> dict[str, str]:
+        loaded = self._needs()
+        if loaded is None:
+            return {}
+        return await self.context.dns_answers(self.checker, loaded, recipients)

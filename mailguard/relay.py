@@ -1,0 +1,298 @@
+"""The relay's lifecycle: start, reload the policy, housekeeping, probe, shutdown.
+
+Everything it works with comes from ``runtime.build``; the wire is ``smtp/``, the
+review UI is ``web/``. This module only wires them together and runs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import signal
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from mailguard import __version__
+from mailguard import log as mglog
+from mailguard.actions.execute import Actions
+from mailguard.config import Settings
+from mailguard.history.recorder import HistoryRecorder
+from mailguard.inspection.context import RecipientDns
+from mailguard.inspection.workers import InspectionPool
+from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.runtime import build
+from mailguard.smtp.handler import RelayHandler
+from mailguard.smtp.listener import Listener
+from mailguard.web.app import WebContext
+from mailguard.web.server import WebServer, review_context
+
+log = mglog.get_logger()
+
+
+class Relay:
+    """Owns the listener, the inspection workers, the UI and the housekeeping loops."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        inspector: InspectionPool | None = None,
+        policy: LoadedPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy
+        self.runtime = build(settings, policy=lambda: self.policy)
+        self.metrics = self.runtime.metrics
+        self.metrics.set_policy(policy.version if policy else None)
+        self.upstream_ok: bool | None = None  # unknown until the first probe
+        self._tasks: set[asyncio.Task[Any]] = set()  # short jobs: finished before exit
+        self._loops: list[asyncio.Task[Any]] = []  # housekeeping loops: cancelled at exit
+        # Created before the workers start: they open it read-only.
+        self.recorder = HistoryRecorder(self.runtime.history)
+        self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
+        # No policy: no rules, so no detector runs.
+        self.inspector.set_policy(policy, self.runtime.inspection)
+        self._watch(policy.files if policy else ())
+        self.actions = Actions(
+            self.upstream,
+            self.runtime.quarantine,  # holds and expiry only; releases run in the UI's
+            policy=lambda: self.policy,
+            hostname=settings.hostname,
+            spawn=self.spawn,
+            links=self.runtime.links if settings.web is not None else None,
+        )
+        handler = RelayHandler(
+            self.upstream,
+            self.inspector,
+            self.actions,
+            max_recipients=settings.max_recipients,
+            is_draining=lambda: self.listener.draining,
+            metrics=self.metrics,
+            learn=self.recorder.note if settings.history_learn else None,
+            dns=RecipientDns(self.runtime.inspection, self.runtime.dns, lambda: self.policy),
+        )
+        self.listener = Listener(settings, handler, self.spawn)
+        self.web = WebServer(settings, self._web_context) if settings.web is not None else None
+
+    @property
+    def upstream(self) -> Any:
+        return self.runtime.upstream
+
+    def _web_context(self) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
+        """Runs in the UI's thread: its own database connections and upstream pool."""
+        return review_context(
+            self.runtime.sibling(upstream_connections=4), self._expire_days, self._ready
+        )
+
+    def _expire_days(self) -> int:
+        return self.policy.policy.quarantine.expire_days if self.policy else 14
+
+    def _ready(self) -> tuple[bool, str]:
+        """Ready: taking mail, the configured policy loaded, the upstream answering."""
+        if self.listener.draining:
+            return False, "draining: shutting down"
+        if self.settings.policy is not None and self.policy is None:
+            return False, "no policy loaded"
+        if self.upstream_ok is False:
+            return False, "upstream not answering"
+        return True, f"ok, policy {self.policy.version if self.policy else 'none'}"
+
+    def _watch_metrics(self) -> None:
+        self.metrics.watch(
+            "mailguard_workers", "Inspection workers: size of the pool and how many are busy",
+            lambda: {"size": self.inspector.size, "busy": self.inspector.busy,
+                     "replaced": self.inspector.replaced},
+            "state",
+        )  # fmt: skip
+        self.metrics.watch(
+            "mailguard_upstream_up", "1 when the last probe of the upstream got a greeting",
+            lambda: {"probe": float(bool(self.upstream_ok))}, "check",
+        )  # fmt: skip
+
+    async def _probe_upstream(self) -> None:
+        """Does the upstream answer with a 220 greeting? For /healthz and metrics."""
+        host, port = self.settings.upstream
+        while True:
+            try:
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 5)
+                try:
+                    greeting = await asyncio.wait_for(reader.readline(), 5)
+                    writer.write(b"QUIT\r\n")
+                    await writer.drain()
+                finally:
+                    writer.close()
+                ok = greeting.startswith(b"220")
+            except (OSError, TimeoutError):
+                ok = False
+            if ok != self.upstream_ok:
+                log.info("upstream_probe", ok=ok)
+            self.upstream_ok = ok
+            await asyncio.sleep(self.settings.health_check_interval)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- policy ----------------------------------------------------------------------
+    def reload_policy(self, why: str) -> bool:
+        """Load the policy again; a broken one is logged and the last good one stays."""
+        path = self.settings.policy
+        if path is None:
+            log.info("policy_reload_skipped", why=why, reason="no policy configured")
+            return False
+        try:
+            loaded = load_policy(path)
+        except PolicyError as exc:
+            self._watch(exc.files or (path,))
+            log.error(
+                "policy_reload_failed",
+                why=why,
+                problems=[str(p) for p in exc.problems],
+                live_version=self.policy.version if self.policy else None,
+            )
+            return False
+        self._watch(loaded.files)
+        if self.policy and loaded.version == self.policy.version:
+            return False
+        self.policy = loaded
+        self.inspector.set_policy(loaded, self.runtime.inspection)
+        self.metrics.set_policy(loaded.version)
+        log.info("policy_loaded", why=why, version=loaded.version, rules=len(loaded.policy.rules))
+        return True
+
+    def _watch(self, files: tuple[Path, ...]) -> None:
+        self._watched = files
+        self._watched_stamp = _stamp(files)
+
+    async def _watch_policy(self) -> None:
+        """Poll the policy files (and what they include) for edits; no inotify needed."""
+        while True:
+            await asyncio.sleep(self.settings.policy_check_interval)
+            try:
+                if _stamp(self._watched) != self._watched_stamp:
+                    self.reload_policy("file changed")
+            except Exception as exc:  # the watcher must outlive any surprise
+                log.error("policy_watch_error", error=f"{type(exc).__name__}: {exc}")
+
+    # --- housekeeping ----------------------------------------------------------------
+    async def _housekeeping(self) -> None:
+        """Hourly: expire held mail nobody reviewed, forget history past its age."""
+        while True:
+            await self._expire_held()
+            try:
+                pruned = await asyncio.to_thread(self.runtime.history.prune, time.time())
+            except Exception as exc:
+                log.error("history_prune_failed", error=f"{type(exc).__name__}: {exc}")
+            else:
+                if pruned:
+                    log.info("history_pruned", rows=pruned)
+            await asyncio.sleep(3600)
+
+    async def _expire_held(self) -> None:
+        """Held mail nobody reviewed in time is treated as rejected (content deleted)."""
+        quarantine = self.runtime.quarantine
+        try:
+            grace = self.settings.upstream_data_timeout + self.settings.upstream_timeout * 3
+            await asyncio.to_thread(quarantine.recover_interrupted_releases, grace)
+            expired = await asyncio.to_thread(quarantine.expire)
+        except Exception as exc:
+            log.error("expiry_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        for held in expired:
+            log.info("held_expired", id=held.id, rule=held.rule)
+            self.actions.send_notice(
+                "expired",
+                held.id,
+                held.mail_from,
+                len(held.rcpt_tos),
+                held.reason,
+                held.rule,
+                received_at=held.created_at,
+            )
+
+    # --- start and stop --------------------------------------------------------------
+    async def start(self) -> None:
+        s = self.settings
+        s.data_dir.mkdir(parents=True, exist_ok=True)
+        _raise_open_files_limit()
+        if self.web is not None:  # first: a taken web port stops start-up before SMTP
+            await self.web.start()
+        await self.inspector.start()
+        await self.listener.start()
+        if s.policy is not None:
+            self._loops.append(asyncio.ensure_future(self._watch_policy()))
+        self._loops.append(asyncio.ensure_future(self._housekeeping()))
+        if self.web is not None:
+            self._watch_metrics()
+            self._loops.append(asyncio.ensure_future(self._probe_upstream()))
+        self.recorder.start()
+        host, port = s.listen
+        log.info(
+            "ready",
+            policy_version=self.policy.version if self.policy else None,
+            listen=f"{host}:{port}",
+            upstream=f"{s.upstream[0]}:{s.upstream[1]}",
+            workers=s.workers,
+            max_size=s.max_size,
+            version=__version__,
+        )
+
+    async def shutdown(self) -> None:
+        """Stop taking mail (421), let in-flight messages finish, then close."""
+        self.listener.draining = True
+        grace = self.settings.shutdown_grace
+        log.info("shutting_down", in_flight=self.listener.in_flight, grace_s=grace)
+        deadline = time.monotonic() + grace
+        # In-flight is derived from live sessions; polling it is simpler than events.
+        while self.listener.in_flight and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if self.listener.in_flight:
+            log.warning("shutdown_grace_expired", in_flight=self.listener.in_flight)
+        self.listener.close()
+        for task in self._loops:
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        if self.web is not None:
+            await self.web.stop()
+        await self.inspector.close()
+        await self.recorder.close()
+        await self.runtime.aclose()
+        log.info("stopped")
+
+
+def _raise_open_files_limit() -> None:
+    """Clients, upstream connections, workers and the UI all need descriptors."""
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, 65536), hard))
+    except (ValueError, OSError):
+        pass
+
+
+def _stamp(files: tuple[Path, ...]) -> tuple[tuple[str, int | None, int | None], ...]:
+    stamps = []
+    for f in files:
+        try:
+            st = f.stat()
+            stamps.append((str(f), st.st_mtime_ns, st.st_size))
+        except OSError:
+            stamps.append((str(f), None, None))
+    return tuple(stamps)
+
+
+async def serve(settings: Settings, policy: LoadedPolicy | None = None) -> None:
+    """Run until SIGTERM/SIGINT; SIGHUP reloads the policy and never kills the relay."""
+    relay = Relay(settings, policy=policy)
+    await relay.start()
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: relay.reload_policy("SIGHUP"))
+    await stop.wait()
+    await relay.shutdown()

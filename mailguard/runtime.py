@@ -1,0 +1,176 @@
+"""The one place a mailguard process is assembled: ``build(settings) -> Runtime``.
+
+``serve``, the review UI, ``check``, ``policy test`` and every other command get
+their stores, upstream pool, DNS checker, sender links and inspection context from
+here, so no two of them can open the same thing differently. Everything is opened
+on first use: ``quarantine list`` never dials the upstream, ``check`` never opens the
+quarantine.
+
+Where state lives: SQLite files in the data dir by default (quarantine.db,
+history.db, users.db, secret.key); with ``database: postgresql://...`` all of them
+are tables in that database instead, so several relays and review UIs share one
+quarantine, one history, one set of users and one link secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from mailguard.accounts import users as accounts
+from mailguard.config import Settings
+from mailguard.db import Database, PostgresDatabase, open_database
+from mailguard.delivery.upstream import UpstreamPool, config_from
+from mailguard.history import sql as history_sql
+from mailguard.history.learn import learn_released
+from mailguard.inspection.context import InspectionContext
+from mailguard.inspection.dns import DomainChecker
+from mailguard.metrics import Metrics
+from mailguard.model import Envelope
+from mailguard.policy.loader import LoadedPolicy
+from mailguard.policy.schema import Policy
+from mailguard.quarantine import links as sender_links
+from mailguard.quarantine import sql as quarantine_sql
+from mailguard.quarantine.service import QuarantineService
+
+QUARANTINE_FILE = "quarantine.db"
+
+PolicySource = Callable[[], LoadedPolicy | None]
+
+
+class Runtime:
+    """What one process (or one thread: the UI has its own) works with."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        policy: PolicySource = lambda: None,
+        metrics: Metrics | None = None,
+        upstream_connections: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.policy = policy  # the policy in force now (the relay's changes on reload)
+        self.metrics = metrics or Metrics()
+        self.inspection = InspectionContext.from_settings(settings)
+        self._upstream_connections = upstream_connections
+        self._opened: list[Any] = []
+
+    def sibling(self, *, upstream_connections: int | None = None) -> Runtime:
+        """Same settings, policy, metrics and sender links; connections of its own
+        (for the UI's thread and event loop)."""
+        other = Runtime(
+            self.settings,
+            policy=self.policy,
+            metrics=self.metrics,
+            upstream_connections=upstream_connections,
+        )
+        if "links" in self.__dict__:
+            other.__dict__["links"] = self.links  # one secret lookup, not two
+        return other
+
+    def current_policy(self) -> Policy:
+        loaded = self.policy()
+        return loaded.policy if loaded else Policy()
+
+    # --- stores ----------------------------------------------------------------------
+    def _database(self, filename: str, **sqlite_options: Any) -> Database:
+        s = self.settings
+        return open_database(s.database, s.data_dir, filename, **sqlite_options)
+
+    def quarantine_exists(self) -> bool:
+        s = self.settings
+        return bool(s.database) or (s.data_dir / QUARANTINE_FILE).exists()
+
+    @cached_property
+    def quarantine_store(self) -> quarantine_sql.SQLStore:
+        store = quarantine_sql.SQLStore(self._database(QUARANTINE_FILE, synchronous="FULL"))
+        self._opened.append(store)
+        return store
+
+    @cached_property
+    def history(self) -> history_sql.SQLHistory:
+        db = self._database(history_sql.FILENAME, synchronous="NORMAL")
+        store = history_sql.SQLHistory(db, self.settings.history_max_age_days)
+        self._opened.append(store)
+        return store
+
+    @cached_property
+    def users(self) -> accounts.UserStore:
+        store = accounts.UserStore(self._database(accounts.FILENAME, synchronous="FULL"))
+        self._opened.append(store)
+        return store
+
+    @cached_property
+    def links(self) -> sender_links.SenderLinks:
+        """Signed links in hold notices; the secret is shared through the database."""
+        s = self.settings
+        if s.database:
+            db = PostgresDatabase(s.database)
+            try:
+                secret = sender_links.shared_secret(db)
+            finally:
+                db.close()
+        else:
+            secret = sender_links.load_secret(s.data_dir)
+        return sender_links.SenderLinks(secret, web_url(s))
+
+    # --- services --------------------------------------------------------------------
+    @cached_property
+    def upstream(self) -> UpstreamPool:
+        overrides = {}
+        if self._upstream_connections is not None:
+            overrides["max_connections"] = self._upstream_connections
+        return UpstreamPool(config_from(self.settings, **overrides))
+
+    @cached_property
+    def quarantine(self) -> QuarantineService:
+        learn = self._learn_released if self.settings.history_learn else None
+        return QuarantineService(
+            self.quarantine_store, self.upstream, on_released=learn, policy=self.current_policy
+        )
+
+    def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
+        """A reviewer confirmed these recipients were meant: the history learns them."""
+        learn_released(self.history, envelope, raw)
+
+    @cached_property
+    def dns(self) -> DomainChecker:
+        return self.inspection.dns_checker()
+
+    # --- closing ---------------------------------------------------------------------
+    async def aclose(self) -> None:
+        """Close what was opened, on the event loop that used it."""
+        if "upstream" in self.__dict__:
+            await self.upstream.close()
+        if "dns" in self.__dict__:
+            await self.dns.aclose()
+        self.close()
+
+    def close(self) -> None:
+        while self._opened:
+            self._opened.pop().close()
+
+
+def build(
+    settings: Settings,
+    *,
+    policy: PolicySource = lambda: None,
+    metrics: Metrics | None = None,
+    upstream_connections: int | None = None,
+) -> Runtime:
+    return Runtime(
+        settings, policy=policy, metrics=metrics, upstream_connections=upstream_connections
+    )
+
+
+def web_url(settings: Settings) -> str:
+    """The review UI's address as senders' links name it."""
+    if settings.web_url:
+        return settings.web_url.rstrip("/")
+    if settings.web is None:
+        return ""
+    host, port = settings.web
+    scheme = "https" if settings.web_tls_cert else "http"
+    return f"{scheme}://{host}:{port}"

@@ -1,0 +1,92 @@
+"""The SMTP listener: who may connect, the open sessions, and saying goodbye."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from mailguard import __version__, replies
+from mailguard import log as mglog
+from mailguard.config import Settings
+from mailguard.replies import Reply
+from mailguard.smtp.handler import RelayHandler
+from mailguard.smtp.protocol import RelaySMTP
+
+log = mglog.get_logger()
+
+
+class Listener:
+    """Accepts clients on ``settings.listen`` and hands each to a ``RelaySMTP``."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler: RelayHandler,
+        spawn: Callable[[Coroutine[Any, Any, Any]], None],
+    ) -> None:
+        self.settings = settings
+        self.handler = handler
+        self.spawn = spawn  # short jobs (an upstream RSET) that shutdown waits for
+        self.data_timeout = settings.data_timeout
+        self.sessions: set[RelaySMTP] = set()
+        self.draining = False
+        self.tls_context = server_tls(settings)  # fails at start, not at a client's STARTTLS
+        self._server: asyncio.base_events.Server | None = None
+
+    def refusal_for(self, peer: Any) -> Reply | None:
+        if self.draining:
+            return replies.SHUTTING_DOWN
+        try:
+            address = ipaddress.ip_address(peer[0].split("%", 1)[0])
+        except (TypeError, ValueError, IndexError):
+            return replies.CLIENT_NOT_ALLOWED
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if any(address in net for net in self.settings.allow):
+            return None
+        log.warning("client_refused", client=str(address))
+        return replies.CLIENT_NOT_ALLOWED
+
+    def _protocol(self) -> RelaySMTP:
+        s = self.settings
+        return RelaySMTP(
+            self.handler,
+            self,
+            data_size_limit=s.max_size,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=s.hostname,
+            ident=f"mailguard {__version__} ESMTP",
+            timeout=s.command_timeout,
+            tls_context=self.tls_context,
+            require_starttls=s.tls_required,
+        )
+
+    async def start(self) -> None:
+        host, port = self.settings.listen
+        self._server = await asyncio.get_running_loop().create_server(
+            self._protocol, host=host, port=port, reuse_address=True
+        )
+
+    @property
+    def in_flight(self) -> int:
+        return sum(1 for session in self.sessions if session.busy)
+
+    def close(self) -> None:
+        """Stop listening and tell every client still connected that we are going."""
+        if self._server is not None:
+            self._server.close()
+        for session in list(self.sessions):
+            session.say_goodbye(replies.SHUTTING_DOWN)
+
+
+def server_tls(settings: Settings) -> ssl.SSLContext | None:
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
+    return context

@@ -1,0 +1,160 @@
+"""aiosmtpd's SMTP protocol with the guarantees a relay in the mail path needs.
+
+- clients the listener refuses (outside the allow-list, or during shutdown) get 421
+  and nothing else;
+- any exception becomes 451 (aiosmtpd's default is a 500, i.e. a bounce);
+- DATA has its own total time limit, and the idle timer stops while we process;
+- an abandoned transaction (RSET, EHLO, disconnect) is reset upstream too.
+
+aiosmtpd has no public hooks for these, so this subclass uses the private names in
+``AIOSMTPD_PRIVATE_NAMES``; pyproject pins aiosmtpd below 1.5 and
+tests/unit/test_aiosmtpd_contract.py fails loudly if any of them disappears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from aiosmtpd.smtp import SMTP, Session
+
+from mailguard import log as mglog
+from mailguard import replies
+from mailguard.delivery.upstream import UpstreamTransaction
+from mailguard.replies import Reply
+
+log = mglog.get_logger()
+
+AIOSMTPD_PRIVATE_NAMES = (
+    "_create_session",
+    "_create_envelope",
+    "_set_rset_state",
+    "_reset_timeout",
+    "_timeout_cb",
+    "_timeout_handle",
+    "_writer",
+)
+
+
+class Owner(Protocol):
+    """What a connection needs from the listener that accepted it."""
+
+    sessions: set[RelaySMTP]
+    data_timeout: float
+
+    def refusal_for(self, peer: Any) -> Reply | None: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None: ...
+
+
+class RelaySession(Session):
+    """aiosmtpd's session plus the upstream side of the current transaction."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.txn: UpstreamTransaction | None = None
+        self.in_data = False
+
+    @property
+    def busy(self) -> bool:
+        return self.txn is not None or self.in_data
+
+
+class RelaySMTP(SMTP):
+    """One client connection."""
+
+    # RFC 5321 allows 1000 octets per line, but Exchange and scripts send longer ones and
+    # Postfix accepts them; refusing with aiosmtpd's "500 Line too long" would bounce mail.
+    # 1 MiB: a base64 attachment sent without line breaks fits; the buffer stays bounded.
+    line_length_limit = 1024 * 1024
+
+    def __init__(self, handler: Any, owner: Owner, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._owner = owner
+        self._refused = False
+        self._close_after_reply = False
+
+    # --- connection gate -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if self.transport is None:  # a new connection, not the STARTTLS upgrade
+            refusal = self._owner.refusal_for(transport.get_extra_info("peername"))
+            if refusal is not None:
+                self._refused = True
+                transport.write(f"{refusal}\r\n".encode())  # type: ignore[attr-defined]
+                transport.close()
+                return
+            self._owner.sessions.add(self)
+        super().connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return False if self._refused else super().eof_received()
+
+    def connection_lost(self, error: Exception | None) -> None:
+        if self._refused:
+            return
+        self._owner.sessions.discard(self)
+        self._abort_transaction()
+        super().connection_lost(error)
+
+    # --- sessions and transactions ---------------------------------------------------
+    def _create_session(self) -> RelaySession:
+        return RelaySession(self.loop)
+
+    def _create_envelope(self) -> Any:
+        # aiosmtpd makes a new envelope on RSET, HELO/EHLO, STARTTLS and after DATA:
+        # whatever transaction was open upstream is over too.
+        self._abort_transaction()
+        return super()._create_envelope()
+
+    def _abort_transaction(self) -> None:
+        session = self.session
+        if isinstance(session, RelaySession) and session.txn is not None:
+            txn, session.txn = session.txn, None
+            self._owner.spawn(txn.abort())
+
+    @property
+    def busy(self) -> bool:
+        return isinstance(self.session, RelaySession) and self.session.busy
+
+    async def handle_exception(self, error: Exception) -> str:
+        log.error("session_error", error=type(error).__name__, detail=str(error))
+        self._abort_transaction()
+        self._set_rset_state()
+        return str(replies.INTERNAL_ERROR)
+
+    async def push(self, status: Any) -> None:
+        await super().push(status)
+        if self._close_after_reply and self.transport is not None:
+            self.transport.close()
+
+    def close_after_reply(self) -> None:
+        self._close_after_reply = True
+
+    def say_goodbye(self, reply: Reply) -> None:
+        if self.transport is not None:
+            self._writer.write(f"{reply}\r\n".encode())
+            self.transport.close()
+
+    # --- timeouts --------------------------------------------------------------------
+    async def smtp_DATA(self, arg: str) -> None:
+        self._reset_timeout(self._owner.data_timeout)
+        await super().smtp_DATA(arg)
+
+    def _timeout_cb(self) -> None:
+        log.info("client_timeout")
+        if self.transport is not None:
+            self._writer.write(f"{replies.TIMEOUT}\r\n".encode())
+        super()._timeout_cb()
+
+    def pause_timeout(self) -> None:
+        if self._timeout_handle is not None:
+            self._timeout_handle.cancel()
+
+    def resume_timeout(self) -> None:
+        if self.transport is not None:
+            self._reset_timeout()
