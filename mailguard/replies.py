@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_ENHANCED = re.compile(r"^([245]\.\d{1,3}\.\d{1,3})\s+")
-
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -34,11 +32,6 @@ class Reply:
     @property
     def is_permanent(self) -> bool:
         return 500 <= self.code < 600
-
-    @property
-    def enhanced(self) -> str:
-        m = _ENHANCED.match(self.text)
-        return m.group(1) if m else ""
 
 
 OK_SENDER = Reply(250, "2.1.0 Ok")
@@ -70,7 +63,4 @@ QUARANTINE_UNAVAILABLE = Reply(
 # Upstream trouble: always temporary so the client keeps the message.
 UPSTREAM_UNAVAILABLE = Reply(451, "4.4.1 Upstream mail server unavailable, try again later")
 UPSTREAM_LOST = Reply(451, "4.4.2 Connection to upstream mail server lost, try again later")
-UPSTREAM_NO_SMTPUTF8 = Reply(
-    451, "4.5.4 Upstream mail server does not offer SMTPUTF8, try again later"
-)
 NO_TRANSACTION = Reply(451, "4.3.0 Upstream transaction was lost, please start again")

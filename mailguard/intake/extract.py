@@ -7,7 +7,7 @@ PDF, zip (recursively) and attached messages become plain ``TextPart``s and
 
 Every parser runs inside a ``Budget`` (expanded bytes, nesting depth, file count,
 compression ratio, time). A file that is encrypted, corrupt or over budget becomes
-a ``Problem`` (reported as ``UNINSPECTABLE``), never an exception.
+an ``Unreadable`` (reported as ``UNINSPECTABLE``), never an exception.
 """
 
 from __future__ import annotations
@@ -63,7 +63,9 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class Unreadable:
+    """A part that could not be read within its budget (becomes ``UNINSPECTABLE``)."""
+
     where: str
     reason: str
 
@@ -72,7 +74,7 @@ class Problem:
 class Extracted:
     texts: list[TextPart] = field(default_factory=list)
     tables: list[Table] = field(default_factory=list)
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[Unreadable] = field(default_factory=list)
     files: int = 0
 
 
@@ -109,7 +111,7 @@ def extract(message: Message, limits: Limits | None = None) -> Extracted:
     try:
         _message(message, "", 0, budget, out)
     except OverBudget as exc:
-        out.problems.append(Problem("body", f"inspection stopped: {exc}"))
+        out.problems.append(Unreadable("body", f"inspection stopped: {exc}"))
     out.files = budget.files
     return out
 
@@ -123,7 +125,7 @@ def _message(msg: Message, prefix: str, depth: int, budget: Budget, out: Extract
             raise
         except Exception as exc:  # a hostile part is a problem, not a lost message
             out.problems.append(
-                Problem(body_where, f"part could not be read ({type(exc).__name__})")
+                Unreadable(body_where, f"part could not be read ({type(exc).__name__})")
             )
 
 
@@ -170,7 +172,7 @@ def _attachment(
     if part.get_content_type() == "message/rfc822" and part.is_multipart():
         inner = part.get_payload(0)
         if depth + 1 > budget.limits.max_depth:
-            out.problems.append(Problem(where, "nested too deeply"))
+            out.problems.append(Unreadable(where, "nested too deeply"))
             return
         _message(inner, f"{prefix}{name}/", depth + 1, budget, out)
         return
@@ -216,9 +218,9 @@ def _file(
     except OverBudget:
         raise
     except Uninspectable as exc:
-        out.problems.append(Problem(where, str(exc)))
+        out.problems.append(Unreadable(where, str(exc)))
     except Exception as exc:  # any parser failure on hostile or broken input
-        out.problems.append(Problem(where, f"could not be read ({type(exc).__name__})"))
+        out.problems.append(Unreadable(where, f"could not be read ({type(exc).__name__})"))
 
 
 class Uninspectable(Exception):

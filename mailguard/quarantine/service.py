@@ -1,6 +1,6 @@
 """Hold, release, reject and expire held mail, with an audit record for each.
 
-One service for the relay, the CLI and (later) the web UI, so every path obeys the
+One service for the relay, the CLI and the web UI, so every path obeys the
 same rules: a message is released at most once, content of rejected mail is
 deleted but its record kept, and every state change says who and why.
 """

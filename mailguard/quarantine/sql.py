@@ -1,7 +1,7 @@
-"""The embedded quarantine: one SQLite file in the data dir.
+"""The quarantine in SQL: ``quarantine.db`` in the data dir, or PostgreSQL shared by relays.
 
-WAL with ``synchronous=FULL``: a committed hold is on disk before the relay
-answers 250, and readers (the CLI, the web UI) never block the relay.
+SQLite runs WAL with ``synchronous=FULL``: a committed hold is on disk before the
+relay answers 250, and readers (the CLI, the web UI) never block the relay.
 """
 
 from __future__ import annotations

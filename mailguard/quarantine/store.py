@@ -1,7 +1,7 @@
 """What a quarantine store holds, and the interface every backend offers.
 
-SQLite (``sqlite.py``) is the embedded default; a PostgreSQL backend implements
-the same ``QuarantineStore`` protocol so several relays can share one quarantine.
+``sql.py`` implements it on SQLite (the embedded default) and on PostgreSQL, which
+several relays and review UIs share.
 """
 
 from __future__ import annotations

@@ -28,8 +28,6 @@ def test_reply_text_cannot_inject_a_command():
     assert all(line.startswith("451") for line in rendered.split("\r\n"))
 
 
-def test_reply_classes_and_enhanced_code():
+def test_reply_classes():
     r = Reply(452, "4.5.3 Error: too many recipients")
     assert r.is_transient and not r.is_positive and not r.is_permanent
-    assert r.enhanced == "4.5.3"
-    assert Reply(250, "Ok").enhanced == ""
