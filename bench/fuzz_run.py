@@ -29,8 +29,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import aiosmtplib  # noqa: E402
 from relay_bench import HOST, Fleet, held_messages  # noqa: E402
 
-from tests import files  # noqa: E402
-from tests.fuzzmail import hostile_attachments, random_message  # noqa: E402
+from tests.support import files  # noqa: E402
+from tests.support.fuzzmail import hostile_attachments, random_message  # noqa: E402
 
 SENDER = "officer@northdown.gov.uk"
 RECIPIENT = "someone@example.org"

@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mailguard.inspection import pipeline
 from mailguard.model import Envelope
-from tests import files
-from tests.mail import compose
+from tests.support import files
+from tests.support.mail import compose
 
 ENVELOPE = Envelope("officer@northdown.gov.uk", ("someone@example.org",))
 

@@ -13,8 +13,8 @@ import sys
 import aiosmtplib
 import pytest
 
-from tests.conftest import HOST, eventually
-from tests.mail import COUNCIL, address, compose
+from tests.support.mail import COUNCIL, address, compose
+from tests.support.net import HOST, eventually
 
 POLICY = f"""
 organisation:

@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from tests.mail import address, compose
+from tests.support.mail import address, compose
 
 
 def run_check(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import files
+from tests.support import files
 
 DEFAULT = Path(__file__).parents[2] / "policies" / "council-default.yaml"
 COUNCIL = "northdown.gov.uk"

@@ -13,9 +13,9 @@ import time
 import aiosmtplib
 import pytest
 
-from tests.conftest import HOST
-from tests.dnsstub import StubDNS
-from tests.mail import compose
+from tests.support.dns import StubDNS
+from tests.support.mail import compose
+from tests.support.net import HOST
 
 POLICY = """
 organisation: {name: Northdown, internal_domains: [northdown.gov.uk]}

@@ -21,9 +21,10 @@ import aiosmtplib
 import pytest
 
 from mailguard.history.sql import ReadOnlyHistory
-from tests import files
-from tests.conftest import HOST, eventually, mailguard_cli
-from tests.mail import fake
+from tests.support import files
+from tests.support.mail import fake
+from tests.support.net import HOST, eventually
+from tests.support.relay import mailguard_cli
 
 DEFAULT = Path(__file__).parents[2] / "policies" / "council-default.yaml"
 COUNCIL = "northdown.gov.uk"

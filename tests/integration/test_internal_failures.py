@@ -16,8 +16,8 @@ from mailguard.config import load_settings
 from mailguard.delivery.upstream import UpstreamTransaction
 from mailguard.inspection.workers import InspectionPool
 from mailguard.relay import Relay
-from tests.conftest import HOST, free_port
-from tests.mail import address, compose
+from tests.support.mail import address, compose
+from tests.support.net import HOST, free_port
 
 
 @pytest.fixture

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import HOST, Sink, free_port
-from tests.webui import send, wait_until
+from tests.support.net import HOST, free_port
+from tests.support.sink import Sink
+from tests.support.webui import send, wait_until
 
 POLICY = """
 organisation: {name: Northdown, internal_domains: [northdown.gov.uk]}

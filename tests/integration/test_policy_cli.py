@@ -3,8 +3,8 @@
 import json
 from pathlib import Path
 
-from tests.conftest import mailguard_cli
-from tests.mail import address, compose
+from tests.support.mail import address, compose
+from tests.support.relay import mailguard_cli
 
 ROOT = Path(__file__).parents[2]
 DEFAULT = ROOT / "policies" / "council-default.yaml"

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import HOST, free_port
-from tests.mail import compose
-from tests.webui import OFFICER, delivered, mailguard_cli, send, wait_until
+from tests.support.mail import compose
+from tests.support.net import HOST, free_port
+from tests.support.webui import OFFICER, delivered, mailguard_cli, send, wait_until
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "postfix"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"

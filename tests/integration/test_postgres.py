@@ -21,7 +21,7 @@ from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.quarantine.service import QuarantineService, Role
 from mailguard.quarantine.sql import SQLStore
 from mailguard.quarantine.store import ReleaseRequest, Search, State
-from tests.webui import (
+from tests.support.webui import (
     OFFICER,
     PASSWORD,
     csrf_of,

@@ -11,8 +11,9 @@ import time
 import aiosmtplib
 import pytest
 
-from tests.conftest import HOST, Sink, free_port
-from tests.mail import address, compose, fake, message_id
+from tests.support.mail import address, compose, fake, message_id
+from tests.support.net import HOST, free_port
+from tests.support.sink import Sink
 
 
 async def send(port: int, sender: str, rcpts: list[str], content: bytes, **kw):

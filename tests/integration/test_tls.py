@@ -1,37 +1,31 @@
 """STARTTLS both ways: clients to mailguard, and mailguard to the upstream.
 
-Certificates are made for the test with the ``openssl`` command (self-signed for
-127.0.0.1); no test talks to anything but 127.0.0.1.
+Certificates come from a throwaway CA made for the test (trustme); no test talks to
+anything but 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import ssl
-import subprocess
 
 import aiosmtplib
 import pytest
 
-from tests.conftest import HOST, Sink
-from tests.mail import compose
+from tests.support.mail import compose
+from tests.support.net import HOST
+from tests.support.sink import Sink
+from tests.support.tls import Certificate, certificate_for_loopback
 
 SENDER = "officer@northdown.gov.uk"
 
 
 @pytest.fixture
-def cert(tmp_path):
-    key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-keyout", str(key), "-out", str(crt), "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return crt, key
+def cert(tmp_path) -> Certificate:
+    return certificate_for_loopback(tmp_path)
 
 
-def client_context(crt) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(crt))
+def client_context(cert: Certificate) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert.ca))
 
 
 def settings_file(tmp_path, text: str):
@@ -51,11 +45,12 @@ async def send(port: int, **options):
 async def test_clients_can_use_starttls_and_plain_text_is_refused_when_tls_is_required(
     tmp_path, cert, sink, start_mailguard
 ):
-    crt, key = cert
-    config = settings_file(tmp_path, f"tls_cert: {crt}\ntls_key: {key}\ntls_required: true\n")
+    config = settings_file(
+        tmp_path, f"tls_cert: {cert.chain}\ntls_key: {cert.key}\ntls_required: true\n"
+    )
     mg = start_mailguard(sink.port, "--config", config)
 
-    _, reply = await send(mg.port, start_tls=True, tls_context=client_context(crt))
+    _, reply = await send(mg.port, start_tls=True, tls_context=client_context(cert))
     assert reply.startswith("2.0.0")
     with pytest.raises(aiosmtplib.SMTPResponseException) as refused:
         await send(mg.port, start_tls=False)
@@ -66,9 +61,8 @@ async def test_clients_can_use_starttls_and_plain_text_is_refused_when_tls_is_re
 @pytest.fixture
 def tls_sink(cert):
     """An upstream that offers STARTTLS with the test certificate."""
-    crt, key = cert
     server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server.load_cert_chain(str(crt), str(key))
+    server.load_cert_chain(str(cert.chain), str(cert.key))
     sink = Sink(tls_context=server)
     sink.start()
     yield sink
@@ -78,8 +72,7 @@ def tls_sink(cert):
 async def test_the_upstream_connection_uses_starttls_with_a_verified_certificate(
     tmp_path, cert, tls_sink, start_mailguard
 ):
-    crt, _ = cert
-    config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {crt}\n")
+    config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {cert.ca}\n")
     mg = start_mailguard(tls_sink.port, "--config", config)
     _, reply = await send(mg.port)
     assert reply.startswith("2.0.0")
@@ -90,8 +83,7 @@ async def test_the_upstream_connection_uses_starttls_with_a_verified_certificate
 async def test_required_upstream_tls_never_falls_back_to_plain_text(
     tmp_path, cert, sink, start_mailguard
 ):
-    crt, _ = cert
-    config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {crt}\n")
+    config = settings_file(tmp_path, f"upstream_tls: required\nupstream_tls_ca: {cert.ca}\n")
     mg = start_mailguard(sink.port, "--config", config)  # this sink offers no STARTTLS
     with pytest.raises(aiosmtplib.SMTPResponseException) as deferred:
         await send(mg.port)

@@ -8,7 +8,7 @@ import io
 import httpx
 import pytest
 
-from tests.webui import (
+from tests.support.webui import (
     OFFICER,
     PASSWORD,
     add_user,

@@ -17,8 +17,9 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from tests.conftest import HOST, Sink, free_port
-from tests.mail import compose
+from tests.support.mail import compose
+from tests.support.net import HOST, free_port
+from tests.support.sink import Sink
 
 pytestmark = pytest.mark.reliability
 

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from mailguard.inspection import pipeline
 from mailguard.model import Action, Envelope
 from mailguard.policy.loader import load_policy
-from tests.fuzzmail import random_message
+from tests.support.fuzzmail import random_message
 
 pytestmark = pytest.mark.reliability
 

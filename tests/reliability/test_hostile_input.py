@@ -10,9 +10,9 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
-from tests import files
-from tests.conftest import HOST
-from tests.fuzzmail import hostile_attachments
+from tests.support import files
+from tests.support.fuzzmail import hostile_attachments
+from tests.support.net import HOST
 
 pytestmark = pytest.mark.reliability
 

@@ -12,7 +12,7 @@ import dns.resolver
 import pytest
 
 from mailguard.inspection.dns import DomainChecker, DomainStatus, normalise_domain
-from tests.dnsstub import StubDNS
+from tests.support.dns import StubDNS
 
 MAIL, HOST, NONE, UNKNOWN = (
     DomainStatus.MAIL,

@@ -9,7 +9,7 @@ from email.parser import BytesParser
 import pytest
 
 from mailguard.intake.extract import Limits, extract
-from tests import files
+from tests.support import files
 
 
 def extracted(raw: bytes, limits: Limits | None = None):

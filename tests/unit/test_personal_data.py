@@ -9,7 +9,7 @@ import pytest
 
 from mailguard.detectors.personal_data import detector as pd
 from mailguard.intake.extract import extract
-from tests import files
+from tests.support import files
 
 
 def findings(raw: bytes):

@@ -4,7 +4,7 @@ from mailguard.detectors import Detector
 from mailguard.inspection import pipeline
 from mailguard.model import Action, Envelope, Finding, Severity
 from mailguard.policy.loader import load_policy
-from tests.mail import compose
+from tests.support.mail import compose
 
 ENVELOPE = Envelope(mail_from="officer@northdown.gov.uk", rcpt_tos=("someone@example.org",))
 

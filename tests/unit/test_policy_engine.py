@@ -10,7 +10,7 @@ from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Envelope, Finding, Severity
 from mailguard.policy import engine
 from mailguard.policy.loader import load_policy
-from tests.mail import compose
+from tests.support.mail import compose
 
 ORG = """
 organisation:

@@ -11,8 +11,9 @@ from pathlib import Path
 import aiosmtplib
 import httpx
 
-from tests.conftest import HOST, free_port, mailguard_cli
-from tests.mail import compose
+from tests.support.mail import compose
+from tests.support.net import HOST, free_port
+from tests.support.relay import mailguard_cli
 
 PASSWORD = "correct horse battery staple"
 OFFICER = "case.officer@northdown.gov.uk"

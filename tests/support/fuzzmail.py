@@ -14,7 +14,7 @@ import io
 import random
 import zipfile
 
-from tests import files
+from tests.support import files
 
 _CTYPES = [
     "text/plain", "text/html", "text/csv", "application/pdf", "application/zip",
