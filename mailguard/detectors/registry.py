@@ -62,3 +62,45 @@ def by_cost(names: Iterable[str]) -> tuple[Detector, ...]:
 
 def sorted_by_cost(detectors: Iterable[Detector]) -> tuple[Detector, ...]:
     return tuple(sorted(detectors, key=lambda d: d.cost))
+
+
+def markdown_table() -> str:
+    """The README's detector table, generated so it can never disagree with this list."""
+    rows = [
+        "| detector | finding types (default severity) | cost | history | what it reports |",
+        "|---|---|---|---|---|",
+    ]
+    for d in DETECTORS:
+        types = ", ".join(f"`{t}` ({s.value})" for t, s in d.emits.items())
+        rows.append(
+            f"| `{d.name}` | {types} | {d.cost.name.lower()} | {'yes' if d.uses_history else ''}"
+            f" | {d.summary} |"
+        )
+    return "\n".join(rows)
+
+
+README_BEGIN = "<!-- detector table: python -m mailguard.detectors.registry README.md -->"
+README_END = "<!-- end of detector table -->"
+
+
+def update_readme(path: str) -> bool:
+    """Rewrite the table between the markers; True when it changed."""
+    from pathlib import Path
+
+    readme = Path(path)
+    text = readme.read_text(encoding="utf-8")
+    head, _, rest = text.partition(README_BEGIN)
+    _, _, tail = rest.partition(README_END)
+    new = f"{head}{README_BEGIN}\n{markdown_table()}\n{README_END}{tail}"
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) > 1:
+        print("updated" if update_readme(sys.argv[1]) else "up to date")
+    else:
+        print(markdown_table())

@@ -314,7 +314,7 @@ def open_reader(where: str, max_age_days: int) -> ReadOnlyHistory | None:
     """A reader for ``location``; None when there is no history yet."""
     if is_url(where):
         db = PostgresDatabase(where)
-        SQLHistory(db, max_age_days)  # makes sure the tables exist
+        db.migrate("history", _MIGRATIONS)  # a relay may not have made the tables yet
         return ReadOnlyHistory(db, max_age_days)
     path = Path(where)
     if not path.exists():

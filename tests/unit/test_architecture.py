@@ -1,0 +1,67 @@
+"""The house rules a maintainer relies on: one registry, one assembly point, and a
+README that describes the layers CI enforces."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from mailguard.detectors import registry
+from mailguard.policy.loader import PolicyError, load_policy
+
+ROOT = Path(__file__).parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_readme_detector_table_is_the_registry():
+    between = README.split(registry.README_BEGIN, 1)[1].split(registry.README_END, 1)[0]
+    assert between.strip() == registry.markdown_table(), (
+        "README is stale: run python -m mailguard.detectors.registry README.md"
+    )
+
+
+def test_the_readme_architecture_lists_the_import_linter_layers_in_order():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    [layers] = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
+    section = README.split("## Architecture", 1)[1].split("\n## ", 1)[0]
+    rows = [r for r in section.splitlines() if re.match(r"\| \d+ \|", r)]
+    documented = [re.findall(r"`(\w+)(?:/|\.py)`", row.split("|")[2]) for row in rows]
+    assert documented == [[name.strip() for name in layer.split("|")] for layer in layers]
+
+
+def test_a_finding_type_no_detector_reports_is_a_lint_error(tmp_path):
+    every_type = registry.finding_types()
+    assert {"UK_NINO", "BULK_VISIBLE", "UNROUTABLE_DOMAIN", "UNINSPECTABLE"} <= every_type
+    policy = tmp_path / "p.yaml"
+    policy.write_text("rules:\n  - {name: r, when: {finding: {type: UK_NIN0}}, action: hold}\n")
+    with pytest.raises(PolicyError, match="UK_NIN0"):
+        load_policy(policy)
+
+
+def test_the_engine_runs_only_the_detectors_that_report_what_a_rule_reads(tmp_path):
+    from mailguard.policy.engine import detectors_needed
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "identifiers: [{name: CASE_REF, pattern: 'CR\\d{6}'}]\n"
+        "rules:\n"
+        "  - {name: a, when: {finding: {type: LOOKALIKE_DOMAIN}}, action: tag}\n"
+        "  - {name: b, when: {finding: {type: CASE_REF}}, action: hold}\n"
+    )
+    assert detectors_needed(load_policy(policy).policy) == {"lookalike_domain", "personal_data"}
+
+
+def test_only_the_runtime_constructs_stores_pools_and_links():
+    constructors = re.compile(
+        r"\b(UpstreamPool|SQLStore|SQLHistory|UserStore|SenderLinks|QuarantineService)\("
+    )
+    found = {
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "mailguard").rglob("*.py")
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if constructors.search(line) and not line.lstrip().startswith(("class ", "def "))
+    }
+    assert found == {"mailguard/runtime.py"}
