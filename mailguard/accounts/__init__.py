@@ -1,0 +1,1 @@
+"""Reviewer accounts and login sessions for the web UI (``users.db`` or PostgreSQL)."""

@@ -1,1 +1,1 @@
-"""Carrying out a decision: tag, rewrite, notify."""
+"""Carrying out a decision: pass, tag, rewrite, hold, split, reject, notify."""

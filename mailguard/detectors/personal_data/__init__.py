@@ -1,0 +1,1 @@
+"""UK personal data in bodies and attachments, on Presidio's recognisers."""
