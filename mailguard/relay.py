@@ -14,21 +14,26 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from mailguard import __version__
+from mailguard import __version__, replies
 from mailguard import log as mglog
 from mailguard.actions.execute import Actions
 from mailguard.config import Settings
+from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.inspection.context import RecipientDns
-from mailguard.inspection.workers import InspectionPool
+from mailguard.inspection.workers import InspectionError, InspectionPool
+from mailguard.model import Action, Envelope
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.replies import Outcome
 from mailguard.runtime import build
 from mailguard.smtp.handler import RelayHandler
-from mailguard.smtp.listener import Listener
+from mailguard.smtp.listener import Listener, server_tls
 from mailguard.web.app import WebContext
 from mailguard.web.server import WebServer, review_context
 
 log = mglog.get_logger()
+
+_DELIVERED = (Action.PASS, Action.TAG, Action.REWRITE)
 
 
 class Relay:
@@ -42,7 +47,8 @@ class Relay:
     ) -> None:
         self.settings = settings
         self.policy = policy
-        self.runtime = build(settings, policy=lambda: self.policy)
+        tls = server_tls(settings)  # first: a bad certificate opens no store
+        self.runtime = build(settings, live_policy=lambda: self.policy)
         self.metrics = self.runtime.metrics
         self.metrics.set_policy(policy.version if policy else None)
         self.upstream_ok: bool | None = None  # unknown until the first probe
@@ -62,22 +68,42 @@ class Relay:
             spawn=self.spawn,
             links=self.runtime.links if settings.web is not None else None,
         )
+        self.dns = RecipientDns(self.runtime.inspection, self.runtime.dns, lambda: self.policy)
         handler = RelayHandler(
             self.upstream,
-            self.inspector,
-            self.actions,
+            self.process,
             max_recipients=settings.max_recipients,
             is_draining=lambda: self.listener.draining,
+            on_recipient=self.dns.prefetch,
             metrics=self.metrics,
-            learn=self.recorder.note if settings.history_learn else None,
-            dns=RecipientDns(self.runtime.inspection, self.runtime.dns, lambda: self.policy),
         )
-        self.listener = Listener(settings, handler, self.spawn)
+        self.listener = Listener(settings, handler, self.spawn, tls)
         self.web = WebServer(settings, self._web_context) if settings.web is not None else None
 
     @property
-    def upstream(self) -> Any:
+    def upstream(self) -> UpstreamPool:
         return self.runtime.upstream
+
+    async def process(
+        self, message_id: str, envelope: Envelope, raw: bytes, txn: UpstreamTransaction
+    ) -> Outcome:
+        """A received message's path: DNS answers, inspection in a worker, the decision
+        carried out on the open upstream transaction, the history taught."""
+        dns = await self.dns.answers(envelope.rcpt_tos)
+        try:
+            inspection = await self.inspector.inspect(envelope, raw, dns=dns)
+        except InspectionError as exc:
+            log.error("inspection_failed", error=str(exc))
+            self.metrics.inspection_errors.inc()
+            return Outcome(replies.INSPECTION_FAILED)
+        outcome = await self.actions.carry_out(message_id, envelope, raw, inspection, txn)
+        delivered = inspection.decision.action in _DELIVERED
+        if self.settings.history_learn and outcome.reply.is_positive and delivered:
+            try:  # delivered (or split into copies), not held: the sender meant them
+                self.recorder.note(envelope, raw)
+            except Exception as exc:  # history is a hint; it never costs a message
+                log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
+        return outcome
 
     def _web_context(self) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
         """Runs in the UI's thread: its own database connections and upstream pool."""

@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mailguard.model import Inspection
+
 
 @dataclass(frozen=True, slots=True)
 class Reply:
@@ -64,3 +66,13 @@ QUARANTINE_UNAVAILABLE = Reply(
 UPSTREAM_UNAVAILABLE = Reply(451, "4.4.1 Upstream mail server unavailable, try again later")
 UPSTREAM_LOST = Reply(451, "4.4.2 Connection to upstream mail server lost, try again later")
 NO_TRANSACTION = Reply(451, "4.3.0 Upstream transaction was lost, please start again")
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The reply a message earned, and what led to it (for the log and metrics)."""
+
+    reply: Reply
+    inspection: Inspection | None = None
+    upstream: Reply | None = None
+    upstream_seconds: float | None = None  # how long the upstream took over the body

@@ -36,22 +36,26 @@ from mailguard.quarantine.service import QuarantineService
 
 QUARANTINE_FILE = "quarantine.db"
 
-PolicySource = Callable[[], LoadedPolicy | None]
+LivePolicy = Callable[[], LoadedPolicy | None]
 
 
 class Runtime:
-    """What one process (or one thread: the UI has its own) works with."""
+    """What one process (or one thread: the UI has its own) works with.
+
+    A context manager: leaving it closes whatever was opened (``aclose`` on the event
+    loop that used the upstream pool and the DNS checker).
+    """
 
     def __init__(
         self,
         settings: Settings,
         *,
-        policy: PolicySource = lambda: None,
+        live_policy: LivePolicy = lambda: None,
         metrics: Metrics | None = None,
         upstream_connections: int | None = None,
     ) -> None:
         self.settings = settings
-        self.policy = policy  # the policy in force now (the relay's changes on reload)
+        self.live_policy = live_policy  # the policy in force now (the relay's, on reload)
         self.metrics = metrics or Metrics()
         self.inspection = InspectionContext.from_settings(settings)
         self._upstream_connections = upstream_connections
@@ -62,7 +66,7 @@ class Runtime:
         (for the UI's thread and event loop)."""
         other = Runtime(
             self.settings,
-            policy=self.policy,
+            live_policy=self.live_policy,
             metrics=self.metrics,
             upstream_connections=upstream_connections,
         )
@@ -70,9 +74,16 @@ class Runtime:
             other.__dict__["links"] = self.links  # one secret lookup, not two
         return other
 
-    def current_policy(self) -> Policy:
-        loaded = self.policy()
+    def policy(self) -> Policy:
+        """The rules and organisation in force, or an empty policy when none is."""
+        loaded = self.live_policy()
         return loaded.policy if loaded else Policy()
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
     # --- stores ----------------------------------------------------------------------
     def _database(self, filename: str, **sqlite_options: Any) -> Database:
@@ -126,9 +137,19 @@ class Runtime:
 
     @cached_property
     def quarantine(self) -> QuarantineService:
+        """The quarantine, able to deliver releases through the upstream pool."""
+        return self._quarantine(self.upstream)
+
+    @cached_property
+    def quarantine_offline(self) -> QuarantineService:
+        """The same service with no upstream: listing, showing, rejecting or expiring
+        held mail never depends on the upstream's settings (its TLS CA file, say)."""
+        return self._quarantine(None)
+
+    def _quarantine(self, upstream: UpstreamPool | None) -> QuarantineService:
         learn = self._learn_released if self.settings.history_learn else None
         return QuarantineService(
-            self.quarantine_store, self.upstream, on_released=learn, policy=self.current_policy
+            self.quarantine_store, upstream, on_released=learn, policy=self.policy
         )
 
     def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
@@ -153,16 +174,9 @@ class Runtime:
             self._opened.pop().close()
 
 
-def build(
-    settings: Settings,
-    *,
-    policy: PolicySource = lambda: None,
-    metrics: Metrics | None = None,
-    upstream_connections: int | None = None,
-) -> Runtime:
-    return Runtime(
-        settings, policy=policy, metrics=metrics, upstream_connections=upstream_connections
-    )
+def build(settings: Settings, *, live_policy: LivePolicy = lambda: None) -> Runtime:
+    """The runtime for one process; ``live_policy`` says which policy is in force."""
+    return Runtime(settings, live_policy=live_policy)
 
 
 def web_url(settings: Settings) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from mailguard import log as mglog
@@ -30,17 +29,9 @@ from mailguard.policy.loader import LoadedPolicy
 from mailguard.policy.schema import Policy
 from mailguard.quarantine.links import SenderLinks
 from mailguard.quarantine.service import QuarantineService
-from mailguard.replies import Reply
+from mailguard.replies import Outcome, Reply
 
 log = mglog.get_logger()
-
-
-@dataclass(slots=True)
-class Outcome:
-    reply: Reply
-    inspection: Inspection | None = None
-    upstream: Reply | None = None
-    upstream_seconds: float | None = None  # how long the upstream took over the body
 
 
 class Actions:

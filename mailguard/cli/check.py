@@ -7,34 +7,9 @@ from pathlib import Path
 
 import click
 
-from mailguard.cli.common import HostPort, config_option, load_policy_or_exit, runtime_from
+from mailguard.cli.common import inspection_options, load_policy_or_exit, runtime_from
 from mailguard.cli.files import inspect_files, read_message
 from mailguard.model import Inspection
-
-
-def inspection_options(f):  # type: ignore[no-untyped-def]
-    """What ``check`` and ``policy test`` both take besides the policy."""
-    for option in reversed(
-        (
-            click.option(
-                "--data-dir", type=click.Path(path_type=Path), help="State directory (read only)."
-            ),
-            click.option("--database", help="postgresql://... when the relays share one."),
-            click.option("--mail-from", help="Envelope sender [the From: address]."),
-            click.option(
-                "--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc]."
-            ),
-            click.option(
-                "--dns-server",
-                "dns_servers",
-                type=HostPort(),
-                multiple=True,
-                help="Nameserver for unroutable_domain, repeatable [settings, else the system's].",
-            ),
-        )
-    ):
-        f = option(f)
-    return config_option(f)
 
 
 @click.command()

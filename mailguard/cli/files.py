@@ -1,6 +1,6 @@
 """Messages from files, inspected exactly as ``serve`` inspects mail from the wire.
 
-``check`` and ``policy test`` (and ``replay`` after them) share this: the same
+``check`` and ``policy test`` share this: the same
 inspection context from the settings (history and its age, DNS servers and
 timeout), the same DNS answers for the same rules, the same detectors for the same
 policy. Nothing is sent, stored or learnt.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mailguard.cli.common import fail
 from mailguard.inspection import pipeline
+from mailguard.inspection.context import needs_dns
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
@@ -58,24 +59,33 @@ def inspect_files(
     runtime: Runtime, loaded: LoadedPolicy | None, messages: Sequence[MessageFile]
 ) -> Iterator[tuple[MessageFile, Inspection]]:
     """Each message's inspection, with the relay's history read (never written)."""
-    context = runtime.inspection
+    answers = asyncio.run(_dns_answers(runtime, loaded, messages))
     try:
-        history = context.open_history()
+        history = runtime.inspection.open_history()
     except Exception as exc:  # sqlite3 or psycopg errors alike
         fail(f"cannot read history: {type(exc).__name__}: {exc}")
+    try:
+        for message, dns in zip(messages, answers, strict=True):
+            inspection = pipeline.inspect(
+                message.envelope, message.raw, loaded, history=history, dns=dns
+            )
+            yield message, inspection
+    finally:
+        if history is not None:
+            history.close()
 
-    async def ask_dns() -> list[dict[str, str]]:
-        try:
-            return [
-                await context.dns_answers(runtime.dns, loaded, m.envelope.rcpt_tos)
-                for m in messages
-            ]
-        finally:
-            await runtime.dns.aclose()
 
-    answers = asyncio.run(ask_dns())
-    for message, dns in zip(messages, answers, strict=True):
-        yield (
-            message,
-            pipeline.inspect(message.envelope, message.raw, loaded, history=history, dns=dns),
-        )
+async def _dns_answers(
+    runtime: Runtime, loaded: LoadedPolicy | None, messages: Sequence[MessageFile]
+) -> list[dict[str, str]]:
+    """What the relay would have asked DNS for each message, asked only when a rule
+    of the policy can use the answer."""
+    if loaded is None or not needs_dns(loaded):
+        return [{} for _ in messages]
+    try:
+        return [
+            await runtime.inspection.dns_answers(runtime.dns, loaded, m.envelope.rcpt_tos)
+            for m in messages
+        ]
+    finally:
+        await runtime.dns.aclose()

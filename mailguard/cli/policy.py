@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from mailguard.cli.check import inspection_options
-from mailguard.cli.common import load_policy_or_exit, runtime_from
+from mailguard.cli.common import inspection_options, load_policy_or_exit, runtime_from
 from mailguard.cli.files import inspect_files, read_message
 from mailguard.policy.loader import PolicyError, load_policy
 from mailguard.policy.report import render_policy_table

@@ -29,12 +29,14 @@ def _common(f: Any) -> Any:
     return state_options(json_option(f))
 
 
-def _service(config_file: Path | None, **flags: Any) -> QuarantineService:
-    """The relay's quarantine service; its upstream pool only dials out on a release."""
+def _service(config_file: Path | None, *, deliver: bool = False, **flags: Any) -> QuarantineService:
+    """The relay's quarantine service; with an upstream pool only to deliver releases."""
     runtime = runtime_from(config_file, **flags)
     if not runtime.quarantine_exists():
         fail(f"no quarantine in {runtime.settings.data_dir} (wrong --data-dir?)")
-    return opened("the quarantine", lambda: runtime.quarantine)
+    if deliver:
+        return opened("the quarantine", lambda: runtime.quarantine)
+    return opened("the quarantine", lambda: runtime.quarantine_offline)
 
 
 def _who(by: str | None) -> str:
@@ -141,7 +143,9 @@ def release(
 ) -> None:
     """Deliver a held message as it was received, without inspecting it again."""
     _deliver(
-        _service(config_file, data_dir=data_dir, database=database, upstream=upstream),
+        _service(
+            config_file, deliver=True, data_dir=data_dir, database=database, upstream=upstream
+        ),
         lambda service: service.release(message_id, _admin(by), reason or "(no reason given)"),
         f"released {message_id}",
         as_json,
@@ -217,7 +221,9 @@ def approve(
 ) -> None:
     """Approve someone else's release request, and deliver the message."""
     _deliver(
-        _service(config_file, data_dir=data_dir, database=database, upstream=upstream),
+        _service(
+            config_file, deliver=True, data_dir=data_dir, database=database, upstream=upstream
+        ),
         lambda service: service.approve(message_id, _admin(by), reason),
         f"approved and released {message_id}",
         as_json,

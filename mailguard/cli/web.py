@@ -42,7 +42,7 @@ def web(
     loaded = load_policy_or_exit(settings.policy) if settings.policy else None
     mglog.configure(settings.log_level)
     try:
-        asyncio.run(_run_web(build(settings, policy=lambda: loaded)))
+        asyncio.run(_run_web(build(settings, live_policy=lambda: loaded)))
     except (OSError, sqlite3.Error) as exc:
         fail(f"cannot start: {getattr(exc, 'strerror', None) or exc}")
 
@@ -51,7 +51,7 @@ async def _run_web(runtime: Runtime) -> None:
     from mailguard.web.server import WebServer, review_context
 
     def expire_days() -> int:
-        return runtime.current_policy().quarantine.expire_days
+        return runtime.policy().quarantine.expire_days
 
     # No /metrics here: the relays serve their own.
     server = WebServer(

@@ -58,7 +58,7 @@ def upstream_tls_context(settings: Settings) -> ssl.SSLContext:
 
 
 def config_from(settings: Settings, **overrides: Any) -> UpstreamConfig:
-    """The upstream half of the relay's settings (the CLI's release uses it too)."""
+    """The upstream half of the settings (``runtime`` builds every pool from it)."""
     values: dict[str, Any] = {
         "host": settings.upstream[0],
         "port": settings.upstream[1],

@@ -51,7 +51,8 @@ class Cost(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class Detector:
     """One detector, declared once: its name in findings and policies, the finding
-    types it reports with their default severity, and what it costs.
+    types it reports with their usual severity (a recipient detector raises or lowers
+    it case by case, as its summary says), and what it costs.
 
     ``warm_up`` loads what the detector needs (a model) when a worker starts.
     """
@@ -61,6 +62,7 @@ class Detector:
     emits: Mapping[str, Severity] = field(default_factory=dict)
     cost: Cost = Cost.RECIPIENTS
     uses_history: bool = False
+    uses_dns: bool = False  # reads the DNS answers the relay gathers at RCPT time
     site_types: bool = False  # also reports the policy's own ``identifiers``
     warm_up: Callable[[], None] | None = None
     summary: str = ""

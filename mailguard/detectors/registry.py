@@ -54,28 +54,29 @@ def reading_site_types() -> frozenset[str]:
     return frozenset(d.name for d in DETECTORS if d.site_types)
 
 
-def by_cost(names: Iterable[str]) -> tuple[Detector, ...]:
-    """The named detectors, cheapest first, else in registry order."""
+def using_dns(names: Iterable[str]) -> bool:
+    """Does any of the named detectors read DNS answers?"""
     wanted = set(names)
-    return sorted_by_cost(d for d in DETECTORS if d.name in wanted)
+    return any(d.uses_dns for d in DETECTORS if d.name in wanted)
 
 
 def sorted_by_cost(detectors: Iterable[Detector]) -> tuple[Detector, ...]:
+    """Cheapest first, else in the order given."""
     return tuple(sorted(detectors, key=lambda d: d.cost))
 
 
 def markdown_table() -> str:
     """The README's detector table, generated so it can never disagree with this list."""
     rows = [
-        "| detector | finding types (default severity) | cost | history | what it reports |",
+        "| detector | finding types (usual severity) | cost | reads | what it reports |",
         "|---|---|---|---|---|",
     ]
     for d in DETECTORS:
         types = ", ".join(f"`{t}` ({s.value})" for t, s in d.emits.items())
-        rows.append(
-            f"| `{d.name}` | {types} | {d.cost.name.lower()} | {'yes' if d.uses_history else ''}"
-            f" | {d.summary} |"
+        reads = ", ".join(
+            n for n, used in (("history", d.uses_history), ("DNS", d.uses_dns)) if used
         )
+        rows.append(f"| `{d.name}` | {types} | {d.cost.name.lower()} | {reads} | {d.summary} |")
     return "\n".join(rows)
 
 

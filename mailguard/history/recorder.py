@@ -67,5 +67,4 @@ class HistoryRecorder:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        await self.flush()
-        await asyncio.to_thread(self.store.close)
+        await self.flush()  # the store itself is closed by whoever opened it

@@ -1,7 +1,7 @@
 """What every inspection at this site shares besides the policy.
 
 Built once from the settings (``InspectionContext.from_settings``) by ``serve``,
-``check``, ``policy test`` and ``replay`` alike, and sent to the relay's workers with
+``check`` and ``policy test`` alike, and sent to the relay's workers with
 the policy, so a message is inspected the same way whichever command reads it.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from mailguard.addresses import domain_of
 from mailguard.config import Settings
-from mailguard.detectors.recipients import unroutable
+from mailguard.detectors import registry
 from mailguard.history import sql as history_sql
 from mailguard.history.store import DEFAULT_MAX_AGE_DAYS, HistoryReader
 from mailguard.inspection.dns import DomainChecker, answers_for
@@ -49,19 +49,17 @@ class InspectionContext:
         return DomainChecker(list(self.dns_servers) or None, timeout=self.dns_timeout)
 
     async def dns_answers(
-        self, checker: DomainChecker, policy: LoadedPolicy | None, recipients: Sequence[str]
+        self, checker: DomainChecker, policy: LoadedPolicy, recipients: Sequence[str]
     ) -> dict[str, str]:
-        """DNS answers for the recipients' outside domains, asked only when a rule can
-        use them, within ``dns_timeout``."""
-        if not needs_dns(policy):
-            return {}
-        assert policy is not None
+        """DNS answers for the recipients' outside domains, within ``dns_timeout``
+        (ask only when ``needs_dns``)."""
         internal = policy.policy.organisation.internal_domains
         return await answers_for(checker, recipients, internal, self.dns_timeout)
 
 
 def needs_dns(policy: LoadedPolicy | None) -> bool:
-    return policy is not None and unroutable.NAME in detectors_needed(policy.policy)
+    """Does a rule of this policy read a detector that reads DNS answers?"""
+    return policy is not None and registry.using_dns(detectors_needed(policy.policy))
 
 
 class RecipientDns:

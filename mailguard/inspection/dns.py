@@ -33,7 +33,13 @@ from cachetools import TLRUCache
 
 from mailguard.addresses import domain_of, in_domains
 
-__all__ = ["DomainCheckStats", "DomainChecker", "DomainStatus", "normalise_domain"]
+__all__ = [
+    "DomainCheckStats",
+    "DomainChecker",
+    "DomainStatus",
+    "answers_for",
+    "normalise_domain",
+]
 
 
 class DomainStatus(enum.Enum):

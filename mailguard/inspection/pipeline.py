@@ -30,18 +30,19 @@ def inspect(
     """Findings and the decision for one message; every command and worker calls this.
 
     Only the detectors some rule of the policy looks at run (none without a policy);
-    ``detector_set`` replaces that choice (tests). ``history`` is read, never written;
+    ``detector_set`` replaces the registry's detectors (tests, benchmarks), still
+    narrowed to what the policy needs. ``history`` is read, never written;
     ``dns`` holds the answers gathered for the recipients' domains
     (``InspectionContext.dns_answers``).
     """
     started = time.perf_counter()
     message = ParsedMessage(raw)
-    if detector_set is not None:
-        chosen = registry.sorted_by_cost(detector_set)
-    elif policy is not None:
-        chosen = registry.by_cost(engine.detectors_needed(policy.policy))
+    candidates = registry.DETECTORS if detector_set is None else detector_set
+    if policy is not None:
+        wanted = engine.detectors_needed(policy.policy)
+        chosen = registry.sorted_by_cost(d for d in candidates if d.name in wanted)
     else:
-        chosen = ()
+        chosen = () if detector_set is None else registry.sorted_by_cost(detector_set)
     profile = None
     if history is not None and envelope.mail_from and any(d.uses_history for d in chosen):
         try:

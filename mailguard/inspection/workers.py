@@ -51,7 +51,7 @@ class _WorkerGone(Exception):
 class _Worker:
     def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
-        self.policy_version: str | None = None  # which policy this worker holds
+        self.generation = -1  # which set_policy call this worker holds (-1: none yet)
 
     @property
     def alive(self) -> bool:
@@ -97,13 +97,13 @@ class InspectionPool:
         self._closing = False
         self.replaced = 0
         self._policy_blob = pickle.dumps((None, None))
-        self._policy_version = ""
+        self._generation = 0  # counts set_policy calls; a worker behind is sent the new one
 
     def set_policy(self, policy: LoadedPolicy | None, context: InspectionContext) -> None:
         """Workers pick the new policy, and the site's context with it, up with their
         next message."""
         self._policy_blob = pickle.dumps((policy, context), protocol=pickle.HIGHEST_PROTOCOL)
-        self._policy_version = f"{policy.version if policy else ''}/{hash(context)}"
+        self._generation += 1
 
     @property
     def busy(self) -> int:
@@ -191,9 +191,9 @@ class InspectionPool:
         except TimeoutError:
             raise InspectionError("no inspection worker became free in time") from None
         policy = b""
-        if worker.policy_version != self._policy_version:
+        if worker.generation != self._generation:
             policy = self._policy_blob
-            worker.policy_version = self._policy_version
+            worker.generation = self._generation
         exchange = asyncio.ensure_future(worker.exchange(policy, payload))
         try:
             done, _ = await asyncio.wait({exchange}, timeout=max(0.0, deadline - loop.time()))
@@ -289,6 +289,8 @@ def _serve_requests(spec: str) -> None:
         if blob:
             policy, new_context = pickle.loads(blob)
             if new_context != context:
+                if history is not None:
+                    history.close()
                 context, history = new_context, _open_history(new_context)
         body = _read_frame(requests)
         if body is None:

@@ -1,4 +1,5 @@
-"""aiosmtpd hooks: mirror the transaction upstream, inspect, answer only when safe.
+"""aiosmtpd hooks: mirror the transaction upstream, hand the message on, answer only
+when safe.
 
 The client hears 250 for a message only after the upstream said 250 for it. Every
 other outcome is a 4xx (our trouble or the upstream's), the upstream's own refusal
@@ -10,24 +11,20 @@ from __future__ import annotations
 import contextlib
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from aiosmtpd.smtp import Envelope as SMTPEnvelope
 
 from mailguard import log as mglog
 from mailguard import replies
-from mailguard.actions.execute import Actions, Outcome
 from mailguard.addresses import domain_of
 from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction
-from mailguard.inspection.context import RecipientDns
-from mailguard.inspection.workers import InspectionError, InspectionPool
 from mailguard.metrics import Metrics
-from mailguard.model import Action, Envelope
+from mailguard.model import Envelope
+from mailguard.replies import Outcome
 from mailguard.smtp.protocol import RelaySession, RelaySMTP
 
 log = mglog.get_logger()
-
-_DELIVERED = (Action.PASS, Action.TAG, Action.REWRITE)
 
 
 def has_bare_line_ending(data: bytes) -> bool:
@@ -44,26 +41,29 @@ def new_message_id() -> str:
     return secrets.token_hex(8).upper()
 
 
+# What happens to a whole message once it is received: inspect it, carry out the
+# decision on the open upstream transaction (the relay wires this up).
+Process = Callable[[str, Envelope, bytes, UpstreamTransaction], Awaitable[Outcome]]
+
+
 class RelayHandler:
     def __init__(
         self,
         upstream: UpstreamPool,
-        inspector: InspectionPool,
-        actions: Actions,
+        process: Process,
         *,
         max_recipients: int,
         is_draining: Callable[[], bool],
-        learn: Callable[[Envelope, bytes], None] | None = None,
-        dns: RecipientDns | None = None,
+        on_recipient: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
+        """``on_recipient`` hears of each recipient the upstream accepted (to start
+        its DNS lookup while the client is still sending)."""
         self.upstream = upstream
-        self.inspector = inspector
-        self.actions = actions
+        self.process = process
         self.max_recipients = max_recipients
         self._is_draining = is_draining
-        self._learn = learn
-        self._dns = dns
+        self._on_recipient = on_recipient
         self.metrics = metrics or Metrics()
 
     async def handle_MAIL(
@@ -117,8 +117,8 @@ class RelayHandler:
             return str(reply)  # e.g. 550 5.1.1 unknown user: only this recipient fails
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
-        if self._dns is not None:
-            self._dns.prefetch(address)
+        if self._on_recipient is not None:
+            self._on_recipient(address)
         return str(replies.OK_RECIPIENT)
 
     async def handle_DATA(
@@ -134,7 +134,7 @@ class RelayHandler:
         raw: bytes = envelope.original_content or b""
         outcome = Outcome(replies.INTERNAL_ERROR)
         try:
-            outcome = await self._process(message_id, session, envelope, raw, txn)
+            outcome = await self._received(message_id, session, envelope, raw, txn)
         except Exception:
             log.exception("internal_error", id=message_id)
         finally:
@@ -157,7 +157,7 @@ class RelayHandler:
             reply = replies.queued(message_id)
         return str(reply)
 
-    async def _process(
+    async def _received(
         self,
         message_id: str,
         session: RelaySession,
@@ -176,20 +176,7 @@ class RelayHandler:
             smtputf8=envelope.smtp_utf8,
             client_address=session.peer[0] if session.peer else None,
         )
-        dns = await self._dns.answers(env.rcpt_tos) if self._dns else {}
-        try:
-            inspection = await self.inspector.inspect(env, raw, dns=dns)
-        except InspectionError as exc:
-            log.error("inspection_failed", error=str(exc))
-            self.metrics.inspection_errors.inc()
-            return Outcome(replies.INSPECTION_FAILED)
-        outcome = await self.actions.carry_out(message_id, env, raw, inspection, txn)
-        if self._learn and outcome.reply.is_positive and inspection.decision.action in _DELIVERED:
-            try:  # delivered (or split into copies), not held: the sender meant them
-                self._learn(env, raw)
-            except Exception as exc:  # history is a hint; it never costs a message
-                log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
-        return outcome
+        return await self.process(message_id, env, raw, txn)
 
     @staticmethod
     def _log_message(

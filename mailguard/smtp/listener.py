@@ -26,6 +26,7 @@ class Listener:
         settings: Settings,
         handler: RelayHandler,
         spawn: Callable[[Coroutine[Any, Any, Any]], None],
+        tls_context: ssl.SSLContext | None = None,
     ) -> None:
         self.settings = settings
         self.handler = handler
@@ -33,7 +34,7 @@ class Listener:
         self.data_timeout = settings.data_timeout
         self.sessions: set[RelaySMTP] = set()
         self.draining = False
-        self.tls_context = server_tls(settings)  # fails at start, not at a client's STARTTLS
+        self.tls_context = tls_context  # for STARTTLS (server_tls)
         self._server: asyncio.base_events.Server | None = None
 
     def refusal_for(self, peer: Any) -> Reply | None:
@@ -84,6 +85,7 @@ class Listener:
 
 
 def server_tls(settings: Settings) -> ssl.SSLContext | None:
+    """Made at start-up: a bad certificate stops the relay, not a client's STARTTLS."""
     if settings.tls_cert is None or settings.tls_key is None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -54,14 +54,33 @@ def test_the_engine_runs_only_the_detectors_that_report_what_a_rule_reads(tmp_pa
     assert detectors_needed(load_policy(policy).policy) == {"lookalike_domain", "personal_data"}
 
 
-def test_only_the_runtime_constructs_stores_pools_and_links():
-    constructors = re.compile(
-        r"\b(UpstreamPool|SQLStore|SQLHistory|UserStore|SenderLinks|QuarantineService)\("
-    )
-    found = {
-        str(path.relative_to(ROOT))
-        for path in (ROOT / "mailguard").rglob("*.py")
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if constructors.search(line) and not line.lstrip().startswith(("class ", "def "))
-    }
-    assert found == {"mailguard/runtime.py"}
+# Who may construct what. Everything else gets it from runtime.build().
+CONSTRUCTED_ONLY_IN = {
+    "UpstreamPool": {"runtime.py"},
+    "QuarantineService": {"runtime.py"},
+    "SQLStore": {"runtime.py"},
+    "SQLHistory": {"runtime.py"},
+    "UserStore": {"runtime.py"},
+    "SenderLinks": {"runtime.py"},
+    "PostgresDatabase": {"runtime.py", "db.py", "history/sql.py"},  # + the workers' reader
+    "SQLiteDatabase": {"db.py", "history/sql.py", "quarantine/sql.py"},
+    "ReadOnlyHistory": {"history/sql.py"},  # open_reader, for InspectionContext
+    "DomainChecker": {"inspection/context.py"},
+    "InspectionPool": {"relay.py"},
+    "HistoryRecorder": {"relay.py"},
+}
+
+
+def test_stores_pools_and_links_are_constructed_only_where_the_architecture_says():
+    pattern = re.compile(r"\b(" + "|".join(CONSTRUCTED_ONLY_IN) + r")\(")
+    found: dict[str, set[str]] = {}
+    for path in (ROOT / "mailguard").rglob("*.py"):
+        where = str(path.relative_to(ROOT / "mailguard"))
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.lstrip().startswith(("class ", "def ")):
+                continue
+            for name in pattern.findall(line):
+                found.setdefault(name, set()).add(where)
+    assert found.keys() == CONSTRUCTED_ONLY_IN.keys()
+    for name, places in found.items():
+        assert places <= CONSTRUCTED_ONLY_IN[name], f"{name} constructed in {places}"

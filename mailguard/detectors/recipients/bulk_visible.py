@@ -71,5 +71,5 @@ DETECTOR = Detector(
     NAME,
     detect,
     emits={"BULK_VISIBLE": Severity.MEDIUM},
-    summary="many outside addresses visible in To/Cc (high: the text says what they share)",
+    summary="outside addresses visible in To/Cc (low: 2-10; high: the text says what they share)",
 )

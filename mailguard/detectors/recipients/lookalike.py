@@ -163,7 +163,7 @@ def detect(message: object, envelope: Envelope, context: DetectionContext) -> li
 DETECTOR = Detector(
     NAME,
     detect,
-    emits={"LOOKALIKE_DOMAIN": Severity.HIGH},
+    emits={"LOOKALIKE_DOMAIN": Severity.MEDIUM},
     uses_history=True,
-    summary="a recipient domain that resembles ours, a partner's or a well-known one",
+    summary="a recipient domain that resembles a well-known one (high: ours or a partner's)",
 )

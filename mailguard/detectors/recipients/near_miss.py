@@ -130,5 +130,6 @@ DETECTOR = Detector(
     detect,
     emits={"RECIPIENT_NEAR_MISS": Severity.MEDIUM},
     uses_history=True,
-    summary="a new address one typo away from a frequent contact of the sender",
+    summary="a new address one slip from a frequent contact (high: ours or a partner's"
+    " to outside; low: internal)",
 )

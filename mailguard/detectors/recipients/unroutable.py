@@ -27,5 +27,6 @@ DETECTOR = Detector(
     NAME,
     detect,
     emits={"UNROUTABLE_DOMAIN": Severity.MEDIUM},
+    uses_dns=True,
     summary="a recipient domain with no mail server (needs DNS from the relay)",
 )
