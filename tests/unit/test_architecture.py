@@ -54,6 +54,20 @@ def test_the_engine_runs_only_the_detectors_that_report_what_a_rule_reads(tmp_pa
     assert detectors_needed(load_policy(policy).policy) == {"lookalike_domain", "personal_data"}
 
 
+def test_a_rule_on_any_finding_sees_every_detector_and_a_mixed_list_each_one(tmp_path):
+    from mailguard.policy.engine import detectors_needed
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text(
+        "rules:\n  - {name: any-high, when: {finding: {min_severity: high}}, action: hold}\n"
+    )
+    assert detectors_needed(load_policy(policy).policy) == registry.names()
+    policy.write_text(
+        "rules:\n  - {name: m, when: {finding: {type: [UK_NINO, BULK_VISIBLE]}}, action: hold}\n"
+    )
+    assert detectors_needed(load_policy(policy).policy) == {"personal_data", "bulk_visible"}
+
+
 # Who may construct what. Everything else gets it from runtime.build().
 CONSTRUCTED_ONLY_IN = {
     "UpstreamPool": {"runtime.py"},
