@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from mailguard.cli.common import inspection_options, load_policy_or_exit, runtime_from
-from mailguard.cli.files import inspect_files, read_message
+from mailguard.cli.files import FileInspection, inspection_options
 from mailguard.model import Inspection
 
 
@@ -18,27 +17,14 @@ from mailguard.model import Inspection
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message.")
 @click.argument("files", nargs=-1, required=True)
 def check(
-    config_file: Path | None,
-    data_dir: Path | None,
-    database: str | None,
-    mail_from: str | None,
-    rcpt: tuple[str, ...],
-    dns_servers: tuple[tuple[str, int], ...],
-    policy: Path | None,
-    as_json: bool,
-    files: tuple[str, ...],
+    request: FileInspection, policy: Path | None, as_json: bool, files: tuple[str, ...]
 ) -> None:
     """Inspect .eml files exactly as the relay would; nothing is sent or stored.
 
     FILE may be - for standard input. Exit 0 whatever the verdict, 2 on bad input.
     """
-    runtime = runtime_from(
-        config_file, data_dir=data_dir, database=database, policy=policy, dns_servers=dns_servers
-    )
-    path = runtime.settings.policy
-    loaded = load_policy_or_exit(path) if path else None
-    messages = [read_message(f, mail_from, rcpt) for f in files]
-    for message, result in inspect_files(runtime, loaded, messages):
+    _, results = request.run(policy, files)
+    for message, result in results:
         click.echo(render(message.path, result, as_json))
 
 

@@ -65,31 +65,6 @@ def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")(f)
 
 
-def inspection_options(f: F) -> F:
-    """What ``check`` and ``policy test`` both take besides the policy."""
-    for option in reversed(
-        (
-            click.option(
-                "--data-dir", type=click.Path(path_type=Path), help="State directory (read only)."
-            ),
-            click.option("--database", help="postgresql://... when the relays share one."),
-            click.option("--mail-from", help="Envelope sender [the From: address]."),
-            click.option(
-                "--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc]."
-            ),
-            click.option(
-                "--dns-server",
-                "dns_servers",
-                type=HostPort(),
-                multiple=True,
-                help="Nameserver for unroutable_domain, repeatable [settings, else the system's].",
-            ),
-        )
-    ):
-        f = option(f)
-    return config_option(f)
-
-
 def settings_from(config_file: Path | None, **flags: Any) -> Settings:
     try:
         return load_settings(config_file, flags)

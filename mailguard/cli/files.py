@@ -9,18 +9,94 @@ policy. Nothing is sent, stored or learnt.
 from __future__ import annotations
 
 import asyncio
+import functools
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from mailguard.cli.common import fail
+import click
+
+from mailguard.cli.common import (
+    HostPort,
+    config_option,
+    fail,
+    load_policy_or_exit,
+    runtime_from,
+)
 from mailguard.inspection import pipeline
 from mailguard.inspection.context import needs_dns
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
 from mailguard.runtime import Runtime
+
+
+@dataclass(frozen=True, slots=True)
+class FileInspection:
+    """What ``check`` and ``policy test`` are asked to judge with: the settings and
+    state, and the envelope for files that carry none."""
+
+    config_file: Path | None
+    data_dir: Path | None
+    database: str | None
+    mail_from: str | None
+    rcpt: tuple[str, ...]
+    dns_servers: tuple[tuple[str, int], ...]
+
+    def run(
+        self, policy: Path | None, files: Sequence[str]
+    ) -> tuple[LoadedPolicy | None, Iterator[tuple[MessageFile, Inspection]]]:
+        """The policy in force (``policy``, else the settings') and each file's verdict."""
+        runtime = runtime_from(
+            self.config_file,
+            data_dir=self.data_dir,
+            database=self.database,
+            policy=policy,
+            dns_servers=self.dns_servers,
+        )
+        path = runtime.settings.policy
+        loaded = load_policy_or_exit(path) if path else None
+        messages = [read_message(f, self.mail_from, self.rcpt) for f in files]
+        return loaded, inspect_files(runtime, loaded, messages)
+
+
+def inspection_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of ``check`` and ``policy test`` besides the policy, handed to the
+    command as one ``request: FileInspection``."""
+
+    @functools.wraps(f)
+    def command(**kwargs: Any) -> Any:
+        request = FileInspection(
+            *(kwargs.pop(k) for k in ("config_file", "data_dir", "database", "mail_from")),
+            tuple(kwargs.pop("rcpt")),
+            tuple(kwargs.pop("dns_servers")),
+        )
+        return f(request=request, **kwargs)
+
+    for option in reversed(
+        (
+            config_option,
+            click.option(
+                "--data-dir", type=click.Path(path_type=Path), help="State directory (read only)."
+            ),
+            click.option("--database", help="postgresql://... when the relays share one."),
+            click.option("--mail-from", help="Envelope sender [the From: address]."),
+            click.option(
+                "--rcpt", multiple=True, help="Envelope recipient, repeatable [To+Cc+Bcc]."
+            ),
+            click.option(
+                "--dns-server",
+                "dns_servers",
+                type=HostPort(),
+                multiple=True,
+                help="Nameserver for unroutable_domain, repeatable [settings, else the system's].",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from mailguard.cli.common import inspection_options, load_policy_or_exit, runtime_from
-from mailguard.cli.files import inspect_files, read_message
+from mailguard.cli.files import FileInspection, inspection_options
 from mailguard.policy.loader import PolicyError, load_policy
 from mailguard.policy.report import render_policy_table
 
@@ -40,21 +39,9 @@ def lint(files: tuple[Path, ...]) -> None:
 @inspection_options
 @click.option("--policy", "policy_file", required=True, type=click.Path(path_type=Path))
 @click.argument("files", nargs=-1, required=True)
-def test(
-    config_file: Path | None,
-    data_dir: Path | None,
-    database: str | None,
-    mail_from: str | None,
-    rcpt: tuple[str, ...],
-    dns_servers: tuple[tuple[str, int], ...],
-    policy_file: Path,
-    files: tuple[str, ...],
-) -> None:
+def test(request: FileInspection, policy_file: Path, files: tuple[str, ...]) -> None:
     """Show, rule by rule, what the policy would do to each message and why."""
-    runtime = runtime_from(
-        config_file, data_dir=data_dir, database=database, dns_servers=dns_servers
-    )
-    loaded = load_policy_or_exit(policy_file)
-    messages = [read_message(f, mail_from, rcpt) for f in files]
-    for message, result in inspect_files(runtime, loaded, messages):
+    loaded, results = request.run(policy_file, files)
+    assert loaded is not None  # --policy is required
+    for message, result in results:
         click.echo(render_policy_table(message.path, result, loaded))
