@@ -314,11 +314,12 @@ def _stamp(files: tuple[Path, ...]) -> tuple[tuple[str, int | None, int | None],
 async def serve(settings: Settings, policy: LoadedPolicy | None = None) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the policy and never kills the relay."""
     relay = Relay(settings, policy=policy)
-    await relay.start()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    # Before start: a SIGHUP sent the moment "ready" is logged must reload, not kill.
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: relay.reload_policy("SIGHUP"))
+    await relay.start()
     await stop.wait()
     await relay.shutdown()

@@ -13,6 +13,7 @@ import pytest
 
 from tests.support.mail import compose
 from tests.support.net import HOST, free_port
+from tests.support.relay import mailguard_cli
 from tests.support.webui import (
     OFFICER,
     PASSWORD,
@@ -156,7 +157,6 @@ def test_a_sender_releases_their_own_mail_from_the_notice_link(ui, sink, page, a
 
     assert wait_until(lambda: len(delivered(sink)) == 1)
     assert delivered(sink)[0].rcpt_tos == ["sarah.jones@self.example"]
-    from tests.support.webui import mailguard_cli
 
     audit = mailguard_cli("quarantine", "audit", held, "--data-dir", str(mg.data_dir)).stdout
     assert "released_by_sender" in audit and "Sarah asked me" in audit

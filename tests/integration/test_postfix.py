@@ -19,7 +19,8 @@ import pytest
 
 from tests.support.mail import compose
 from tests.support.net import HOST, free_port
-from tests.support.webui import OFFICER, delivered, mailguard_cli, send, wait_until
+from tests.support.relay import mailguard_cli
+from tests.support.webui import OFFICER, delivered, send, wait_until
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "postfix"
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"

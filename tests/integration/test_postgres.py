@@ -21,13 +21,13 @@ from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.quarantine.service import QuarantineService, Role
 from mailguard.quarantine.sql import SQLStore
 from mailguard.quarantine.store import ReleaseRequest, Search, State
+from tests.support.relay import mailguard_cli
 from tests.support.webui import (
     OFFICER,
     PASSWORD,
     csrf_of,
     delivered,
     logged_in,
-    mailguard_cli,
     queued_id,
     send,
     wait_until,

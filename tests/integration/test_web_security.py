@@ -8,6 +8,7 @@ import io
 import httpx
 import pytest
 
+from tests.support.relay import mailguard_cli
 from tests.support.webui import (
     OFFICER,
     PASSWORD,
@@ -29,6 +30,20 @@ def ui(tmp_path, sink, start_mailguard):
     add_user(mg.data_dir, "ada", "admin")
     held = queued_id(send(mg.port, ["resident@example.org"]))
     return mg, base, held
+
+
+def test_a_user_added_on_the_command_line_can_log_in(ui):
+    mg, base, _ = ui
+    added = mailguard_cli(
+        "users", "add", "carl", "--role", "approver", "--password-stdin",
+        "--data-dir", str(mg.data_dir), stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    assert "added carl (approver)" in added.stdout
+    listed = mailguard_cli("users", "list", "--data-dir", str(mg.data_dir))
+    assert "carl" in listed.stdout and "approver" in listed.stdout
+    client = logged_in(base, "carl")
+    assert client.get("/held").status_code == 200
 
 
 def test_every_page_needs_a_login(ui):

@@ -11,9 +11,11 @@ from pathlib import Path
 import aiosmtplib
 import httpx
 
+from mailguard.config import load_settings
+from mailguard.quarantine.service import Role
+from mailguard.runtime import build
 from tests.support.mail import compose
 from tests.support.net import HOST, free_port
-from tests.support.relay import mailguard_cli
 
 PASSWORD = "correct horse battery staple"
 OFFICER = "case.officer@northdown.gov.uk"
@@ -38,11 +40,10 @@ rules:
 
 
 def add_user(data_dir: Path, name: str, role: str) -> None:
-    result = mailguard_cli(
-        "users", "add", name, "--role", role, "--password-stdin", "--data-dir", str(data_dir),
-        stdin=PASSWORD + "\n",
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
+    """A reviewer account in the relay's data dir, made through the same runtime the
+    ``mailguard users add`` command uses (that command has its own test)."""
+    with build(load_settings(None, {"data_dir": data_dir})) as runtime:
+        runtime.users.add(name, Role(role), PASSWORD)
 
 
 def web_args(tmp: Path) -> tuple[list[str], str]:
