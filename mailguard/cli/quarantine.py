@@ -125,31 +125,53 @@ def show(
         click.echo(f"  {_when(a.at)}  {a.action:<15} by {a.actor}: {a.reason}")
 
 
-@quarantine.command("release")
-@_common
-@click.argument("message_id")
-@click.option("--reason", default="", help="Why it may go out (recorded in the audit).")
-@click.option("--by", help="Who releases it [the current user].")
-@click.option("--upstream", help="Deliver to this HOST:PORT [from config].")
-def release(
-    config_file: Path | None,
-    data_dir: Path | None,
-    database: str | None,
-    as_json: bool,
-    message_id: str,
-    reason: str,
-    by: str | None,
-    upstream: str | None,
-) -> None:
-    """Deliver a held message as it was received, without inspecting it again."""
-    _deliver(
-        _service(
+Deliver = Callable[[QuarantineService, str, Actor, str], Awaitable[ReleaseResult]]
+
+
+def _delivering(done: str, reason_help: str, by_help: str, act: Deliver) -> Any:
+    """``release`` and ``approve``: the same options, and one delivery upstream."""
+
+    def command(
+        config_file: Path | None,
+        data_dir: Path | None,
+        database: str | None,
+        as_json: bool,
+        message_id: str,
+        reason: str,
+        by: str | None,
+        upstream: str | None,
+    ) -> None:
+        service = _service(
             config_file, deliver=True, data_dir=data_dir, database=database, upstream=upstream
-        ),
-        lambda service: service.release(message_id, _admin(by), reason or "(no reason given)"),
-        f"released {message_id}",
-        as_json,
+        )
+        _deliver(
+            service,
+            lambda s: act(s, message_id, _admin(by), reason),
+            f"{done} {message_id}",
+            as_json,
+        )
+
+    for option in (
+        click.option("--upstream", help="Deliver to this HOST:PORT [from config]."),
+        click.option("--by", help=by_help),
+        click.option("--reason", default="", help=reason_help),
+        click.argument("message_id"),
+        _common,
+    ):
+        command = option(command)
+    return command
+
+
+release = quarantine.command(
+    "release", help="Deliver a held message as it was received, without inspecting it again."
+)(
+    _delivering(
+        "released",
+        "Why it may go out (recorded in the audit).",
+        "Who releases it [the current user].",
+        lambda s, held, who, reason: s.release(held, who, reason or "(no reason given)"),
     )
+)
 
 
 def _deliver(
@@ -203,31 +225,16 @@ def request_release(
     click.echo(json.dumps(held_json(held)) if as_json else f"release of {message_id} requested")
 
 
-@quarantine.command("approve")
-@_common
-@click.argument("message_id")
-@click.option("--reason", default="", help="A note for the audit.")
-@click.option("--by", help="Who approves [the current user].")
-@click.option("--upstream", help="Deliver to this HOST:PORT [from config].")
-def approve(
-    config_file: Path | None,
-    data_dir: Path | None,
-    database: str | None,
-    as_json: bool,
-    message_id: str,
-    reason: str,
-    by: str | None,
-    upstream: str | None,
-) -> None:
-    """Approve someone else's release request, and deliver the message."""
-    _deliver(
-        _service(
-            config_file, deliver=True, data_dir=data_dir, database=database, upstream=upstream
-        ),
-        lambda service: service.approve(message_id, _admin(by), reason),
-        f"approved and released {message_id}",
-        as_json,
+approve = quarantine.command(
+    "approve", help="Approve someone else's release request, and deliver the message."
+)(
+    _delivering(
+        "approved and released",
+        "A note for the audit.",
+        "Who approves [the current user].",
+        lambda s, held, who, reason: s.approve(held, who, reason),
     )
+)
 
 
 @quarantine.command("reject")

@@ -45,6 +45,11 @@ rules:
     when: {{recipient_domain: split.example}}
     action: rewrite
     rewrite: split
+  - name: two-people-decide
+    description: Special category data; two people must agree before it goes.
+    when: {{recipient_domain: approve.example}}
+    action: hold
+    release: approver
 """
 
 
@@ -199,6 +204,31 @@ async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(s
         ("held", "mailguard", "Case files may not go to this address without review."),
         ("released", "ig.officer", "checked with the team"),
     ]
+
+
+async def test_two_person_release_from_the_command_line_needs_a_second_person(sink, guarded):
+    sender, rcpt = address(), "gp@approve.example"
+    content = compose(sender=sender, to=[rcpt], subject="Assessment")
+    _, reply = await send(guarded.port, sender, [rcpt], content)
+    message_id = reply.split()[-1]
+    up = f"{HOST}:{sink.port}"
+
+    direct = quarantine(guarded, "release", message_id, "--by", "alice", "--upstream", up)
+    assert direct.returncode == 1 and messages(sink) == []
+    asked = quarantine(
+        guarded, "request-release", message_id, "--reason", "GP asked", "--by", "alice"
+    )
+    assert asked.returncode == 0, asked.stderr
+    own = quarantine(guarded, "approve", message_id, "--by", "alice", "--upstream", up)
+    assert own.returncode == 1 and messages(sink) == []
+
+    approved = quarantine(
+        guarded, "approve", message_id, "--by", "bob", "--reason", "agreed", "--upstream", up
+    )
+    assert approved.returncode == 0, approved.stderr
+    assert f"approved and released {message_id} to 1 recipient(s)" in approved.stdout
+    [got] = messages(sink)
+    assert got.content == content and got.rcpt_tos == [rcpt]
 
 
 async def test_rejecting_held_mail_deletes_its_content_but_keeps_the_record(sink, guarded):
