@@ -143,16 +143,22 @@ def decisions_of_check(site) -> dict[str, tuple[str, set[str]]]:
 
 def decisions_of_policy_test(site) -> dict[str, tuple[str, set[str]]]:
     config, policy, emls = site
+    result = mailguard_cli(
+        "policy", "test", "--config", str(config), "--policy", str(policy),
+        *map(str, emls.values()),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
     out = {}
+    lines = result.stdout.splitlines()
     for name, path in emls.items():
-        result = mailguard_cli(
-            "policy", "test", "--config", str(config), "--policy", str(policy), str(path)
-        )
-        assert result.returncode == 0, result.stderr
-        first, *rows = result.stdout.splitlines()
-        action = first.split(": ", 1)[1].split(" by ")[0]
-        fired = {r.split()[0] for r in rows[1:] if len(r.split()) > 1 and r.split()[1] == "yes"}
-        out[name] = (action, fired)
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"{path}: "))
+        action = lines[start].split(": ", 1)[1].split(" by ")[0]
+        rows = []
+        for line in lines[start + 2 :]:  # past the header row
+            if not line.startswith("  ") or line.startswith("  findings:"):
+                break
+            rows.append(line.split())
+        out[name] = (action, {r[0] for r in rows if len(r) > 1 and r[1] == "yes"})
     return out
 
 
