@@ -63,12 +63,12 @@ class Relay:
         self.actions = Actions(
             self.upstream,
             self.runtime.quarantine,  # holds and expiry only; releases run in the UI's
-            policy=lambda: self.policy,
+            policy=self.runtime.policy,
             hostname=settings.hostname,
             spawn=self.spawn,
             links=self.runtime.links if settings.web is not None else None,
         )
-        self.dns = RecipientDns(self.runtime.inspection, self.runtime.dns, lambda: self.policy)
+        self.dns = RecipientDns(self.runtime.inspection, self.runtime.dns, self.runtime.live_policy)
         handler = RelayHandler(
             self.upstream,
             self.process,
@@ -107,12 +107,7 @@ class Relay:
 
     def _web_context(self) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
         """Runs in the UI's thread: its own database connections and upstream pool."""
-        return review_context(
-            self.runtime.sibling(upstream_connections=4), self._expire_days, self._ready
-        )
-
-    def _expire_days(self) -> int:
-        return self.policy.policy.quarantine.expire_days if self.policy else 14
+        return review_context(self.runtime.sibling(upstream_connections=4), self._ready)
 
     def _ready(self) -> tuple[bool, str]:
         """Ready: taking mail, the configured policy loaded, the upstream answering."""

@@ -25,7 +25,6 @@ from mailguard.delivery.upstream import (
 )
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Decision, Envelope, Inspection
-from mailguard.policy.loader import LoadedPolicy
 from mailguard.policy.schema import Policy
 from mailguard.quarantine.links import SenderLinks
 from mailguard.quarantine.service import QuarantineService
@@ -39,12 +38,13 @@ class Actions:
         self,
         upstream: UpstreamPool,
         quarantine: QuarantineService,
-        policy: Callable[[], LoadedPolicy | None],
+        policy: Callable[[], Policy],
         hostname: str,
         spawn: Callable[[Any], None],
         links: SenderLinks | None = None,
     ) -> None:
-        """``links``: signed links for hold notices, when the review UI can serve them."""
+        """``policy`` gives the rules in force now (an empty policy when none is);
+        ``links``: signed links for hold notices, when the review UI can serve them."""
         self.upstream = upstream
         self.quarantine = quarantine
         self._policy = policy
@@ -61,8 +61,7 @@ class Actions:
         txn: UpstreamTransaction,
     ) -> Outcome:
         decision = inspection.decision
-        loaded = self._policy()
-        policy = loaded.policy if loaded else Policy()
+        policy = self._policy()
         if decision.action is Action.REJECT:
             return Outcome(replies.rejected_by_policy(decision.reason), inspection)
         if decision.action is Action.HOLD:
@@ -280,8 +279,7 @@ class Actions:
         release: str,
     ) -> None:
         if policy is None:
-            loaded = self._policy()
-            policy = loaded.policy if loaded else Policy()
+            policy = self._policy()
         notice = notify.build_notice(
             kind,
             sender=sender,

@@ -26,7 +26,6 @@ from mailguard.cli.common import (
     runtime_from,
 )
 from mailguard.inspection import pipeline
-from mailguard.inspection.context import needs_dns
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
@@ -154,14 +153,12 @@ def inspect_files(
 async def _dns_answers(
     runtime: Runtime, loaded: LoadedPolicy | None, messages: Sequence[MessageFile]
 ) -> list[dict[str, str]]:
-    """What the relay would have asked DNS for each message, asked only when a rule
-    of the policy can use the answer."""
-    if loaded is None or not needs_dns(loaded):
-        return [{} for _ in messages]
+    """What the relay would have asked DNS for each message (nothing, unless a rule of
+    the policy can use the answer)."""
+    context = runtime.inspection
     try:
         return [
-            await runtime.inspection.dns_answers(runtime.dns, loaded, m.envelope.rcpt_tos)
-            for m in messages
+            await context.dns_answers(runtime.dns, loaded, m.envelope.rcpt_tos) for m in messages
         ]
     finally:
         await runtime.dns.aclose()

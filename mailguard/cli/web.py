@@ -50,14 +50,8 @@ def web(
 async def _run_web(runtime: Runtime) -> None:
     from mailguard.web.server import WebServer, review_context
 
-    def expire_days() -> int:
-        return runtime.policy().quarantine.expire_days
-
     # No /metrics here: the relays serve their own.
-    server = WebServer(
-        runtime.settings,
-        lambda: review_context(runtime, expire_days, with_metrics=False),
-    )
+    server = WebServer(runtime.settings, lambda: review_context(runtime, with_metrics=False))
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -49,10 +49,12 @@ class InspectionContext:
         return DomainChecker(list(self.dns_servers) or None, timeout=self.dns_timeout)
 
     async def dns_answers(
-        self, checker: DomainChecker, policy: LoadedPolicy, recipients: Sequence[str]
+        self, checker: DomainChecker, policy: LoadedPolicy | None, recipients: Sequence[str]
     ) -> dict[str, str]:
-        """DNS answers for the recipients' outside domains, within ``dns_timeout``
-        (ask only when ``needs_dns``)."""
+        """DNS answers for the recipients' outside domains, within ``dns_timeout``;
+        none asked when no rule of the policy can use them."""
+        if policy is None or not needs_dns(policy):
+            return {}
         internal = policy.policy.organisation.internal_domains
         return await answers_for(checker, recipients, internal, self.dns_timeout)
 
@@ -75,25 +77,15 @@ class RecipientDns:
         self.context = context
         self.checker = checker
         self._policy = policy
-        self._needed: tuple[str | None, bool] = ("", False)
-
-    def _needs(self) -> LoadedPolicy | None:
-        """The policy when it needs DNS (worked out once per policy version)."""
-        loaded = self._policy()
-        version = loaded.version if loaded else None
-        if self._needed[0] != version:
-            self._needed = (version, needs_dns(loaded))
-        return loaded if self._needed[1] else None
 
     def prefetch(self, address: str) -> None:
         """Start the lookup now so its answer is ready when the message is inspected."""
-        loaded = self._needs()
+        loaded = self._policy()
         domain = domain_of(address)
-        if loaded and domain and not loaded.policy.organisation.domains.is_internal(address):
+        if loaded is None or not domain or not needs_dns(loaded):
+            return
+        if not loaded.policy.organisation.domains.is_internal(address):
             self.checker.start(domain)
 
     async def answers(self, recipients: Sequence[str]) -> dict[str, str]:
-        loaded = self._needs()
-        if loaded is None:
-            return {}
-        return await self.context.dns_answers(self.checker, loaded, recipients)
+        return await self.context.dns_answers(self.checker, self._policy(), recipients)

@@ -16,7 +16,6 @@ from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
 from mailguard.policy import engine
 from mailguard.policy.loader import LoadedPolicy
-from mailguard.policy.schema import Policy
 
 
 def inspect(
@@ -40,7 +39,7 @@ def inspect(
     message = ParsedMessage(raw)
     candidates = registry.DETECTORS if detector_set is None else detector_set
     if policy is not None:
-        wanted = _needed_by(policy)
+        wanted = engine.detectors_needed(policy.policy)
         chosen = registry.sorted_by_cost(d for d in candidates if d.name in wanted)
     else:
         chosen = () if detector_set is None else registry.sorted_by_cost(detector_set)
@@ -72,21 +71,6 @@ def inspect(
         decision = engine.decide(policy.policy, findings, envelope, message, policy.version)
     elapsed_ms = (time.perf_counter() - started) * 1000
     return Inspection(decision, tuple(findings), tuple(inspected), elapsed_ms)
-
-
-# Policy objects seen lately, and the detectors each needs (the entry keeps the policy
-# alive, so its id cannot be reused while it is here).
-_NEEDED: dict[int, tuple[Policy, frozenset[str]]] = {}
-
-
-def _needed_by(policy: LoadedPolicy) -> frozenset[str]:
-    """``detectors_needed``, worked out once per policy, not once per message."""
-    entry = _NEEDED.get(id(policy.policy))
-    if entry is None:
-        if len(_NEEDED) >= 16:  # a long-lived worker sees a new policy on every reload
-            _NEEDED.clear()
-        entry = _NEEDED[id(policy.policy)] = (policy.policy, engine.detectors_needed(policy.policy))
-    return entry[1]
 
 
 def warm_up() -> None:

@@ -150,8 +150,25 @@ def _where_matches(wanted: str, where: str) -> bool:
     return where == wanted
 
 
+# Policies seen lately and what each needs; the entry keeps its policy alive, so the
+# id cannot be reused while it is here. A policy is frozen, so the answer never goes stale.
+_NEEDED: dict[int, tuple[Policy, frozenset[str]]] = {}
+
+
 def detectors_needed(policy: Policy) -> frozenset[str]:
-    """Detectors whose findings some rule looks at; the others need not run."""
+    """Detectors whose findings some rule looks at; the others need not run.
+
+    Asked for every message (and every RCPT when DNS may be needed), so worked out
+    once per policy."""
+    entry = _NEEDED.get(id(policy))
+    if entry is None:
+        if len(_NEEDED) >= 16:  # a long-lived worker sees a new policy on every reload
+            _NEEDED.clear()
+        entry = _NEEDED[id(policy)] = (policy, _detectors_needed(policy))
+    return entry[1]
+
+
+def _detectors_needed(policy: Policy) -> frozenset[str]:
     site_types = {i.name for i in policy.identifiers}
     needed: set[str] = set()
     for rule in policy.rules:

@@ -26,7 +26,6 @@ class Facts:
         self.envelope = envelope
         self.message = message
         self.findings = findings
-        self.org = organisation
         self.domains = organisation.domains
 
     @cached_property
@@ -39,11 +38,11 @@ class Facts:
 
     @cached_property
     def visible_external(self) -> tuple[str, ...]:
-        return tuple(a for a in self.visible_recipients if not self.domains.is_internal(a))
+        return self.domains.external(self.visible_recipients)
 
     @cached_property
     def external_recipients(self) -> tuple[str, ...]:
-        return tuple(r for r in self.envelope.rcpt_tos if not self.domains.is_internal(r))
+        return self.domains.external(self.envelope.rcpt_tos)
 
     @cached_property
     def untrusted_domains(self) -> frozenset[str]:

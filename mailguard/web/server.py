@@ -26,7 +26,6 @@ WEB_CONNECTIONS = 100  # beyond this the UI answers 503 at once; SMTP keeps its 
 
 def review_context(
     runtime: Runtime,
-    link_days: Callable[[], int],
     ready: Callable[[], tuple[bool, str]] | None = None,
     *,
     with_metrics: bool = True,
@@ -39,7 +38,7 @@ def review_context(
         service=runtime.quarantine,
         users=runtime.users,
         links=runtime.links,
-        link_days=link_days,
+        link_days=lambda: runtime.policy().quarantine.expire_days,  # as long as a hold
         secure_cookies=bool(settings.web_tls_cert) or web_url(settings).startswith("https:"),
         session_hours=settings.session_hours,
         timezone=ZoneInfo(settings.web_timezone),
