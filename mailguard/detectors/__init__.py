@@ -22,10 +22,21 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnDetails:
+    """The organisation's own name, bank accounts, phone numbers (digits only) and
+    postcodes (no spaces, upper case): never personal data wherever they appear."""
+
+    name: str = ""
+    numbers: frozenset[str] = frozenset()
+    postcodes: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class DetectionContext:
     """What a detector may know beyond the message.
 
-    The site's identifiers and domains (from the policy); the sender's history (None
+    The site's identifiers, domains and own details (from the policy); the sender's
+    history (None
     when there is no history store or no sender); DNS answers for recipient domains
     gathered while the client was still sending (``DomainStatus`` values; missing =
     not looked up).
@@ -35,6 +46,7 @@ class DetectionContext:
     domains: Domains = field(default_factory=Domains)
     history: SenderProfile | None = None
     dns: Mapping[str, str] = field(default_factory=dict)
+    own: OwnDetails = field(default_factory=OwnDetails)
 
 
 DetectFn = Callable[[ParsedMessage, Envelope, DetectionContext], Sequence[Finding]]

@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from mailguard.addresses import Domains
-from mailguard.detectors import DetectionContext, Detector, registry
+from mailguard.detectors import DetectionContext, Detector, OwnDetails, registry
 from mailguard.history.store import HistoryReader
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
@@ -55,6 +55,7 @@ def inspect(
         site.organisation.domains if site else Domains(),
         profile,
         dns or {},
+        site.organisation.own_details if site else OwnDetails(),
     )
     findings: list[Finding] = []
     inspected: list[str] = []

@@ -9,13 +9,14 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterator
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from mailguard.addresses import Domains
 from mailguard.config import Lowered, parse_size
-from mailguard.detectors import registry
+from mailguard.detectors import OwnDetails, registry
 from mailguard.detectors.personal_data.identifiers import Identifier
 from mailguard.model import Action, Severity
 
@@ -184,6 +185,7 @@ class Rule(_Strict):
         return self.action in (RuleAction.HOLD, RuleAction.REWRITE)
 
 
+_POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z0-9-]{2,63}$")
 
 
@@ -194,10 +196,31 @@ class Organisation(_Strict):
     # Mail to these (and their subdomains) must never travel in clear text: Postfix
     # gets an "encrypt" TLS policy for them (mailguard postfix tls-policy).
     tls_required_domains: Lowered = Field(default_factory=list)
+    # The organisation's own details, never personal data wherever they appear:
+    # bank accounts ("20-00-00 12345678" or an IBAN), phone numbers, postal addresses.
+    bank_accounts: list[str] = Field(default_factory=list)
+    phone_numbers: list[str] = Field(default_factory=list)
+    addresses: list[str] = Field(default_factory=list)
 
     @property
     def domains(self) -> Domains:
         return Domains(tuple(self.internal_domains), tuple(self.partner_domains))
+
+    @cached_property
+    def own_details(self) -> OwnDetails:
+        numbers = set()
+        for entry in self.bank_accounts:  # a sort code and an account number, or an IBAN
+            for group in re.split(r"[\s,;]+", entry.strip()):
+                if sum(c.isdigit() for c in group) >= 6:
+                    numbers.add("".join(c for c in group if c.isdigit()))
+        for entry in (*self.bank_accounts, *self.phone_numbers):
+            numbers.add("".join(c for c in entry if c.isdigit()))
+        postcodes = {
+            "".join(m.group(0).split()).upper()
+            for a in self.addresses
+            for m in _POSTCODE.finditer(a.upper())
+        }
+        return OwnDetails(self.name, frozenset(n for n in numbers if n), frozenset(postcodes))
 
     @field_validator("internal_domains", "partner_domains", "tls_required_domains")
     @classmethod

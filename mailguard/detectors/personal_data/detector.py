@@ -26,9 +26,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from mailguard.detectors import Cost, DetectionContext, Detector
+from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails
 from mailguard.detectors.personal_data import special_category
+from mailguard.detectors.personal_data.corroborate import corroborated
 from mailguard.detectors.personal_data.identifiers import Identifier
+from mailguard.detectors.personal_data.layout import Layout
 from mailguard.intake.extract import Extracted, Table, extract
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity
@@ -86,6 +88,9 @@ _PRESCAN = re.compile(
 )
 
 
+_NO_DETAILS = OwnDetails()
+
+
 @dataclass(frozen=True, slots=True)
 class _Hit:
     type: str
@@ -107,13 +112,15 @@ class _Custom:
 def detect(
     message: ParsedMessage, envelope: Envelope, context: DetectionContext | None = None
 ) -> list[Finding]:
-    return findings_from(extract(message.message), context.identifiers if context else ())
+    context = context or DetectionContext()
+    return findings_from(extract(message.message), context.identifiers, own=context.own)
 
 
 def findings_from(
     extracted: Extracted,
     identifiers: Sequence[Identifier] = (),
     time_budget: float = DETECTION_SECONDS,
+    own: OwnDetails = _NO_DETAILS,
 ) -> list[Finding]:
     custom = tuple(
         _Custom(i.name, re.compile(i.pattern), tuple(i.context), i.needs_context, i.severity)
@@ -139,7 +146,7 @@ def findings_from(
             continue
         where = part.where + ("#hidden" if part.hidden else "")
         try:
-            add(_text_hits(part.text, where, custom))
+            add(_text_hits(part.text, where, custom, own))
         except Exception as exc:
             broken.append(_uninspectable(part.where, exc))
     table_findings: list[Finding] = []
@@ -174,59 +181,88 @@ def findings_from(
 # --- free text -------------------------------------------------------------------------
 
 
-def _text_hits(text: str, where: str, custom: Sequence[_Custom] = ()) -> list[_Hit]:
-    """Identifiers by pattern + checksum + nearby context words; NER only when needed.
+def _text_hits(
+    text: str, where: str, custom: Sequence[_Custom] = (), own: OwnDetails = _NO_DETAILS
+) -> list[_Hit]:
+    """Identifiers by pattern + checksum + context; special category as a sentence.
 
-    spaCy runs only around a special-category word that has no identifier near it,
-    to find the person it is about: ordinary mail, even with a phone number in the
-    signature, never pays for a model run, and a long letter pays for a few
-    sentences, not for the whole text.
+    A sensitive word counts only as a fact about someone: outside signatures,
+    disclaimers and auto-replies, not naming a job or a service, in English, and in
+    the same sentence as a person or an identifier (or the sentence after one, when
+    it says "she" or "his"). spaCy runs only on such sentences that name nobody by
+    pattern, so ordinary mail never pays for a model run.
     """
-    keywords = _distinct_mentions(special_category.mentions(text))
+    layout = Layout(text)
+    keywords = _distinct_mentions(
+        k for k in special_category.mentions(text) if _is_fact(text, k, layout)
+    )
     results = _custom_results(text, custom)
     candidates = _PRESCAN.search(text) is not None
     if not candidates and not keywords and not results:
         return []
     if candidates:
-        results.extend(_pattern_results(text))
-    results = [r for r in results if r[0] != "UK_NHS" or _has_context(text, r, _NHS_CONTEXT)]
-    # A sensitive word is about someone only if a person or an identifier of a person
-    # is near it; contact details (a signature's phone number) are not enough.
-    anchors = _anchors(results)
-    lonely = [k for k in keywords if not _near(k.start(), anchors)]
-    if lonely:
-        results.extend(_people_near(text, [k.start() for k in lonely]))
-        anchors = _anchors(results)
+        results.extend(corroborated(text, _pattern_results(text), own))
     hits = [_Hit(t, where, text[s:e]) for t, s, e in _dedupe(results)]
-    # Special category: a sensitive word near a person or an identifier.
+    if not keywords:
+        return hits
+    anchors = sorted(
+        [s for t, s, _ in results if t not in _WEAK_ANCHORS]
+        + [m.start() for m in _TITLED_NAME.finditer(text)]
+    )
+    postcodes = sorted(s for t, s, _ in results if t == "UK_POSTCODE")
+
+    def about_someone(k: re.Match[str], anchors: Sequence[int]) -> bool:
+        sentence = layout.sentence_of(k.start())
+        return _within(anchors, _about(layout, k.start())) or _within(
+            postcodes, (sentence.start, sentence.end)
+        )
+
+    lonely = [_about(layout, k.start()) for k in keywords if not about_someone(k, anchors)]
+    if lonely:
+        anchors = sorted(anchors + _people_in(text, lonely))
     hits.extend(
         _Hit("SPECIAL_CATEGORY", where, special_category.category_of(k.group(1)))
         for k in keywords
-        if _near(k.start(), anchors)
+        if about_someone(k, anchors)
     )
     return hits
 
 
-NEAR = 200  # characters: "a sensitive word next to a person"
 _WEAK_ANCHORS = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE"})
-# One random 10-digit number in 11 passes the NHS checksum: in free text an NHS
-# number counts only with a health word near it (tables use their header instead).
-_NHS_CONTEXT = ("nhs", "health", "patient", "gp", "hospital", "chi number")
+_TITLED_NAME = re.compile(
+    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'\u2019-]+(?:\s+[A-Z][a-z'\u2019-]+)?"
+)
+_PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.IGNORECASE)
 
 
-def _has_context(text: str, result: tuple[str, int, int], words: Sequence[str]) -> bool:
-    window = text[max(0, result[1] - CONTEXT_WINDOW) : result[2] + CONTEXT_WINDOW].lower()
-    return any(re.search(rf"\b{re.escape(w)}\b", window) for w in words)
+def _is_fact(text: str, keyword: re.Match[str], layout: Layout) -> bool:
+    pos = keyword.start()
+    return (
+        layout.english_at(pos)
+        and not layout.in_boilerplate(pos)
+        and not special_category.is_attributive(text, keyword)
+    )
 
 
-def _anchors(results: Sequence[tuple[str, int, int]]) -> list[int]:
-    return sorted(s for t, s, _ in results if t not in _WEAK_ANCHORS)
+def _about(layout: Layout, pos: int) -> tuple[int, int]:
+    """The text a sentence is about: itself, and the one or two before it in the
+    same paragraph when it refers back with a pronoun ("She was sectioned...")."""
+    i = layout.sentence_index(pos)
+    sentence = layout.sentences[i]
+    start = sentence.start
+    said = layout.text[sentence.start : sentence.end]
+    if _PRONOUN.search(said):
+        paragraph = layout.paragraph_of(pos)
+        for j in (i - 1, i - 2):
+            if j >= 0 and layout.paragraph_of(layout.sentences[j].start) == paragraph:
+                start = layout.sentences[j].start
+    return start, sentence.end
 
 
-def _near(position: int, anchors: Sequence[int]) -> bool:
-    """``anchors`` sorted; a binary search, not a scan, for long letters."""
-    i = bisect.bisect_left(anchors, position - NEAR + 1)
-    return i < len(anchors) and anchors[i] < position + NEAR
+def _within(positions: Sequence[int], span: tuple[int, int]) -> bool:
+    """``positions`` sorted; a binary search, not a scan, for long letters."""
+    i = bisect.bisect_left(positions, span[0])
+    return i < len(positions) and positions[i] < span[1]
 
 
 def _distinct_mentions(matches: Iterable[re.Match[str]]) -> list[re.Match[str]]:
@@ -238,26 +274,36 @@ def _distinct_mentions(matches: Iterable[re.Match[str]]) -> list[re.Match[str]]:
     return out
 
 
-def _people_near(text: str, positions: Sequence[int]) -> list[tuple[str, int, int]]:
-    """PERSON entities found by spaCy in windows around the given positions only."""
-    windows: list[list[int]] = []
-    for p in sorted(positions):
-        start, end = max(0, p - NEAR), min(len(text), p + NEAR)
-        if windows and start <= windows[-1][1]:
-            windows[-1][1] = end
+def _people_in(text: str, spans: Sequence[tuple[int, int]]) -> list[int]:
+    """Where spaCy finds a person's name in the given sentences (and nowhere else)."""
+    merged: list[list[int]] = []
+    for s, e in sorted(spans):
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
         else:
-            windows.append([start, end])
-    found = []
+            merged.append([s, e])
     limit = min(nlp().max_length, 100_000)
-    windows = [[s, min(e, s + limit)] for s, e in windows]  # a wall of keywords: cap it
-    docs = nlp().pipe(text[s:e] for s, e in windows)
-    for (start, _), doc in zip(windows, docs, strict=True):
+    merged = [[s, min(e, s + limit)] for s, e in merged]  # a wall of keywords: cap it
+    found = []
+    docs = nlp().pipe(text[s:e] for s, e in merged)
+    for (start, _), doc in zip(merged, docs, strict=True):
         found.extend(
-            ("PERSON", start + e.start_char, start + e.end_char)
+            start + e.start_char
             for e in doc.ents
-            if e.label_ in ("PERSON", "PER")
+            if e.label_ in ("PERSON", "PER") and _looks_like_a_name(e.text)
         )
     return found
+
+
+def _looks_like_a_name(text: str) -> bool:
+    """spaCy's small model calls many capitalised phrases people ("Dementia Café")."""
+    words = re.findall(r"[^\W\d_]+", text)
+    if not words or not all(w[:1].isupper() for w in words) or text.isupper():
+        return False
+    lowered = {w.lower() for w in words}
+    if lowered & special_category.NOT_NAMES:
+        return False
+    return special_category.mentions(text) == []
 
 
 CONTEXT_WINDOW = 60  # characters either side in which a context word raises the score
@@ -340,6 +386,7 @@ def _table_findings(
                 + f", e.g. {mask(examples[type_], type_)}",
             )
         )
+    findings.extend(_special_category_columns(table, columns, name))
     hidden_rows = _hidden_rows_with_data(table)
     if hidden_rows:
         what = "a hidden sheet" if table.sheet_hidden else "hidden rows/columns"
@@ -354,6 +401,47 @@ def _table_findings(
             )
         )
     return findings
+
+
+# Column headers that say a table of people records an Article 9/10 fact about each.
+_SPECIAL_HEADERS = re.compile(
+    r"diagnos|condition|disabilit|ethnic|religio|faith|belief|sexual|gender identity"
+    r"|medical|medication|health need|offence|conviction|criminal|safeguarding|impairment",
+    re.IGNORECASE,
+)
+_EMPTY_CELL = frozenset({"", "-", "n/a", "na", "none", "no", "nil", "not known", "unknown"})
+_ABOUT_PEOPLE = frozenset(SEVERITY) - {"HIDDEN_CONTENT", "UNINSPECTABLE", "SPECIAL_CATEGORY"}
+
+
+def _special_category_columns(table: Table, columns: dict[int, str], name: str) -> list[Finding]:
+    """A column of health, ethnicity, religion... facts in a table of people: one per row."""
+    if not _ABOUT_PEOPLE & set(columns.values()):
+        return []
+    width = max([len(table.header), *(len(r) for r in table.rows[:SAMPLE])], default=0)
+    for col in range(width):
+        if col in columns:
+            continue
+        header = table.header[col] if col < len(table.header) else ""
+        cells = [r[col] for r in table.rows if col < len(r)]
+        filled = [r for r, c in enumerate(cells) if c.strip().lower() not in _EMPTY_CELL]
+        if not filled:
+            continue
+        sample = [cells[r] for r in filled[:SAMPLE]]
+        by_word = sum(1 for c in sample if special_category.mentions(c))
+        if not (_SPECIAL_HEADERS.search(header) or by_word >= max(1, len(sample) * 0.3)):
+            continue
+        label = _column_label(table, col)
+        return [
+            Finding(
+                NAME,
+                "SPECIAL_CATEGORY",
+                len(filled),
+                Severity.HIGH,
+                table.where + ("#hidden" if any(table.is_hidden(r, col) for r in filled) else ""),
+                f"{len(filled)} rows with SPECIAL_CATEGORY in {_quoted(label)} of {name}",
+            )
+        ]
+    return []
 
 
 def _column_label(table: Table, col: int) -> str:
@@ -404,10 +492,39 @@ def _classify_columns(table: Table, custom: Sequence[_Custom] = ()) -> dict[int,
         sample = sample[:SAMPLE]
         if not sample:
             continue
-        type_ = _column_type(sample, hinted, custom)
+        if _REFERENCE_HEADER.search(header):  # "Council tax account", "Order no"
+            hinted = [t for t in hinted if t not in _NOT_REFERENCES]
+            type_ = _column_type(sample, hinted, custom)
+            type_ = None if type_ in _NOT_REFERENCES else type_
+        else:
+            if _NOT_A_PERSON_HEADER.search(header):
+                hinted = [t for t in hinted if t != "PERSON"]
+            type_ = _column_type(sample, hinted, custom)
         if type_:
             out[col] = type_
+    # An account number is a bank account only beside a sort code or under "bank".
+    has_sort_code = "UK_SORT_CODE" in out.values()
+    for col, type_ in list(out.items()):
+        header = table.header[col].lower() if col < len(table.header) else ""
+        if type_ == "UK_BANK_ACCOUNT" and not has_sort_code and "bank" not in header:
+            del out[col]
     return out
+
+
+# Headers of the council's own reference columns: never bank or NHS numbers.
+_REFERENCE_HEADER = re.compile(
+    r"council\s*tax|ctax|rent|tenancy|customer|invoice|order|case|application|reference"
+    r"|\bref\b|claim|booking|ticket|receipt|transaction|supplier|vendor|creditor|debtor"
+    r"|property|uprn|payment|job|request|contract|po\b|member|employee|payroll|student",
+    re.IGNORECASE,
+)
+_NOT_REFERENCES = frozenset({"UK_BANK_ACCOUNT", "UK_SORT_CODE", "UK_NHS"})
+_NOT_A_PERSON_HEADER = re.compile(
+    r"company|business|organi[sz]ation|street|road|scheme|team|school|supplier|file|site"
+    r"|venue|project|product|place|user ?name|service|ward|parish|town|event"
+    r"|course|document|item|folder|premises|trading|brand|sheet|field",
+    re.IGNORECASE,
+)
 
 
 def _column_type(

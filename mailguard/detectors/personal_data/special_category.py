@@ -103,7 +103,102 @@ _WORDS = re.compile(r"[a-z]+")
 
 
 def mentions(text: str) -> list[re.Match[str]]:
-    """Keyword matches; a cheap word-set test first, since most mail has none."""
+    """Keyword matches; a cheap word-set test first, since most mail has none.
+
+    Acronyms count only in capitals ("DLA", not "dla" inside a Polish sentence), and
+    words with an everyday second meaning only with a word of their own sense near
+    them (DLA the benefit next to "allowance" or "award", not DLA Piper).
+    """
     if _FIRST_WORDS.isdisjoint(_WORDS.findall(text.lower())):
         return []
-    return list(PATTERN.finditer(text))
+    return [m for m in PATTERN.finditer(text) if _plausible(text, m)]
+
+
+# Written in capitals when they mean the condition or the benefit.
+ACRONYMS = frozenset({"hiv", "adhd", "dla", "dbs", "pip"})
+# Ambiguous words: they count only with one of these within the sentence around them.
+NEEDS_CONTEXT = {
+    "dla": re.compile(
+        r"\b(?:allowance|award(?:ed)?|claim\w*|benefits?|rate|component|mobility|entitle\w*)\b",
+        re.IGNORECASE,
+    ),
+    "pip award": re.compile(r"\b(?:daily living|mobility|award|claim|points?)\b", re.IGNORECASE),
+    "roma": re.compile(
+        r"\b(?:gypsy|gypsies|travell?ers?|ethnic\w*|heritage|origin|communit\w+|famil\w+)\b",
+        re.IGNORECASE,
+    ),
+    "deaf": re.compile(
+        r"\b(?:is|am|are|was|profoundly|partially|severely|totally|registered|hearing|bsl)\b",
+        re.IGNORECASE,
+    ),
+}
+_CONTEXT_WINDOW = 120
+
+
+def _plausible(text: str, m: re.Match[str]) -> bool:
+    term = " ".join(m.group(1).casefold().split())
+    first = term.split()[0]
+    if first in ACRONYMS and not m.group(1).split()[0].isupper():
+        return False
+    needs = NEEDS_CONTEXT.get(term)
+    if needs is not None:
+        window = text[max(0, m.start() - _CONTEXT_WINDOW) : m.end() + _CONTEXT_WINDOW]
+        return needs.search(window.replace(m.group(0), " ")) is not None
+    return True
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Nouns that make the word before them the name of a job, a team, a service, a place
+# or an event: "Learning Disability Nurse", "Substance Misuse Service", "Mental
+# Health Awareness Week", "disabled parking bay". Such a phrase says nothing about
+# anyone's health.
+_INSTITUTIONAL = _words(
+    """
+    service services team teams unit nurse nurses nursing worker workers officer officers
+    lead leads manager managers coordinator co-ordinator practitioner practitioners
+    specialist specialists consultant consultants adviser advisers advisor advisors
+    champion champions head director directorate department board partnership forum
+    network group groups cafe café hub clinic clinics centre centres center charity
+    trust strategy policy policies act awareness week month day training course courses
+    toilet toilets parking bay bays access facilities facility friendly alliance
+    commissioner commissioning panel programme program project pathway support
+    helpline line charter network campaign conference festival event events
+    register bill grant grants team's services' provision provider providers
+    practice college school academy association society foundation
+    """
+)
+# Words in a capitalised phrase that make it a place or an organisation, not a person.
+NOT_NAMES = _INSTITUTIONAL | _words(
+    """
+    council county borough city district parish nhs street road lane avenue close drive
+    house hall court ward hospital surgery health care social adult adults children
+    community mental disability learning
+    """
+)
+_CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the"})
+_NEXT_WORD = re.compile(r"[\s,'\u2019]*([^\s,.;:()]+)")
+
+
+def is_attributive(text: str, m: re.Match[str]) -> bool:
+    """The word names a job, team, service, place or event rather than stating a fact.
+
+    Looks at up to three following words, skipping connectors and capitalised words
+    of the same name ("Mental Health and Wellbeing Team").
+    """
+    pos = m.end()
+    for _ in range(4):
+        nxt = _NEXT_WORD.match(text, pos)
+        if nxt is None:
+            return False
+        word = nxt.group(1)
+        lowered = word.lower().strip("'\u2019")
+        if lowered in _INSTITUTIONAL:
+            return True
+        if lowered in _CONNECTORS or word[:1].isupper():
+            pos = nxt.end()
+            continue
+        return False
+    return False
