@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from mailguard.detectors import Detector
 from mailguard.detectors.personal_data import detector as personal_data
 from mailguard.detectors.recipients import (
+    attachment_mismatch,
     bulk_visible,
     lookalike,
     name_mismatch,
@@ -28,6 +29,7 @@ DETECTORS: tuple[Detector, ...] = (
     name_mismatch.DETECTOR,
     unroutable.DETECTOR,
     personal_data.DETECTOR,
+    attachment_mismatch.DETECTOR,
 )
 
 # Any detector that fails reports this, whatever it otherwise emits.

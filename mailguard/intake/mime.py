@@ -7,15 +7,18 @@ relay with only cheap detectors never pays for a full MIME parse of a 50 MB mess
 from __future__ import annotations
 
 import email.policy
+from collections.abc import Callable
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import BytesHeaderParser, BytesParser
 from email.utils import getaddresses
 from functools import cached_property
+from typing import TypeVar
 
 # compat32: plain strings instead of header objects. Parsing is several times faster,
 # and it never raises on malformed headers; we decode what we need ourselves.
 _POLICY = email.policy.compat32
+T = TypeVar("T")
 
 
 class ParsedMessage:
@@ -24,6 +27,13 @@ class ParsedMessage:
     def __init__(self, raw: bytes) -> None:
         self.raw = raw
         self._addresses: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+        self._shared: dict[str, object] = {}
+
+    def shared(self, key: str, make: Callable[[], T]) -> T:
+        """What several detectors read (the extracted text) is worked out once."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        return self._shared[key]  # type: ignore[return-value]
 
     @cached_property
     def headers(self) -> Message:

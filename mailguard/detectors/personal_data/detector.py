@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails
-from mailguard.detectors.personal_data import special_category
+from mailguard.detectors.personal_data import special_category, subject
 from mailguard.detectors.personal_data.corroborate import corroborated
 from mailguard.detectors.personal_data.identifiers import Identifier
 from mailguard.detectors.personal_data.layout import Layout
@@ -55,6 +55,7 @@ SEVERITY = {
     "HIDDEN_CONTENT": Severity.MEDIUM,
     "UNINSPECTABLE": Severity.MEDIUM,
     "UK_POSTCODE": Severity.LOW,
+    "RECIPIENT_OWN_DATA": Severity.LOW,
     "PHONE_NUMBER": Severity.LOW,
     "EMAIL_ADDRESS": Severity.LOW,
     "PERSON": Severity.LOW,
@@ -113,7 +114,56 @@ def detect(
     message: ParsedMessage, envelope: Envelope, context: DetectionContext | None = None
 ) -> list[Finding]:
     context = context or DetectionContext()
-    return findings_from(extract(message.message), context.identifiers, own=context.own)
+    extracted = message.shared("extracted", lambda: extract(message.message))
+    found = findings_from(extracted, context.identifiers, own=context.own)
+    return found + _own_data(message, envelope, context, extracted, found)
+
+
+# What identifies one person; one value of each, and no table, is one person's data.
+_ONE_PERSON = frozenset(
+    {
+        "UK_NHS",
+        "UK_NINO",
+        "UK_PASSPORT",
+        "UK_DRIVING_LICENCE",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "UK_BANK_ACCOUNT",
+        "UK_SORT_CODE",
+        "DATE_OF_BIRTH",
+    }
+)
+
+
+def _own_data(
+    message: ParsedMessage,
+    envelope: Envelope,
+    context: DetectionContext,
+    extracted: Extracted,
+    found: Sequence[Finding],
+) -> list[Finding]:
+    """RECIPIENT_OWN_DATA: the personal data is one person's, and they are the one
+    outside recipient, greeted as themselves in the body and in every letter."""
+    personal = [f for f in found if f.type in _ONE_PERSON or f.type == "SPECIAL_CATEGORY"]
+    if not personal or any(f.type in _ONE_PERSON and f.count > 1 for f in personal):
+        return []
+    recipients = subject.outside_recipients(message, envelope, context.domains)
+    if len(recipients) != 1 or not recipients[0].names:
+        return []
+    people = subject.greeted(p.text for p in extracted.texts if not p.hidden)
+    if not subject.all_addressed_to(people, recipients[0]):
+        return []
+    return [
+        Finding(
+            NAME,
+            "RECIPIENT_OWN_DATA",
+            1,
+            Severity.LOW,
+            "recipients",
+            "the personal data is about one person, and the text is addressed to the "
+            "recipient by name",
+        )
+    ]
 
 
 def findings_from(
@@ -127,13 +177,16 @@ def findings_from(
         for i in identifiers
     )
     severity = {**SEVERITY, **{c.name: c.severity for c in custom}}
-    counts: dict[tuple[str, str], int] = defaultdict(int)
+    # Distinct values, not matches: one NHS number quoted five times down a thread
+    # is one person's. Special-category mentions are counted as mentions.
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     samples: dict[tuple[str, str], str] = {}
 
     def add(hits: Iterable[_Hit]) -> None:
         for hit in hits:
             key = (hit.type, hit.where)
-            counts[key] += 1
+            value = _normalised(hit.sample)
+            seen[key].add(f"{len(seen[key])}" if hit.type == "SPECIAL_CATEGORY" else value)
             samples.setdefault(key, hit.sample)
 
     # One unreadable part must not cost the findings of every other part, and the
@@ -162,12 +215,12 @@ def findings_from(
         Finding(
             NAME,
             type_,
-            n,
+            len(values),
             severity[type_],
             where,
-            f"{n} x {type_}, e.g. {mask(samples[(type_, where)], type_)}",
+            f"{len(values)} x {type_}, e.g. {mask(samples[(type_, where)], type_)}",
         )
-        for (type_, where), n in sorted(counts.items())
+        for (type_, where), values in sorted(seen.items())
     ]
     out.extend(table_findings)
     out.extend(broken)
@@ -176,6 +229,10 @@ def findings_from(
             Finding(NAME, "UNINSPECTABLE", 1, Severity.MEDIUM, problem.where, problem.reason)
         )
     return out
+
+
+def _normalised(value: str) -> str:
+    return "".join(c for c in value.upper() if c.isalnum())
 
 
 # --- free text -------------------------------------------------------------------------
@@ -410,7 +467,12 @@ _SPECIAL_HEADERS = re.compile(
     re.IGNORECASE,
 )
 _EMPTY_CELL = frozenset({"", "-", "n/a", "na", "none", "no", "nil", "not known", "unknown"})
-_ABOUT_PEOPLE = frozenset(SEVERITY) - {"HIDDEN_CONTENT", "UNINSPECTABLE", "SPECIAL_CATEGORY"}
+_ABOUT_PEOPLE = frozenset(SEVERITY) - {
+    "HIDDEN_CONTENT",
+    "UNINSPECTABLE",
+    "SPECIAL_CATEGORY",
+    "RECIPIENT_OWN_DATA",
+}
 
 
 def _special_category_columns(table: Table, columns: dict[int, str], name: str) -> list[Finding]:
