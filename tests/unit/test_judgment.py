@@ -216,3 +216,15 @@ def test_a_letter_sent_to_a_firms_shared_mailbox_is_not_judged():
         "Please find attached.", "enquiries@smithlaw.example", _decision_letter("Mr Patel")
     )
     assert "ATTACHMENT_MISMATCH" not in found
+
+
+def test_a_reply_knows_the_recipient_by_the_name_in_the_quoted_message():
+    body = (
+        "Dear Mrs Okafor,\n\nYour Blue Badge application has been approved and the badge "
+        "will arrive within ten days.\n\nKind regards\nBlue Badge Team\n\n"
+        "From: Grace Okafor <sunflower1962@example.com>\nSent: 3 March 2026 10:12\n"
+        "Subject: Blue Badge\n\nHello, has my application been decided yet?"
+    )
+    found = detect(body, to="sunflower1962@example.com")
+    assert found.get("SPECIAL_CATEGORY") and found.get("RECIPIENT_OWN_DATA") == 1
+    assert "RECIPIENT_OWN_DATA" not in detect(body, to="rainbow1970@example.com")

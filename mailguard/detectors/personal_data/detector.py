@@ -147,10 +147,12 @@ def _own_data(
     personal = [f for f in found if f.type in _ONE_PERSON or f.type == "SPECIAL_CATEGORY"]
     if not personal or any(f.type in _ONE_PERSON and f.count > 1 for f in personal):
         return []
-    recipients = subject.outside_recipients(message, envelope, context.domains)
+    texts = [p.text for p in extracted.texts if not p.hidden]
+    quoted = subject.names_in_quotes(p.text for p in extracted.texts if p.where == "body")
+    recipients = subject.outside_recipients(message, envelope, context.domains, quoted)
     if len(recipients) != 1 or not recipients[0].names:
         return []
-    people = subject.greeted(p.text for p in extracted.texts if not p.hidden)
+    people = subject.greeted(texts)
     if not subject.all_addressed_to(people, recipients[0]):
         return []
     return [
@@ -268,8 +270,13 @@ def _text_hits(
     )
     postcodes = sorted(s for t, s, _ in results if t == "UK_POSTCODE")
 
+    greeted = bool(subject.addressees(text))
+
     def about_someone(k: re.Match[str], anchors: Sequence[int]) -> bool:
         sentence = layout.sentence_of(k.start())
+        said = text[sentence.start : sentence.end]
+        if greeted and _TO_YOU.search(said) and not _GENERAL.search(said):
+            return True  # "Dear Mrs Okafor, ... your Blue Badge": about the addressee
         return _within(anchors, _about(layout, k.start())) or _within(
             postcodes, (sentence.start, sentence.end)
         )
@@ -288,6 +295,13 @@ def _text_hits(
 _WEAK_ANCHORS = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE"})
 _TITLED_NAME = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'\u2019-]+(?:\s+[A-Z][a-z'\u2019-]+)?"
+)
+_TO_YOU = re.compile(r"\b(?:you|your|yours|yourself)\b", re.IGNORECASE)
+# Advice to anyone, not a fact about the reader: "if you have a disability you may..."
+_GENERAL = re.compile(
+    r"\bif you\b|\byou (?:may|might|could|can)\b|\b(?:people|anyone|everyone|residents"
+    r"|those|someone|families)\b|\bwhether you\b",
+    re.IGNORECASE,
 )
 _PRONOUN = re.compile(r"\b(?:he|she|him|her|his|hers|they|them|their)\b", re.IGNORECASE)
 

@@ -89,13 +89,34 @@ class Recipient:
     known: bool  # a person's display name, not only a mailbox
 
 
+# "From: Jane Smith <jane@example.org>" or "On 3 May, Jane Smith <jane@...> wrote:" in
+# the quoted message a reply answers: the name the recipient gave themselves.
+_QUOTED_FROM = re.compile(
+    r"(?:^[ \t>]*from:[ \t]*|^[ \t>]*on [^\n]{4,80}?,[ \t]*)\"?(?P<name>[^<>\"\n,]{3,60}?)\"?"
+    r"[ \t]*[<\[](?:mailto:)?(?P<address>[^>\]\s]+@[^>\]\s]+)[>\]]",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def names_in_quotes(texts: Iterable[str]) -> dict[str, str]:
+    """Address -> the display name it had in quoted replies below the text."""
+    out: dict[str, str] = {}
+    for text in texts:
+        for m in _QUOTED_FROM.finditer(text):
+            out.setdefault(m.group("address").lower(), m.group("name").strip())
+    return out
+
+
 def outside_recipients(
-    message: ParsedMessage, envelope: Envelope, domains: Domains
+    message: ParsedMessage,
+    envelope: Envelope,
+    domains: Domains,
+    quoted: dict[str, str] | None = None,
 ) -> list[Recipient]:
     shown = {a.lower(): n for n, a in message.addresses("to", "cc")}
     out = []
     for address in domains.external(sorted({a.lower() for a in envelope.rcpt_tos})):
-        display = shown.get(address, "")
+        display = shown.get(address, "") or (quoted or {}).get(address, "")
         local = fold(address.partition("@")[0])
         if _ROLE.search(display) or _ROLE.search(local.replace(".", " ")):
             out.append(Recipient(address, frozenset(), local, known=False))
