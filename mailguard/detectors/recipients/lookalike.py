@@ -23,7 +23,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rapidfuzz.distance import OSA
 
@@ -136,64 +136,97 @@ class LookAlike:
         return f"{text} ({note})" if note else text
 
 
+class References:
+    """Every domain a recipient's may imitate, with whose it is (the most serious wins),
+    indexed so that a recipient is compared only with the few it could resemble."""
+
+    def __init__(self, whose: Mapping[str, str]) -> None:
+        self.whose = dict(whose)
+        self.trusted = tuple(d for d, w in self.whose.items() if w in (OURS, PARTNER))
+        self._by_shape: dict[str, set[str]] = {}
+        self._by_name: dict[str, set[str]] = {}
+        self._by_suffix: dict[str, set[str]] = {}
+        self._swappable: dict[str, set[str]] = {}  # by name
+        self._run_in: dict[str, set[str]] = {}  # "nhsnet" -> nhs.net
+        for ref, w in self.whose.items():
+            r = split(ref)
+            for shape in (skeleton(ref), skeleton(r.registrable)):
+                self._by_shape.setdefault(shape, set()).add(ref)
+            self._by_name.setdefault(r.name, set()).add(ref)
+            self._by_suffix.setdefault(r.suffix, set()).add(ref)
+            if _may_swap(r, w):
+                self._swappable.setdefault(r.name, set()).add(ref)
+                joined = r.name
+                for label in r.ending:
+                    joined += label
+                    self._run_in.setdefault(joined, set()).add(ref)
+
+    def is_real(self, domain: str, established: Collection[str] = ()) -> bool:
+        """Known and legitimate whatever it resembles. A subdomain counts with its
+        registrable domain (mail.oakfield.org.uk with oakfield.org.uk), but a name
+        under gov.uk is not gov.uk's."""
+        if domain in established or domain in self.whose or providers.is_provider(domain):
+            return True
+        if in_domains(domain, self.trusted):
+            return True  # configured, so trusted whatever lies under it
+        registrable = split(domain).registrable
+        return registrable in self.whose or registrable in PUBLIC_SECTOR_REAL
+
+    def lookalike_of(self, domain: str) -> LookAlike | None:
+        """The known domain this one imitates, or None."""
+        domain = domain.lower()
+        if self.is_real(domain):
+            return None
+        found = [
+            LookAlike(domain, ref, self.whose[ref], how) for ref, how in self._hows(domain).items()
+        ]
+        return min(found, key=lambda m: (_RANK[m.whose], m.imitates), default=None)
+
+    def _hows(self, domain: str) -> dict[str, str]:
+        d = split(domain)
+        found: dict[str, str] = {}
+        for shape in {skeleton(domain), skeleton(d.registrable)}:
+            for ref in self._by_shape.get(shape, ()):
+                found.setdefault(ref, CHARACTERS)  # a homoglyph or punycode twin
+        for ref in self._by_name.get(d.name, ()):
+            if OSA.distance(d.suffix, split(ref).suffix, score_cutoff=1) <= 1:
+                found.setdefault(ref, SPELLING)  # nhs.nett, gmail.co
+        # A typo in the name itself; short names (me.com, sky.com) have too many
+        # honest neighbours to judge by spelling alone.
+        for ref in self._by_suffix.get(d.suffix, ()):
+            name = split(ref).name
+            if len(name) >= 4:
+                limit = _max_distance(len(name))
+                if OSA.distance(d.name, name, score_cutoff=limit) <= limit:
+                    found.setdefault(ref, SPELLING)
+        if d.vetted:
+            return found  # kent.ac.uk is the university, not an imitation of kent.gov.uk
+        for j in range(d.at + 1):
+            for ref in self._swappable.get(d.labels[j], ()):
+                if _swapped(d, j, split(ref)):
+                    found.setdefault(ref, ENDING)
+        # The ending run into the name: nhs-net.com, govuk.org, westvale-gov.co.uk.
+        for ref in self._run_in.get(d.name.replace("-", ""), ()):
+            found.setdefault(ref, ENDING)
+        return found
+
+
+@lru_cache(maxsize=1024)
 def references(
-    internal: Sequence[str] = (), partner: Sequence[str] = (), frequent: Sequence[str] = ()
-) -> dict[str, str]:
-    """Every domain a recipient's may imitate, with whose it is (the most serious wins)."""
-    refs: dict[str, str] = {}
-    for whose, domains in (
+    internal: tuple[str, ...] = (), partner: tuple[str, ...] = (), frequent: tuple[str, ...] = ()
+) -> References:
+    """Ours, our partners', the public sector's, the major webmail providers' and the
+    sender's frequent domains (one index per sender, kept while it is in use)."""
+    whose: dict[str, str] = {}
+    for w, domains in (
         (FREQUENT, frequent),
         (PUBLIC, PUBLIC_SECTOR),
         (WEBMAIL, providers.MAJOR),
         (PARTNER, partner),
         (OURS, internal),
     ):
-        refs.update(dict.fromkeys((d.lower() for d in domains), whose))
-    return refs
-
-
-def is_real(domain: str, refs: Mapping[str, str], established: Collection[str] = ()) -> bool:
-    """Known and legitimate whatever it resembles. A subdomain counts with its
-    registrable domain (mail.oakfield.org.uk with oakfield.org.uk), but a name under
-    gov.uk is not gov.uk's."""
-    if domain in established or domain in refs or providers.is_provider(domain):
-        return True
-    if in_domains(domain, tuple(d for d, whose in refs.items() if whose in (OURS, PARTNER))):
-        return True  # configured, so trusted whatever lies under it
-    registrable = split(domain).registrable
-    return registrable in refs or registrable in PUBLIC_SECTOR_REAL
-
-
-def lookalike_of(domain: str, refs: Mapping[str, str]) -> LookAlike | None:
-    """The known domain this one imitates, or None. ``refs``: domain -> whose."""
-    domain = domain.lower()
-    if is_real(domain, refs):
-        return None
-    found = [
-        LookAlike(domain, ref, whose, how)
-        for ref, whose in refs.items()
-        if (how := _how(domain, ref, whose)) is not None
-    ]
-    return min(found, key=lambda m: (_RANK[m.whose], m.imitates), default=None)
-
-
-def _how(domain: str, ref: str, whose: str) -> str | None:
-    d, r = split(domain), split(ref)
-    if skeleton(domain) == skeleton(ref) or skeleton(d.registrable) == skeleton(r.registrable):
-        return CHARACTERS  # a homoglyph or punycode twin
-    if d.name == r.name and OSA.distance(d.suffix, r.suffix) <= 1:
-        return SPELLING  # nhs.nett, gmail.co
-    # A typo in the name itself; short names (me.com, sky.com) have too many
-    # honest neighbours to judge by spelling alone.
-    if (
-        d.suffix == r.suffix
-        and len(r.name) >= 4
-        and OSA.distance(d.name, r.name) <= _max_distance(len(r.name))
-    ):
-        return SPELLING
-    if _may_swap(r, whose) and _swapped(d, r):
-        return ENDING
-    return None
+        whose.update(dict.fromkeys((d.lower() for d in domains), w))
+    return References(whose)
 
 
 def _may_swap(ref: Parts, whose: str) -> bool:
@@ -207,34 +240,19 @@ def _may_swap(ref: Parts, whose: str) -> bool:
     return len(ref.name) >= 3
 
 
-def _swapped(d: Parts, r: Parts) -> bool:
-    """``d`` is ``r``'s name with an ending other than ``r``'s."""
-    if d.vetted:
-        return False  # kent.ac.uk is the university, not an imitation of kent.gov.uk
+def _swapped(d: Parts, j: int, r: Parts) -> bool:
+    """``d``, whose label ``j`` is ``r``'s name, is that name with another ending."""
+    tail = d.labels[j + 1 :]
+    if not tail or tail == r.ending:
+        return False
     # gov.uk, nhs.uk, police.uk are suffixes themselves: their names are every
     # country's (gov.ie, gov.ua), so only an ending that keeps "uk" imitates them.
-    namespace = r.is_suffix
-    for j, label in enumerate(d.labels):
-        if label != r.name or j > d.at:
-            continue
-        tail = d.labels[j + 1 :]
-        if not tail or tail == r.ending:
-            continue
-        if namespace and not _in_order(r.ending, tail):
-            continue
-        if tail[: len(r.ending)] == r.ending:
-            return True  # the whole name with more after it: nhs.net.co, x.gov.uk.com
-        between = d.labels[j + 1 : d.at + 1]
-        if j == d.at or all(w in ENDING_WORDS for w in between):
-            return True  # charity.co.uk, westvale.gov.co.uk
-    # The ending run into the name: nhs-net.com, govuk.org, westvale-gov.co.uk.
-    squashed = d.name.replace("-", "")
-    joined = r.name
-    for label in r.ending:
-        joined += label
-        if squashed == joined and d.registrable != r.registrable:
-            return True
-    return False
+    if r.is_suffix and not _in_order(r.ending, tail):
+        return False
+    if tail[: len(r.ending)] == r.ending:
+        return True  # the whole name with more after it: nhs.net.co, x.gov.uk.com
+    # charity.co.uk; westvale.gov.co.uk (the name is "gov", westvale in front of it)
+    return all(label in ENDING_WORDS for label in d.labels[j + 1 : d.at + 1])
 
 
 def _in_order(wanted: Sequence[str], labels: Sequence[str]) -> bool:
@@ -252,13 +270,13 @@ def detect_domains(
     """``frequent``: domains this sender often writes to, from the history;
     ``established``: domains the organisation writes to, real whatever they resemble
     (bolton.gov.uk next to boston.gov.uk)."""
-    refs = references(internal, partner, frequent)
+    refs = references(tuple(internal), tuple(partner), tuple(frequent))
     found: dict[str, LookAlike] = {}
     for rcpt in recipients:
         domain = domain_of(rcpt)
-        if not domain or domain in found or is_real(domain, refs, established):
+        if not domain or domain in found or refs.is_real(domain, established):
             continue
-        match = lookalike_of(domain, refs)
+        match = refs.lookalike_of(domain)
         if match:
             found[domain] = match
     if not found:
@@ -277,9 +295,15 @@ def detect(message: object, envelope: Envelope, context: DetectionContext) -> li
     return detect_domains(envelope.rcpt_tos, internal, partner, frequent, established)
 
 
+def warm_up() -> None:
+    """Load the public suffix list and index the fixed references before mail arrives."""
+    references().lookalike_of("example.co.uk")
+
+
 DETECTOR = Detector(
     NAME,
     detect,
+    warm_up=warm_up,
     emits={"LOOKALIKE_DOMAIN": Severity.MEDIUM},
     uses_history=True,
     summary=(
