@@ -228,3 +228,16 @@ def test_a_reply_knows_the_recipient_by_the_name_in_the_quoted_message():
     found = detect(body, to="sunflower1962@example.com")
     assert found.get("SPECIAL_CATEGORY") and found.get("RECIPIENT_OWN_DATA") == 1
     assert "RECIPIENT_OWN_DATA" not in detect(body, to="rainbow1970@example.com")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Mr Okafor, your account has been disabled until you reset the password.",
+        "We raised £400 for Cancer Research UK; thank you to Mrs Jones for the cakes.",
+        "Tom Price's probation period ends on Friday; his manager will confirm it.",
+        "Mrs Khan has brought Alzheimer's Society leaflets for the reception desk.",
+    ],
+)
+def test_everyday_senses_and_charity_names_are_not_special_category(body):
+    assert "SPECIAL_CATEGORY" not in detect(body)

@@ -167,7 +167,8 @@ _INSTITUTIONAL = _words(
     commissioner commissioning panel programme program project pathway support
     helpline line charter network campaign conference festival event events
     register bill grant grants team's services' provision provider providers
-    practice college school academy association society foundation
+    practice college school academy association society foundation research uk action
+    relief screening awareness matters today
     """
 )
 # Words in a capitalised phrase that make it a place or an organisation, not a person.
@@ -178,18 +179,23 @@ NOT_NAMES = _INSTITUTIONAL | _words(
     community mental disability learning
     """
 )
-_CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the"})
+_CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the", "s"})
 _NEXT_WORD = re.compile(r"[\s,'\u2019]*([^\s,.;:()]+)")
 
 
 def is_attributive(text: str, m: re.Match[str]) -> bool:
-    """The word names a job, team, service, place or event rather than stating a fact.
+    """The word names a job, team, service, place, charity or event, or is used in its
+    everyday sense, rather than stating a fact about someone.
 
     Looks at up to three following words, skipping connectors and capitalised words
-    of the same name ("Mental Health and Wellbeing Team").
+    of the same name ("Mental Health and Wellbeing Team"). A capitalised word inside
+    a capitalised phrase mid-sentence is a name too ("Epilepsy Action", "Cancer
+    Research UK").
     """
+    if _other_sense(text, m):
+        return True
     pos = m.end()
-    for _ in range(4):
+    for step in range(4):
         nxt = _NEXT_WORD.match(text, pos)
         if nxt is None:
             return False
@@ -197,8 +203,50 @@ def is_attributive(text: str, m: re.Match[str]) -> bool:
         lowered = word.lower().strip("'\u2019")
         if lowered in _INSTITUTIONAL:
             return True
+        if step == 0 and _in_a_proper_name(text, m, word):
+            return True
         if lowered in _CONNECTORS or word[:1].isupper():
             pos = nxt.end()
             continue
         return False
     return False
+
+
+def _in_a_proper_name(text: str, m: re.Match[str], following: str) -> bool:
+    if not (m.group(1)[:1].isupper() and following[:1].isupper()):
+        return False
+    before = text[: m.start()].rstrip(" \t")
+    return bool(before) and before[-1] not in ".!?:\n\r\"'(*-\u2022"
+
+
+# The everyday sense of a word: "probation period", "your account has been disabled".
+_OTHER_SENSE = {
+    "probation": (re.compile(r"^\s+(?:period|review|meeting|months?|weeks?)\b", re.I), None),
+    "disabled": (
+        re.compile(
+            r"^\s+(?:the\s+|your\s+|an?\s+)?(?:account|access|login|user|feature"
+            r"|setting|option|link|button|cookies?|javascript|notifications?|mailbox"
+            r"|card|sign-?in|function)",
+            re.I,
+        ),
+        re.compile(
+            r"(?:account|access|login|user|feature|setting|card|mailbox|licence|option"
+            r"|link|function|service)\s+(?:has|have|had|is|was|were|will\s+be)\s+"
+            r"(?:been\s+|now\s+|temporarily\s+)?$",
+            re.I,
+        ),
+    ),
+    "depression": (None, re.compile(r"(?:tropical|atlantic|weather|economic)\s+$", re.I)),
+    "offence": (None, re.compile(r"\bit\s+is\s+an\s+$", re.I)),
+}
+
+
+def _other_sense(text: str, m: re.Match[str]) -> bool:
+    senses = _OTHER_SENSE.get(" ".join(m.group(1).casefold().split()))
+    if senses is None:
+        return False
+    after, before = senses
+    return bool(
+        (after and after.match(text, m.end()))
+        or (before and before.search(text[max(0, m.start() - 60) : m.start()]))
+    )
