@@ -1,9 +1,13 @@
 """Everything a person could read in a message, including what the sender cannot see.
 
-Bodies (text and HTML), CSV/TSV, xlsx (every sheet, hidden and veryHidden ones,
-hidden rows and columns), docx (paragraphs, tables, headers, footers, comments),
-PDF, zip (recursively) and attached messages become plain ``TextPart``s and
-``Table``s. Tables stay tables so detectors can count records, not matches.
+Bodies (text and HTML), text files, CSV/TSV, xlsx (every sheet, hidden and
+veryHidden ones, hidden rows and columns), docx (paragraphs, tables, headers,
+footers, comments), pptx (slides, tables, speaker notes), PDF, zip (recursively) and
+attached messages become plain ``TextPart``s and ``Table``s. Tables stay tables so
+detectors can count records, not matches: that includes tables typed or pasted
+into a body or a text file (``texttables``) and HTML ``<table>``s holding data
+(``htmltext``); their lines are taken out of the text so nothing is counted twice.
+Text in any encoding a BOM or a charset names is read (``encoding``).
 
 Every parser runs inside a ``Budget`` (expanded bytes, nesting depth, file count,
 compression ratio, time). A file that is encrypted, corrupt or over budget becomes
@@ -16,27 +20,41 @@ import csv
 import datetime as dt
 import io
 import re
-import time
 import zipfile
+from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
-from html.parser import HTMLParser
 
-MB = 1024 * 1024
+from mailguard.intake import encoding, pptx, texttables
+from mailguard.intake.budget import (
+    MB,
+    Budget,
+    CellCount,
+    Limits,
+    OverBudget,
+    Uninspectable,
+    check_zip,
+)
+from mailguard.intake.htmltext import html_to_text, text_and_tables
 
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_bytes: int = 100 * MB  # total expanded bytes across all parts
-    max_depth: int = 4  # zip in eml in zip ...
-    max_files: int = 500
-    max_ratio: float = 100.0  # uncompressed / compressed, per zip member
-    max_seconds: float = 20.0
-    max_cells: int = 2_000_000
-    max_pdf_pages: int = 500
+__all__ = [
+    "MB",
+    "Budget",
+    "Extracted",
+    "Limits",
+    "OverBudget",
+    "Table",
+    "TextPart",
+    "Uninspectable",
+    "Unreadable",
+    "decoded_text",
+    "extract",
+    "html_to_text",
+    "opening_text",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,33 +96,6 @@ class Extracted:
     files: int = 0
 
 
-class OverBudget(Exception):
-    pass
-
-
-class Budget:
-    def __init__(self, limits: Limits) -> None:
-        self.limits = limits
-        self.deadline = time.monotonic() + limits.max_seconds
-        self.bytes = 0
-        self.files = 0
-
-    def spend(self, n: int) -> None:
-        self.bytes += n
-        if self.bytes > self.limits.max_bytes:
-            raise OverBudget(f"more than {self.limits.max_bytes // MB} MB of expanded content")
-        self.tick()
-
-    def tick(self) -> None:
-        if time.monotonic() > self.deadline:
-            raise OverBudget(f"took longer than {self.limits.max_seconds:g}s")
-
-    def file(self) -> None:
-        self.files += 1
-        if self.files > self.limits.max_files:
-            raise OverBudget(f"more than {self.limits.max_files} files")
-
-
 def extract(message: Message, limits: Limits | None = None) -> Extracted:
     out = Extracted()
     budget = Budget(limits or Limits())
@@ -113,7 +104,28 @@ def extract(message: Message, limits: Limits | None = None) -> Extracted:
     except OverBudget as exc:
         out.problems.append(Unreadable("body", f"inspection stopped: {exc}"))
     out.files = budget.files
+    out.tables = _distinct(out.tables)
     return out
+
+
+def _distinct(tables: list[Table]) -> list[Table]:
+    """One copy of a table shown twice in the same place (the plain and the HTML
+    alternative of one body), so its rows are counted once; several tables found in
+    one text are named "table 1", "table 2", ... in the order they appear."""
+    seen: set[tuple] = set()
+    kept = []
+    for table in tables:
+        key = (table.where, table.sheet, table.header, table.rows, table.sheet_hidden)
+        if key not in seen:
+            seen.add(key)
+            kept.append(table)
+    unnamed = Counter(t.where for t in kept if not t.sheet)
+    number: Counter[str] = Counter()
+    for i, table in enumerate(kept):
+        if not table.sheet and unnamed[table.where] > 1:
+            number[table.where] += 1
+            kept[i] = replace(table, sheet=f"table {number[table.where]}")
+    return kept
 
 
 def _message(msg: Message, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
@@ -140,7 +152,7 @@ def _part(
     elif not attached and ctype in ("text/plain", "text/html"):
         text = decoded_text(part)
         budget.spend(len(text))
-        out.texts.append(TextPart(body_where, html_to_text(text) if ctype == "text/html" else text))
+        _text(text, body_where, budget, out, html=ctype == "text/html")
     elif attached or not ctype.startswith("multipart/"):
         name = filename or f"part.{ctype.split('/')[-1]}"
         _attachment(part, name, prefix, depth, budget, out)
@@ -156,12 +168,42 @@ def _leaves(msg: Message) -> Iterator[Message]:
 
 
 def decoded_text(part: Message) -> str:
+    """A text part's payload: BOM, declared charset, UTF-8, then Windows-1252."""
     payload = part.get_payload(decode=True) or b""
-    charset = part.get_content_charset() or "utf-8"
     try:
-        return payload.decode(charset, "replace")
-    except Exception:  # unknown or hostile charset names (idna, undefined, ...)
-        return payload.decode("utf-8", "replace")
+        declared = part.get_content_charset()
+    except Exception:  # a malformed Content-Type parameter
+        declared = None
+    return encoding.decode(payload, declared)
+
+
+def _text(
+    text: str, where: str, budget: Budget, out: Extracted, html: bool = False, hidden: bool = False
+) -> None:
+    """Text as it is read: tables found in it become ``Table``s, the rest stays text.
+
+    A table over the cell budget is a problem, and the whole text is still read as text.
+    """
+    try:
+        if html:
+            text, grids = text_and_tables(text)
+            text = text.replace("\xa0", " ")
+            CellCount(budget).add(sum(len(g.header) + sum(len(r) for r in g.rows) for g in grids))
+        else:
+            grids = []
+        rest, more = texttables.split(text, budget)
+    except Uninspectable as exc:
+        out.problems.append(Unreadable(where, str(exc)))
+        out.texts.append(TextPart(where, html_to_text(text) if html else text, hidden))
+        return
+    grids.extend(more)
+    out.tables.extend(_grid_table(g, where, "", hidden) for g in grids)
+    if rest.strip() or not grids:
+        out.texts.append(TextPart(where, rest, hidden))
+
+
+def _grid_table(grid: texttables.Grid, where: str, sheet: str, hidden: bool = False) -> Table:
+    return Table(where, sheet, grid.header, grid.rows, sheet_hidden=hidden)
 
 
 def _attachment(
@@ -178,7 +220,12 @@ def _attachment(
         return
     data = part.get_payload(decode=True) or b""
     budget.spend(len(data))
-    _file(name, data, where, f"{prefix}{name}/", depth, budget, out, part.get_content_type())
+    try:
+        charset = part.get_content_charset()
+    except Exception:  # a malformed Content-Type parameter
+        charset = None
+    ctype = part.get_content_type()
+    _file(name, data, where, f"{prefix}{name}/", depth, budget, out, ctype, charset)
 
 
 def _file(
@@ -190,16 +237,19 @@ def _file(
     budget: Budget,
     out: Extracted,
     ctype: str = "",
+    charset: str | None = None,
 ) -> None:
     kind = _kind(name, data, ctype)
     try:
         if kind == "csv":
-            tab = "\t" if name.lower().endswith(".tsv") else None
-            out.tables.extend(_csv(data, where, tab, budget))
+            tab = name.lower().endswith((".tsv", ".tab")) or ctype == "text/tab-separated-values"
+            _csv(encoding.decode(data, charset), where, "\t" if tab else None, budget, out)
         elif kind == "xlsx":
             out.tables.extend(_xlsx(data, where, budget, out))
         elif kind == "docx":
             out.texts.extend(_docx(data, where, budget))
+        elif kind == "pptx":
+            _pptx(data, where, prefix, depth, budget, out)
         elif kind == "pdf":
             out.texts.extend(_pdf(data, where, budget))
         elif kind == "zip":
@@ -212,9 +262,9 @@ def _file(
         elif kind == "ole":
             raise Uninspectable("encrypted or old-format Office file")
         elif kind == "text":
-            out.texts.append(TextPart(where, data.decode("utf-8", "replace")))
+            _text(encoding.decode(data, charset), where, budget, out)
         elif kind == "html":
-            out.texts.append(TextPart(where, html_to_text(data.decode("utf-8", "replace"))))
+            _text(encoding.decode(data, charset), where, budget, out, html=True)
     except OverBudget:
         raise
     except Uninspectable as exc:
@@ -223,13 +273,9 @@ def _file(
         out.problems.append(Unreadable(where, f"could not be read ({type(exc).__name__})"))
 
 
-class Uninspectable(Exception):
-    pass
-
-
 def _kind(name: str, data: bytes, ctype: str) -> str:
     ext = name.lower().rsplit(".", 1)[-1] if "." in name else ""
-    if ext in ("csv", "tsv") or ctype in ("text/csv", "text/tab-separated-values"):
+    if ext in ("csv", "tsv", "tab") or ctype in ("text/csv", "text/tab-separated-values"):
         return "csv"
     if data[:4] == b"\xd0\xcf\x11\xe0":  # OLE2: encrypted Office files, old .xls/.doc
         return "ole"
@@ -237,6 +283,8 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
         return "xlsx"
     if ext == "docx" or "wordprocessingml" in ctype:
         return "docx"
+    if ext in ("pptx", "pptm", "ppsx", "ppsm", "potx") or "presentationml" in ctype:
+        return "pptx"
     if ext == "pdf" or ctype == "application/pdf" or data[:5] == b"%PDF-":
         return "pdf"
     if ext == "zip" or ctype in ("application/zip", "application/x-zip-compressed"):
@@ -245,7 +293,7 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
         return "eml"
     if ext in ("htm", "html") or ctype == "text/html":
         return "html"
-    if ext in ("txt", "text", "md", "log") or ctype.startswith("text/"):
+    if ext in ("txt", "text", "md", "log", "prn") or ctype.startswith("text/"):
         return "text"
     return "other"
 
@@ -253,8 +301,9 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
 # --- CSV -----------------------------------------------------------------------------
 
 
-def _csv(data: bytes, where: str, delimiter: str | None, budget: Budget) -> list[Table]:
-    text = data.decode("utf-8-sig", "replace")
+def _csv(text: str, where: str, delimiter: str | None, budget: Budget, out: Extracted) -> None:
+    """One table; title lines above it ("Clinic list 3 March") are text, and a first row
+    that is plainly a record (a date, a long number, an address) is not the header."""
     if delimiter is None:
         try:
             delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
@@ -271,35 +320,38 @@ def _csv(data: bytes, where: str, delimiter: str | None, budget: Budget) -> list
         if any(c.strip() for c in row):
             rows.append(tuple(row))
     if not rows:
-        return []
-    return [Table(where, "", rows[0], tuple(rows[1:]))]
+        return
+    preamble = 0
+    if max(len(r) for r in rows[:50]) >= 2:
+        while (
+            preamble < min(10, len(rows) - 1) and sum(1 for c in rows[preamble] if c.strip()) <= 1
+        ):
+            preamble += 1
+    if preamble:
+        title = "\n".join(" ".join(c for c in r if c.strip()) for r in rows[:preamble])
+        out.texts.append(TextPart(where, title))
+        rows = rows[preamble:]
+    if _is_record(rows[0]):
+        out.tables.append(Table(where, "", (), tuple(rows)))
+    else:
+        out.tables.append(Table(where, "", rows[0], tuple(rows[1:])))
+
+
+_VALUE = re.compile(r"^\W*\d[\d\s/.:-]{4,}\d\W*$|@")
+
+
+def _is_record(row: tuple[str, ...]) -> bool:
+    """A header never holds a date, a phone or NHS number, or an email address."""
+    return any(_VALUE.search(c.strip()) for c in row)
 
 
 # --- xlsx ----------------------------------------------------------------------------
 
 
-def _check_zip(data: bytes, budget: Budget) -> zipfile.ZipFile:
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise Uninspectable("not a valid zip container") from None
-    total = 0
-    for info in archive.infolist():
-        if info.flag_bits & 0x1:
-            raise Uninspectable("encrypted")
-        total += info.file_size
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > MB and ratio > budget.limits.max_ratio:
-            raise Uninspectable(f"compression ratio {ratio:.0f}:1 (zip bomb?)")
-    if budget.bytes + total > budget.limits.max_bytes:
-        raise Uninspectable(f"expands to {total // MB} MB, over the budget")
-    return archive
-
-
 def _xlsx(data: bytes, where: str, budget: Budget, out: Extracted) -> list[Table]:
     import openpyxl  # imported here: only mail with spreadsheets pays for it
 
-    archive = _check_zip(data, budget)
+    archive = check_zip(data, budget)
     _check_sheet_sizes(archive, budget)
     book = openpyxl.load_workbook(io.BytesIO(data), read_only=False, data_only=True)
     tables = []
@@ -391,7 +443,7 @@ def _column_hidden(sheet: object, index: int) -> bool:
 def _docx(data: bytes, where: str, budget: Budget) -> list[TextPart]:
     import docx  # python-docx
 
-    _check_zip(data, budget)
+    check_zip(data, budget)
     from docx.oxml.ns import qn
 
     document = docx.Document(io.BytesIO(data))
@@ -408,6 +460,25 @@ def _docx(data: bytes, where: str, budget: Budget) -> list[TextPart]:
     if comments is not None:
         chunks.extend(c.text for c in comments)
     return [TextPart(where, "\n".join(c for c in chunks if c.strip()))]
+
+
+# --- pptx ----------------------------------------------------------------------------
+
+
+def _pptx(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
+    deck = pptx.read(data, budget)
+    for name, grid, hidden in deck.tables:
+        out.tables.append(_grid_table(grid, where, name, hidden))
+    if deck.text:
+        _text("\n\n".join(deck.text), where, budget, out)
+    if deck.hidden_text:
+        _text("\n\n".join(deck.hidden_text), where, budget, out, hidden=True)
+    if deck.embedded and depth + 1 > budget.limits.max_depth:
+        raise Uninspectable("nested too deeply")
+    for name, member in deck.embedded:
+        budget.file()
+        inner = f"{prefix}{name}"
+        _file(name, member, f"attachment:{inner}", f"{inner}/", depth + 1, budget, out)
 
 
 # --- PDF -----------------------------------------------------------------------------
@@ -440,7 +511,7 @@ def _pdf(data: bytes, where: str, budget: Budget) -> list[TextPart]:
 def _zip(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
     if depth + 1 > budget.limits.max_depth:
         raise Uninspectable("nested too deeply")
-    archive = _check_zip(data, budget)
+    archive = check_zip(data, budget)
     for info in archive.infolist():
         if info.is_dir():
             continue
@@ -459,39 +530,6 @@ def _zip(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: 
 
 
 # --- HTML ----------------------------------------------------------------------------
-
-
-class _TextOnly(HTMLParser):
-    _SKIP = frozenset({"script", "style", "head", "title"})
-    _BREAK = frozenset({"br", "p", "div", "tr", "li", "td", "th", "h1", "h2", "h3", "table"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: object) -> None:
-        if tag in self._SKIP:
-            self._skip += 1
-        elif tag in self._BREAK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skip:
-            self._skip -= 1
-        elif tag in ("td", "th"):
-            self.parts.append("\t")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    parser = _TextOnly()
-    parser.feed(html)
-    parser.close()
-    return "".join(parser.parts)
 
 
 def opening_text(msg: Message, limit: int = 4000) -> str:

@@ -177,3 +177,74 @@ def _mime(name: str) -> tuple[str, str]:
         "pdf": ("application", "pdf"),
         "zip": ("application", "zip"),
     }.get(ext, ("application", "octet-stream"))
+
+
+# --- Tables outside spreadsheets (issue 14): pasted, typed, in HTML and in slides ------
+
+PATIENT_HEADER = ["Name", "Date of birth", "NHS number"]
+
+
+def patients(n: int) -> list[list[str]]:
+    """Name, date of birth and NHS number: what a clinic list pasted into mail holds."""
+    return [
+        [
+            fake.name(),
+            fake.date_of_birth(minimum_age=1, maximum_age=95).strftime("%d/%m/%Y"),
+            nhs_number(),
+        ]
+        for _ in range(n)
+    ]
+
+
+def html_table(rows: list[list[str]], header: list[str] | None = None) -> str:
+    """A table as Outlook writes one pasted from Excel (a <p> in every cell)."""
+    head = "".join(f"<th><p class=MsoNormal>{h}</p></th>" for h in header or [])
+    body = "".join(
+        "<tr>" + "".join(f"<td><p class=MsoNormal>{c}<o:p></o:p></p></td>" for c in r) + "</tr>"
+        for r in rows
+    )
+    return (
+        "<table class=MsoTableGrid border=1 cellspacing=0 cellpadding=0>"
+        + (f"<tr>{head}</tr>" if header else "")
+        + body
+        + "</table>"
+    )
+
+
+def unicode_text(rows: list[list[str]]) -> bytes:
+    """Excel's "Unicode Text" export: UTF-16 LE with a BOM, tabs, CRLF."""
+    return ("\ufeff" + "".join("\t".join(r) + "\r\n" for r in rows)).encode("utf-16-le")
+
+
+def pptx_bytes(
+    slides: list[dict],
+) -> bytes:
+    """A deck made by python-pptx. Each slide: {"title": str, "text": [str],
+    "table": [[str]], "notes": str, "hidden": bool}, every key optional."""
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    for spec in slides:
+        slide = deck.slides.add_slide(deck.slide_layouts[5])  # title only
+        slide.shapes.title.text = spec.get("title", "")
+        if spec.get("text"):
+            box = slide.shapes.add_textbox(Inches(0.5), Inches(1.5), Inches(9), Inches(1))
+            box.text_frame.text = spec["text"][0]
+            for line in spec["text"][1:]:
+                box.text_frame.add_paragraph().text = line
+        table = spec.get("table")
+        if table:
+            shape = slide.shapes.add_table(
+                len(table), len(table[0]), Inches(0.5), Inches(3), Inches(9), Inches(3)
+            )
+            for r, row in enumerate(table):
+                for c, value in enumerate(row):
+                    shape.table.cell(r, c).text = value
+        if spec.get("notes"):
+            slide.notes_slide.notes_text_frame.text = spec["notes"]
+        if spec.get("hidden"):
+            slide._element.set("show", "0")
+    buf = io.BytesIO()
+    deck.save(buf)
+    return buf.getvalue()
