@@ -13,6 +13,7 @@ import pytest
 from mailguard.detectors import DetectionContext
 from mailguard.detectors.recipients import bulk_visible as bulk_recipients
 from mailguard.detectors.recipients import lookalike, providers
+from mailguard.detectors.recipients.suffixes import split
 from mailguard.history.model import SenderProfile
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Envelope, Severity
@@ -138,7 +139,8 @@ def test_genuine_providers_next_to_gmail_or_hotmail_pass(domain):
         ("ic1oud.com", "icloud.com", "look-alike characters"),
         (f"y{CYRILLIC_A}hoo.co.uk", "yahoo.co.uk", "look-alike characters"),
         ("gmail.co.uk", "gmail.com", "different ending"),
-        ("hotmail.co", "hotmail.co.uk", "different ending"),
+        ("hotmail.co", "hotmail.com", "misspelt"),
+        ("hotmail.org.uk", "hotmail.co.uk", "different ending"),
         ("icloud.co.uk", "icloud.com", "different ending"),
         ("btinternet.co.uk", "btinternet.com", "different ending"),
         ("gmail.com.co", "gmail.com", "different ending"),
@@ -154,6 +156,59 @@ def test_a_misspelt_webmail_provider_is_a_misdirection(domain, imitates, how):
 def test_a_typo_of_a_provider_the_sender_often_writes_to_is_still_a_misdirection():
     [finding] = lookalikes("gmial.com", "example.org", context=with_history())
     assert finding.severity is Severity.HIGH
+
+
+def _slips(name: str) -> set[str]:
+    """A letter dropped, doubled or swapped with its neighbour, inside the name."""
+    middle = range(1, len(name) - 1)
+    return (
+        {name[:i] + name[i + 1 :] for i in middle}
+        | {name[:i] + name[i] + name[i:] for i in middle}
+        | {name[:i] + name[i + 1] + name[i] + name[i + 2 :] for i in middle if i + 2 <= len(name)}
+    ) - {name}
+
+
+MAJOR_BRANDS = sorted(d for d in providers.MAJOR if d.split(".")[0] in providers.BRANDS)
+SLIPS = sorted(
+    {
+        (f"{slip}.{rest}", domain)
+        for domain in MAJOR_BRANDS
+        for name, _, rest in [domain.partition(".")]
+        for slip in _slips(name)
+        if not providers.is_provider(f"{slip}.{rest}")
+    }
+)
+
+
+@pytest.mark.parametrize(("slip", "domain"), SLIPS)
+def test_every_slip_of_a_major_webmail_name_is_a_misdirection(slip, domain):
+    [finding] = lookalikes(slip)
+    assert finding.severity is Severity.HIGH
+    assert "(a webmail provider, misspelt)" in finding.detail
+
+
+ENDINGS = ["co.uk", "com", "co", "net", "org", "uk", "org.uk", "com.co", "co.uk.com", "eu"]
+OTHER_ENDINGS = sorted(
+    {
+        f"{domain.partition('.')[0]}.{ending}"
+        for domain in MAJOR_BRANDS
+        for ending in ENDINGS
+        if not providers.is_provider(f"{domain.partition('.')[0]}.{ending}")
+    }
+)
+
+
+@pytest.mark.parametrize("domain", OTHER_ENDINGS)
+def test_a_webmail_name_under_an_ending_it_does_not_use_is_a_misdirection(domain):
+    [finding] = lookalikes(domain)
+    assert finding.severity is Severity.HIGH and "a webmail provider" in finding.detail
+
+
+@pytest.mark.parametrize(
+    "domain", ["life.com", "five.co.uk", "mall.com", "main.com", "skye.com", "mace.com"]
+)
+def test_ordinary_words_one_letter_from_a_provider_are_not_typos(domain):
+    assert lookalikes(domain) == []
 
 
 @pytest.mark.parametrize("domain", ["sky.uk", "orange.com", "live.org.uk", "mail.org"])
@@ -195,6 +250,24 @@ def test_our_or_a_partners_name_with_another_ending_is_a_misdirection(domain, im
     [finding] = lookalikes(domain, context=SWAP_CTX)
     assert finding.severity is Severity.HIGH
     assert f"{domain} looks like {imitates} ({whose}, with a different ending)" == finding.detail
+
+
+@pytest.mark.parametrize("configured", ["northdown.gov.uk", "westvale.gov.uk", "nhs.net"])
+@pytest.mark.parametrize("ending", [*ENDINGS, "gov.co.uk", "gov.uk.net", "net.co", "scot"])
+def test_every_other_ending_of_our_or_a_partners_name_is_high(configured, ending):
+    name = configured.partition(".")[0]
+    domain = f"{name}.{ending}"
+    if split(domain).registrable == configured or domain in lookalike.PUBLIC_SECTOR_REAL:
+        return  # itself, or real (nhs.uk, nhs.scot)
+    [finding] = lookalikes(domain, context=SWAP_CTX)
+    assert finding.severity is Severity.HIGH and "with a different ending" in finding.detail
+
+
+@pytest.mark.parametrize("configured", ["northdown.gov.uk", "westvale.gov.uk", "nhs.net"])
+@pytest.mark.parametrize("ending", ["ac.uk", "nhs.uk", "police.uk", "kent.sch.uk", "gov.au"])
+def test_our_name_under_a_suffix_only_public_bodies_can_use_is_someone_real(configured, ending):
+    name = configured.partition(".")[0]
+    assert lookalikes(f"{name}.{ending}", context=SWAP_CTX) == []
 
 
 @pytest.mark.parametrize(

@@ -67,6 +67,7 @@ _WHOSE = {
     FREQUENT: "",
 }
 SPELLING, CHARACTERS, ENDING = "misspelt", "in look-alike characters", "with a different ending"
+_HOWS = (CHARACTERS, SPELLING, ENDING)
 # A frequently used domain's name must be this long before another ending counts:
 # bbc.co.uk and bbc.com are both the BBC's, and short names are shared honestly.
 MIN_FREQUENT_NAME = 4
@@ -128,6 +129,10 @@ class LookAlike:
     def severity(self) -> Severity:
         return Severity.HIGH if self.whose in _HIGH else Severity.MEDIUM
 
+    def order(self) -> tuple[int, int, str]:
+        """The most serious first; of two for one recipient, the plainest explanation."""
+        return _RANK[self.whose], _HOWS.index(self.how), self.imitates
+
     def describe(self) -> str:
         text = f"{self.domain} looks like {self.imitates}"
         note = ", ".join(n for n in (_WHOSE[self.whose], self.how) if n)
@@ -180,7 +185,7 @@ class References:
         found = [
             LookAlike(domain, ref, self.whose[ref], how) for ref, how in self._hows(domain).items()
         ]
-        return min(found, key=lambda m: (_RANK[m.whose], m.imitates), default=None)
+        return min(found, key=LookAlike.order, default=None)
 
     def _hows(self, domain: str) -> dict[str, str]:
         d = split(domain)
@@ -191,10 +196,13 @@ class References:
         for ref in self._by_name.get(d.name, ()):
             if OSA.distance(d.suffix, split(ref).suffix, score_cutoff=1) <= 1:
                 found.setdefault(ref, SPELLING)  # nhs.nett, gmail.co
-        # A typo in the name itself; short names (me.com, sky.com) have too many
-        # honest neighbours to judge by spelling alone.
+        # A typo in the name itself; short names (me.com, sky.com) and a provider's
+        # that are ordinary words (live.com: life.com, five.com) have too many honest
+        # neighbours to judge by spelling alone.
         for ref in self._by_suffix.get(d.suffix, ()):
             name = split(ref).name
+            if self.whose[ref] == WEBMAIL and name not in providers.BRANDS:
+                continue
             if len(name) >= 4:
                 limit = _max_distance(len(name))
                 if OSA.distance(d.name, name, score_cutoff=limit) <= limit:

@@ -221,8 +221,9 @@ PROVIDERS: frozenset[str] = frozenset(
     GOOGLE | MICROSOFT | YAHOO | APPLE | AOL | WEBMAIL | UK_ISP | ABROAD
 )
 
-# What UK senders most often type, so what a slip imitates. A near miss of one of
-# these is a misdirection, not a curiosity.
+# What UK senders most often type, so what a slip imitates: look-alike characters or a
+# slip in the ending (gmai1.com, sky.cm) for all of them; a misspelt name or another
+# ending only for the ``BRANDS`` below.
 MAJOR: frozenset[str] = frozenset(
     GOOGLE
     | APPLE
@@ -233,10 +234,10 @@ MAJOR: frozenset[str] = frozenset(
     | {"protonmail.com", "proton.me", "gmx.com", "gmx.co.uk", "mail.com", "icloud.com"}
 )
 
-# Names that exist only as mail services: the same name under any other ending
-# (gmail.co.uk, hotmail.co, yahoo.co.uk.com) is not the provider, whoever owns it.
-# Ordinary words and corporate brands (live, mail, sky, orange, virgin) are not here:
-# live.org.uk or sky.uk may be someone real.
+# Names that exist only as mail services: a slip in the name (gmial, hotmial) or the
+# same name under any other ending (gmail.co.uk, hotmail.co, yahoo.co.uk.com) is not
+# the provider, whoever owns it. Ordinary words and corporate brands (live, mail, sky,
+# orange, virgin) are not here: life.com, live.org.uk and sky.uk may be someone real.
 BRANDS: frozenset[str] = frozenset(
     {
         "gmail",
