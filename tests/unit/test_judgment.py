@@ -241,3 +241,23 @@ def test_a_reply_knows_the_recipient_by_the_name_in_the_quoted_message():
 )
 def test_everyday_senses_and_charity_names_are_not_special_category(body):
     assert "SPECIAL_CATEGORY" not in detect(body)
+
+
+def test_a_bounce_returns_the_senders_own_message_to_them():
+    import email.policy
+    from email.message import EmailMessage
+    from email.parser import BytesParser
+
+    original = BytesParser(policy=email.policy.default).parsebytes(
+        files.message_with(body=f"Her NHS number is {files.nhs_number()}.")
+    )
+    report = EmailMessage()
+    report["From"] = "MAILER-DAEMON@mx.anyshire.gov.uk"
+    report["To"] = "resident@example.com"
+    report["Subject"] = "Undelivered Mail Returned to Sender"
+    report.set_content("This is the mail system. Your message could not be delivered.")
+    report.add_attachment(original)
+    raw = report.as_bytes()
+    envelope = Envelope("", ("resident@example.com",))
+    found = {f.type for f in pd.detect(ParsedMessage(raw), envelope, CONTEXT)}
+    assert {"UK_NHS", "RECIPIENT_OWN_DATA"} <= found

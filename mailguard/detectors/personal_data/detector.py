@@ -143,8 +143,11 @@ def _own_data(
     found: Sequence[Finding],
 ) -> list[Finding]:
     """RECIPIENT_OWN_DATA: the personal data is one person's, and they are the one
-    outside recipient, greeted as themselves in the body and in every letter."""
+    outside recipient, greeted as themselves in the body and in every letter; or the
+    message is a delivery report returning the recipient's own message to them."""
     personal = [f for f in found if f.type in _ONE_PERSON or f.type == "SPECIAL_CATEGORY"]
+    if personal and subject.is_delivery_report(message):
+        return [_own_data_finding("a delivery report returns the recipient's own message")]
     if not personal or any(f.type in _ONE_PERSON and f.count > 1 for f in personal):
         return []
     texts = [p.text for p in extracted.texts if not p.hidden]
@@ -156,16 +159,15 @@ def _own_data(
     if not subject.all_addressed_to(people, recipients[0]):
         return []
     return [
-        Finding(
-            NAME,
-            "RECIPIENT_OWN_DATA",
-            1,
-            Severity.LOW,
-            "recipients",
+        _own_data_finding(
             "the personal data is about one person, and the text is addressed to the "
-            "recipient by name",
+            "recipient by name"
         )
     ]
+
+
+def _own_data_finding(why: str) -> Finding:
+    return Finding(NAME, "RECIPIENT_OWN_DATA", 1, Severity.LOW, "recipients", why)
 
 
 def findings_from(

@@ -160,3 +160,26 @@ def greeted(texts: Iterable[str]) -> list[Addressee]:
 
 def all_addressed_to(people: Sequence[Addressee], recipient: Recipient) -> bool:
     return bool(people) and all(is_addressed_to(p, recipient) for p in people)
+
+
+_REPORT_TYPE = re.compile(
+    r"multipart/report.*report-type\s*=\s*\"?(?:delivery-status|disposition-notification)",
+    re.IGNORECASE | re.DOTALL,
+)
+_BOUNCE_FROM = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|bounces?)@", re.IGNORECASE)
+_BOUNCE_SUBJECT = re.compile(
+    r"undeliver|delivery (?:status|failure|has failed)|returned mail|failure notice"
+    r"|could not be delivered|mail delivery failed|non-delivery",
+    re.IGNORECASE,
+)
+
+
+def is_delivery_report(message: ParsedMessage) -> bool:
+    """A bounce (RFC 3464) or a read receipt: it returns the recipient's own message."""
+    headers = message.headers
+    if _REPORT_TYPE.search(str(headers.get("Content-Type", ""))):
+        return True
+    senders = [a for _, a in message.addresses("from")]
+    return any(_BOUNCE_FROM.match(a) for a in senders) and bool(
+        _BOUNCE_SUBJECT.search(str(headers.get("Subject", "")))
+    )
