@@ -138,9 +138,10 @@ class _Tables(HTMLParser):
                 self._open.pop()
                 self._cell.pop()
             return
-        if self._open and tag in ("td", "th") and self._cell[-1] is not None:
-            self._cell[-1].parts.append("\t")
-            self._cell[-1] = None
+        if tag in ("td", "th"):
+            self._target().append("\t")
+            if self._open:
+                self._cell[-1] = None
         elif self._open and tag == "tr":
             self._cell[-1] = None
 
