@@ -22,6 +22,7 @@ _SKIP = frozenset({"script", "style", "head", "title"})
 _BREAK = frozenset({"br", "p", "div", "tr", "li", "td", "th", "h1", "h2", "h3", "table"})
 MAX_NESTING = 40  # tables inside tables deeper than this are read as text
 MAX_COLSPAN = 50
+MAX_CELLS = 200_000  # past this a message's tables are read as text (memory stays bounded)
 
 
 class _TextOnly(HTMLParser):
@@ -70,6 +71,7 @@ class _Table:
     rows: list[list[_Cell]] = field(default_factory=list)
     presentation: bool = False
     nested: bool = False
+    overflow: bool = False  # more cells than MAX_CELLS: read as text
     grid: Grid | None = None
 
 
@@ -84,6 +86,7 @@ class _Tables(HTMLParser):
         self._cell: list[_Cell | None] = []  # the open cell of each open table
         self._skip = 0
         self._ignored = 0  # <table> tags past MAX_NESTING
+        self._cells = 0
 
     def _target(self) -> list:
         if not self._open:
@@ -113,7 +116,11 @@ class _Tables(HTMLParser):
             self._open[-1].rows.append([])
             self._open[-1].parts.append("\n")
             return
-        if self._open and tag in ("td", "th"):
+        if self._open and tag in ("td", "th") and self._cells >= MAX_CELLS:
+            for table in self._open:
+                table.overflow = True
+        elif self._open and tag in ("td", "th"):
+            self._cells += 1
             table = self._open[-1]
             if not table.rows:
                 table.rows.append([])
@@ -201,7 +208,7 @@ def _cell_lines(cell: _Cell) -> int:
 
 
 def _data_grid(table: _Table) -> Grid | None:
-    if table.presentation or table.nested:
+    if table.presentation or table.nested or table.overflow:
         return None
     rows: list[tuple[str, ...]] = []
     th_first = False

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from mailguard.intake.budget import Budget, CellCount
 
 MIN_ROWS = 3  # a header and two records, or three records
+SAMPLE = 500  # rows a run is judged on
 DELIMITERS = ("\t", "|", ";", ",")  # in order of preference when two fit the same lines
 
 
@@ -196,10 +197,11 @@ def _accept(raw_rows: list[list[str]], loose: bool) -> Grid | None:
     ``loose`` for tab and pipe, which prose rarely contains; comma and semicolon
     separated cells must be short and must not continue a sentence.
     """
-    rows = [tuple(c.strip() for c in r) for r in raw_rows]
-    width = len(rows[0])
-    if len(rows) < MIN_ROWS or width < 2:
+    if len(raw_rows) < MIN_ROWS or len(raw_rows[0]) < 2:
         return None
+    # Judged on the first rows: a 100,000-line export costs what its first 500 do.
+    rows = [tuple(c.strip() for c in r) for r in raw_rows[:SAMPLE]]
+    width = len(rows[0])
     used = [c for c in range(width) if any(r[c] for r in rows)]
     if len(used) < 2:
         return None  # "12 High Street," lines: one column and an empty one
@@ -232,6 +234,7 @@ def _accept(raw_rows: list[list[str]], loose: bool) -> Grid | None:
     inconsistent = sum(1 for c in used if not _consistent([r[c] for r in body]))
     if inconsistent > (len(used) - 1) // 2:
         return None  # an address block, a signature: each line a different kind of thing
+    rows += [tuple(c.strip() for c in r) for r in raw_rows[SAMPLE:]]
     if has_header:
         return Grid(rows[0], tuple(rows[1:]))
     return Grid((), tuple(rows))

@@ -449,3 +449,13 @@ def test_hostile_charsets_do_not_break_a_body():
         ).encode()
         out = extract(parsed(raw))
         assert out.problems == [] and "AB123456C" in out.texts[0].text, charset
+
+
+def test_html_with_more_cells_than_the_parser_keeps_is_read_as_text(monkeypatch):
+    from mailguard.intake import htmltext
+
+    monkeypatch.setattr(htmltext, "MAX_CELLS", 10)
+    people = files.patients(4)
+    out = extract(parsed(files.message_with(html=files.html_table(people, HEADER))))
+    assert out.tables == [] and out.problems == []
+    assert any(people[3][2] in t.text for t in out.texts)
