@@ -455,3 +455,44 @@ def decide(pol, to: list[str]):
 def test_the_recommended_rules_hold_the_leak_and_pass_its_look_alike(rules, to, action, rule):
     decision = decide(rules, to)
     assert (decision.action, decision.rule) == (action, rule)
+
+
+def _reply(to: list[str], quoted: str, subject: str = "Re: Parking on Mill Lane") -> ParsedMessage:
+    headers = (
+        f"From: a@northdown.gov.uk\r\nTo: {', '.join(to)}\r\nSubject: {subject}\r\n"
+        "In-Reply-To: <1@example.org>\r\n"
+    )
+    body = "Thank you all, we will look into it.\r\n\r\n" + quoted
+    return ParsedMessage((headers + "\r\n" + body).encode())
+
+
+def _private_in(message: ParsedMessage):
+    findings = bulk_recipients.detect(message, Envelope("a@northdown.gov.uk", ()), CTX)
+    return [f for f in findings if f.type == "PERSONAL_ADDRESSES_VISIBLE"]
+
+
+def test_answering_all_of_a_residents_thread_discloses_nothing_new():
+    """Five residents wrote in together, each other in Cc: a reply to all shows them
+    nothing they had not already shared themselves."""
+    quoted = (
+        f"From: {RESIDENTS[0]}\r\nSent: 2 March 2025 10:14\r\nTo: planning@northdown.gov.uk\r\n"
+        f"Cc: {'; '.join(RESIDENTS[1:5])}\r\nSubject: Parking on Mill Lane\r\n\r\nDear council,"
+    )
+    assert _private_in(_reply(RESIDENTS[:5], quoted)) == []
+
+
+def test_a_reply_that_adds_residents_the_thread_never_showed_is_still_a_private_list():
+    quoted = f"On Mon, 3 Mar 2025 at 09:12, {RESIDENTS[0]} wrote:\r\n> Dear council,\r\n"
+    [finding] = _private_in(_reply(RESIDENTS[:6], quoted))
+    assert finding.count == 5 and finding.severity is Severity.MEDIUM
+    assert "1 more was already visible earlier in the thread" in finding.detail
+
+
+def test_addresses_in_the_text_of_a_new_message_are_not_a_thread():
+    body = "From: " + ", ".join(RESIDENTS[:5])
+    message = ParsedMessage(
+        (f"From: a@northdown.gov.uk\r\nTo: {', '.join(RESIDENTS[:5])}\r\n"
+         "Subject: Mill Lane\r\n\r\n" + body).encode()
+    )  # fmt: skip
+    [finding] = _private_in(message)
+    assert finding.count == 5

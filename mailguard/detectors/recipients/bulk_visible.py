@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from mailguard.addresses import domain_of
 from mailguard.detectors import DetectionContext, Detector
@@ -36,6 +36,7 @@ MIN_VISIBLE = 2  # one outside address in To is ordinary mail, not a finding
 MANY = 10
 REVEALING_FROM = 5  # a list this long that says what its members share is a disclosure
 PRIVATE_LIST = 5  # private addresses: from here the sender should have used Bcc
+THREAD_TEXT = 50_000  # characters of a reply read for the addresses its thread shows
 
 # Circumstances a council mailing list can reveal beyond Article 9 categories.
 _CIRCUMSTANCES = re.compile(
@@ -55,7 +56,7 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
     private = _private(external)
     detail = (
         f"{len(external)} outside addresses visible in To/Cc, {len(domains)} domain(s), "
-        f"{sum(private.values())} personal"
+        f"{len(private)} personal"
     )
     severity = Severity.MEDIUM if len(external) > MANY else Severity.LOW
     if len(external) >= REVEALING_FROM:
@@ -64,25 +65,14 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
             severity = Severity.HIGH
             detail += f"; the text mentions {shared}, so the list reveals who shares it"
     findings = [Finding(NAME, "BULK_VISIBLE", len(external), severity, "recipients", detail)]
-    people = sum(private.values())
-    if people >= MIN_VISIBLE:
-        findings.append(
-            Finding(
-                NAME,
-                "PERSONAL_ADDRESSES_VISIBLE",
-                people,
-                Severity.MEDIUM if people >= PRIVATE_LIST else Severity.LOW,
-                "recipients",
-                f"{people} private individuals can see each other's addresses in To/Cc "
-                f"({_where(private)})",
-            )
-        )
+    if len(private) >= MIN_VISIBLE:
+        findings.extend(_private_list(message, private))
     return findings
 
 
-def _private(addresses: Sequence[str]) -> Counter[str]:
-    """Distinct private mailboxes among ``addresses``, counted per provider domain
-    (``""`` for personal domains, whose name would identify their owner)."""
+def _private(addresses: Sequence[str]) -> dict[str, str]:
+    """Distinct private mailboxes among ``addresses`` (by ``person_key``), each with its
+    provider's domain (``""`` for a personal domain, whose name would identify its owner)."""
     people: dict[str, str] = {}
     for address in addresses:
         domain = domain_of(address)
@@ -91,14 +81,55 @@ def _private(addresses: Sequence[str]) -> Counter[str]:
             people.setdefault(providers.person_key(address), provider)
         elif providers.is_personal_domain(domain):
             people.setdefault(address, "")
-    return Counter(people.values())
+    return people
 
 
-def _where(private: Counter[str]) -> str:
-    parts = [f"{n} at {d}" for d, n in sorted(private.items(), key=lambda x: (-x[1], x[0])) if d]
-    if private.get(""):
-        parts.append(f"{private['']} at personal domains")
+def _private_list(message: ParsedMessage, private: dict[str, str]) -> list[Finding]:
+    """Private individuals shown each other's addresses, less those the thread being
+    answered already showed together (a residents' group writing in with each other in
+    Cc, answered to all): only what is new to the others is disclosed."""
+    known = _on_the_thread(message, private.keys())
+    new = Counter(provider for key, provider in private.items() if key not in known)
+    people = sum(new.values())
+    if people < MIN_VISIBLE:
+        return []
+    detail = f"{people} private individuals can see each other's addresses in To/Cc ({_where(new)})"
+    if known:
+        were = "was" if len(known) == 1 else "were"
+        detail += f"; {len(known)} more {were} already visible earlier in the thread"
+    severity = Severity.MEDIUM if people >= PRIVATE_LIST else Severity.LOW
+    return [Finding(NAME, "PERSONAL_ADDRESSES_VISIBLE", people, severity, "recipients", detail)]
+
+
+def _where(counts: Counter[str]) -> str:
+    parts = [f"{n} at {d}" for d, n in sorted(counts.items(), key=lambda x: (-x[1], x[0])) if d]
+    if counts.get(""):
+        parts.append(f"{counts['']} at personal domains")
     return ", ".join(parts)
+
+
+_REPLY_SUBJECT = re.compile(r"^\s*(?:re|fwd?|aw|wg|sv|vs|odp|antw|r)\s*:", re.IGNORECASE)
+# Where the quoted or forwarded thread begins in a reply's text.
+_THREAD = re.compile(
+    r"^[ \t]*(?:>|from:[ \t]|-{2,}[ \t]*(?:original|forwarded)[ \t]message"
+    r"|begin forwarded message|on .{4,300}wrote:)",
+    re.IGNORECASE | re.MULTILINE,
+)
+_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def _on_the_thread(message: ParsedMessage, keys: Iterable[str]) -> set[str]:
+    """Which of these mailboxes the quoted or forwarded thread already names."""
+    headers = message.headers
+    reply = headers.get("In-Reply-To") or headers.get("References")
+    if not (reply or _REPLY_SUBJECT.match(str(headers.get("Subject", "")))):
+        return set()
+    text = opening_text(message.message, limit=THREAD_TEXT)
+    start = _THREAD.search(text)
+    if start is None:
+        return set()
+    seen = {providers.person_key(a) for a in _ADDRESS.findall(text[start.start() :])}
+    return {k for k in keys if k in seen}
 
 
 def _shared_circumstance(message: ParsedMessage) -> str | None:
