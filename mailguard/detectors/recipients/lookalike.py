@@ -238,13 +238,14 @@ def references(
 
 
 def _may_swap(ref: Parts, whose: str) -> bool:
-    """Is another ending of this name a misdirection? Always for ours and partners';
-    for a webmail provider only if its name is nothing but a mail service (gmail, not
-    sky or live); for others only when the name is not too short to be shared."""
+    """Is another ending of this name a misdirection? For a webmail provider only if
+    its name is nothing but a mail service (gmail, not sky or live); for ours, our
+    partners' and the public sector's from three letters (nhs); for a frequent domain
+    from four, unless it is a mail provider's (seznam.cz, judged like the others)."""
     if whose == WEBMAIL:
         return ref.name in providers.BRANDS
     if whose == FREQUENT:
-        return len(ref.name) >= MIN_FREQUENT_NAME
+        return len(ref.name) >= MIN_FREQUENT_NAME and not providers.is_provider(ref.registrable)
     return len(ref.name) >= 3
 
 
