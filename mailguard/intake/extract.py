@@ -38,6 +38,7 @@ from mailguard.intake.budget import (
     Uninspectable,
     check_zip,
 )
+from mailguard.intake.flowed import unflow
 from mailguard.intake.htmltext import html_to_text, text_and_tables
 
 __all__ = [
@@ -152,6 +153,8 @@ def _part(
     elif not attached and ctype in ("text/plain", "text/html"):
         text = decoded_text(part)
         budget.spend(len(text))
+        if ctype == "text/plain" and str(part.get_param("format", "")).lower() == "flowed":
+            text = unflow(text, delsp=str(part.get_param("delsp", "")).lower() == "yes")
         _text(text, body_where, budget, out, html=ctype == "text/html")
     elif attached or not ctype.startswith("multipart/"):
         name = filename or f"part.{ctype.split('/')[-1]}"

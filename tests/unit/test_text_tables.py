@@ -459,3 +459,25 @@ def test_html_with_more_cells_than_the_parser_keeps_is_read_as_text(monkeypatch)
     out = extract(parsed(files.message_with(html=files.html_table(people, HEADER))))
     assert out.tables == [] and out.problems == []
     assert any(people[3][2] in t.text for t in out.texts)
+
+
+def test_a_soft_wrapped_format_flowed_body_is_unwrapped_before_rows_are_read():
+    people = files.patients(4)
+    note = "needs an interpreter at every appointment and transport from home"
+    rows = ["\t".join([*HEADER, "Notes"]), *("\t".join([*p, note]) for p in people)]
+    wrapped = "\r\n".join(r[:60] + " \r\n" + r[60:] if len(r) > 60 else r for r in rows)
+    raw = (
+        "From: a@northdown.gov.uk\r\nTo: b@example.org\r\nSubject: list\r\n"
+        "Content-Type: text/plain; charset=utf-8; format=flowed; delsp=yes\r\n\r\n"
+        f"Clinic list:\r\n\r\n{wrapped}\r\n\r\nThanks\r\n"
+    ).encode()
+    found = findings(raw)
+    assert rows_of(found, "UK_NHS", "body") == 4, found
+
+
+def test_a_diagnosis_column_in_a_pasted_table_is_special_category_in_every_row():
+    people = files.patients(4)
+    diagnoses = ["schizophrenia", "type 2 diabetes", "HIV positive", "epilepsy"]
+    lines = [[*HEADER, "Diagnosis"], *([*p, d] for p, d in zip(people, diagnoses, strict=True))]
+    found = findings(files.message_with(body=body_with(lines, "\t")))
+    assert rows_of(found, "SPECIAL_CATEGORY", "body") == 4, found
