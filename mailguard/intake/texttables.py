@@ -174,6 +174,10 @@ def header_like(row: tuple[str, ...] | list[str]) -> bool:
     )
 
 
+def _long(cell: str, words: int, chars: int) -> bool:
+    return len(cell) > chars or len(cell.split()) > words
+
+
 def _kind(cell: str) -> str:
     digits = bool(_DIGIT.search(cell))
     letters = bool(_LETTER.search(cell))
@@ -208,20 +212,25 @@ def _accept(raw_rows: list[list[str]], loose: bool) -> Grid | None:
     filled = [r[c] for r in rows for c in used if r[c]]
     if sum(1 for r in rows if sum(1 for c in used if r[c]) >= 2) < len(rows) * 2 / 3:
         return None
-    if sum(len(r) for r in rows) - len(filled) > len(rows) * len(used) / 2:
+    if len(rows) * len(used) - len(filled) > len(rows) * len(used) / 2:
         return None  # mostly empty
     # A form ("Name:  Jane", "DOB:  ...") is one record read down, not a table.
     first = [r[used[0]] for r in rows if r[used[0]]]
     if sum(1 for c in first if c.endswith(":")) * 2 >= len(first):
         return None
-    max_words, max_len = (12, 120) if loose else (6, 50)
-    long = sum(1 for c in filled if len(c) > max_len or len(c.split()) > max_words)
-    if long * 5 > len(filled):
-        return None
-    words = sum(len(c.split()) for c in filled) / len(filled)
-    if words > (6 if loose else 4):
-        return None
-    if not loose:
+    if loose:
+        # A notes column may hold sentences; a table whose columns mostly do is prose.
+        prose = [c for c in used if sum(1 for r in rows if _long(r[c], 12, 120)) * 2 > len(rows)]
+        if len(prose) * 2 > len(used):
+            return None
+        short = [r[c] for r in rows for c in used if r[c] and c not in prose]
+        if sum(len(c.split()) for c in short) > 6 * len(short):
+            return None
+    else:
+        if sum(1 for c in filled if _long(c, 6, 50)) * 5 > len(filled):
+            return None
+        if sum(len(c.split()) for c in filled) > 4 * len(filled):
+            return None
         # Prose: cells that carry on a sentence ("..., which we received on Monday").
         later = [r[c] for r in rows for c in used[1:] if r[c]]
         running_on = sum(1 for c in later if c[0].islower() and " " in c)

@@ -481,3 +481,17 @@ def test_a_diagnosis_column_in_a_pasted_table_is_special_category_in_every_row()
     lines = [[*HEADER, "Diagnosis"], *([*p, d] for p, d in zip(people, diagnoses, strict=True))]
     found = findings(files.message_with(body=body_with(lines, "\t")))
     assert rows_of(found, "SPECIAL_CATEGORY", "body") == 4, found
+
+
+def test_a_pasted_case_list_with_long_notes_is_still_a_table():
+    people = files.patients(4)
+    note = (
+        "Lives alone since March; daughter visits weekly. Needs a ramp fitted and a key safe "
+        "before discharge from ward 4, and a care package of four calls a day."
+    )
+    found = findings(
+        files.message_with(
+            body=body_with([[*HEADER, "Notes"], *([*p, note] for p in people)], "\t")
+        )
+    )
+    assert rows_of(found, "UK_NHS", "body") == 4, found
