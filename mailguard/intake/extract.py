@@ -113,13 +113,17 @@ def _distinct(tables: list[Table]) -> list[Table]:
     """One copy of a table shown twice in the same place (the plain and the HTML
     alternative of one body), so its rows are counted once; several tables found in
     one text are named "table 1", "table 2", ... in the order they appear."""
-    seen: set[tuple] = set()
-    kept = []
+    seen: dict[tuple, int] = {}
+    kept: list[Table] = []
     for table in tables:
-        key = (table.where, table.sheet, table.header, table.rows, table.sheet_hidden)
+        # The same cells whether or not a header was recognised (<th> in the HTML only).
+        content = ((table.header,) if table.header else ()) + table.rows
+        key = (table.where, table.sheet, content, table.sheet_hidden)
         if key not in seen:
-            seen.add(key)
+            seen[key] = len(kept)
             kept.append(table)
+        elif table.header and not kept[seen[key]].header:
+            kept[seen[key]] = table
     unnamed = Counter(t.where for t in kept if not t.sheet)
     number: Counter[str] = Counter()
     for i, table in enumerate(kept):

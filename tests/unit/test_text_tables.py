@@ -495,3 +495,13 @@ def test_a_pasted_case_list_with_long_notes_is_still_a_table():
         )
     )
     assert rows_of(found, "UK_NHS", "body") == 4, found
+
+
+def test_the_same_table_in_both_alternatives_counts_once_even_if_only_the_html_has_a_header():
+    header = ["Client", "Born 19xx", "NHS no 2024"]  # digits: plain text cannot call it a header
+    people = files.patients(4)
+    html = files.html_table(people, header)
+    raw = files.message_with(body=body_with([header, *people], "\t"), html=html)
+    out = extract(parsed(raw))
+    [table] = out.tables
+    assert table.header == tuple(header) and len(table.rows) == 4
