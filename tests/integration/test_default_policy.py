@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from mailguard.cli import main
 from tests.support import files
 
 DEFAULT = Path(__file__).parents[2] / "policies" / "council-default.yaml"
@@ -100,8 +100,56 @@ CASES = {
     "a plain note to a typo of gmail.com": (
         "someone@gmial.com",
         lambda: files.message_with(body="See you at the meeting on Tuesday."),
-        "tag",
-        "tag-lookalike",
+        "hold",
+        "hold-lookalike-misdirection",
+    ),
+    "a newsletter to six residents with every address visible": (
+        "r0@gmail.com",
+        lambda: files.message_with(
+            body="Dear residents,\nThe park fun day is on Saturday from 11am.\n",
+            to=", ".join(f"r{i}@{d}" for i, d in enumerate(["gmail.com", "hotmail.co.uk"] * 3)),
+        ),
+        "rewrite",
+        "private-addresses-visible",
+    ),
+    "a resident's own decision about their health, in a reply to them": (
+        "grace.okafor@example.org",
+        lambda: files.message_with(
+            body="Dear Mrs Okafor,\nYour Blue Badge has been approved because of your "
+            "epilepsy; your NHS number 943 476 5919 is on the file.\n",
+            to='"Grace Okafor" <grace.okafor@example.org>',
+        ),
+        "pass",
+        None,
+    ),
+    "the same decision sent to someone else": (
+        "s.jones@example.org",
+        lambda: files.message_with(
+            body="Dear Mrs Okafor,\nYour Blue Badge has been approved because of your "
+            "epilepsy; your NHS number 943 476 5919 is on the file.\n",
+            to='"Sarah Jones" <s.jones@example.org>',
+        ),
+        "hold",
+        "hold-special-category",
+    ),
+    "an invoice with the council's own bank details and account references": (
+        "accounts@supplier.example",
+        lambda: files.message_with(
+            body="Invoice 40012345 for £1,200. Please pay by bank transfer to Northdown "
+            "District Council, sort code 20-00-00, account 12345678. Your customer account "
+            "30418827.\n"
+        ),
+        "pass",
+        None,
+    ),
+    "a clinical job title in a signature": (
+        "someone@example.org",
+        lambda: files.message_with(
+            body="Thanks for the update.\n\nKind regards\nJo Bloggs\nLearning Disability "
+            "Nurse\nCommunity Mental Health Team\nTel: 020 7946 0123"
+        ),
+        "pass",
+        None,
     ),
     "a mailing with residents' visible addresses and NHS numbers": (
         "resident0@example.org",
@@ -158,11 +206,11 @@ def test_default_policy_decides_like_a_data_protection_officer(case, site_policy
     rcpt, build, action, rule = CASES[case]
     eml = tmp_path / "m.eml"
     eml.write_bytes(build())
-    result = subprocess.run(
+    # In-process: the same click command, without paying a model load per case
+    # (tests/integration/test_check_cli.py runs the command as a subprocess).
+    result = CliRunner().invoke(
+        main,
         [
-            sys.executable,
-            "-m",
-            "mailguard",
             "check",
             "--json",
             "--policy",
@@ -175,11 +223,8 @@ def test_default_policy_decides_like_a_data_protection_officer(case, site_policy
             rcpt,
             str(eml),
         ],
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.exit_code == 0, result.output
     verdict = json.loads(result.stdout)
     assert verdict["action"] == action, verdict
     if rule:
