@@ -28,7 +28,7 @@ from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
 
-from mailguard.intake import encoding, pptx, texttables
+from mailguard.intake import encoding, texttables
 from mailguard.intake.budget import (
     MB,
     Budget,
@@ -473,6 +473,8 @@ def _docx(data: bytes, where: str, budget: Budget) -> list[TextPart]:
 
 
 def _pptx(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
+    from mailguard.intake import pptx  # imported here: only mail with slides pays for it
+
     deck = pptx.read(data, budget)
     for name, grid, hidden in deck.tables:
         out.tables.append(_grid_table(grid, where, name, hidden))
