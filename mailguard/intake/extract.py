@@ -67,7 +67,9 @@ class TextPart:
 
 @dataclass(frozen=True, slots=True)
 class Table:
-    """One sheet or CSV: a header row, data rows, and which rows/columns are hidden."""
+    """One sheet, CSV, or table found in a text, an HTML part or a slide: a header row
+    (``()`` when the first row is itself a record), data rows, and which rows/columns
+    are hidden. ``sheet`` names it within its part ("Residents", "slide 3", "table 2")."""
 
     where: str
     sheet: str
