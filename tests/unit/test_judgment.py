@@ -4,6 +4,7 @@ receives it. Each class is tested both ways: the leak found, its look-alike pass
 from __future__ import annotations
 
 import pytest
+from faker import Faker
 
 from mailguard.addresses import Domains
 from mailguard.detectors import DetectionContext
@@ -28,8 +29,13 @@ def detect(body: str, to: str = "someone@example.org", attachments=None, context
     return {f.type: f.count for f in found}
 
 
+# A spaCy model finds most names, not every one: the test's names are fixed.
+_fake = Faker("en_GB")
+
+
 def name() -> str:
-    return files.fake.name()
+    _fake.seed_instance(14)  # the same name whichever tests run, in whatever order
+    return f"{_fake.first_name()} {_fake.last_name()}"
 
 
 # --- special category: a fact about a person, not a word ------------------------------
@@ -77,7 +83,7 @@ def test_sensitive_words_that_state_no_fact_about_anyone_are_not_special_categor
         "{name} (DOB 12/03/1961) has a learning disability and lives alone.",
         "Re {name}: the police arrested him on Friday and he is now on probation.",
         "Mr {surname} is Roma and the family have asked for a Romani interpreter.",
-        "Her DLA award was stopped, and {name} is appealing the decision.",
+        "Her DLA award was stopped, and Mrs {surname} is appealing the decision.",
     ],
 )
 def test_a_fact_about_a_named_person_is_special_category(body):
