@@ -267,3 +267,9 @@ def test_a_bounce_returns_the_senders_own_message_to_them():
     envelope = Envelope("", ("resident@example.com",))
     found = {f.type for f in pd.detect(ParsedMessage(raw), envelope, CONTEXT)}
     assert {"UK_NHS", "RECIPIENT_OWN_DATA"} <= found
+
+
+def test_a_luhn_valid_reference_is_not_a_card_but_a_card_is():
+    assert "CREDIT_CARD" not in detect("Payment reference 4111111111111111 received.")
+    assert "CREDIT_CARD" in detect("Her Visa card 4111111111111111 expires in May.")
+    assert "CREDIT_CARD" in detect("Paid with 4111 1111 1111 1111 yesterday.")

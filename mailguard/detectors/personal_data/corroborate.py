@@ -63,6 +63,12 @@ _OURS = re.compile(
     r"|details\s+are|bank)\b",
     re.IGNORECASE,
 )
+_CARD = re.compile(
+    r"\b(?:card|visa|mastercard|maestro|amex|american\s+express|expiry|expires|cvv|cvc"
+    r"|debit|credit|pan)\b",
+    re.IGNORECASE,
+)
+_GROUPED_CARD = re.compile(r"^\d{4}([ -])\d{4}\1\d{4}\1\d{3,4}$")
 _BANK_TYPES = frozenset({"UK_BANK_ACCOUNT", "UK_SORT_CODE", "IBAN_CODE"})
 _OWN_CHECKED = frozenset({"UK_BANK_ACCOUNT", "UK_SORT_CODE", "IBAN_CODE", "PHONE_NUMBER"})
 _WINDOW = 80
@@ -98,6 +104,8 @@ def corroborated(text: str, results: Sequence[Result], own: OwnDetails) -> list[
             continue
         if type_ == "UK_NHS" and not _nhs_context(text, start, end, value):
             continue
+        if type_ == "CREDIT_CARD" and not _card_context(text, start, end, value):
+            continue
         out.append(result)
     return out
 
@@ -125,6 +133,14 @@ def _nhs_context(text: str, start: int, end: int, value: str) -> bool:
     if _NHS.search(window):
         return True
     return bool(_SPACED_NHS.match(value.strip())) and _CLINICAL.search(window) is not None
+
+
+def _card_context(text: str, start: int, end: int, value: str) -> bool:
+    """One 16-digit reference in ten passes Luhn: a card is written in groups of four
+    or named as one, and never labelled as a reference."""
+    if _labelled_reference(text, start) and not _CARD.search(_window(text, start, end, 40)):
+        return False
+    return bool(_GROUPED_CARD.match(value.strip())) or bool(_CARD.search(_window(text, start, end)))
 
 
 def _is_own_number(value: str, own: OwnDetails) -> bool:
