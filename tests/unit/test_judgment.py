@@ -273,3 +273,8 @@ def test_a_luhn_valid_reference_is_not_a_card_but_a_card_is():
     assert "CREDIT_CARD" not in detect("Payment reference 4111111111111111 received.")
     assert "CREDIT_CARD" in detect("Her Visa card 4111111111111111 expires in May.")
     assert "CREDIT_CARD" in detect("Paid with 4111 1111 1111 1111 yesterday.")
+
+
+def test_a_colleague_introduced_by_role_is_not_a_fact_but_someones_social_worker_is():
+    assert "SPECIAL_CATEGORY" not in detect("Mrs Jones, our social worker, will call you.")
+    assert "SPECIAL_CATEGORY" in detect("Mr Hughes told his social worker on Monday.")

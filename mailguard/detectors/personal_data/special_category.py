@@ -238,6 +238,11 @@ _OTHER_SENSE = {
     ),
     "depression": (None, re.compile(r"(?:tropical|atlantic|weather|economic)\s+$", re.I)),
     "offence": (None, re.compile(r"\bit\s+is\s+an\s+$", re.I)),
+    # "our social worker" is a colleague; "his social worker" says he has one.
+    "social worker": (
+        None,
+        re.compile(r"\b(?:our|the|a|an|as|senior|duty|lead|named|qualified)\s+$", re.I),
+    ),
 }
 
 
