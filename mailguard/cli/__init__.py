@@ -6,6 +6,7 @@ import click
 
 from mailguard import __version__
 from mailguard.cli.check import check
+from mailguard.cli.evaluate import evaluate
 from mailguard.cli.history import history
 from mailguard.cli.policy import policy
 from mailguard.cli.postfix import postfix
@@ -21,5 +22,5 @@ def main() -> None:
     """mailguard: an outbound email data-leak guard (SMTP relay)."""
 
 
-for command in (serve, check, policy, quarantine, history, users, web, postfix):
+for command in (serve, check, evaluate, policy, quarantine, history, users, web, postfix):
     main.add_command(command)
