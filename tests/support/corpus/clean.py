@@ -36,11 +36,13 @@ def ctax_account_reply(ctx: Ctx) -> Sample:
     amount = ctx.money(900, 2600)
     inst = ctx.rng.choice([10, 12])
     asked = {
-        "moving": f"Hi, I moved out of {r.street} on {ctx.day(ctx.today - dt.timedelta(days=20))} and "
+        "moving": f"Hi, I moved out of {r.street} on {ctx.day(ctx.today - dt.timedelta(days=20))} "
+        "and "
         "want to close my council tax account. My new address is out of the county. Thanks",
         "discount": "Hello, my partner moved out last month so I now live on my own. Can I get the "
         "single person discount please? My account number is on the bill.",
-        "instalments": "Is it possible to pay over 12 months instead of 10? Money is a bit tight at "
+        "instalments": "Is it possible to pay over 12 months instead of 10? Money is a bit tight "
+        "at "
         "the moment.",
         "refund": f"I think I've been charged twice for May. Account {acct}. Can you check please?",
         "band": f"My neighbour says her house is band {band} and it's the same as mine. Why am I "
@@ -50,8 +52,10 @@ def ctax_account_reply(ctx: Ctx) -> Sample:
         "moving": [
             f"Thank you for letting us know that you have moved. I have closed your council tax "
             f"account {acct} for {r.street} with effect from the date you gave.",
-            f"A final bill will be sent to your new address. It shows a credit of {ctx.money(20, 180)}, "
-            "which we will refund to you; please reply with the account you would like it paid into, "
+            "A final bill will be sent to your new address. It shows a credit of "
+            f"{ctx.money(20, 180)}, "
+            "which we will refund to you; please reply with the account you would like it paid "
+            "into, "
             "or call us and we can take the details over the phone.",
         ],
         "discount": [
@@ -95,7 +99,8 @@ def ctax_account_reply(ctx: Ctx) -> Sample:
         blocks.append(
             (
                 "p",
-                f"If you have any questions please reply to this email or call {cc.CONTACT_CENTRE}.",
+                "If you have any questions please reply to this email or call"
+                f" {cc.CONTACT_CENTRE}.",
             )
         )
     blocks += ctx.closing(s)
@@ -129,7 +134,8 @@ def ctax_direct_debit_own(ctx: Ctx) -> Sample:
         f"Bank sort code: {r.sort_code}",
         f"Account number: {r.account}",
         f"Council tax account: {acct}",
-        f"Instalments: {ctx.rng.choice([10, 12])} monthly, on the {ctx.choice(['1st', '15th', '28th'])} of each month",
+        f"Instalments: {ctx.rng.choice([10, 12])} monthly, on the "
+        f"{ctx.choice(['1st', '15th', '28th'])} of each month",
         f"First collection: {ctx.day(first)}, {ctx.money(80, 220)}",
     ]
     blocks = [
@@ -138,9 +144,11 @@ def ctax_direct_debit_own(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    "Thank you for setting up a Direct Debit to pay your council tax. Please check the details below; "
+                    "Thank you for setting up a Direct Debit to pay your council tax. Please check "
+                    "the details below; "
                     "if any of them are wrong, tell us straight away.",
-                    "Your Direct Debit instruction has been set up. These are the details we hold - please check them "
+                    "Your Direct Debit instruction has been set up. These are the details we hold "
+                    "- please check them "
                     "carefully and let us know if anything needs correcting.",
                 ]
             ),
@@ -148,7 +156,8 @@ def ctax_direct_debit_own(ctx: Ctx) -> Sample:
         ("lines", "\n".join(details)),
         (
             "p",
-            "Your payments are protected by the Direct Debit Guarantee. You can cancel a Direct Debit at any "
+            "Your payments are protected by the Direct Debit Guarantee. You can cancel a Direct "
+            "Debit at any "
             "time by contacting your bank or building society.",
         ),
         *ctx.closing(s),
@@ -171,7 +180,7 @@ def ctax_direct_debit_own(ctx: Ctx) -> Sample:
         False,
         "pass",
         {"UK_SORT_CODE", "UK_BANK_ACCOUNT"},
-        person_secrets(r, "sort_code", "account") + [acct],
+        [*person_secrets(r, "sort_code", "account"), acct],
     )
 
 
@@ -209,7 +218,8 @@ def _decision_letter(ctx: Ctx, s: cc.Staff, r, claim: str) -> list:
         ),
         (
             "p",
-            "If you think this decision is wrong, you can ask us to look at it again. You must do this within "
+            "If you think this decision is wrong, you can ask us to look at it again. You must do "
+            "this within "
             "one month of the date of this letter.",
         ),
         ("p", f"Yours sincerely\n\n{s.name}\n{s.title}"),
@@ -243,9 +253,11 @@ def benefit_decision_own(ctx: Ctx) -> Sample:
             ctx.choice(
                 [
                     "As requested, please find attached a copy of your decision letter.",
-                    "Thank you for sending in the documents we asked for. Your claim has now been assessed and your "
+                    "Thank you for sending in the documents we asked for. Your claim has now been "
+                    "assessed and your "
                     "decision notice is attached.",
-                    "I attach the decision on your Housing Benefit and Council Tax Reduction claim. Your first payment "
+                    "I attach the decision on your Housing Benefit and Council Tax Reduction "
+                    "claim. Your first payment "
                     "will be made on the next payment run.",
                 ]
             ),
@@ -294,14 +306,17 @@ def benefit_evidence_request_own(ctx: Ctx) -> Sample:
         ctx.greet(r.first, r.formal),
         (
             "p",
-            f"Thank you for your claim for Council Tax Reduction (reference {claim}). We have the following "
+            f"Thank you for your claim for Council Tax Reduction (reference {claim}). We have the "
+            "following "
             f"details for you: {r.name}, National Insurance number {r.nino}.",
         ),
         ("p", "Before we can decide your claim we need:\n" + "\n".join(f"- {i}" for i in items)),
         (
             "p",
-            f"Please send these by {ctx.day(due)}. You can upload them at {cc.WEB}/evidence or reply to "
-            "this email with photographs. If we do not hear from you we may have to close your claim.",
+            f"Please send these by {ctx.day(due)}. You can upload them at {cc.WEB}/evidence or "
+            "reply to "
+            "this email with photographs. If we do not hear from you we may have to close your "
+            "claim.",
         ),
         *ctx.closing(s),
     ]
@@ -341,23 +356,28 @@ def blue_badge_own(ctx: Ctx) -> Sample:
         ctx.greet(r.first, r.formal),
         (
             "p",
-            f"Thank you for your Blue Badge application (reference {ref}). We have now received the "
-            f"information from your consultant about your {condition} and how it affects your walking.",
+            f"Thank you for your Blue Badge application (reference {ref}). We have now received "
+            "the "
+            f"information from your consultant about your {condition} and how it affects your "
+            "walking.",
         ),
         (
             "p",
             ctx.choice(
                 [
-                    "I am pleased to tell you that your application has been approved. Your badge will be posted to "
+                    "I am pleased to tell you that your application has been approved. Your badge "
+                    "will be posted to "
                     "you within 10 working days.",
-                    "Your application has been approved for three years. The badge is printed by the Department for "
+                    "Your application has been approved for three years. The badge is printed by "
+                    "the Department for "
                     "Transport's supplier and should reach you within two weeks.",
                 ]
             ),
         ),
         (
             "p",
-            f"For our records: applicant {r.name}, date of birth {r.dob_text()}, {r.street}, {r.postcode}.",
+            f"For our records: applicant {r.name}, date of birth {r.dob_text()}, {r.street}, "
+            f"{r.postcode}.",
         ),
         *ctx.closing(s),
     ]
@@ -404,8 +424,10 @@ def rent_account_statement(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    f"As you asked on the phone, here is a statement of your rent account {rent_acct} for the last eight weeks.",
-                    f"Please see below the recent transactions on your rent account (account number {rent_acct}, customer "
+                    "As you asked on the phone, here is a statement of your rent account "
+                    f"{rent_acct} for the last eight weeks.",
+                    "Please see below the recent transactions on your rent account (account "
+                    f"number {rent_acct}, customer "
                     f"number {cust}).",
                 ]
             ),
@@ -413,7 +435,8 @@ def rent_account_statement(ctx: Ctx) -> Sample:
         ("table", rows),
         (
             "p",
-            "If the balance is more than one week's rent, please contact your Income Officer to agree a way to "
+            "If the balance is more than one week's rent, please contact your Income Officer to "
+            "agree a way to "
             "clear it. Help with rent is available through Universal Credit or Housing Benefit.",
         ),
         *ctx.closing(s),
@@ -447,11 +470,13 @@ def school_place_offer(ctx: Ctx) -> Sample:
         ctx.greet(parent.first, parent.formal),
         (
             "p",
-            f"Application reference: {ctx.ref('AN', 8)}\nChild: {kid.name}\nDate of birth: {kid.dob_text()}",
+            f"Application reference: {ctx.ref('AN', 8)}\nChild: {kid.name}\nDate of birth: "
+            f"{kid.dob_text()}",
         ),
         (
             "p",
-            f"I am pleased to offer {kid.first} a place at {school} from September. Please accept or decline "
+            f"I am pleased to offer {kid.first} a place at {school} from September. Please accept "
+            "or decline "
             f"the offer online by {ctx.day(ctx.date_ahead(10, 20))}.",
         ),
         ("p", "If you do not reply, the place may be offered to another child."),
@@ -483,10 +508,13 @@ def parking_appeal_reply(ctx: Ctx) -> Sample:
     reg = f"{ctx.fake.bothify('??##').upper()} {ctx.fake.lexify('???').upper()}"
     outcome = ctx.choice(
         [
-            "Having considered your appeal and the photographs you sent of the sign, I have decided to cancel the "
+            "Having considered your appeal and the photographs you sent of the sign, I have "
+            "decided to cancel the "
             "penalty charge notice. No further action will be taken.",
-            "I have looked at the evidence, including the civil enforcement officer's photographs, and I am "
-            "afraid the PCN was correctly issued. You can still pay the reduced amount of £35 within 14 days.",
+            "I have looked at the evidence, including the civil enforcement officer's photographs, "
+            "and I am "
+            "afraid the PCN was correctly issued. You can still pay the reduced amount of £35 "
+            "within 14 days.",
         ]
     )
     blocks = [
@@ -529,7 +557,8 @@ def invoice_council_bank(ctx: Ctx) -> Sample:
         ("p", f"{c.org.name}\nFAO {c.name}"),
         (
             "p",
-            f"Invoice number: {inv}\nInvoice date: {ctx.today:%d/%m/%Y}\nCustomer number: {ctx.ref(digits=8)}",
+            f"Invoice number: {inv}\nInvoice date: {ctx.today:%d/%m/%Y}\nCustomer number: "
+            f"{ctx.ref(digits=8)}",
         ),
         ("table", [["Description", "Net", "VAT", "Total"], [what[0], amount, "£0.00", amount]]),
         ("p", "Payment terms: 30 days from the invoice date.\n\n" + bank),
@@ -549,11 +578,14 @@ def invoice_council_bank(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    f"Payment can be made by bank transfer to {cc.NAME}, sort code {cc.BANK_SORT}, account "
+                    f"Payment can be made by bank transfer to {cc.NAME}, sort code {cc.BANK_SORT}, "
+                    "account "
                     f"{cc.BANK_ACCOUNT}, quoting the invoice number as the reference.",
-                    f"Our bank details are on the invoice: please make cheques or transfers payable to {cc.NAME} and "
+                    "Our bank details are on the invoice: please make cheques or transfers "
+                    f"payable to {cc.NAME} and "
                     f"quote {inv}.",
-                    f"To pay by BACS: Account name {cc.NAME}, Lloyds Bank, sort code {cc.BANK_SORT}, account number "
+                    f"To pay by BACS: Account name {cc.NAME}, Lloyds Bank, sort code "
+                    f"{cc.BANK_SORT}, account number "
                     f"{cc.BANK_ACCOUNT}. Card payments can be made on {cc.CONTACT_CENTRE}.",
                 ]
             ),
@@ -594,13 +626,15 @@ def remittance_advice(ctx: Ctx) -> Sample:
         (
             "p",
             f"REMITTANCE ADVICE\n\nPayee: {c.org.name}\nSupplier number: {ctx.ref(digits=6)}\n"
-            f"Payment date: {run:%d/%m/%Y}\nPaid to account ending {ctx.ref(digits=4)} by BACS from "
+            f"Payment date: {run:%d/%m/%Y}\nPaid to account ending {ctx.ref(digits=4)} by BACS "
+            "from "
             f"{cc.NAME} (sort code {cc.BANK_SORT})",
         ),
         ("table", rows),
         (
             "p",
-            "This is an automatically generated email. Please do not reply to this address. For queries "
+            "This is an automatically generated email. Please do not reply to this address. For "
+            "queries "
             f"contact Accounts Payable on {cc.SWITCHBOARD} quoting your supplier number.",
         ),
     ]
@@ -643,7 +677,8 @@ def purchase_order(ctx: Ctx) -> Sample:
         ("table", [["Line", "Description", "Qty", "Net"], ["1", item[0], "1", f"£{item[1]:,.2f}"]]),
         (
             "p",
-            f"Please quote the purchase order number {po} on your invoice or it may be returned unpaid. "
+            f"Please quote the purchase order number {po} on your invoice or it may be returned "
+            "unpaid. "
             "Invoices to accounts.payable@anyshire.gov.uk.",
         ),
     ]
@@ -654,7 +689,8 @@ def purchase_order(ctx: Ctx) -> Sample:
             ctx.choice(
                 [
                     f"Please find attached purchase order {po}.",
-                    f"PO {po} is attached for the work we discussed. Please confirm a delivery date.",
+                    f"PO {po} is attached for the work we discussed. Please confirm a delivery "
+                    "date.",
                     f"Our order number is {po} - attached, with the delivery address.",
                 ]
             ),
@@ -707,10 +743,13 @@ def supplier_thread(ctx: Ctx) -> Sample:
     )
     theirs = ctx.choice(
         [
-            f"Hi {s.first}, thanks for the order. We can do next week - does Tuesday suit? Regards, {c.name}",
-            f"Morning {s.first}, just chasing the PO number for this so our accounts team can raise the invoice. "
+            f"Hi {s.first}, thanks for the order. We can do next week - does Tuesday suit? "
+            f"Regards, {c.name}",
+            f"Morning {s.first}, just chasing the PO number for this so our accounts team can "
+            "raise the invoice. "
             f"Cheers, {c.first}",
-            f"Hello, please could you confirm access arrangements? Kind regards {c.name}, {c.org.name}",
+            f"Hello, please could you confirm access arrangements? Kind regards {c.name}, "
+            f"{c.org.name}",
         ]
     )
     blocks = [
@@ -748,7 +787,8 @@ def planning_notice(ctx: Ctx) -> Sample:
     """A planning consultation or decision notice."""
     s = ctx.staff("planning")
     app = f"{ctx.today:%y}/{ctx.ref(digits=5)}/{ctx.choice(['FUL', 'HOU', 'LBC', 'OUT', 'PRIOR'])}"
-    site = f"{ctx.fake.building_number()} {ctx.fake.street_name()}, {ctx.choice(['Anytown', 'Ashcombe', 'Oakhurst', 'Westmoor'])}"
+    town = ctx.choice(["Anytown", "Ashcombe", "Oakhurst", "Westmoor"])
+    site = f"{ctx.fake.building_number()} {ctx.fake.street_name()}, {town}"
     proposal = ctx.choice(
         [
             "Single storey rear extension and loft conversion with rear dormer",
@@ -763,7 +803,8 @@ def planning_notice(ctx: Ctx) -> Sample:
     if recipient == "parish":
         to = [
             (
-                f"Clerk to {ctx.choice(['Ashcombe', 'Oakhurst', 'Little Brancaster'])} Parish Council",
+                f"Clerk to {ctx.choice(['Ashcombe', 'Oakhurst', 'Little Brancaster'])} Parish "
+                "Council",
                 f"clerk@{ctx.choice(['ashcombe', 'oakhurst', 'littlebrancaster'])}-pc.gov.uk",
             )
         ]
@@ -772,7 +813,8 @@ def planning_notice(ctx: Ctx) -> Sample:
         to = [
             (
                 a.name(),
-                f"{a.user_name()}@{ctx.choice(['hartarchitects.co.uk', 'planningbureau.co.uk', 'vale-design.co.uk'])}",
+                f"{a.user_name()}@"
+                + ctx.choice(["hartarchitects.co.uk", "planningbureau.co.uk", "vale-design.co.uk"]),
             )
         ]
     else:
@@ -785,14 +827,23 @@ def planning_notice(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    f"The council has received the above application. You can view the plans and comment at "
+                    "The council has received the above application. You can view the plans and "
+                    "comment at "
                     f"{cc.WEB}/planning by {ctx.day(ctx.date_ahead(14, 21))}.",
-                    "We are consulting neighbours about this proposal. Comments must be made in writing and will be "
-                    "published on our website, with your name and address but not your email or phone number.",
+                    "We are consulting neighbours about this proposal. Comments must be made in "
+                    "writing and will be "
+                    "published on our website, with your name and address but not your email or "
+                    "phone number.",
                 ]
             )
             if not decision
-            else f"Planning permission has been {ctx.choice(['GRANTED subject to the conditions on the attached notice', 'REFUSED for the reasons on the attached notice'])}.",
+            else "Planning permission has been "
+            + ctx.choice(
+                [
+                    "GRANTED subject to the conditions on the attached notice.",
+                    "REFUSED for the reasons on the attached notice.",
+                ]
+            ),
         ),
     ]
     atts = []
@@ -803,7 +854,8 @@ def planning_notice(ctx: Ctx) -> Sample:
             ("p", f"Application {app}\n{site}\n{proposal}"),
             (
                 "p",
-                "Conditions:\n1. The development must begin within three years of the date of this permission.\n"
+                "Conditions:\n1. The development must begin within three years of the date of this "
+                "permission.\n"
                 "2. The materials used externally shall match those of the existing building.",
             ),
         ]
@@ -931,11 +983,13 @@ def foi_response_aggregate(ctx: Ctx) -> Sample:
         ("table", table),
         (
             "p",
-            "Numbers below 5 are shown as <5 so that no individual can be identified (section 40(2) of the Act).",
+            "Numbers below 5 are shown as <5 so that no individual can be identified (section "
+            "40(2) of the Act).",
         ),
         (
             "p",
-            "If you are unhappy with this response you may ask for an internal review within 40 working days. "
+            "If you are unhappy with this response you may ask for an internal review within 40 "
+            "working days. "
             "If you remain dissatisfied you can complain to the Information Commissioner's Office.",
         ),
         *ctx.closing(s),
@@ -957,34 +1011,42 @@ def foi_response_aggregate(ctx: Ctx) -> Sample:
 PRESS = [
     (
         "New dementia-friendly day centre opens in Ashcombe",
-        "A new day centre for people living with dementia and their carers has opened at the Old Library in "
-        "Ashcombe. The centre offers activities five days a week, a memory café on Thursday afternoons and "
+        "A new day centre for people living with dementia and their carers has opened at the Old "
+        "Library in "
+        "Ashcombe. The centre offers activities five days a week, a memory café on Thursday "
+        "afternoons and "
         "advice for carers from the council's Memory Support Service.",
     ),
     (
         "Council's adult social care services rated Good",
-        "The Care Quality Commission has rated Anyshire's adult social care services as Good. Inspectors praised "
-        "the council's work with the NHS on hospital discharge and its support for people with learning "
+        "The Care Quality Commission has rated Anyshire's adult social care services as Good. "
+        "Inspectors praised "
+        "the council's work with the NHS on hospital discharge and its support for people with "
+        "learning "
         "disabilities and autism.",
     ),
     (
         "£4.2m for supported housing for people with mental health needs",
-        "Cabinet has approved £4.2 million to build 24 supported flats for adults recovering from mental illness. "
+        "Cabinet has approved £4.2 million to build 24 supported flats for adults recovering from "
+        "mental illness. "
         "The scheme will be run with Anyshire Housing Trust.",
     ),
     (
         "Free drop-in sessions for carers",
-        "Unpaid carers can get free advice on benefits, respite and their own health at drop-in sessions run by "
+        "Unpaid carers can get free advice on benefits, respite and their own health at drop-in "
+        "sessions run by "
         "the Carers Support Service in libraries across the county this month.",
     ),
     (
         "Council tax support scheme consultation",
-        "Residents are invited to have their say on changes to the Council Tax Reduction scheme, which helps "
+        "Residents are invited to have their say on changes to the Council Tax Reduction scheme, "
+        "which helps "
         "around 31,000 households on low incomes.",
     ),
     (
         "Road safety campaign launched ahead of summer",
-        "Anyshire Constabulary and the council have launched a joint campaign to cut the number of people killed "
+        "Anyshire Constabulary and the council have launched a joint campaign to cut the number of "
+        "people killed "
         "or seriously injured on the county's rural roads.",
     ),
 ]
@@ -996,18 +1058,28 @@ def press_release(ctx: Ctx) -> Sample:
     s = ctx.staff("comms")
     title, text = ctx.choice(PRESS)
     cllr = f"Councillor {ctx.fake.name()}"
+    portfolio = ctx.choice(
+        ["Adult Social Care and Health", "Communities", "Finance", "Children and Families"]
+    )
+    quote = ctx.choice(
+        [
+            "This is great news for residents.",
+            "I want to thank everyone who made this happen.",
+            "We listened to what people told us.",
+        ]
+    )
     blocks = [
         ("p", f"PRESS RELEASE - {ctx.today:%d %B %Y}\nFOR IMMEDIATE RELEASE"),
         ("h", title),
         ("p", text),
         (
             "p",
-            f"{cllr}, Cabinet Member for {ctx.choice(['Adult Social Care and Health', 'Communities', 'Finance', 'Children and Families'])}, "
-            f'said: "{ctx.choice(["This is great news for residents.", "I want to thank everyone who made this happen.", "We listened to what people told us."])}"',
+            f'{cllr}, Cabinet Member for {portfolio}, said: "{quote}"',
         ),
         (
             "p",
-            f"ENDS\n\nNotes to editors: for more information contact the press office on {cc.SWITCHBOARD} or "
+            "ENDS\n\nNotes to editors: for more information contact the press office on "
+            f"{cc.SWITCHBOARD} or "
             f"press.office@{cc.DOMAIN}. Photographs are available on request.",
         ),
         *ctx.closing(s, signoff="Thanks"),
@@ -1016,7 +1088,7 @@ def press_release(ctx: Ctx) -> Sample:
     journalists = [ctx.contact("press") for _ in range(ctx.rng.randint(3, 9))]
     if bcc:
         to = [("Press Office", cc.mailbox("press"))]
-        rcpt = [cc.mailbox("press")] + sorted({j.email for j in journalists})
+        rcpt = [cc.mailbox("press"), *sorted({j.email for j in journalists})]
     else:
         to = [(journalists[0].name, journalists[0].email)]
         rcpt = None
@@ -1104,12 +1176,14 @@ def committee_papers(ctx: Ctx) -> Sample:
         ),
         (
             "p",
-            f"Please find attached the agenda and papers for the {committee} on {ctx.day(date)}. The papers "
+            f"Please find attached the agenda and papers for the {committee} on {ctx.day(date)}. "
+            "The papers "
             f"are also published on the council's website at {cc.WEB}/meetings.",
         ),
         (
             "p",
-            "Please let me know if you are unable to attend so that your apologies can be recorded.",
+            "Please let me know if you are unable to attend so that your apologies can be"
+            " recorded.",
         ),
         *ctx.closing(s),
     ]
@@ -1142,24 +1216,30 @@ def hr_policy_internal(ctx: Ctx) -> Sample:
         [
             (
                 "Mental Health Awareness Week - sessions for staff",
-                "This week is Mental Health Awareness Week. Our Mental Health First Aiders are running drop-ins in the "
-                "staff room at County Hall every lunchtime, and the Employee Assistance Programme offers free, "
+                "This week is Mental Health Awareness Week. Our Mental Health First Aiders are "
+                "running drop-ins in the "
+                "staff room at County Hall every lunchtime, and the Employee Assistance Programme "
+                "offers free, "
                 "confidential counselling 24 hours a day.",
             ),
             (
                 "Updated Sickness Absence Policy",
-                "The revised Sickness Absence Policy takes effect from 1 July. The main changes cover phased returns, "
-                "disability-related absence and reasonable adjustments, and the menopause. Managers should read the "
+                "The revised Sickness Absence Policy takes effect from 1 July. The main changes "
+                "cover phased returns, "
+                "disability-related absence and reasonable adjustments, and the menopause. "
+                "Managers should read the "
                 "guidance on the intranet.",
             ),
             (
                 "Menopause support group - next meeting",
-                "The staff menopause support group meets on the first Tuesday of each month in Room G.12. Everyone "
+                "The staff menopause support group meets on the first Tuesday of each month in "
+                "Room G.12. Everyone "
                 "is welcome, including managers who want to understand how to support colleagues.",
             ),
             (
                 "Flu vaccinations for frontline staff",
-                "Free flu jabs are available to all frontline social care staff. Book a slot through the Occupational "
+                "Free flu jabs are available to all frontline social care staff. Book a slot "
+                "through the Occupational "
                 "Health pages; bring your staff ID.",
             ),
         ]
@@ -1199,12 +1279,14 @@ def hr_absence_internal(ctx: Ctx) -> Sample:
         ctx.greet(hr.first),
         (
             "p",
-            f"{emp.first} {emp.last} in my team has sent in a fit note for {reason} covering the next "
+            f"{emp.first} {emp.last} in my team has sent in a fit note for {reason} covering the "
+            "next "
             f"four weeks. This takes {emp.first} over the trigger point.",
         ),
         (
             "p",
-            "Could you arrange an Occupational Health referral and let me know what I need to do about "
+            "Could you arrange an Occupational Health referral and let me know what I need to do "
+            "about "
             "a welfare meeting?",
         ),
         *ctx.closing(manager, external=False),
@@ -1252,13 +1334,17 @@ def job_interview_invite(ctx: Ctx) -> Sample:
         ctx.greet(r.first, r.formal),
         (
             "p",
-            f"Thank you for applying for the post of {post} (job reference {ctx.ref('ASC', 4)}). I am pleased "
-            f"to invite you to interview on {ctx.day(date)} at {ctx.rng.randint(9, 15)}:00 at County Hall.",
+            f"Thank you for applying for the post of {post} (job reference {ctx.ref('ASC', 4)}). I "
+            "am pleased "
+            f"to invite you to interview on {ctx.day(date)} at {ctx.rng.randint(9, 15)}:00 at "
+            "County Hall.",
         ),
         (
             "p",
-            "Please bring your passport or birth certificate and proof of address so that we can carry out "
-            "right to work checks. If you need any adjustments for the interview because of a disability, "
+            "Please bring your passport or birth certificate and proof of address so that we can "
+            "carry out "
+            "right to work checks. If you need any adjustments for the interview because of a "
+            "disability, "
             "please let me know.",
         ),
         *ctx.closing(s),
@@ -1294,12 +1380,14 @@ def clinical_signature(ctx: Ctx) -> Sample:
         [
             (
                 "Room booking",
-                f"Could I book the community room for Wednesday {ctx.date_ahead(5, 25):%d %B}, 1pm to 3pm, "
+                f"Could I book the community room for Wednesday {ctx.date_ahead(5, 25):%d %B}, 1pm "
+                "to 3pm, "
                 "for a team meeting of about 12 people? We will need the projector.",
             ),
             (
                 "Training dates",
-                "Thanks for sending the dates for the refresher training. The 14th works best for the "
+                "Thanks for sending the dates for the refresher training. The 14th works best for "
+                "the "
                 "team - please can you hold 10 places?",
             ),
             (
@@ -1309,7 +1397,8 @@ def clinical_signature(ctx: Ctx) -> Sample:
             ),
             (
                 "Leaflets",
-                "Please could you print another 500 of the A5 leaflets, same as last time, and deliver them "
+                "Please could you print another 500 of the A5 leaflets, same as last time, and "
+                "deliver them "
                 "to Riverside House?",
             ),
             (
@@ -1394,11 +1483,13 @@ NEWSLETTER_ITEMS = [
     ),
     (
         "Stop smoking",
-        "Want to quit? The Anyshire stop smoking service offers free support and nicotine replacement.",
+        "Want to quit? The Anyshire stop smoking service offers free support and nicotine "
+        "replacement.",
     ),
     (
         "Recovery café",
-        "The Recovery Café for people in recovery from drug and alcohol use has moved to the Old Library.",
+        "The Recovery Café for people in recovery from drug and alcohol use has moved to the Old "
+        "Library.",
     ),
     ("Bin collections", "Collections move by one day in the week after the bank holiday."),
     ("Libraries", "Summer Reading Challenge sign-ups open on 6 July at every library."),
@@ -1450,13 +1541,18 @@ def out_of_office(ctx: Ctx) -> Sample:
     back = ctx.date_ahead(1, 14)
     text = ctx.choice(
         [
-            f"Thank you for your email. I am on annual leave, returning on {ctx.day(back)}. I will not be checking my "
+            f"Thank you for your email. I am on annual leave, returning on {ctx.day(back)}. I will "
+            "not be checking my "
             f"emails. If your matter is urgent please contact the duty worker on {s.phone}.",
-            f"I am out of the office until {back:%d/%m}. If you are in mental health crisis please call NHS 111 and "
-            "choose option 2, or call Samaritans on 116 123. For new referrals please contact the Single Point of Access.",
-            f"I'm currently working reduced hours and may be slow to respond. For safeguarding concerns please call "
+            f"I am out of the office until {back:%d/%m}. If you are in mental health crisis please "
+            "call NHS 111 and "
+            "choose option 2, or call Samaritans on 116 123. For new referrals please contact the "
+            "Single Point of Access.",
+            "I'm currently working reduced hours and may be slow to respond. For safeguarding "
+            "concerns please call "
             f"{cc.CONTACT_CENTRE} (out of hours: 01632 960999).",
-            f"Thank you for your message. I am attending training and will reply on my return on {ctx.day(back)}. "
+            "Thank you for your message. I am attending training and will reply on my return on "
+            f"{ctx.day(back)}. "
             "If your email is about a client on my caseload, please copy in the team inbox.",
         ]
     )
@@ -1464,7 +1560,8 @@ def out_of_office(ctx: Ctx) -> Sample:
     d = Draft(
         (s.name, s.email),
         [("", sender)],
-        f"Automatic reply: {ctx.choice(['Appointment', 'RE: referral', 'Query', 'Meeting next week', 'Invoice'])}",
+        "Automatic reply: "
+        f"{ctx.choice(['Appointment', 'RE: referral', 'Query', 'Meeting next week', 'Invoice'])}",
         blocks,
         ctx.when(),
         headers=[("Auto-Submitted", "auto-replied"), ("X-Auto-Response-Suppress", "All")],
@@ -1501,10 +1598,13 @@ def bounce_ndr(ctx: Ctx) -> Sample:
         f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\n\n'
         f"--{boundary}\nContent-Type: text/plain; charset=us-ascii\n\n"
         "Delivery has failed to these recipients or groups:\n\n"
-        f"{left}\nThe email address you entered couldn't be found. Please check the recipient's email "
-        "address and try to resend the message. If the problem continues, please contact your helpdesk.\n\n"
+        f"{left}\nThe email address you entered couldn't be found. Please check the recipient's "
+        "email "
+        "address and try to resend the message. If the problem continues, please contact your "
+        "helpdesk.\n\n"
         f"Diagnostic information for administrators:\nGenerating server: mx1.{cc.DOMAIN}\n{left}\n"
-        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup'\n\n"
+        "Remote Server returned '550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by "
+        "SMTP address lookup'\n\n"
         f"--{boundary}\nContent-Type: message/delivery-status\n\n"
         f"Reporting-MTA: dns; mx1.{cc.DOMAIN}\n\n"
         f"Final-Recipient: rfc822; {left}\nAction: failed\nStatus: 5.1.10\n"
@@ -1591,7 +1691,8 @@ def forwarded_chain_clean(ctx: Ctx) -> Sample:
             ("p", ctx.greet(colleague.first)[1]),
             (
                 "p",
-                f"Just to let you know about the {subject.lower()}. Contact me on {ctx.fake.phone_number()} "
+                f"Just to let you know about the {subject.lower()}. Contact me on "
+                f"{ctx.fake.phone_number()} "
                 "if you have questions.",
             ),
             ("p", f"Regards\n{c.name}\n{c.org.name}"),
@@ -1704,7 +1805,8 @@ def contact_details_reply(ctx: Ctx) -> Sample:
         ("p", "Thank you for your email. You can contact us in the following ways:"),
         (
             "lines",
-            f"Telephone: {cc.SWITCHBOARD} (switchboard) or {cc.CONTACT_CENTRE} (customer services), "
+            f"Telephone: {cc.SWITCHBOARD} (switchboard) or {cc.CONTACT_CENTRE} (customer "
+            "services), "
             f"Monday to Friday 8.30am to 5pm\nTextphone: {cc.TEXTPHONE}\n"
             f"In person: {', '.join(cc.HQ)}\n"
             + "\n".join(cc.SITES)
@@ -1712,7 +1814,8 @@ def contact_details_reply(ctx: Ctx) -> Sample:
         ),
         (
             "p",
-            "Out of hours emergencies (e.g. a dangerous structure or an adult at risk): 01632 960999.",
+            "Out of hours emergencies (e.g. a dangerous structure or an adult at risk): 01632 "
+            "960999.",
         ),
         *ctx.closing(s),
     ]
@@ -1745,14 +1848,17 @@ def law_firm_acronym(ctx: Ctx) -> Sample:
         ctx.greet(c.first),
         (
             "p",
-            f"Thank you for the revised draft of {matter}. Our comments are in the attached mark-up.",
+            f"Thank you for the revised draft of {matter}. Our comments are in the attached "
+            "mark-up.",
         ),
         (
             "p",
             ctx.choice(
                 [
-                    f"Please note our reference LS/{ctx.ref(digits=5)} and yours {short}/{ctx.ref(digits=4)}.",
-                    f"As {short} acts for the purchaser, could you confirm your client's position on clause 7?",
+                    f"Please note our reference LS/{ctx.ref(digits=5)} and yours "
+                    f"{short}/{ctx.ref(digits=4)}.",
+                    f"As {short} acts for the purchaser, could you confirm your client's position "
+                    "on clause 7?",
                     f"I understand {short} are instructed on the completion as well.",
                 ]
             ),
@@ -1797,12 +1903,14 @@ def multi_agency_meeting(ctx: Ctx) -> Sample:
         ("p", ctx.choice(["Dear all", "Hi everyone", "Good afternoon all"])),
         (
             "p",
-            f"Thanks for coming to the {group} yesterday. The notes and actions are below; the next meeting is "
+            f"Thanks for coming to the {group} yesterday. The notes and actions are below; the "
+            "next meeting is "
             f"on {ctx.day(ctx.date_ahead(20, 45))}.",
         ),
         (
             "p",
-            "Actions:\n1. Circulate the draft terms of reference (SJ)\n2. Update on the funding bid (Housing Trust)\n"
+            "Actions:\n1. Circulate the draft terms of reference (SJ)\n2. Update on the funding "
+            "bid (Housing Trust)\n"
             "3. Venue for the awareness day (all)",
         ),
         *ctx.closing(s),
@@ -1836,8 +1944,10 @@ def partner_referral_nhs(ctx: Ctx) -> Sample:
         (
             "p",
             f"{p.title} {p.last} lives alone and has {condition}. Following the review on "
-            f"{ctx.day(ctx.today - dt.timedelta(days=ctx.rng.randint(1, 8)))} we are arranging a package of care "
-            "(two calls a day). Could the district nurses pick up the wound care and medication review?",
+            f"{ctx.day(ctx.today - dt.timedelta(days=ctx.rng.randint(1, 8)))} we are arranging a "
+            "package of care "
+            "(two calls a day). Could the district nurses pick up the wound care and medication "
+            "review?",
         ),
         ("p", "Consent to share has been given. Please call me if you need anything else."),
         *ctx.closing(s),
@@ -1878,9 +1988,12 @@ def police_info_share(ctx: Ctx) -> Sample:
         ("p", f"MASH information request - {kid.name}, DOB {kid.dob_text()}"),
         (
             "p",
-            f"{kid.first} has been subject to a child protection plan under the category of neglect since "
-            f"{ctx.today.year - 1}. Mother, {parent.name}, is known to the Substance Misuse Service. We would be "
-            "grateful for any police information about domestic incidents at the address in the last 12 months.",
+            f"{kid.first} has been subject to a child protection plan under the category of "
+            "neglect since "
+            f"{ctx.today.year - 1}. Mother, {parent.name}, is known to the Substance Misuse "
+            "Service. We would be "
+            "grateful for any police information about domestic incidents at the address in the "
+            "last 12 months.",
         ),
         ("p", "Please respond by secure email within 24 hours."),
         *ctx.closing(s),
@@ -1921,12 +2034,14 @@ def internal_case_note(ctx: Ctx) -> Sample:
         ctx.greet(colleague.first),
         (
             "p",
-            f"Quick update on {p.name} ({p.dob_text()}, NHS {p.nhs}). Their {condition} means the current "
+            f"Quick update on {p.name} ({p.dob_text()}, NHS {p.nhs}). Their {condition} means the "
+            "current "
             "package isn't enough and the family are struggling.",
         ),
         (
             "p",
-            "Can we discuss at allocation on Thursday? I think we need an OT assessment and a carer's assessment "
+            "Can we discuss at allocation on Thursday? I think we need an OT assessment and a "
+            "carer's assessment "
             "for the daughter.",
         ),
         *ctx.closing(s, external=False),
@@ -1960,17 +2075,20 @@ def welsh_mail(ctx: Ctx) -> Sample:
         [
             (
                 "Casgliadau biniau",
-                "Diolch yn fawr am eich neges. Bydd eich bin gwyrdd yn cael ei gasglu ddydd Mawrth nesaf. "
+                "Diolch yn fawr am eich neges. Bydd eich bin gwyrdd yn cael ei gasglu ddydd Mawrth "
+                "nesaf. "
                 "Ymddiheurwn am yr oedi yr wythnos diwethaf.",
             ),
             (
                 "Llyfrgell",
-                "Diolch am gysylltu â ni. Mae'r llyfrgell ar agor o ddydd Llun i ddydd Sadwrn, 9 tan 5. Mae "
+                "Diolch am gysylltu â ni. Mae'r llyfrgell ar agor o ddydd Llun i ddydd Sadwrn, 9 "
+                "tan 5. Mae "
                 "croeso i chi ddod i'r sesiwn stori a chân i blant bach ddydd Gwener.",
             ),
             (
                 "Treth y cyngor",
-                f"Diolch am eich e-bost. Rydym wedi diweddaru eich cyfrif treth gyngor {r.ctax}. Bydd bil "
+                f"Diolch am eich e-bost. Rydym wedi diweddaru eich cyfrif treth gyngor {r.ctax}. "
+                "Bydd bil "
                 "newydd yn cyrraedd o fewn wythnos.",
             ),
         ]
@@ -1980,7 +2098,8 @@ def welsh_mail(ctx: Ctx) -> Sample:
         ("p", text[1]),
         (
             "p",
-            "(English) Thank you for your message; we have replied in Welsh as you asked. Please let us know if "
+            "(English) Thank you for your message; we have replied in Welsh as you asked. Please "
+            "let us know if "
             "you would also like an English copy.",
         ),
         ("p", ctx.choice(["Yn gywir", "Cofion cynnes", "Cofion"])),
@@ -1999,19 +2118,24 @@ def polish_mail(ctx: Ctx) -> Sample:
         ["Kowalska", "Nowak", "Wiśniewska", "Wójcik", "Kamińska", "Lewandowski", "Zieliński"]
     )
     first = ctx.choice(["Agnieszka", "Katarzyna", "Magdalena", "Piotr", "Tomasz", "Marta"])
-    email = f"{first.lower()[:3]}.{ctx.fake.user_name()}@{ctx.choice(['wp.pl', 'o2.pl', 'gmail.com', 'interia.pl'])}"
+    provider = ctx.choice(["wp.pl", "o2.pl", "gmail.com", "interia.pl"])
+    email = f"{first.lower()[:3]}.{ctx.fake.user_name()}@{provider}"
     topic = ctx.choice(
         [
             (
                 "Zapisy do szkoły",
-                "Informacja dla rodziców: wnioski o miejsce w szkole podstawowej dla dzieci urodzonych "
-                "między 1 września a 31 sierpnia należy złożyć do 15 stycznia. Formularz jest dostępny "
+                "Informacja dla rodziców: wnioski o miejsce w szkole podstawowej dla dzieci "
+                "urodzonych "
+                "między 1 września a 31 sierpnia należy złożyć do 15 stycznia. Formularz jest "
+                "dostępny "
                 "online; pomoc dla osób, które nie mówią po angielsku, jest bezpłatna.",
             ),
             (
                 "Podatek lokalny",
-                f"Dziękujemy za wiadomość. Numer konta podatku lokalnego (council tax) to {r.ctax}. "
-                "Zniżka dla osoby samotnej (25%) została przyznana od początku miesiąca. Nowy rachunek "
+                "Dziękujemy za wiadomość. Numer konta podatku lokalnego (council tax) to "
+                f"{r.ctax}. "
+                "Zniżka dla osoby samotnej (25%) została przyznana od początku miesiąca. Nowy "
+                "rachunek "
                 "zostanie wysłany pocztą.",
             ),
             (
@@ -2040,13 +2164,16 @@ def romanian_mail(ctx: Ctx) -> Sample:
     s = ctx.staff("community", "customer")
     first = ctx.choice(["Ioana", "Elena", "Andrei", "Mihai", "Cristina", "Florin"])
     last = ctx.choice(["Popescu", "Ionescu", "Dumitru", "Stan", "Gheorghe", "Munteanu"])
-    email = f"{first.lower()}.{last.lower()}{ctx.rng.randint(1, 99)}@{ctx.choice(['yahoo.com', 'gmail.com', 'yahoo.ro'])}"
+    provider = ctx.choice(["yahoo.com", "gmail.com", "yahoo.ro"])
+    email = f"{first.lower()}.{last.lower()}{ctx.rng.randint(1, 99)}@{provider}"
     when = ctx.when()
     asked = ctx.choice(
         [
-            "Bună ziua, am fost plecată la Roma două săptămâni și nu am putut plăti amenda de parcare la timp. Vă rog "
+            "Bună ziua, am fost plecată la Roma două săptămâni și nu am putut plăti amenda de "
+            "parcare la timp. Vă rog "
             "să mă ajutați. Mulțumesc!",
-            "Bună ziua, m-am întors din Roma și am găsit scrisoarea despre permisul de parcare. Ce documente trebuie să trimit?",
+            "Bună ziua, m-am întors din Roma și am găsit scrisoarea despre permisul de parcare. Ce "
+            "documente trebuie să trimit?",
         ]
     )
     blocks = [
@@ -2055,8 +2182,10 @@ def romanian_mail(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    "Vă mulțumim pentru mesaj. Am prelungit termenul de plată cu 14 zile. Puteți plăti online sau la telefon.",
-                    "Vă rugăm să trimiteți o copie a certificatului de înmatriculare și o dovadă a adresei. Permisul va fi "
+                    "Vă mulțumim pentru mesaj. Am prelungit termenul de plată cu 14 zile. Puteți "
+                    "plăti online sau la telefon.",
+                    "Vă rugăm să trimiteți o copie a certificatului de înmatriculare și o dovadă a "
+                    "adresei. Permisul va fi "
                     "emis în cinci zile lucrătoare.",
                 ]
             ),
@@ -2088,14 +2217,19 @@ def urdu_latin_mail(ctx: Ctx) -> Sample:
     name = ctx.choice(
         ["Imran Hussain", "Nasreen Akhtar", "Tariq Mahmood", "Shazia Begum", "Asif Iqbal"]
     )
-    email = f"{name.split()[0].lower()}{ctx.rng.randint(10, 99)}@{ctx.choice(['hotmail.co.uk', 'gmail.com', 'yahoo.co.uk'])}"
+    provider = ctx.choice(["hotmail.co.uk", "gmail.com", "yahoo.co.uk"])
+    email = f"{name.split()[0].lower()}{ctx.rng.randint(10, 99)}@{provider}"
     text = ctx.choice(
         [
-            "Assalam-o-alaikum, Eid milan party ke liye community hall ki booking confirm ho gayi hai. Hall subah 10 baje "
-            "khul jayega aur shaam 6 baje tak aap ke paas hai. Kursiyan aur mezein store room mein hain.",
-            "Salaam, aap ki darkhwast mil gayi hai. Jumma ke baad ladies group ke liye chhota kamra har hafte available hai. "
+            "Assalam-o-alaikum, Eid milan party ke liye community hall ki booking confirm ho gayi "
+            "hai. Hall subah 10 baje "
+            "khul jayega aur shaam 6 baje tak aap ke paas hai. Kursiyan aur mezein store room mein "
+            "hain.",
+            "Salaam, aap ki darkhwast mil gayi hai. Jumma ke baad ladies group ke liye chhota "
+            "kamra har hafte available hai. "
             "Kiraya £15 fi ghanta hai, is ke liye invoice alag se bheja jayega.",
-            "Assalam-o-alaikum, senior citizens lunch club ke liye grant form is email ke saath hai. Baraye meharbani "
+            "Assalam-o-alaikum, senior citizens lunch club ke liye grant form is email ke saath "
+            "hai. Baraye meharbani "
             "mahine ke aakhir tak wapas bhej dein. Shukriya!",
         ]
     )

@@ -45,6 +45,7 @@ def _restamp(data: bytes) -> bytes:
             _zip_entry(dst, item.filename, data)
     return out.getvalue()
 
+
 # --- spreadsheets -------------------------------------------------------------------
 
 
@@ -158,7 +159,8 @@ def _table(rows: Sequence[Sequence[object]]) -> str:
     ]
     for i, row in enumerate(rows):
         cells = "".join(
-            f'<w:tc><w:tcPr><w:tcW w:w="1800" w:type="dxa"/></w:tcPr>{_para(str(v), bold=i == 0)}</w:tc>'
+            '<w:tc><w:tcPr><w:tcW w:w="1800" '
+            f'w:type="dxa"/></w:tcPr>{_para(str(v), bold=i == 0)}</w:tc>'
             for v in list(row) + [""] * (cols - len(row))
         )
         out.append(f"<w:tr>{cells}</w:tr>")
@@ -332,16 +334,22 @@ def _slide(title: str, body: str = "", table: Sequence[Sequence[object]] | None 
 
 _THEME = (
     f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><a:theme xmlns:a="{_A}" name="Office">'
-    '<a:themeElements><a:clrScheme name="Office"><a:dk1><a:sysClr val="windowText" lastClr="000000"/>'
-    '</a:dk1><a:lt1><a:sysClr val="window" lastClr="FFFFFF"/></a:lt1><a:dk2><a:srgbClr val="1F497D"/>'
-    '</a:dk2><a:lt2><a:srgbClr val="EEECE1"/></a:lt2><a:accent1><a:srgbClr val="4F81BD"/></a:accent1>'
-    '<a:accent2><a:srgbClr val="C0504D"/></a:accent2><a:accent3><a:srgbClr val="9BBB59"/></a:accent3>'
-    '<a:accent4><a:srgbClr val="8064A2"/></a:accent4><a:accent5><a:srgbClr val="4BACC6"/></a:accent5>'
+    '<a:themeElements><a:clrScheme name="Office"><a:dk1><a:sysClr val="windowText" '
+    'lastClr="000000"/>'
+    '</a:dk1><a:lt1><a:sysClr val="window" lastClr="FFFFFF"/></a:lt1><a:dk2><a:srgbClr '
+    'val="1F497D"/>'
+    '</a:dk2><a:lt2><a:srgbClr val="EEECE1"/></a:lt2><a:accent1><a:srgbClr '
+    'val="4F81BD"/></a:accent1>'
+    '<a:accent2><a:srgbClr val="C0504D"/></a:accent2><a:accent3><a:srgbClr '
+    'val="9BBB59"/></a:accent3>'
+    '<a:accent4><a:srgbClr val="8064A2"/></a:accent4><a:accent5><a:srgbClr '
+    'val="4BACC6"/></a:accent5>'
     '<a:accent6><a:srgbClr val="F79646"/></a:accent6><a:hlink><a:srgbClr val="0000FF"/></a:hlink>'
     '<a:folHlink><a:srgbClr val="800080"/></a:folHlink></a:clrScheme><a:fontScheme name="Office">'
     '<a:majorFont><a:latin typeface="Calibri"/><a:ea typeface=""/><a:cs typeface=""/></a:majorFont>'
     '<a:minorFont><a:latin typeface="Calibri"/><a:ea typeface=""/><a:cs typeface=""/></a:minorFont>'
-    '</a:fontScheme><a:fmtScheme name="Office"><a:fillStyleLst><a:solidFill><a:schemeClr val="phClr"/>'
+    '</a:fontScheme><a:fmtScheme name="Office"><a:fillStyleLst><a:solidFill><a:schemeClr '
+    'val="phClr"/>'
     '</a:solidFill><a:solidFill><a:schemeClr val="phClr"/></a:solidFill><a:solidFill>'
     '<a:schemeClr val="phClr"/></a:solidFill></a:fillStyleLst><a:lnStyleLst><a:ln w="9525">'
     '<a:solidFill><a:schemeClr val="phClr"/></a:solidFill></a:ln><a:ln w="25400"><a:solidFill>'
@@ -365,11 +373,14 @@ def pptx(
     ct = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
         '<Default Extension="xml" ContentType="application/xml"/>'
         f'<Override PartName="/ppt/presentation.xml" ContentType="{_CT}.presentation.main+xml"/>'
-        f'<Override PartName="/ppt/slideMasters/slideMaster1.xml" ContentType="{_CT}.slideMaster+xml"/>'
-        f'<Override PartName="/ppt/slideLayouts/slideLayout1.xml" ContentType="{_CT}.slideLayout+xml"/>'
+        '<Override PartName="/ppt/slideMasters/slideMaster1.xml" '
+        f'ContentType="{_CT}.slideMaster+xml"/>'
+        '<Override PartName="/ppt/slideLayouts/slideLayout1.xml" '
+        f'ContentType="{_CT}.slideLayout+xml"/>'
         '<Override PartName="/ppt/theme/theme1.xml" '
         'ContentType="application/vnd.openxmlformats-officedocument.theme+xml"/>'
         '<Override PartName="/docProps/core.xml" '
@@ -382,19 +393,22 @@ def pptx(
     files["_rels/.rels"] = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_REL}">'
         f'<Relationship Id="rId1" Type="{_RT}/officeDocument" Target="ppt/presentation.xml"/>'
-        '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/package/2006/relationships/'
+        '<Relationship Id="rId2" '
+        'Type="http://schemas.openxmlformats.org/package/2006/relationships/'
         'metadata/core-properties" Target="docProps/core.xml"/></Relationships>'
     )
     files["docProps/core.xml"] = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><cp:coreProperties '
         'xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
-        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Anyshire County Council</dc:creator>'
+        'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>Anyshire County '
+        "Council</dc:creator>"
         "</cp:coreProperties>"
     )
     sld_ids = "".join(f'<p:sldId id="{255 + i}" r:id="rId{i + 1}"/>' for i in range(1, n + 1))
     files["ppt/presentation.xml"] = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><p:presentation xmlns:a="{_A}" '
-        f'xmlns:r="{_R}" xmlns:p="{_P}"><p:sldMasterIdLst><p:sldMasterId id="2147483648" r:id="rId1"/>'
+        f'xmlns:r="{_R}" xmlns:p="{_P}"><p:sldMasterIdLst><p:sldMasterId id="2147483648" '
+        'r:id="rId1"/>'
         f'</p:sldMasterIdLst><p:sldIdLst>{sld_ids}</p:sldIdLst><p:sldSz cx="9144000" cy="6858000"/>'
         '<p:notesSz cx="6858000" cy="9144000"/></p:presentation>'
     )
@@ -420,11 +434,13 @@ def pptx(
         f'xmlns:r="{_R}" xmlns:p="{_P}">{empty_tree}<p:clrMap bg1="lt1" tx1="dk1" bg2="lt2" '
         'tx2="dk2" accent1="accent1" accent2="accent2" accent3="accent3" accent4="accent4" '
         'accent5="accent5" accent6="accent6" hlink="hlink" folHlink="folHlink"/>'
-        '<p:sldLayoutIdLst><p:sldLayoutId id="2147483649" r:id="rId1"/></p:sldLayoutIdLst></p:sldMaster>'
+        '<p:sldLayoutIdLst><p:sldLayoutId id="2147483649" '
+        'r:id="rId1"/></p:sldLayoutIdLst></p:sldMaster>'
     )
     files["ppt/slideMasters/_rels/slideMaster1.xml.rels"] = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_REL}">'
-        f'<Relationship Id="rId1" Type="{_RT}/slideLayout" Target="../slideLayouts/slideLayout1.xml"/>'
+        f'<Relationship Id="rId1" Type="{_RT}/slideLayout" '
+        'Target="../slideLayouts/slideLayout1.xml"/>'
         f'<Relationship Id="rId2" Type="{_RT}/theme" Target="../theme/theme1.xml"/></Relationships>'
     )
     files["ppt/slideLayouts/slideLayout1.xml"] = (
@@ -434,7 +450,8 @@ def pptx(
     )
     files["ppt/slideLayouts/_rels/slideLayout1.xml.rels"] = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_REL}">'
-        f'<Relationship Id="rId1" Type="{_RT}/slideMaster" Target="../slideMasters/slideMaster1.xml"/>'
+        f'<Relationship Id="rId1" Type="{_RT}/slideMaster" '
+        'Target="../slideMasters/slideMaster1.xml"/>'
         "</Relationships>"
     )
     files["ppt/theme/theme1.xml"] = _THEME
@@ -442,7 +459,8 @@ def pptx(
         files[f"ppt/slides/slide{i}.xml"] = _slide(title, body, table)
         files[f"ppt/slides/_rels/slide{i}.xml.rels"] = (
             f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_REL}">'
-            f'<Relationship Id="rId1" Type="{_RT}/slideLayout" Target="../slideLayouts/slideLayout1.xml"/>'
+            f'<Relationship Id="rId1" Type="{_RT}/slideLayout" '
+            'Target="../slideLayouts/slideLayout1.xml"/>'
             "</Relationships>"
         )
     buf = io.BytesIO()

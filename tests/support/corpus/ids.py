@@ -328,7 +328,8 @@ def postcode(rng: random.Random) -> str:
     v = _vocabulary()
     area = rng.choice(v["zones2"]) if rng.random() < 0.8 else rng.choice(v["zones1"])
     district = str(rng.randint(1, 29 if len(area) == 2 else 9))
-    return f"{area}{district} {rng.randint(0, 9)}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}{rng.choice('ABDEFGHJLNPQRSTUWXYZ')}"
+    unit = "ABDEFGHJLNPQRSTUWXYZ"
+    return f"{area}{district} {rng.randint(0, 9)}{rng.choice(unit)}{rng.choice(unit)}"
 
 
 def surname(rng: random.Random) -> str:

@@ -149,7 +149,7 @@ class Ctx:
             ("p", signoff or self.rng.choice(cc.SIGNOFFS)),
             ("sig", cc.signature(s, self.rng)),
         ]
-        if external and self.rng.random() < 0.65 or not external and self.rng.random() < 0.15:
+        if (external and self.rng.random() < 0.65) or (not external and self.rng.random() < 0.15):
             blocks.append(("small", cc.disclaimer(self.rng)))
         return blocks
 

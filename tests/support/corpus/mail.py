@@ -132,7 +132,8 @@ def _html_blocks(blocks: Sequence[Block]) -> str:
                     "<tr>" + "".join(f"<{tag}>{escape(str(c))}</{tag}>" for c in row) + "</tr>"
                 )
             out.append(
-                '<table border="1" cellspacing="0" cellpadding="3" style="border-collapse:collapse">'
+                '<table border="1" cellspacing="0" cellpadding="3" '
+                'style="border-collapse:collapse">'
                 + "".join(cells)
                 + "</table><p class=MsoNormal>&nbsp;</p>"
             )
@@ -159,9 +160,12 @@ def _html_blocks(blocks: Sequence[Block]) -> str:
             )
             if q.style == "gmail" and not q.forward:
                 out.append(
-                    f'<div class="gmail_quote"><div dir="ltr" class="gmail_attr">On {q.date:%a, %d %b %Y}'
-                    f" at {q.date:%H:%M}, {escape(q.sender[0])} &lt;{escape(q.sender[1])}&gt; wrote:<br></div>"
-                    '<blockquote class="gmail_quote" style="margin:0 0 0 .8ex;border-left:1px #ccc solid;'
+                    '<div class="gmail_quote"><div dir="ltr" class="gmail_attr">On '
+                    f"{q.date:%a, %d %b %Y}"
+                    f" at {q.date:%H:%M}, {escape(q.sender[0])} &lt;{escape(q.sender[1])}&gt; "
+                    "wrote:<br></div>"
+                    '<blockquote class="gmail_quote" style="margin:0 0 0 .8ex;border-left:1px #ccc '
+                    "solid;"
                     f'padding-left:1ex">{_html_blocks(q.blocks)}</blockquote></div>'
                 )
             else:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from tests.support.corpus import council as cc
 from tests.support.corpus import docs
 from tests.support.corpus.clean import _decision_letter, _letterhead
@@ -325,45 +323,59 @@ def _special(ctx: Ctx, category: str) -> Sample:
         to_addr = (to.name, to.email)
     facts = {
         "health": [
-            f"{who} was admitted to Anytown General last week after an overdose and is now under the crisis team.",
-            f"{who} has been diagnosed with early-onset Alzheimer's and can no longer manage the tenancy alone.",
-            f"I can tell you in confidence that {who} is HIV positive and is being treated at the Riverside clinic.",
-            f"{who} is currently having chemotherapy for breast cancer, which is why the rent has been late.",
+            f"{who} was admitted to Anytown General last week after an overdose and is now under "
+            "the crisis team.",
+            f"{who} has been diagnosed with early-onset Alzheimer's and can no longer manage the "
+            "tenancy alone.",
+            f"I can tell you in confidence that {who} is HIV positive and is being treated at the "
+            "Riverside clinic.",
+            f"{who} is currently having chemotherapy for breast cancer, which is why the rent has "
+            "been late.",
             f"{who} has schizophrenia and was sectioned under the Mental Health Act in March.",
         ],
         "disability": [
-            f"{who} has a learning disability and autism and needs someone with them at the viewing.",
-            f"{who} is registered blind and has epilepsy, so the adaptations need to be in place before the move.",
+            f"{who} has a learning disability and autism and needs someone with them at the "
+            "viewing.",
+            f"{who} is registered blind and has epilepsy, so the adaptations need to be in place "
+            "before the move.",
             f"{who} has a severe learning disability and lacks capacity to sign the agreement.",
         ],
         "ethnicity": [
-            f"{who} and the family are Romany Gypsies and have lived on the site at Mill Lane for years.",
-            f"The family are Irish Travellers; {who} has asked for a pitch rather than bricks and mortar.",
+            f"{who} and the family are Romany Gypsies and have lived on the site at Mill Lane for "
+            "years.",
+            f"The family are Irish Travellers; {who} has asked for a pitch rather than bricks and "
+            "mortar.",
             f"{who} is of Pakistani heritage and the neighbour's comments were racially motivated.",
             f"{who}, who is Black Caribbean, has reported racist abuse from the upstairs flat.",
         ],
         "religion": [
-            f"{who} is a Jehovah's Witness and will refuse a blood transfusion if the operation goes ahead.",
+            f"{who} is a Jehovah's Witness and will refuse a blood transfusion if the operation "
+            "goes ahead.",
             f"{who} is a practising Muslim and has asked that no male carers visit.",
             f"{who} converted to Sikhism last year, which is part of the family dispute.",
             f"{who} is an Orthodox Jew and cannot attend appointments on a Saturday.",
         ],
         "sexuality": [
-            f"{who} is gay and has not told the family, so please don't mention his partner when you call.",
-            f"{who} is a lesbian and is worried about harassment from neighbours since she came out.",
+            f"{who} is gay and has not told the family, so please don't mention his partner when "
+            "you call.",
+            f"{who} is a lesbian and is worried about harassment from neighbours since she came "
+            "out.",
             f"{who} is bisexual and the abuse from her ex-partner started after he found out.",
         ],
         "criminal": [
-            f"{who} was released from HMP Westmoor in January after serving 18 months for burglary and is on licence.",
+            f"{who} was released from HMP Westmoor in January after serving 18 months for burglary "
+            "and is on licence.",
             f"{who} is on the sex offenders register and must not live near the primary school.",
             f"{who} has a conviction for assault occasioning actual bodily harm from 2019.",
-            f"{who} was cautioned for shoplifting last month and is due in court for a drug possession charge.",
+            f"{who} was cautioned for shoplifting last month and is due in court for a drug "
+            "possession charge.",
         ],
         "safeguarding": [
             f"{who} is on a child protection plan for neglect and the social worker visits weekly.",
             f"{who} is the subject of a section 47 enquiry following a disclosure at school.",
             f"{who} has been assessed as at high risk of child sexual exploitation.",
-            f"{who} is a looked-after child and is placed with foster carers, so please don't tell the birth mother "
+            f"{who} is a looked-after child and is placed with foster carers, so please don't tell "
+            "the birth mother "
             "where she is.",
         ],
     }[category]
@@ -473,7 +485,8 @@ def misdirected_letter(ctx: Ctx) -> Sample:
             ("p", f"Dear {a.formal}"),
             (
                 "p",
-                f"Your rent account is {ctx.money(900, 3000)} in arrears. If you do not contact us within 14 days we "
+                f"Your rent account is {ctx.money(900, 3000)} in arrears. If you do not contact us "
+                "within 14 days we "
                 "will apply to the County Court for possession of your home.",
             ),
             ("p", f"Yours sincerely\n{s.name}"),
@@ -493,7 +506,8 @@ def misdirected_letter(ctx: Ctx) -> Sample:
             (
                 "p",
                 "Following your assessment, we have agreed a personal budget of "
-                f"{ctx.money(120, 600)} a week to meet your eligible needs arising from your dementia.",
+                f"{ctx.money(120, 600)} a week to meet your eligible needs arising from your "
+                "dementia.",
             ),
             ("p", f"Yours sincerely\n{s.name}"),
         ]
@@ -534,7 +548,7 @@ def misdirected_letter(ctx: Ctx) -> Sample:
         attachments=[Attachment(fname, data)],
     )
     return Sample(
-        d, True, "hold", entities, secrets + [b.name], note="letter addressed to someone else"
+        d, True, "hold", entities, [*secrets, b.name], note="letter addressed to someone else"
     )
 
 
@@ -617,7 +631,8 @@ REVEALING_TOPICS = [
     ),
     (
         "Foster carers' training",
-        "As approved foster carers, please book on the therapeutic parenting course starting {date}.",
+        "As approved foster carers, please book on the therapeutic parenting course starting "
+        "{date}.",
     ),
     (
         "Carers' support group",
@@ -698,7 +713,9 @@ WEBMAIL_TYPOS = {
 def _own_data_letter(ctx: Ctx, s: cc.Staff, r: Person) -> tuple[list, set[str], list[str], str]:
     # What each service holds about a resident: benefits their NINO and decision letters,
     # social care their NHS number.
-    choice = ctx.choice({"revenues": ["decision", "nino"], "adults": ["dob"]}.get(s.dept, ["nino", "decision"]))
+    choice = ctx.choice(
+        {"revenues": ["decision", "nino"], "adults": ["dob"]}.get(s.dept, ["nino", "decision"])
+    )
     if choice == "decision":
         claim = ctx.ref("HB", 7)
         letter = _decision_letter(ctx, ctx.staff("revenues"), r, claim)
@@ -706,7 +723,7 @@ def _own_data_letter(ctx: Ctx, s: cc.Staff, r: Person) -> tuple[list, set[str], 
         data = docs.pdf(letter) if name.endswith(".pdf") else docs.docx(letter)
         body = [("p", "Please find attached your decision letter.")]
         return (
-            body + [("att", Attachment(name, data))],
+            [*body, ("att", Attachment(name, data))],
             {"UK_NINO"},
             person_secrets(r, "nino"),
             "Your decision letter",
@@ -716,7 +733,8 @@ def _own_data_letter(ctx: Ctx, s: cc.Staff, r: Person) -> tuple[list, set[str], 
             [
                 (
                     "p",
-                    f"We have updated your record: {r.name}, date of birth {r.dob_text()}, NHS number {r.nhs}, "
+                    f"We have updated your record: {r.name}, date of birth {r.dob_text()}, NHS "
+                    f"number {r.nhs}, "
                     f"{r.street}, {r.postcode}.",
                 )
             ],
@@ -728,7 +746,8 @@ def _own_data_letter(ctx: Ctx, s: cc.Staff, r: Person) -> tuple[list, set[str], 
         [
             (
                 "p",
-                f"For your records, we hold your National Insurance number as {r.nino} and your date of birth as "
+                f"For your records, we hold your National Insurance number as {r.nino} and your "
+                "date of birth as "
                 f"{r.dob_text()}. Please tell us if either is wrong.",
             )
         ],
@@ -771,11 +790,14 @@ def _case_referral(ctx: Ctx, s: cc.Staff, first: str) -> tuple[list, set[str], l
     p = ctx.resident(min_age=20)
     what = ctx.choice(
         [
-            f"{p.name} (DOB {p.dob_text()}, NHS number {p.nhs}) was discharged on Friday. She has advanced COPD and "
+            f"{p.name} (DOB {p.dob_text()}, NHS number {p.nhs}) was discharged on Friday. She has "
+            "advanced COPD and "
             "lives alone; can your team pick up the follow-up?",
-            f"Referral: {p.name}, DOB {p.dob_text()}, NI number {p.nino}. Fleeing domestic abuse with two children, "
+            f"Referral: {p.name}, DOB {p.dob_text()}, NI number {p.nino}. Fleeing domestic abuse "
+            "with two children, "
             "currently in emergency accommodation.",
-            f"As discussed, {p.name} ({p.dob_text()}) has been assessed as at high risk of harm from her ex-partner. "
+            f"As discussed, {p.name} ({p.dob_text()}) has been assessed as at high risk of harm "
+            "from her ex-partner. "
             f"NHS no. {p.nhs}.",
         ]
     )
@@ -844,7 +866,7 @@ def internal_lookalike(ctx: Ctx) -> Sample:
 
 @kind("near_miss_contact", risky=True)
 def near_miss_contact(ctx: Ctx) -> Sample:
-    """A referral to a new address one slip away from a partner contact the sender writes to often."""
+    """A referral to a new address one slip from a partner contact the sender writes to often."""
     s = ctx.choice([x for x in ctx.world.staff if any(c.org.partner for c in x.contacts)])
     c = ctx.choice([c for c in s.contacts if c.org.partner])
     local, domain = c.email.split("@")
@@ -892,7 +914,10 @@ def _patient_recipient(ctx: Ctx, s: cc.Staff):
             outside_recipient(ctx, s),
             (
                 ctx.fake.name(),
-                f"manager@{ctx.choice(['oakleighcarehome.co.uk', 'sunnysidecare.co.uk', 'thelimesnursing.com'])}",
+                "manager@"
+                + ctx.choice(
+                    ["oakleighcarehome.co.uk", "sunnysidecare.co.uk", "thelimesnursing.com"]
+                ),
             ),
         ]
     )
@@ -1262,7 +1287,8 @@ def card_details_email(ctx: Ctx) -> Sample:
         ctx.greet(to[0].split()[0]),
         (
             "p",
-            f"{r.formal} phoned to pay but the system was down. Card details: {r.card}, expiry {exp}. Please take "
+            f"{r.formal} phoned to pay but the system was down. Card details: {r.card}, expiry "
+            f"{exp}. Please take "
             f"{ctx.money(30, 400)} for invoice {ctx.ref('91', 8)}.",
         ),
         *ctx.closing(s),
@@ -1285,7 +1311,8 @@ def id_documents_list(ctx: Ctx) -> Sample:
         [
             (
                 ctx.fake.name(),
-                f"{ctx.fake.user_name()}@{ctx.choice(['staffline-recruit.co.uk', 'gmail.com', 'careerpathagency.com'])}",
+                f"{ctx.fake.user_name()}@"
+                + ctx.choice(["staffline-recruit.co.uk", "gmail.com", "careerpathagency.com"]),
             )
         ]
     )
@@ -1327,19 +1354,22 @@ def case_minutes_to_outsider(ctx: Ctx) -> Sample:
         ("Title", "Initial Child Protection Conference - minutes"),
         (
             "p",
-            f"Child: {kid.name}\nDate of birth: {kid.dob_text()}\nAddress: {mum.street}, {mum.postcode}",
+            f"Child: {kid.name}\nDate of birth: {kid.dob_text()}\nAddress: {mum.street}, "
+            f"{mum.postcode}",
         ),
         ("p", f"Present: {mum.name} (mother), social worker, health visitor, school DSL, police"),
         ("h2", "Concerns"),
         (
             "p",
-            f"Domestic abuse between {mum.first} and her former partner; {mum.first}'s alcohol misuse and "
+            f"Domestic abuse between {mum.first} and her former partner; {mum.first}'s alcohol "
+            "misuse and "
             f"depression; {kid.first}'s school attendance is 71%.",
         ),
         ("h2", "Decision"),
         (
             "p",
-            f"{kid.first} to be made subject to a child protection plan under the category of emotional abuse.",
+            f"{kid.first} to be made subject to a child protection plan under the category of "
+            "emotional abuse.",
         ),
     ]
     fname = "ICPC minutes.docx" if ctx.chance(0.6) else "ICPC minutes.pdf"
