@@ -40,9 +40,9 @@ def main() -> None:
     )
     risky = sum(m["risky"] for m in doc["messages"])
     print(
-        f"{len(doc['messages'])} messages ({risky} risky) of {len(doc['kinds'])} kinds,"
-        f" {doc['history_messages']} history messages, in {args.outdir}"
-        f" ({time.monotonic() - started:.1f}s)"
+        f"{len(doc['messages'])} messages ({risky} risky) of {len(doc['kinds'])} kinds, "
+        f"{doc['history_messages']} history messages, in {args.outdir} "
+        f"({time.monotonic() - started:.1f}s)"
     )
 
 

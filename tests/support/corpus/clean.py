@@ -50,38 +50,38 @@ def ctax_account_reply(ctx: Ctx) -> Sample:
     }[topic]
     answer = {
         "moving": [
-            f"Thank you for letting us know that you have moved. I have closed your council tax "
+            "Thank you for letting us know that you have moved. I have closed your council tax "
             f"account {acct} for {r.street} with effect from the date you gave.",
             "A final bill will be sent to your new address. It shows a credit of "
-            f"{ctx.money(20, 180)}, "
-            "which we will refund to you; please reply with the account you would like it paid "
-            "into, "
-            "or call us and we can take the details over the phone.",
+            f"{ctx.money(20, 180)}, which we will refund to you; please reply with the account "
+            "you would like it paid into, or call us and we can take the details over the "
+            "phone.",
         ],
         "discount": [
             f"I have now applied a 25% single person discount to account {acct} from "
             f"{ctx.day(ctx.today - dt.timedelta(days=31))}.",
-            f"Your revised annual charge is {amount}, payable in {inst} monthly instalments. A new "
-            "bill will be posted to you within the next 7 days.",
+            f"Your revised annual charge is {amount}, payable in {inst} monthly instalments. A "
+            "new bill will be posted to you within the next 7 days.",
             "Please tell us straight away if anyone aged 18 or over moves in with you, as the "
             "discount would then end.",
         ],
         "instalments": [
-            f"I can confirm that your instalments for account {acct} have been spread over "
-            f"12 months. Your new monthly instalment is {ctx.money(70, 210)} and the first payment "
+            f"I can confirm that your instalments for account {acct} have been spread over 12 "
+            f"months. Your new monthly instalment is {ctx.money(70, 210)} and the first payment "
             f"is due on 1 {ctx.date_ahead(10, 40):%B}.",
-            "If you are finding it difficult to pay, you may be able to get Council Tax Reduction. "
-            f"You can check and apply at {cc.WEB}/ctr.",
+            "If you are finding it difficult to pay, you may be able to get Council Tax "
+            f"Reduction. You can check and apply at {cc.WEB}/ctr.",
         ],
         "refund": [
-            f"I have checked account {acct} and you are right: the payment of {ctx.money(90, 220)} "
-            "was taken twice because of a problem with the Direct Debit run on the 1st.",
-            "I have arranged for the duplicate payment to be refunded to your bank account within "
-            "5 working days. I apologise for the inconvenience.",
+            f"I have checked account {acct} and you are right: the payment of "
+            f"{ctx.money(90, 220)} was taken twice because of a problem with the Direct Debit "
+            "run on the 1st.",
+            "I have arranged for the duplicate payment to be refunded to your bank account "
+            "within 5 working days. I apologise for the inconvenience.",
         ],
         "band": [
-            "Council tax bands are set by the Valuation Office Agency (VOA), not by the council, "
-            f"and your property at {r.street} is shown in band {band}.",
+            "Council tax bands are set by the Valuation Office Agency (VOA), not by the "
+            f"council, and your property at {r.street} is shown in band {band}.",
             "If you think the band is wrong you can ask the VOA to review it at "
             "www.gov.uk/challenge-council-tax-band. You must keep paying while they look at it.",
         ],
@@ -99,8 +99,8 @@ def ctax_account_reply(ctx: Ctx) -> Sample:
         blocks.append(
             (
                 "p",
-                "If you have any questions please reply to this email or call"
-                f" {cc.CONTACT_CENTRE}.",
+                "If you have any questions please reply to this email or call "
+                f"{cc.CONTACT_CENTRE}.",
             )
         )
     blocks += ctx.closing(s)
@@ -144,12 +144,11 @@ def ctax_direct_debit_own(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    "Thank you for setting up a Direct Debit to pay your council tax. Please check "
-                    "the details below; "
-                    "if any of them are wrong, tell us straight away.",
-                    "Your Direct Debit instruction has been set up. These are the details we hold "
-                    "- please check them "
-                    "carefully and let us know if anything needs correcting.",
+                    "Thank you for setting up a Direct Debit to pay your council tax. Please "
+                    "check the details below; if any of them are wrong, tell us straight away.",
+                    "Your Direct Debit instruction has been set up. These are the details we "
+                    "hold - please check them carefully and let us know if anything needs "
+                    "correcting.",
                 ]
             ),
         ),
@@ -157,8 +156,7 @@ def ctax_direct_debit_own(ctx: Ctx) -> Sample:
         (
             "p",
             "Your payments are protected by the Direct Debit Guarantee. You can cancel a Direct "
-            "Debit at any "
-            "time by contacting your bank or building society.",
+            "Debit at any time by contacting your bank or building society.",
         ),
         *ctx.closing(s),
     ]
@@ -218,9 +216,8 @@ def _decision_letter(ctx: Ctx, s: cc.Staff, r, claim: str) -> list:
         ),
         (
             "p",
-            "If you think this decision is wrong, you can ask us to look at it again. You must do "
-            "this within "
-            "one month of the date of this letter.",
+            "If you think this decision is wrong, you can ask us to look at it again. You must "
+            "do this within one month of the date of this letter.",
         ),
         ("p", f"Yours sincerely\n\n{s.name}\n{s.title}"),
     ]
@@ -253,12 +250,10 @@ def benefit_decision_own(ctx: Ctx) -> Sample:
             ctx.choice(
                 [
                     "As requested, please find attached a copy of your decision letter.",
-                    "Thank you for sending in the documents we asked for. Your claim has now been "
-                    "assessed and your "
-                    "decision notice is attached.",
+                    "Thank you for sending in the documents we asked for. Your claim has now "
+                    "been assessed and your decision notice is attached.",
                     "I attach the decision on your Housing Benefit and Council Tax Reduction "
-                    "claim. Your first payment "
-                    "will be made on the next payment run.",
+                    "claim. Your first payment will be made on the next payment run.",
                 ]
             ),
         ),
@@ -306,17 +301,15 @@ def benefit_evidence_request_own(ctx: Ctx) -> Sample:
         ctx.greet(r.first, r.formal),
         (
             "p",
-            f"Thank you for your claim for Council Tax Reduction (reference {claim}). We have the "
-            "following "
-            f"details for you: {r.name}, National Insurance number {r.nino}.",
+            f"Thank you for your claim for Council Tax Reduction (reference {claim}). We have "
+            f"the following details for you: {r.name}, National Insurance number {r.nino}.",
         ),
         ("p", "Before we can decide your claim we need:\n" + "\n".join(f"- {i}" for i in items)),
         (
             "p",
             f"Please send these by {ctx.day(due)}. You can upload them at {cc.WEB}/evidence or "
-            "reply to "
-            "this email with photographs. If we do not hear from you we may have to close your "
-            "claim.",
+            "reply to this email with photographs. If we do not hear from you we may have to "
+            "close your claim.",
         ),
         *ctx.closing(s),
     ]
@@ -357,20 +350,18 @@ def blue_badge_own(ctx: Ctx) -> Sample:
         (
             "p",
             f"Thank you for your Blue Badge application (reference {ref}). We have now received "
-            "the "
-            f"information from your consultant about your {condition} and how it affects your "
-            "walking.",
+            f"the information from your consultant about your {condition} and how it affects "
+            "your walking.",
         ),
         (
             "p",
             ctx.choice(
                 [
-                    "I am pleased to tell you that your application has been approved. Your badge "
-                    "will be posted to "
-                    "you within 10 working days.",
-                    "Your application has been approved for three years. The badge is printed by "
-                    "the Department for "
-                    "Transport's supplier and should reach you within two weeks.",
+                    "I am pleased to tell you that your application has been approved. Your "
+                    "badge will be posted to you within 10 working days.",
+                    "Your application has been approved for three years. The badge is printed "
+                    "by the Department for Transport's supplier and should reach you within two "
+                    "weeks.",
                 ]
             ),
         ),
@@ -427,8 +418,7 @@ def rent_account_statement(ctx: Ctx) -> Sample:
                     "As you asked on the phone, here is a statement of your rent account "
                     f"{rent_acct} for the last eight weeks.",
                     "Please see below the recent transactions on your rent account (account "
-                    f"number {rent_acct}, customer "
-                    f"number {cust}).",
+                    f"number {rent_acct}, customer number {cust}).",
                 ]
             ),
         ),
@@ -436,8 +426,8 @@ def rent_account_statement(ctx: Ctx) -> Sample:
         (
             "p",
             "If the balance is more than one week's rent, please contact your Income Officer to "
-            "agree a way to "
-            "clear it. Help with rent is available through Universal Credit or Housing Benefit.",
+            "agree a way to clear it. Help with rent is available through Universal Credit or "
+            "Housing Benefit.",
         ),
         *ctx.closing(s),
     ]
@@ -475,9 +465,8 @@ def school_place_offer(ctx: Ctx) -> Sample:
         ),
         (
             "p",
-            f"I am pleased to offer {kid.first} a place at {school} from September. Please accept "
-            "or decline "
-            f"the offer online by {ctx.day(ctx.date_ahead(10, 20))}.",
+            f"I am pleased to offer {kid.first} a place at {school} from September. Please "
+            f"accept or decline the offer online by {ctx.day(ctx.date_ahead(10, 20))}.",
         ),
         ("p", "If you do not reply, the place may be offered to another child."),
         *ctx.closing(s),
@@ -509,12 +498,10 @@ def parking_appeal_reply(ctx: Ctx) -> Sample:
     outcome = ctx.choice(
         [
             "Having considered your appeal and the photographs you sent of the sign, I have "
-            "decided to cancel the "
-            "penalty charge notice. No further action will be taken.",
-            "I have looked at the evidence, including the civil enforcement officer's photographs, "
-            "and I am "
-            "afraid the PCN was correctly issued. You can still pay the reduced amount of £35 "
-            "within 14 days.",
+            "decided to cancel the penalty charge notice. No further action will be taken.",
+            "I have looked at the evidence, including the civil enforcement officer's "
+            "photographs, and I am afraid the PCN was correctly issued. You can still pay the "
+            "reduced amount of £35 within 14 days.",
         ]
     )
     blocks = [
@@ -547,9 +534,9 @@ def invoice_council_bank(ctx: Ctx) -> Sample:
     )
     amount = ctx.money(what[1], what[2])
     bank = (
-        f"Payment by BACS to: {cc.NAME}\nBank: {cc.BANK_NAME}\nSort code: {cc.BANK_SORT}\n"
-        f"Account number: {cc.BANK_ACCOUNT}\nIBAN: {cc.BANK_IBAN}  SWIFT/BIC: {cc.SWIFT}\n"
-        f"Reference: {inv}"
+        f"Payment by BACS to: {cc.NAME}\nBank: {cc.BANK_NAME}\nSort code: {cc.BANK_SORT}\nAccount "
+        f"number: {cc.BANK_ACCOUNT}\nIBAN: {cc.BANK_IBAN}  SWIFT/BIC: {cc.SWIFT}\nReference: "
+        f"{inv}"
     )
     letter = [
         ("Title", "INVOICE"),
@@ -578,15 +565,14 @@ def invoice_council_bank(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    f"Payment can be made by bank transfer to {cc.NAME}, sort code {cc.BANK_SORT}, "
-                    "account "
-                    f"{cc.BANK_ACCOUNT}, quoting the invoice number as the reference.",
+                    f"Payment can be made by bank transfer to {cc.NAME}, sort code "
+                    f"{cc.BANK_SORT}, account {cc.BANK_ACCOUNT}, quoting the invoice number as "
+                    "the reference.",
                     "Our bank details are on the invoice: please make cheques or transfers "
-                    f"payable to {cc.NAME} and "
-                    f"quote {inv}.",
+                    f"payable to {cc.NAME} and quote {inv}.",
                     f"To pay by BACS: Account name {cc.NAME}, Lloyds Bank, sort code "
-                    f"{cc.BANK_SORT}, account number "
-                    f"{cc.BANK_ACCOUNT}. Card payments can be made on {cc.CONTACT_CENTRE}.",
+                    f"{cc.BANK_SORT}, account number {cc.BANK_ACCOUNT}. Card payments can be "
+                    f"made on {cc.CONTACT_CENTRE}.",
                 ]
             ),
         ),
@@ -625,17 +611,15 @@ def remittance_advice(ctx: Ctx) -> Sample:
     blocks = [
         (
             "p",
-            f"REMITTANCE ADVICE\n\nPayee: {c.org.name}\nSupplier number: {ctx.ref(digits=6)}\n"
-            f"Payment date: {run:%d/%m/%Y}\nPaid to account ending {ctx.ref(digits=4)} by BACS "
-            "from "
-            f"{cc.NAME} (sort code {cc.BANK_SORT})",
+            f"REMITTANCE ADVICE\n\nPayee: {c.org.name}\nSupplier number: "
+            f"{ctx.ref(digits=6)}\nPayment date: {run:%d/%m/%Y}\nPaid to account ending "
+            f"{ctx.ref(digits=4)} by BACS from {cc.NAME} (sort code {cc.BANK_SORT})",
         ),
         ("table", rows),
         (
             "p",
             "This is an automatically generated email. Please do not reply to this address. For "
-            "queries "
-            f"contact Accounts Payable on {cc.SWITCHBOARD} quoting your supplier number.",
+            f"queries contact Accounts Payable on {cc.SWITCHBOARD} quoting your supplier number.",
         ),
     ]
     d = Draft(
@@ -671,15 +655,14 @@ def purchase_order(ctx: Ctx) -> Sample:
     lines = [
         (
             "p",
-            f"Purchase Order No: {po}\nOrder date: {ctx.today:%d/%m/%Y}\nSupplier: {c.org.name}\n"
-            f"Deliver to: {cc.SITES[0]}",
+            f"Purchase Order No: {po}\nOrder date: {ctx.today:%d/%m/%Y}\nSupplier: "
+            f"{c.org.name}\nDeliver to: {cc.SITES[0]}",
         ),
         ("table", [["Line", "Description", "Qty", "Net"], ["1", item[0], "1", f"£{item[1]:,.2f}"]]),
         (
             "p",
             f"Please quote the purchase order number {po} on your invoice or it may be returned "
-            "unpaid. "
-            "Invoices to accounts.payable@anyshire.gov.uk.",
+            "unpaid. Invoices to accounts.payable@anyshire.gov.uk.",
         ),
     ]
     blocks = [
@@ -721,23 +704,23 @@ def supplier_thread(ctx: Ctx) -> Sample:
         [
             (
                 "installation at Riverside House",
-                "Can your engineers start on Tuesday at 8am? Parking is at the rear, "
-                "sign in at reception and ask for facilities.",
+                "Can your engineers start on Tuesday at 8am? Parking is at the rear, sign in at "
+                "reception and ask for facilities.",
             ),
             (
                 "delivery of the new furniture",
-                f"The goods on order {po} can be delivered to the loading bay at County "
-                "Hall between 9 and 3. Please call the post room on arrival.",
+                f"The goods on order {po} can be delivered to the loading bay at County Hall "
+                "between 9 and 3. Please call the post room on arrival.",
             ),
             (
                 "the quarterly contract review",
-                "I have booked Room 2.14 at County Hall for the review. Could you bring "
-                "the KPI figures for April to June?",
+                "I have booked Room 2.14 at County Hall for the review. Could you bring the KPI "
+                "figures for April to June?",
             ),
             (
                 "the invoice query",
-                f"Accounts Payable tell me invoice INV-{ctx.ref(digits=5)} was rejected because it "
-                f"didn't quote our PO. The order number is {po} - could you reissue it?",
+                f"Accounts Payable tell me invoice INV-{ctx.ref(digits=5)} was rejected because "
+                f"it didn't quote our PO. The order number is {po} - could you reissue it?",
             ),
         ]
     )
@@ -746,8 +729,7 @@ def supplier_thread(ctx: Ctx) -> Sample:
             f"Hi {s.first}, thanks for the order. We can do next week - does Tuesday suit? "
             f"Regards, {c.name}",
             f"Morning {s.first}, just chasing the PO number for this so our accounts team can "
-            "raise the invoice. "
-            f"Cheers, {c.first}",
+            f"raise the invoice. Cheers, {c.first}",
             f"Hello, please could you confirm access arrangements? Kind regards {c.name}, "
             f"{c.org.name}",
         ]
@@ -828,12 +810,10 @@ def planning_notice(ctx: Ctx) -> Sample:
             ctx.choice(
                 [
                     "The council has received the above application. You can view the plans and "
-                    "comment at "
-                    f"{cc.WEB}/planning by {ctx.day(ctx.date_ahead(14, 21))}.",
+                    f"comment at {cc.WEB}/planning by {ctx.day(ctx.date_ahead(14, 21))}.",
                     "We are consulting neighbours about this proposal. Comments must be made in "
-                    "writing and will be "
-                    "published on our website, with your name and address but not your email or "
-                    "phone number.",
+                    "writing and will be published on our website, with your name and address "
+                    "but not your email or phone number.",
                 ]
             )
             if not decision
@@ -854,9 +834,9 @@ def planning_notice(ctx: Ctx) -> Sample:
             ("p", f"Application {app}\n{site}\n{proposal}"),
             (
                 "p",
-                "Conditions:\n1. The development must begin within three years of the date of this "
-                "permission.\n"
-                "2. The materials used externally shall match those of the existing building.",
+                "Conditions:\n1. The development must begin within three years of the date of "
+                "this permission.\n2. The materials used externally shall match those of the "
+                "existing building.",
             ),
         ]
         atts.append(Attachment(f"{app.replace('/', '_')}_notice.pdf", docs.pdf(notice, title=app)))
@@ -961,7 +941,7 @@ def foi_response_aggregate(ctx: Ctx) -> Sample:
     ref = f"FOI-{ctx.today:%Y}-{ctx.ref(digits=5)}"
     requester = ctx.choice(["wdtk", "person", "journalist"])
     if requester == "wdtk":
-        name = ctx.fake.name()
+        name = ctx.name()
         to = [
             (name, f"request-{ctx.ref(digits=6)}-{ctx.fake.hexify('^^^^^^^^')}@whatdotheyknow.com")
         ]
@@ -989,8 +969,8 @@ def foi_response_aggregate(ctx: Ctx) -> Sample:
         (
             "p",
             "If you are unhappy with this response you may ask for an internal review within 40 "
-            "working days. "
-            "If you remain dissatisfied you can complain to the Information Commissioner's Office.",
+            "working days. If you remain dissatisfied you can complain to the Information "
+            "Commissioner's Office.",
         ),
         *ctx.closing(s),
     ]
@@ -1011,43 +991,36 @@ def foi_response_aggregate(ctx: Ctx) -> Sample:
 PRESS = [
     (
         "New dementia-friendly day centre opens in Ashcombe",
-        "A new day centre for people living with dementia and their carers has opened at the Old "
-        "Library in "
-        "Ashcombe. The centre offers activities five days a week, a memory café on Thursday "
-        "afternoons and "
-        "advice for carers from the council's Memory Support Service.",
+        "A new day centre for people living with dementia and their carers has opened at the "
+        "Old Library in Ashcombe. The centre offers activities five days a week, a memory café "
+        "on Thursday afternoons and advice for carers from the council's Memory Support "
+        "Service.",
     ),
     (
         "Council's adult social care services rated Good",
         "The Care Quality Commission has rated Anyshire's adult social care services as Good. "
-        "Inspectors praised "
-        "the council's work with the NHS on hospital discharge and its support for people with "
-        "learning "
-        "disabilities and autism.",
+        "Inspectors praised the council's work with the NHS on hospital discharge and its "
+        "support for people with learning disabilities and autism.",
     ),
     (
         "£4.2m for supported housing for people with mental health needs",
-        "Cabinet has approved £4.2 million to build 24 supported flats for adults recovering from "
-        "mental illness. "
-        "The scheme will be run with Anyshire Housing Trust.",
+        "Cabinet has approved £4.2 million to build 24 supported flats for adults recovering "
+        "from mental illness. The scheme will be run with Anyshire Housing Trust.",
     ),
     (
         "Free drop-in sessions for carers",
         "Unpaid carers can get free advice on benefits, respite and their own health at drop-in "
-        "sessions run by "
-        "the Carers Support Service in libraries across the county this month.",
+        "sessions run by the Carers Support Service in libraries across the county this month.",
     ),
     (
         "Council tax support scheme consultation",
-        "Residents are invited to have their say on changes to the Council Tax Reduction scheme, "
-        "which helps "
-        "around 31,000 households on low incomes.",
+        "Residents are invited to have their say on changes to the Council Tax Reduction "
+        "scheme, which helps around 31,000 households on low incomes.",
     ),
     (
         "Road safety campaign launched ahead of summer",
-        "Anyshire Constabulary and the council have launched a joint campaign to cut the number of "
-        "people killed "
-        "or seriously injured on the county's rural roads.",
+        "Anyshire Constabulary and the council have launched a joint campaign to cut the number "
+        "of people killed or seriously injured on the county's rural roads.",
     ),
 ]
 
@@ -1057,7 +1030,7 @@ def press_release(ctx: Ctx) -> Sample:
     """A press release to journalists (one at a time, or a Bcc list)."""
     s = ctx.staff("comms")
     title, text = ctx.choice(PRESS)
-    cllr = f"Councillor {ctx.fake.name()}"
+    cllr = f"Councillor {ctx.name()}"
     portfolio = ctx.choice(
         ["Adult Social Care and Health", "Communities", "Finance", "Children and Families"]
     )
@@ -1079,8 +1052,8 @@ def press_release(ctx: Ctx) -> Sample:
         (
             "p",
             "ENDS\n\nNotes to editors: for more information contact the press office on "
-            f"{cc.SWITCHBOARD} or "
-            f"press.office@{cc.DOMAIN}. Photographs are available on request.",
+            f"{cc.SWITCHBOARD} or press.office@{cc.DOMAIN}. Photographs are available on "
+            "request.",
         ),
         *ctx.closing(s, signoff="Thanks"),
     ]
@@ -1160,7 +1133,7 @@ def committee_papers(ctx: Ctx) -> Sample:
         ),
     )
     councillors = [
-        (f"Cllr {ctx.fake.name()}", f"cllr.{ctx.fake.user_name()}@{cc.DOMAIN}")
+        (f"Cllr {ctx.name()}", f"cllr.{ctx.fake.user_name()}@{cc.DOMAIN}")
         for _ in range(ctx.rng.randint(3, 8))
     ]
     coopted = [
@@ -1177,13 +1150,12 @@ def committee_papers(ctx: Ctx) -> Sample:
         (
             "p",
             f"Please find attached the agenda and papers for the {committee} on {ctx.day(date)}. "
-            "The papers "
-            f"are also published on the council's website at {cc.WEB}/meetings.",
+            f"The papers are also published on the council's website at {cc.WEB}/meetings.",
         ),
         (
             "p",
-            "Please let me know if you are unable to attend so that your apologies can be"
-            " recorded.",
+            "Please let me know if you are unable to attend so that your apologies can be "
+            "recorded.",
         ),
         *ctx.closing(s),
     ]
@@ -1217,30 +1189,26 @@ def hr_policy_internal(ctx: Ctx) -> Sample:
             (
                 "Mental Health Awareness Week - sessions for staff",
                 "This week is Mental Health Awareness Week. Our Mental Health First Aiders are "
-                "running drop-ins in the "
-                "staff room at County Hall every lunchtime, and the Employee Assistance Programme "
-                "offers free, "
-                "confidential counselling 24 hours a day.",
+                "running drop-ins in the staff room at County Hall every lunchtime, and the "
+                "Employee Assistance Programme offers free, confidential counselling 24 hours a "
+                "day.",
             ),
             (
                 "Updated Sickness Absence Policy",
                 "The revised Sickness Absence Policy takes effect from 1 July. The main changes "
-                "cover phased returns, "
-                "disability-related absence and reasonable adjustments, and the menopause. "
-                "Managers should read the "
-                "guidance on the intranet.",
+                "cover phased returns, disability-related absence and reasonable adjustments, "
+                "and the menopause. Managers should read the guidance on the intranet.",
             ),
             (
                 "Menopause support group - next meeting",
                 "The staff menopause support group meets on the first Tuesday of each month in "
-                "Room G.12. Everyone "
-                "is welcome, including managers who want to understand how to support colleagues.",
+                "Room G.12. Everyone is welcome, including managers who want to understand how "
+                "to support colleagues.",
             ),
             (
                 "Flu vaccinations for frontline staff",
                 "Free flu jabs are available to all frontline social care staff. Book a slot "
-                "through the Occupational "
-                "Health pages; bring your staff ID.",
+                "through the Occupational Health pages; bring your staff ID.",
             ),
         ]
     )
@@ -1280,14 +1248,12 @@ def hr_absence_internal(ctx: Ctx) -> Sample:
         (
             "p",
             f"{emp.first} {emp.last} in my team has sent in a fit note for {reason} covering the "
-            "next "
-            f"four weeks. This takes {emp.first} over the trigger point.",
+            f"next four weeks. This takes {emp.first} over the trigger point.",
         ),
         (
             "p",
-            "Could you arrange an Occupational Health referral and let me know what I need to do "
-            "about "
-            "a welfare meeting?",
+            "Could you arrange an Occupational Health referral and let me know what I need to "
+            "do about a welfare meeting?",
         ),
         *ctx.closing(manager, external=False),
     ]
@@ -1334,18 +1300,15 @@ def job_interview_invite(ctx: Ctx) -> Sample:
         ctx.greet(r.first, r.formal),
         (
             "p",
-            f"Thank you for applying for the post of {post} (job reference {ctx.ref('ASC', 4)}). I "
-            "am pleased "
-            f"to invite you to interview on {ctx.day(date)} at {ctx.rng.randint(9, 15)}:00 at "
-            "County Hall.",
+            f"Thank you for applying for the post of {post} (job reference {ctx.ref('ASC', 4)}). "
+            f"I am pleased to invite you to interview on {ctx.day(date)} at "
+            f"{ctx.rng.randint(9, 15)}:00 at County Hall.",
         ),
         (
             "p",
-            "Please bring your passport or birth certificate and proof of address so that we can "
-            "carry out "
-            "right to work checks. If you need any adjustments for the interview because of a "
-            "disability, "
-            "please let me know.",
+            "Please bring your passport or birth certificate and proof of address so that we "
+            "can carry out right to work checks. If you need any adjustments for the interview "
+            "because of a disability, please let me know.",
         ),
         *ctx.closing(s),
     ]
@@ -1380,26 +1343,23 @@ def clinical_signature(ctx: Ctx) -> Sample:
         [
             (
                 "Room booking",
-                f"Could I book the community room for Wednesday {ctx.date_ahead(5, 25):%d %B}, 1pm "
-                "to 3pm, "
-                "for a team meeting of about 12 people? We will need the projector.",
+                f"Could I book the community room for Wednesday {ctx.date_ahead(5, 25):%d %B}, "
+                "1pm to 3pm, for a team meeting of about 12 people? We will need the projector.",
             ),
             (
                 "Training dates",
-                "Thanks for sending the dates for the refresher training. The 14th works best for "
-                "the "
-                "team - please can you hold 10 places?",
+                "Thanks for sending the dates for the refresher training. The 14th works best "
+                "for the team - please can you hold 10 places?",
             ),
             (
                 "Invoice query",
-                "We have received two invoices for the same session in March. Could you check and "
-                "cancel one of them?",
+                "We have received two invoices for the same session in March. Could you check "
+                "and cancel one of them?",
             ),
             (
                 "Leaflets",
                 "Please could you print another 500 of the A5 leaflets, same as last time, and "
-                "deliver them "
-                "to Riverside House?",
+                "deliver them to Riverside House?",
             ),
             (
                 "Parking at the venue",
@@ -1488,8 +1448,8 @@ NEWSLETTER_ITEMS = [
     ),
     (
         "Recovery café",
-        "The Recovery Café for people in recovery from drug and alcohol use has moved to the Old "
-        "Library.",
+        "The Recovery Café for people in recovery from drug and alcohol use has moved to the "
+        "Old Library.",
     ),
     ("Bin collections", "Collections move by one day in the week after the bank holiday."),
     ("Libraries", "Summer Reading Challenge sign-ups open on 6 July at every library."),
@@ -1541,19 +1501,17 @@ def out_of_office(ctx: Ctx) -> Sample:
     back = ctx.date_ahead(1, 14)
     text = ctx.choice(
         [
-            f"Thank you for your email. I am on annual leave, returning on {ctx.day(back)}. I will "
-            "not be checking my "
-            f"emails. If your matter is urgent please contact the duty worker on {s.phone}.",
-            f"I am out of the office until {back:%d/%m}. If you are in mental health crisis please "
-            "call NHS 111 and "
-            "choose option 2, or call Samaritans on 116 123. For new referrals please contact the "
-            "Single Point of Access.",
+            f"Thank you for your email. I am on annual leave, returning on {ctx.day(back)}. I "
+            "will not be checking my emails. If your matter is urgent please contact the duty "
+            f"worker on {s.phone}.",
+            f"I am out of the office until {back:%d/%m}. If you are in mental health crisis "
+            "please call NHS 111 and choose option 2, or call Samaritans on 116 123. For new "
+            "referrals please contact the Single Point of Access.",
             "I'm currently working reduced hours and may be slow to respond. For safeguarding "
-            "concerns please call "
-            f"{cc.CONTACT_CENTRE} (out of hours: 01632 960999).",
+            f"concerns please call {cc.CONTACT_CENTRE} (out of hours: 01632 960999).",
             "Thank you for your message. I am attending training and will reply on my return on "
-            f"{ctx.day(back)}. "
-            "If your email is about a client on my caseload, please copy in the team inbox.",
+            f"{ctx.day(back)}. If your email is about a client on my caseload, please copy in "
+            "the team inbox.",
         ]
     )
     blocks = [("p", text), ("sig", f"{s.name}\n{s.title}\n{s.team}\n{cc.NAME}")]
@@ -1638,8 +1596,8 @@ def calendar_invite(ctx: Ctx) -> Sample:
     start = ctx.date_ahead(3, 30)
     hour = ctx.rng.randint(9, 15)
     text = (
-        f"{title}\n\nVenue: {ctx.choice(cc.SITES)} or join on Microsoft Teams.\n"
-        "Agenda to follow. Please forward to colleagues who should attend."
+        f"{title}\n\nVenue: {ctx.choice(cc.SITES)} or join on Microsoft Teams.\nAgenda to follow. "
+        "Please forward to colleagues who should attend."
     )
     cal = docs.ics(
         uid=ctx.fake.uuid4(),
@@ -1692,8 +1650,7 @@ def forwarded_chain_clean(ctx: Ctx) -> Sample:
             (
                 "p",
                 f"Just to let you know about the {subject.lower()}. Contact me on "
-                f"{ctx.fake.phone_number()} "
-                "if you have questions.",
+                f"{ctx.fake.phone_number()} if you have questions.",
             ),
             ("p", f"Regards\n{c.name}\n{c.org.name}"),
         ],
@@ -1779,8 +1736,8 @@ def real_webmail_provider(ctx: Ctx) -> Sample:
         ctx.greet(r.first, r.formal),
         (
             "p",
-            f"Thank you for your enquiry about {topic.lower()}. I attach our "
-            "leaflet, which should answer most questions.",
+            f"Thank you for your enquiry about {topic.lower()}. I attach our leaflet, which "
+            "should answer most questions.",
         ),
         *ctx.closing(s),
     ]
@@ -1806,11 +1763,8 @@ def contact_details_reply(ctx: Ctx) -> Sample:
         (
             "lines",
             f"Telephone: {cc.SWITCHBOARD} (switchboard) or {cc.CONTACT_CENTRE} (customer "
-            "services), "
-            f"Monday to Friday 8.30am to 5pm\nTextphone: {cc.TEXTPHONE}\n"
-            f"In person: {', '.join(cc.HQ)}\n"
-            + "\n".join(cc.SITES)
-            + f"\nOnline: {cc.WEB}/contact",
+            f"services), Monday to Friday 8.30am to 5pm\nTextphone: {cc.TEXTPHONE}\nIn person: "
+            f"{', '.join(cc.HQ)}\n" + "\n".join(cc.SITES) + f"\nOnline: {cc.WEB}/contact",
         ),
         (
             "p",
@@ -1857,8 +1811,8 @@ def law_firm_acronym(ctx: Ctx) -> Sample:
                 [
                     f"Please note our reference LS/{ctx.ref(digits=5)} and yours "
                     f"{short}/{ctx.ref(digits=4)}.",
-                    f"As {short} acts for the purchaser, could you confirm your client's position "
-                    "on clause 7?",
+                    f"As {short} acts for the purchaser, could you confirm your client's "
+                    "position on clause 7?",
                     f"I understand {short} are instructed on the completion as well.",
                 ]
             ),
@@ -1904,14 +1858,12 @@ def multi_agency_meeting(ctx: Ctx) -> Sample:
         (
             "p",
             f"Thanks for coming to the {group} yesterday. The notes and actions are below; the "
-            "next meeting is "
-            f"on {ctx.day(ctx.date_ahead(20, 45))}.",
+            f"next meeting is on {ctx.day(ctx.date_ahead(20, 45))}.",
         ),
         (
             "p",
             "Actions:\n1. Circulate the draft terms of reference (SJ)\n2. Update on the funding "
-            "bid (Housing Trust)\n"
-            "3. Venue for the awareness day (all)",
+            "bid (Housing Trust)\n3. Venue for the awareness day (all)",
         ),
         *ctx.closing(s),
     ]
@@ -1945,9 +1897,8 @@ def partner_referral_nhs(ctx: Ctx) -> Sample:
             "p",
             f"{p.title} {p.last} lives alone and has {condition}. Following the review on "
             f"{ctx.day(ctx.today - dt.timedelta(days=ctx.rng.randint(1, 8)))} we are arranging a "
-            "package of care "
-            "(two calls a day). Could the district nurses pick up the wound care and medication "
-            "review?",
+            "package of care (two calls a day). Could the district nurses pick up the wound "
+            "care and medication review?",
         ),
         ("p", "Consent to share has been given. Please call me if you need anything else."),
         *ctx.closing(s),
@@ -1989,11 +1940,9 @@ def police_info_share(ctx: Ctx) -> Sample:
         (
             "p",
             f"{kid.first} has been subject to a child protection plan under the category of "
-            "neglect since "
-            f"{ctx.today.year - 1}. Mother, {parent.name}, is known to the Substance Misuse "
-            "Service. We would be "
-            "grateful for any police information about domestic incidents at the address in the "
-            "last 12 months.",
+            f"neglect since {ctx.today.year - 1}. Mother, {parent.name}, is known to the "
+            "Substance Misuse Service. We would be grateful for any police information about "
+            "domestic incidents at the address in the last 12 months.",
         ),
         ("p", "Please respond by secure email within 24 hours."),
         *ctx.closing(s),
@@ -2034,15 +1983,14 @@ def internal_case_note(ctx: Ctx) -> Sample:
         ctx.greet(colleague.first),
         (
             "p",
-            f"Quick update on {p.name} ({p.dob_text()}, NHS {p.nhs}). Their {condition} means the "
-            "current "
-            "package isn't enough and the family are struggling.",
+            f"Quick update on {p.name} "
+            f"({ctx.choice(['', 'DOB ', 'dob: ', 'born '])}{p.dob_text()}, NHS {p.nhs}). Their "
+            f"{condition} means the current package isn't enough and the family are struggling.",
         ),
         (
             "p",
             "Can we discuss at allocation on Thursday? I think we need an OT assessment and a "
-            "carer's assessment "
-            "for the daughter.",
+            "carer's assessment for the daughter.",
         ),
         *ctx.closing(s, external=False),
     ]
@@ -2075,21 +2023,19 @@ def welsh_mail(ctx: Ctx) -> Sample:
         [
             (
                 "Casgliadau biniau",
-                "Diolch yn fawr am eich neges. Bydd eich bin gwyrdd yn cael ei gasglu ddydd Mawrth "
-                "nesaf. "
-                "Ymddiheurwn am yr oedi yr wythnos diwethaf.",
+                "Diolch yn fawr am eich neges. Bydd eich bin gwyrdd yn cael ei gasglu ddydd "
+                "Mawrth nesaf. Ymddiheurwn am yr oedi yr wythnos diwethaf.",
             ),
             (
                 "Llyfrgell",
-                "Diolch am gysylltu â ni. Mae'r llyfrgell ar agor o ddydd Llun i ddydd Sadwrn, 9 "
-                "tan 5. Mae "
-                "croeso i chi ddod i'r sesiwn stori a chân i blant bach ddydd Gwener.",
+                "Diolch am gysylltu â ni. Mae'r llyfrgell ar agor o ddydd Llun i ddydd Sadwrn, "
+                "9 tan 5. Mae croeso i chi ddod i'r sesiwn stori a chân i blant bach ddydd "
+                "Gwener.",
             ),
             (
                 "Treth y cyngor",
                 f"Diolch am eich e-bost. Rydym wedi diweddaru eich cyfrif treth gyngor {r.ctax}. "
-                "Bydd bil "
-                "newydd yn cyrraedd o fewn wythnos.",
+                "Bydd bil newydd yn cyrraedd o fewn wythnos.",
             ),
         ]
     )
@@ -2098,9 +2044,8 @@ def welsh_mail(ctx: Ctx) -> Sample:
         ("p", text[1]),
         (
             "p",
-            "(English) Thank you for your message; we have replied in Welsh as you asked. Please "
-            "let us know if "
-            "you would also like an English copy.",
+            "(English) Thank you for your message; we have replied in Welsh as you asked. "
+            "Please let us know if you would also like an English copy.",
         ),
         ("p", ctx.choice(["Yn gywir", "Cofion cynnes", "Cofion"])),
         ("sig", f"{s.name}\n{s.title}\n{cc.NAME}"),
@@ -2125,23 +2070,20 @@ def polish_mail(ctx: Ctx) -> Sample:
             (
                 "Zapisy do szkoły",
                 "Informacja dla rodziców: wnioski o miejsce w szkole podstawowej dla dzieci "
-                "urodzonych "
-                "między 1 września a 31 sierpnia należy złożyć do 15 stycznia. Formularz jest "
-                "dostępny "
-                "online; pomoc dla osób, które nie mówią po angielsku, jest bezpłatna.",
+                "urodzonych między 1 września a 31 sierpnia należy złożyć do 15 stycznia. "
+                "Formularz jest dostępny online; pomoc dla osób, które nie mówią po angielsku, "
+                "jest bezpłatna.",
             ),
             (
                 "Podatek lokalny",
                 "Dziękujemy za wiadomość. Numer konta podatku lokalnego (council tax) to "
-                f"{r.ctax}. "
-                "Zniżka dla osoby samotnej (25%) została przyznana od początku miesiąca. Nowy "
-                "rachunek "
-                "zostanie wysłany pocztą.",
+                f"{r.ctax}. Zniżka dla osoby samotnej (25%) została przyznana od początku "
+                "miesiąca. Nowy rachunek zostanie wysłany pocztą.",
             ),
             (
                 "Odbiór śmieci",
-                "Odpady zielone odbieramy co dwa tygodnie. Kalendarz odbioru dla Pani ulicy jest w "
-                "załączniku. Dla mieszkańców bloków obowiązują inne dni.",
+                "Odpady zielone odbieramy co dwa tygodnie. Kalendarz odbioru dla Pani ulicy "
+                "jest w załączniku. Dla mieszkańców bloków obowiązują inne dni.",
             ),
         ]
     )
@@ -2170,10 +2112,9 @@ def romanian_mail(ctx: Ctx) -> Sample:
     asked = ctx.choice(
         [
             "Bună ziua, am fost plecată la Roma două săptămâni și nu am putut plăti amenda de "
-            "parcare la timp. Vă rog "
-            "să mă ajutați. Mulțumesc!",
-            "Bună ziua, m-am întors din Roma și am găsit scrisoarea despre permisul de parcare. Ce "
-            "documente trebuie să trimit?",
+            "parcare la timp. Vă rog să mă ajutați. Mulțumesc!",
+            "Bună ziua, m-am întors din Roma și am găsit scrisoarea despre permisul de parcare. "
+            "Ce documente trebuie să trimit?",
         ]
     )
     blocks = [
@@ -2182,11 +2123,10 @@ def romanian_mail(ctx: Ctx) -> Sample:
             "p",
             ctx.choice(
                 [
-                    "Vă mulțumim pentru mesaj. Am prelungit termenul de plată cu 14 zile. Puteți "
-                    "plăti online sau la telefon.",
-                    "Vă rugăm să trimiteți o copie a certificatului de înmatriculare și o dovadă a "
-                    "adresei. Permisul va fi "
-                    "emis în cinci zile lucrătoare.",
+                    "Vă mulțumim pentru mesaj. Am prelungit termenul de plată cu 14 zile. "
+                    "Puteți plăti online sau la telefon.",
+                    "Vă rugăm să trimiteți o copie a certificatului de înmatriculare și o "
+                    "dovadă a adresei. Permisul va fi emis în cinci zile lucrătoare.",
                 ]
             ),
         ),
@@ -2221,16 +2161,14 @@ def urdu_latin_mail(ctx: Ctx) -> Sample:
     email = f"{name.split()[0].lower()}{ctx.rng.randint(10, 99)}@{provider}"
     text = ctx.choice(
         [
-            "Assalam-o-alaikum, Eid milan party ke liye community hall ki booking confirm ho gayi "
-            "hai. Hall subah 10 baje "
-            "khul jayega aur shaam 6 baje tak aap ke paas hai. Kursiyan aur mezein store room mein "
-            "hain.",
+            "Assalam-o-alaikum, Eid milan party ke liye community hall ki booking confirm ho "
+            "gayi hai. Hall subah 10 baje khul jayega aur shaam 6 baje tak aap ke paas hai. "
+            "Kursiyan aur mezein store room mein hain.",
             "Salaam, aap ki darkhwast mil gayi hai. Jumma ke baad ladies group ke liye chhota "
-            "kamra har hafte available hai. "
-            "Kiraya £15 fi ghanta hai, is ke liye invoice alag se bheja jayega.",
+            "kamra har hafte available hai. Kiraya £15 fi ghanta hai, is ke liye invoice alag "
+            "se bheja jayega.",
             "Assalam-o-alaikum, senior citizens lunch club ke liye grant form is email ke saath "
-            "hai. Baraye meharbani "
-            "mahine ke aakhir tak wapas bhej dein. Shukriya!",
+            "hai. Baraye meharbani mahine ke aakhir tak wapas bhej dein. Shukriya!",
         ]
     )
     blocks = [

@@ -359,27 +359,27 @@ def _unique(items: list[Contact]) -> list[Contact]:
 
 DISCLAIMERS = [
     (
-        "This email and any attachments are confidential and intended solely for the"
-        " addressee. If you have received it in error, please tell the sender and delete"
-        " it; do not copy, use or disclose its contents. {name} may monitor email to and"
-        " from its systems. Personal data is processed in line with the UK GDPR and the"
-        " Data Protection Act 2018: see our privacy notice at {web}/privacy."
+        "This email and any attachments are confidential and intended solely for the addressee. "
+        "If you have received it in error, please tell the sender and delete it; do not copy, "
+        "use or disclose its contents. {name} may monitor email to and from its systems. "
+        "Personal data is processed in line with the UK GDPR and the Data Protection Act 2018: "
+        "see our privacy notice at {web}/privacy."
     ),
     (
-        "DISCLAIMER: The information in this message is intended only for the named"
-        " recipient and may contain sensitive or special category personal data. If you are"
-        " not the intended recipient, any disclosure, copying or distribution is prohibited."
-        " Emails to and from {name} may be subject to the Freedom of Information Act 2000."
+        "DISCLAIMER: The information in this message is intended only for the named recipient "
+        "and may contain sensitive or special category personal data. If you are not the "
+        "intended recipient, any disclosure, copying or distribution is prohibited. Emails to "
+        "and from {name} may be subject to the Freedom of Information Act 2000."
     ),
     (
-        "{name} - working together for a healthier, safer Anyshire. Please consider the"
-        " environment before printing this email. This message has been scanned for viruses."
+        "{name} - working together for a healthier, safer Anyshire. Please consider the "
+        "environment before printing this email. This message has been scanned for viruses."
     ),
     (
-        "Confidentiality notice: this communication may contain information that is legally"
-        " privileged or exempt from disclosure. If you are not the intended recipient please"
-        " notify us immediately on {switchboard} and delete the message. Views expressed are"
-        " the author's and not necessarily those of {name}."
+        "Confidentiality notice: this communication may contain information that is legally "
+        "privileged or exempt from disclosure. If you are not the intended recipient please "
+        "notify us immediately on {switchboard} and delete the message. Views expressed are the "
+        "author's and not necessarily those of {name}."
     ),
 ]
 

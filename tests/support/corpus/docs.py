@@ -371,19 +371,18 @@ def pptx(
     """Slides of (title, body text, table rows or None); a package PowerPoint opens."""
     n = len(slides)
     ct = [
-        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-        '<Default Extension="rels" '
-        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-        '<Default Extension="xml" ContentType="application/xml"/>'
-        f'<Override PartName="/ppt/presentation.xml" ContentType="{_CT}.presentation.main+xml"/>'
-        '<Override PartName="/ppt/slideMasters/slideMaster1.xml" '
-        f'ContentType="{_CT}.slideMaster+xml"/>'
-        '<Override PartName="/ppt/slideLayouts/slideLayout1.xml" '
-        f'ContentType="{_CT}.slideLayout+xml"/>'
-        '<Override PartName="/ppt/theme/theme1.xml" '
-        'ContentType="application/vnd.openxmlformats-officedocument.theme+xml"/>'
-        '<Override PartName="/docProps/core.xml" '
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Types '
+        'xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default '
+        'Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default '
+        'Extension="xml" ContentType="application/xml"/><Override '
+        f'PartName="/ppt/presentation.xml" ContentType="{_CT}.presentation.main+xml"/><Override '
+        'PartName="/ppt/slideMasters/slideMaster1.xml" '
+        f'ContentType="{_CT}.slideMaster+xml"/><Override '
+        'PartName="/ppt/slideLayouts/slideLayout1.xml" '
+        f'ContentType="{_CT}.slideLayout+xml"/><Override PartName="/ppt/theme/theme1.xml" '
+        'ContentType="application/vnd.openxmlformats-officedocument.theme+xml"/><Override '
+        'PartName="/docProps/core.xml" '
         'ContentType="application/vnd.openxmlformats-package.core-properties+xml"/>'
     ]
     for i in range(1, n + 1):
@@ -391,11 +390,12 @@ def pptx(
     ct.append("</Types>")
     files: dict[str, str] = {"[Content_Types].xml": "".join(ct)}
     files["_rels/.rels"] = (
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_REL}">'
-        f'<Relationship Id="rId1" Type="{_RT}/officeDocument" Target="ppt/presentation.xml"/>'
-        '<Relationship Id="rId2" '
-        'Type="http://schemas.openxmlformats.org/package/2006/relationships/'
-        'metadata/core-properties" Target="docProps/core.xml"/></Relationships>'
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships '
+        f'xmlns="{_REL}"><Relationship Id="rId1" Type="{_RT}/officeDocument" '
+        'Target="ppt/presentation.xml"/><Relationship Id="rId2" '
+        'Type="http://schemas.openxmlformats.org/package/2006/relationships/metadata/'
+        'core-properties" '
+        'Target="docProps/core.xml"/></Relationships>'
     )
     files["docProps/core.xml"] = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><cp:coreProperties '
@@ -408,9 +408,8 @@ def pptx(
     files["ppt/presentation.xml"] = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><p:presentation xmlns:a="{_A}" '
         f'xmlns:r="{_R}" xmlns:p="{_P}"><p:sldMasterIdLst><p:sldMasterId id="2147483648" '
-        'r:id="rId1"/>'
-        f'</p:sldMasterIdLst><p:sldIdLst>{sld_ids}</p:sldIdLst><p:sldSz cx="9144000" cy="6858000"/>'
-        '<p:notesSz cx="6858000" cy="9144000"/></p:presentation>'
+        f'r:id="rId1"/></p:sldMasterIdLst><p:sldIdLst>{sld_ids}</p:sldIdLst><p:sldSz cx="9144000" '
+        'cy="6858000"/><p:notesSz cx="6858000" cy="9144000"/></p:presentation>'
     )
     rels = [
         f'<Relationship Id="rId1" Type="{_RT}/slideMaster" Target="slideMasters/slideMaster1.xml"/>'
@@ -433,15 +432,15 @@ def pptx(
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><p:sldMaster xmlns:a="{_A}" '
         f'xmlns:r="{_R}" xmlns:p="{_P}">{empty_tree}<p:clrMap bg1="lt1" tx1="dk1" bg2="lt2" '
         'tx2="dk2" accent1="accent1" accent2="accent2" accent3="accent3" accent4="accent4" '
-        'accent5="accent5" accent6="accent6" hlink="hlink" folHlink="folHlink"/>'
-        '<p:sldLayoutIdLst><p:sldLayoutId id="2147483649" '
+        'accent5="accent5" accent6="accent6" hlink="hlink" '
+        'folHlink="folHlink"/><p:sldLayoutIdLst><p:sldLayoutId id="2147483649" '
         'r:id="rId1"/></p:sldLayoutIdLst></p:sldMaster>'
     )
     files["ppt/slideMasters/_rels/slideMaster1.xml.rels"] = (
-        f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships xmlns="{_REL}">'
-        f'<Relationship Id="rId1" Type="{_RT}/slideLayout" '
-        'Target="../slideLayouts/slideLayout1.xml"/>'
-        f'<Relationship Id="rId2" Type="{_RT}/theme" Target="../theme/theme1.xml"/></Relationships>'
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Relationships '
+        f'xmlns="{_REL}"><Relationship Id="rId1" Type="{_RT}/slideLayout" '
+        f'Target="../slideLayouts/slideLayout1.xml"/><Relationship Id="rId2" Type="{_RT}/theme" '
+        'Target="../theme/theme1.xml"/></Relationships>'
     )
     files["ppt/slideLayouts/slideLayout1.xml"] = (
         f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?><p:sldLayout xmlns:a="{_A}" '

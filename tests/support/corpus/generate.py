@@ -37,14 +37,11 @@ def schedule(count: int, seed: int) -> list[Kind]:
 def site_policy(default_policy: Path) -> str:
     partners = ", ".join(cc.PARTNER_DOMAINS)
     return (
-        f"# Site policy of the fictional {cc.NAME} for the evaluation corpus: the shipped\n"
-        "# default policy with the council's own organisation, as an admin would write it.\n"
-        f"include: [{json.dumps(str(default_policy))}]\n"
-        "organisation:\n"
-        f"  name: {cc.NAME}\n"
-        f"  internal_domains: [{cc.DOMAIN}]\n"
-        f"  partner_domains: [{partners}]\n"
-        "  tls_required_domains: [nhs.net]\n"
+        f"# Site policy of the fictional {cc.NAME} for the evaluation corpus: the shipped\n# "
+        "default policy with the council's own organisation, as an admin would write "
+        f"it.\ninclude: [{json.dumps(str(default_policy))}]\norganisation:\n  name: {cc.NAME}\n  "
+        f"internal_domains: [{cc.DOMAIN}]\n  partner_domains: [{partners}]\n  "
+        "tls_required_domains: [nhs.net]\n"
     )
 
 

@@ -124,9 +124,9 @@ def messages(world: cc.World, seed: int, today: dt.date) -> Iterator[tuple[str, 
         body = f"Hi {greeting},\n\n{rng.choice(_LINES)}\n\nThanks\n{from_[0].split()[0]}\n"
         raw = (
             f"From: {fmt_addr(*from_)}\nTo: {', '.join(fmt_addr(n, a) for n, a in to)}\nSubject: "
-            f"{subj}\n"
-            f"Date: {rfc_date(at)}\nMessage-ID: <hist.{seed}.{i}@{cc.DOMAIN}>\nMIME-Version: 1.0\n"
-            f"Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}"
+            f"{subj}\nDate: {rfc_date(at)}\nMessage-ID: "
+            f"<hist.{seed}.{i}@{cc.DOMAIN}>\nMIME-Version: 1.0\nContent-Type: text/plain; "
+            f"charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}"
         )
         yield sender, raw.encode("utf-8")
 

@@ -129,6 +129,10 @@ class Ctx:
     def resident(self, **kw) -> ids.Person:  # type: ignore[no-untyped-def]
         return ids.person(self.rng, self.fake, self.today, **kw)
 
+    def name(self) -> str:
+        """Someone's name as it appears in a To: header or a signature (no title)."""
+        return f"{self.fake.first_name()} {self.fake.last_name()}"
+
     def child(self, last: str | None = None, min_age: int = 1, max_age: int = 16) -> ids.Person:
         return ids.child(self.rng, self.fake, self.today, last, min_age=min_age, max_age=max_age)
 

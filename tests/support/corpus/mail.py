@@ -91,17 +91,15 @@ def _plain_quote(q: Quote) -> str:
     to = "; ".join(fmt_addr(n, a) for n, a in q.to)
     if q.forward and q.style == "gmail":
         return (
-            "---------- Forwarded message ---------\n"
-            f"From: {fmt_addr(*q.sender)}\nDate: {q.date:%a, %d %b %Y at %H:%M}\n"
-            f"Subject: {q.subject}\nTo: {to}\n\n{inner}"
+            f"---------- Forwarded message ---------\nFrom: {fmt_addr(*q.sender)}\nDate: "
+            f"{q.date:%a, %d %b %Y at %H:%M}\nSubject: {q.subject}\nTo: {to}\n\n{inner}"
         )
     if q.style == "gmail":
         head = f"On {q.date:%a, %d %b %Y} at {q.date:%H:%M}, {q.sender[0]} <{q.sender[1]}> wrote:"
         return head + "\n" + "\n".join(("> " + line) if line else ">" for line in inner.split("\n"))
     return (
-        "________________________________\n"
-        f"From: {fmt_addr(*q.sender)}\nSent: {q.date:%d %B %Y %H:%M}\nTo: {to}\n"
-        f"Subject: {q.subject}\n\n{inner}"
+        f"________________________________\nFrom: {fmt_addr(*q.sender)}\nSent: "
+        f"{q.date:%d %B %Y %H:%M}\nTo: {to}\nSubject: {q.subject}\n\n{inner}"
     )
 
 

@@ -220,7 +220,7 @@ def hidden_sheet_personal_data(ctx: Ctx) -> Sample:
     to = ctx.choice(
         [
             (
-                ctx.fake.name(),
+                ctx.name(),
                 f"request-{ctx.ref(digits=6)}-{ctx.fake.hexify('^^^^^^^^')}@whatdotheyknow.com",
             ),
             outside_recipient(ctx, s),
@@ -230,8 +230,8 @@ def hidden_sheet_personal_data(ctx: Ctx) -> Sample:
         ctx.greet(to[0].split()[0]),
         (
             "p",
-            f"Please find attached the information you requested ({ref}). The figures "
-            "are broken down by ward on the Summary sheet.",
+            f"Please find attached the information you requested ({ref}). The figures are broken "
+            "down by ward on the Summary sheet.",
         ),
         *ctx.closing(s),
     ]
@@ -327,10 +327,10 @@ def _special(ctx: Ctx, category: str) -> Sample:
             "the crisis team.",
             f"{who} has been diagnosed with early-onset Alzheimer's and can no longer manage the "
             "tenancy alone.",
-            f"I can tell you in confidence that {who} is HIV positive and is being treated at the "
-            "Riverside clinic.",
-            f"{who} is currently having chemotherapy for breast cancer, which is why the rent has "
-            "been late.",
+            f"I can tell you in confidence that {who} is HIV positive and is being treated at "
+            "the Riverside clinic.",
+            f"{who} is currently having chemotherapy for breast cancer, which is why the rent "
+            "has been late.",
             f"{who} has schizophrenia and was sectioned under the Mental Health Act in March.",
         ],
         "disability": [
@@ -341,10 +341,10 @@ def _special(ctx: Ctx, category: str) -> Sample:
             f"{who} has a severe learning disability and lacks capacity to sign the agreement.",
         ],
         "ethnicity": [
-            f"{who} and the family are Romany Gypsies and have lived on the site at Mill Lane for "
-            "years.",
-            f"The family are Irish Travellers; {who} has asked for a pitch rather than bricks and "
-            "mortar.",
+            f"{who} and the family are Romany Gypsies and have lived on the site at Mill Lane "
+            "for years.",
+            f"The family are Irish Travellers; {who} has asked for a pitch rather than bricks "
+            "and mortar.",
             f"{who} is of Pakistani heritage and the neighbour's comments were racially motivated.",
             f"{who}, who is Black Caribbean, has reported racist abuse from the upstairs flat.",
         ],
@@ -363,8 +363,8 @@ def _special(ctx: Ctx, category: str) -> Sample:
             f"{who} is bisexual and the abuse from her ex-partner started after he found out.",
         ],
         "criminal": [
-            f"{who} was released from HMP Westmoor in January after serving 18 months for burglary "
-            "and is on licence.",
+            f"{who} was released from HMP Westmoor in January after serving 18 months for "
+            "burglary and is on licence.",
             f"{who} is on the sex offenders register and must not live near the primary school.",
             f"{who} has a conviction for assault occasioning actual bodily harm from 2019.",
             f"{who} was cautioned for shoplifting last month and is due in court for a drug "
@@ -374,9 +374,8 @@ def _special(ctx: Ctx, category: str) -> Sample:
             f"{who} is on a child protection plan for neglect and the social worker visits weekly.",
             f"{who} is the subject of a section 47 enquiry following a disclosure at school.",
             f"{who} has been assessed as at high risk of child sexual exploitation.",
-            f"{who} is a looked-after child and is placed with foster carers, so please don't tell "
-            "the birth mother "
-            "where she is.",
+            f"{who} is a looked-after child and is placed with foster carers, so please don't "
+            "tell the birth mother where she is.",
         ],
     }[category]
     reason = {
@@ -485,9 +484,9 @@ def misdirected_letter(ctx: Ctx) -> Sample:
             ("p", f"Dear {a.formal}"),
             (
                 "p",
-                f"Your rent account is {ctx.money(900, 3000)} in arrears. If you do not contact us "
-                "within 14 days we "
-                "will apply to the County Court for possession of your home.",
+                f"Your rent account is {ctx.money(900, 3000)} in arrears. If you do not contact "
+                "us within 14 days we will apply to the County Court for possession of your "
+                "home.",
             ),
             ("p", f"Yours sincerely\n{s.name}"),
         ]
@@ -594,8 +593,8 @@ def misdirected_email_body(ctx: Ctx) -> Sample:
 ORDINARY_TOPICS = [
     (
         "Landlord forum - next meeting",
-        "The next landlord forum is on {date} at County Hall. Topics include the new "
-        "licensing scheme and energy efficiency grants.",
+        "The next landlord forum is on {date} at County Hall. Topics include the new licensing "
+        "scheme and energy efficiency grants.",
     ),
     (
         "Play area consultation",
@@ -626,8 +625,8 @@ REVEALING_TOPICS = [
     ),
     (
         "Temporary accommodation update",
-        "As families currently in temporary accommodation, you may be affected by the move "
-        "from the Station Road hostel on {date}.",
+        "As families currently in temporary accommodation, you may be affected by the move from "
+        "the Station Road hostel on {date}.",
     ),
     (
         "Foster carers' training",
@@ -734,8 +733,7 @@ def _own_data_letter(ctx: Ctx, s: cc.Staff, r: Person) -> tuple[list, set[str], 
                 (
                     "p",
                     f"We have updated your record: {r.name}, date of birth {r.dob_text()}, NHS "
-                    f"number {r.nhs}, "
-                    f"{r.street}, {r.postcode}.",
+                    f"number {r.nhs}, {r.street}, {r.postcode}.",
                 )
             ],
             {"DATE_OF_BIRTH", "UK_NHS"},
@@ -747,8 +745,7 @@ def _own_data_letter(ctx: Ctx, s: cc.Staff, r: Person) -> tuple[list, set[str], 
             (
                 "p",
                 f"For your records, we hold your National Insurance number as {r.nino} and your "
-                "date of birth as "
-                f"{r.dob_text()}. Please tell us if either is wrong.",
+                f"date of birth as {r.dob_text()}. Please tell us if either is wrong.",
             )
         ],
         {"UK_NINO", "DATE_OF_BIRTH"},
@@ -790,15 +787,12 @@ def _case_referral(ctx: Ctx, s: cc.Staff, first: str) -> tuple[list, set[str], l
     p = ctx.resident(min_age=20)
     what = ctx.choice(
         [
-            f"{p.name} (DOB {p.dob_text()}, NHS number {p.nhs}) was discharged on Friday. She has "
-            "advanced COPD and "
-            "lives alone; can your team pick up the follow-up?",
+            f"{p.name} (DOB {p.dob_text()}, NHS number {p.nhs}) was discharged on Friday. She "
+            "has advanced COPD and lives alone; can your team pick up the follow-up?",
             f"Referral: {p.name}, DOB {p.dob_text()}, NI number {p.nino}. Fleeing domestic abuse "
-            "with two children, "
-            "currently in emergency accommodation.",
+            "with two children, currently in emergency accommodation.",
             f"As discussed, {p.name} ({p.dob_text()}) has been assessed as at high risk of harm "
-            "from her ex-partner. "
-            f"NHS no. {p.nhs}.",
+            f"from her ex-partner. NHS no. {p.nhs}.",
         ]
     )
     entities = {"DATE_OF_BIRTH"}
@@ -867,7 +861,8 @@ def internal_lookalike(ctx: Ctx) -> Sample:
 @kind("near_miss_contact", risky=True)
 def near_miss_contact(ctx: Ctx) -> Sample:
     """A referral to a new address one slip from a partner contact the sender writes to often."""
-    s = ctx.choice([x for x in ctx.world.staff if any(c.org.partner for c in x.contacts)])
+    caseworkers = ctx.world.staff_in("adults", "children", "housing")
+    s = ctx.choice([x for x in caseworkers if any(c.org.partner for c in x.contacts)])
     c = ctx.choice([c for c in s.contacts if c.org.partner])
     local, domain = c.email.split("@")
     how = ctx.choice(["drop", "swap", "double", "digit"])
@@ -913,7 +908,7 @@ def _patient_recipient(ctx: Ctx, s: cc.Staff):
         [
             outside_recipient(ctx, s),
             (
-                ctx.fake.name(),
+                ctx.name(),
                 "manager@"
                 + ctx.choice(
                     ["oakleighcarehome.co.uk", "sunnysidecare.co.uk", "thelimesnursing.com"]
@@ -1042,7 +1037,7 @@ def pptx_people_table(ctx: Ctx) -> Sample:
     to = ctx.choice(
         [
             outside_recipient(ctx, s),
-            (ctx.fake.name(), f"events@{ctx.choice(['carecongress.co.uk', 'lgtraining.co.uk'])}"),
+            (ctx.name(), f"events@{ctx.choice(['carecongress.co.uk', 'lgtraining.co.uk'])}"),
         ]
     )
     people = some_people(ctx, 4, 12)
@@ -1227,7 +1222,7 @@ def resident_bank_to_third_party(ctx: Ctx) -> Sample:
         [
             outside_recipient(ctx, s),
             (
-                ctx.fake.name(),
+                ctx.name(),
                 f"accounts@{ctx.choice(['swiftremovals.co.uk', 'homefinders-lettings.co.uk'])}",
             ),
         ]
@@ -1277,7 +1272,7 @@ def card_details_email(ctx: Ctx) -> Sample:
         [
             outside_recipient(ctx, s),
             (
-                ctx.fake.name(),
+                ctx.name(),
                 f"payments@{ctx.choice(['paycentre-services.co.uk', 'brightwater-fm.co.uk'])}",
             ),
         ]
@@ -1288,8 +1283,7 @@ def card_details_email(ctx: Ctx) -> Sample:
         (
             "p",
             f"{r.formal} phoned to pay but the system was down. Card details: {r.card}, expiry "
-            f"{exp}. Please take "
-            f"{ctx.money(30, 400)} for invoice {ctx.ref('91', 8)}.",
+            f"{exp}. Please take {ctx.money(30, 400)} for invoice {ctx.ref('91', 8)}.",
         ),
         *ctx.closing(s),
     ]
@@ -1310,7 +1304,7 @@ def id_documents_list(ctx: Ctx) -> Sample:
     c = ctx.choice(
         [
             (
-                ctx.fake.name(),
+                ctx.name(),
                 f"{ctx.fake.user_name()}@"
                 + ctx.choice(["staffline-recruit.co.uk", "gmail.com", "careerpathagency.com"]),
             )
@@ -1362,8 +1356,7 @@ def case_minutes_to_outsider(ctx: Ctx) -> Sample:
         (
             "p",
             f"Domestic abuse between {mum.first} and her former partner; {mum.first}'s alcohol "
-            "misuse and "
-            f"depression; {kid.first}'s school attendance is 71%.",
+            f"misuse and depression; {kid.first}'s school attendance is 71%.",
         ),
         ("h2", "Decision"),
         (
