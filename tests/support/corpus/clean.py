@@ -783,22 +783,10 @@ def planning_notice(ctx: Ctx) -> Sample:
     )
     recipient = ctx.choice(["agent", "parish", "neighbour"])
     if recipient == "parish":
-        to = [
-            (
-                f"Clerk to {ctx.choice(['Ashcombe', 'Oakhurst', 'Little Brancaster'])} Parish "
-                "Council",
-                f"clerk@{ctx.choice(['ashcombe', 'oakhurst', 'littlebrancaster'])}-pc.gov.uk",
-            )
-        ]
+        parish, domain = ctx.choice(cc.PARISHES)
+        to = [(f"Clerk to {parish} Parish Council", f"clerk@{domain}")]
     elif recipient == "agent":
-        a = ctx.fake
-        to = [
-            (
-                a.name(),
-                f"{a.user_name()}@"
-                + ctx.choice(["hartarchitects.co.uk", "planningbureau.co.uk", "vale-design.co.uk"]),
-            )
-        ]
+        to = [(ctx.name(), f"{ctx.fake.user_name()}@{ctx.choice(cc.PLANNING_AGENTS)}")]
     else:
         r = ctx.resident()
         to = [(r.name, r.email)]
@@ -1762,8 +1750,13 @@ def contact_details_reply(ctx: Ctx) -> Sample:
         ("p", "Thank you for your email. You can contact us in the following ways:"),
         (
             "lines",
-            f"Telephone: {cc.SWITCHBOARD} (switchboard) or {cc.CONTACT_CENTRE} (customer "
-            f"services), Monday to Friday 8.30am to 5pm\nTextphone: {cc.TEXTPHONE}\nIn person: "
+            f"Telephone: {cc.SWITCHBOARD} "
+            "(switchboard) or "
+            f"{cc.CONTACT_CENTRE} "
+            "(customer services), Monday "
+            "to Friday 8.30am to "
+            "5pm\nTextphone: "
+            f"{cc.TEXTPHONE}\nIn person: "
             f"{', '.join(cc.HQ)}\n" + "\n".join(cc.SITES) + f"\nOnline: {cc.WEB}/contact",
         ),
         (
@@ -2063,7 +2056,7 @@ def polish_mail(ctx: Ctx) -> Sample:
         ["Kowalska", "Nowak", "Wiśniewska", "Wójcik", "Kamińska", "Lewandowski", "Zieliński"]
     )
     first = ctx.choice(["Agnieszka", "Katarzyna", "Magdalena", "Piotr", "Tomasz", "Marta"])
-    provider = ctx.choice(["wp.pl", "o2.pl", "gmail.com", "interia.pl"])
+    provider = ctx.choice(cc.FOREIGN_WEBMAIL)
     email = f"{first.lower()[:3]}.{ctx.fake.user_name()}@{provider}"
     topic = ctx.choice(
         [
@@ -2185,3 +2178,109 @@ def urdu_latin_mail(ctx: Ctx) -> Sample:
         ctx.when(),
     )
     return Sample(d, False, "pass", set(), [name])
+
+
+@kind("care_provider_commissioning", risky=False)
+def care_provider_commissioning(ctx: Ctx) -> Sample:
+    """Commissioning mail to a care provider: services for conditions, not people."""
+    s = ctx.staff("procurement", "adults", "publichealth")
+    c = ctx.contact("supplier", "charity")
+    service, detail = ctx.choice(
+        [
+            (
+                "homecare",
+                "The uplift to the hourly rate for homecare, including the enhanced rate for "
+                "clients with dementia or complex needs, applies from 1 April.",
+            ),
+            (
+                "supported living",
+                "We are retendering supported living for adults with learning disabilities and "
+                "autism. The specification and the TUPE list are on the portal.",
+            ),
+            (
+                "day opportunities",
+                "Please send your quarterly return for the day opportunities contract: hours "
+                "delivered, referrals accepted and any safeguarding concerns raised.",
+            ),
+            (
+                "recovery service",
+                "The drug and alcohol recovery service KPIs for Q2 are due on the 15th. We will "
+                "discuss the mental health dual-diagnosis pathway at the review.",
+            ),
+        ]
+    )
+    blocks = [
+        ctx.greet(c.first),
+        ("p", detail),
+        ("p", f"Please quote contract reference ASC-{ctx.ref(digits=4)} in any correspondence."),
+        *ctx.closing(s),
+    ]
+    d = Draft(
+        (s.name, s.email),
+        [(c.name, c.email)],
+        f"{service.capitalize()} contract",
+        blocks,
+        ctx.when(),
+    )
+    return Sample(d, False, "pass", set(), [])
+
+
+@kind("subject_access_response", risky=False, weight=0.8)
+def subject_access_response(ctx: Ctx) -> Sample:
+    """The response to a subject access request: the requester's own records, to them."""
+    s = ctx.staff("ig")
+    r = ctx.resident()
+    ref = f"SAR-{ctx.today:%Y}-{ctx.ref(digits=4)}"
+    condition = ctx.choice(["depression", "anxiety", "a back injury", "diabetes", "epilepsy"])
+    records = [
+        ("Title", "Subject access request - your records"),
+        (
+            "p",
+            f"Name: {r.name}\nDate of birth: {r.dob_text()}\nNational Insurance number: "
+            f"{r.nino}\nAddress: {r.street}, {r.town} {r.postcode}",
+        ),
+        ("h2", "Case notes (Adult Social Care)"),
+        (
+            "p",
+            f"{(ctx.today - dt.timedelta(days=200)):%d/%m/%Y} Telephone call from {r.first}. "
+            f"Struggling with {condition} since losing job; asked about help at home. Advice "
+            "given.",
+        ),
+        (
+            "p",
+            f"{(ctx.today - dt.timedelta(days=150)):%d/%m/%Y} Assessment completed. Not eligible "
+            "for funded care; signposted to the carers' centre and the GP.",
+        ),
+    ]
+    blocks = [
+        ctx.greet(r.first, r.formal),
+        ("p", f"Subject access request {ref}"),
+        (
+            "p",
+            "Thank you for your request under Article 15 of the UK GDPR. I attach a copy of the "
+            "personal data the council holds about you. Some information about other people has "
+            "been removed, as the law requires.",
+        ),
+        (
+            "p",
+            "If you are not satisfied with this response you can ask for an internal review or "
+            "complain to the Information Commissioner's Office.",
+        ),
+        *ctx.closing(s),
+    ]
+    d = Draft(
+        (s.name, s.email),
+        [(r.name, r.email)],
+        f"Your subject access request {ref}",
+        blocks,
+        ctx.when(),
+        attachments=[Attachment(f"{ref} records.pdf", docs.pdf(records, title=ref))],
+    )
+    return Sample(
+        d,
+        False,
+        "pass",
+        {"UK_NINO", "DATE_OF_BIRTH", "SPECIAL_CATEGORY"},
+        person_secrets(r, "nino", "dob"),
+        note="the requester's own records, to them",
+    )

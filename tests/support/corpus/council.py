@@ -36,6 +36,16 @@ PENSION_SORT = "30-96-47"
 PENSION_ACCOUNT = "21377049"
 SWIFT = "LOYDGB21157"
 
+# Regular correspondents who are not partners: planning agents and parish councils.
+PLANNING_AGENTS = ["hartarchitects.co.uk", "planningbureau.co.uk", "vale-design.co.uk"]
+PARISHES = [
+    ("Ashcombe", "ashcombe-pc.gov.uk"),
+    ("Oakhurst", "oakhurst-pc.gov.uk"),
+    ("Little Brancaster", "littlebrancaster-pc.gov.uk"),
+]
+# Where residents who write in other languages often have their mail.
+FOREIGN_WEBMAIL = ["wp.pl", "o2.pl", "interia.pl", "yahoo.ro", "gmail.com"]
+
 PARTNER_DOMAINS = [
     "nhs.net",
     "anyshire.police.uk",

@@ -93,7 +93,8 @@ def messages(world: cc.World, seed: int, today: dt.date) -> Iterator[tuple[str, 
                     )
                 )
         for _ in range(rng.randint(4, 16)):  # residents, one-off
-            r = person(rng, fake, today)
+            foreign = rng.random() < 0.04
+            r = person(rng, fake, today, domain=rng.choice(cc.FOREIGN_WEBMAIL) if foreign else None)
             out.append((when(), s.email, me, [(r.name, r.email)], rng.choice(SUBJECTS_RESIDENT)))
     for box in (
         "revenues",
@@ -111,6 +112,15 @@ def messages(world: cc.World, seed: int, today: dt.date) -> Iterator[tuple[str, 
             if box == "press":
                 c = rng.choice(world.orgs_of("press")).contacts
                 to = [(x.name, x.email) for x in c[:1]]
+            elif box == "foi" and rng.random() < 0.5:
+                n = rng.randint(100000, 999999)
+                to = [(fake.name(), f"request-{n}-{fake.hexify('^^^^^^^^')}@whatdotheyknow.com")]
+            elif box == "planning" and rng.random() < 0.6:
+                if rng.random() < 0.5:
+                    parish, domain = rng.choice(cc.PARISHES)
+                    to = [(f"Clerk to {parish} Parish Council", f"clerk@{domain}")]
+                else:
+                    to = [(fake.name(), f"{fake.user_name()}@{rng.choice(cc.PLANNING_AGENTS)}")]
             elif box == "payments":
                 org = rng.choice(world.orgs_of("supplier") + world.orgs_of("charity"))
                 to = [(org.contacts[0].name, org.contacts[0].email)]
