@@ -1563,6 +1563,10 @@ def bounce_ndr(ctx: Ctx) -> Sample:
     return Sample(None, False, "pass", set(), [], raw=raw.encode(), mail_from="", rcpt=[r.email])
 
 
+# Who sits on the council's partnership boards and working groups.
+PARTNERSHIP = ("nhs", "police", "council", "fire", "housing", "probation", "charity", "supplier")
+
+
 @kind("calendar_invite", risky=False)
 def calendar_invite(ctx: Ctx) -> Sample:
     """An Outlook meeting request (.ics) to partners and outside organisations."""
@@ -1579,7 +1583,7 @@ def calendar_invite(ctx: Ctx) -> Sample:
             "Winter planning - hospital discharge",
         ]
     )
-    attendees = [ctx.contact() for _ in range(ctx.rng.randint(2, 7))]
+    attendees = [ctx.contact(*PARTNERSHIP) for _ in range(ctx.rng.randint(2, 7))]
     att = sorted({(a.name, a.email) for a in attendees})
     start = ctx.date_ahead(3, 30)
     hour = ctx.rng.randint(9, 15)
@@ -1835,7 +1839,9 @@ def law_firm_acronym(ctx: Ctx) -> Sample:
 def multi_agency_meeting(ctx: Ctx) -> Sample:
     """Notes of a partnership meeting to 6-10 professionals at their work addresses."""
     s = ctx.staff()
-    people = {c.email: c for c in (ctx.contact() for _ in range(ctx.rng.randint(8, 14)))}
+    people = {
+        c.email: c for c in (ctx.contact(*PARTNERSHIP) for _ in range(ctx.rng.randint(8, 14)))
+    }
     to = [(c.name, c.email) for c in list(people.values())[: ctx.rng.randint(6, 10)]]
     group = ctx.choice(
         [
