@@ -516,7 +516,7 @@ def evaluate(
     jobs: int,
     labels: Path,
 ) -> None:
-    """Score detection against a labelled corpus (see ``python -m tests.support.corpus``).
+    """Score detection against a labelled corpus (python -m tests.support.corpus makes one).
 
     Prints recall (risky messages rewritten, held or rejected), false interventions
     (clean ones), entity recall and false entities over the scored entity types,
