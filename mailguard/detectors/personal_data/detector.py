@@ -97,6 +97,20 @@ class _Hit:
     type: str
     where: str
     sample: str
+    # Whose it is: names in its sentence (or form block), and whether that sentence
+    # speaks of a third person ("she", "his").
+    names: tuple[tuple[str, ...], ...] = ()
+    third: bool = False
+
+
+@dataclass(slots=True)
+class Scan:
+    """Findings, and what the text says about whose data they are."""
+
+    findings: list[Finding]
+    names: set[tuple[str, ...]]
+    third_person: bool
+    tables: bool  # identifiers or conditions in a table: a list of people
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +129,8 @@ def detect(
 ) -> list[Finding]:
     context = context or DetectionContext()
     extracted = message.shared("extracted", lambda: extract(message.message))
-    found = findings_from(extracted, context.identifiers, own=context.own)
-    return found + _own_data(message, envelope, context, extracted, found)
+    scanned = scan(extracted, context.identifiers, own=context.own)
+    return scanned.findings + _own_data(message, envelope, context, extracted, scanned)
 
 
 # What identifies one person; one value of each, and no table, is one person's data.
@@ -140,15 +154,19 @@ def _own_data(
     envelope: Envelope,
     context: DetectionContext,
     extracted: Extracted,
-    found: Sequence[Finding],
+    scanned: Scan,
 ) -> list[Finding]:
     """RECIPIENT_OWN_DATA: the personal data is one person's, and they are the one
-    outside recipient, greeted as themselves in the body and in every letter; or the
-    message is a delivery report returning the recipient's own message to them."""
+    outside recipient, greeted as themselves in the body and in every letter, and
+    no sentence that carries the data names or speaks of anyone else; or the message
+    is a delivery report returning the recipient's own message to them."""
+    found = scanned.findings
     personal = [f for f in found if f.type in _ONE_PERSON or f.type == "SPECIAL_CATEGORY"]
     if personal and subject.is_delivery_report(message):
         return [_own_data_finding("a delivery report returns the recipient's own message")]
     if not personal or any(f.type in _ONE_PERSON and f.count > 1 for f in personal):
+        return []
+    if scanned.tables or scanned.third_person:
         return []
     texts = [p.text for p in extracted.texts if not p.hidden]
     quoted = subject.names_in_quotes(p.text for p in extracted.texts if p.where == "body")
@@ -158,6 +176,9 @@ def _own_data(
     people = subject.greeted(texts)
     if not subject.all_addressed_to(people, recipients[0]):
         return []
+    named = [subject.Addressee(n, titled=True) for n in scanned.names]
+    if not all(subject.is_addressed_to(n, recipients[0]) for n in named):
+        return []  # "Ms Williamson is HIV positive", in a letter to Annette
     return [
         _own_data_finding(
             "the personal data is about one person, and the text is addressed to the "
@@ -176,6 +197,15 @@ def findings_from(
     time_budget: float = DETECTION_SECONDS,
     own: OwnDetails = _NO_DETAILS,
 ) -> list[Finding]:
+    return scan(extracted, identifiers, time_budget, own).findings
+
+
+def scan(
+    extracted: Extracted,
+    identifiers: Sequence[Identifier] = (),
+    time_budget: float = DETECTION_SECONDS,
+    own: OwnDetails = _NO_DETAILS,
+) -> Scan:
     custom = tuple(
         _Custom(i.name, re.compile(i.pattern), tuple(i.context), i.needs_context, i.severity)
         for i in identifiers
@@ -185,9 +215,14 @@ def findings_from(
     # is one person's. Special-category mentions are counted as mentions.
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     samples: dict[tuple[str, str], str] = {}
+    names: set[tuple[str, ...]] = set()
+    third = False
 
     def add(hits: Iterable[_Hit]) -> None:
+        nonlocal third
         for hit in hits:
+            names.update(hit.names)
+            third = third or hit.third
             key = (hit.type, hit.where)
             value = _normalised(hit.sample)
             seen[key].add(f"{len(seen[key])}" if hit.type == "SPECIAL_CATEGORY" else value)
@@ -232,7 +267,8 @@ def findings_from(
         out.append(
             Finding(NAME, "UNINSPECTABLE", 1, Severity.MEDIUM, problem.where, problem.reason)
         )
-    return out
+    tables = any(f.type in _ONE_PERSON or f.type == "SPECIAL_CATEGORY" for f in table_findings)
+    return Scan(out, names, third, tables)
 
 
 def _normalised(value: str) -> str:
@@ -263,9 +299,10 @@ def _text_hits(
         return []
     if candidates:
         results.extend(corroborated(text, _pattern_results(text), own))
-    hits = [_Hit(t, where, text[s:e]) for t, s, e in _dedupe(results)]
+    deduped = _dedupe(results)
+    people: list[tuple[int, int]] = []
     if not keywords:
-        return hits
+        return [_whose_hit(t, where, text, s, e, layout, people) for t, s, e in deduped]
     anchors = sorted(
         [s for t, s, _ in results if t not in _WEAK_ANCHORS]
         + [m.start() for m in _TITLED_NAME.finditer(text)]
@@ -277,7 +314,8 @@ def _text_hits(
     def about_someone(k: re.Match[str], anchors: Sequence[int]) -> bool:
         sentence = layout.sentence_of(k.start())
         said = text[sentence.start : sentence.end]
-        if greeted and _TO_YOU.search(said) and not _GENERAL.search(said):
+        before = text[max(sentence.start, k.start() - 60) : k.start()]
+        if greeted and _TO_YOU.search(before) and not _GENERAL.search(said):
             return True  # "Dear Mrs Okafor, ... your Blue Badge": about the addressee
         return _within(anchors, _about(layout, k.start())) or _within(
             postcodes, (sentence.start, sentence.end)
@@ -285,20 +323,114 @@ def _text_hits(
 
     lonely = [_about(layout, k.start()) for k in keywords if not about_someone(k, anchors)]
     if lonely:
-        anchors = sorted(anchors + _people_in(text, lonely))
+        people = _people_in(text, lonely)
+        anchors = sorted(anchors + [s for s, _ in people])
+    hits = [_whose_hit(t, where, text, s, e, layout, people) for t, s, e in deduped]
     hits.extend(
-        _Hit("SPECIAL_CATEGORY", where, special_category.category_of(k.group(1)))
+        _whose_hit(
+            "SPECIAL_CATEGORY",
+            where,
+            text,
+            k.start(),
+            k.end(),
+            layout,
+            people,
+            sample=special_category.category_of(k.group(1)),
+        )
         for k in keywords
         if about_someone(k, anchors)
     )
     return hits
 
 
+_PERSONAL = frozenset(
+    {
+        "UK_NHS",
+        "UK_NINO",
+        "UK_PASSPORT",
+        "UK_DRIVING_LICENCE",
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "UK_BANK_ACCOUNT",
+        "UK_SORT_CODE",
+        "DATE_OF_BIRTH",
+        "SPECIAL_CATEGORY",
+    }
+)
+_THIRD_PERSON = re.compile(r"\b(?:he|she|him|his|her|hers|himself|herself)\b", re.IGNORECASE)
+# "Child: Denise Simpson", "Re: Mr Tom Hughes": a form names whom the data is about.
+_LABELLED_NAME = re.compile(
+    r"^[ \t>]*(?:name|full name|client|child|young person|resident|patient|tenant"
+    r"|service user|customer|applicant|claimant|pupil|person|re|subject|deceased)"
+    r"[ \t]*[:\-][ \t]*(?:(?:mr|mrs|ms|miss|mx|dr)\.?[ \t]+)?"
+    r"(?P<name>[A-Z][\w'\u2019-]+(?:[ \t]+[A-Z][\w'\u2019-]+){0,3})",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+def _whose_hit(
+    type_: str,
+    where: str,
+    text: str,
+    start: int,
+    end: int,
+    layout: Layout,
+    people: Sequence[tuple[int, int]],
+    sample: str | None = None,
+) -> _Hit:
+    """A hit, with the names and pronouns of the sentence or form block it sits in."""
+    if sample is None:
+        sample = text[start:end]
+    if type_ not in _PERSONAL:
+        return _Hit(type_, where, sample)
+    first, last = _block(layout, start)
+    said = text[first:last]
+    found = [m.group(0) for m in _TITLED_NAME.finditer(said)]
+    found += [m.group("name") for m in _LABELLED_NAME.finditer(said)]
+    found += [text[s:e] for s, e in people if first <= s < last]
+    names = tuple(
+        tuple(w for w in (subject.fold(x) for x in _NAME_WORDS.findall(n)) if w not in _TITLES)
+        for n in found
+    )
+    return _Hit(
+        type_, where, sample, tuple(n for n in names if n), bool(_THIRD_PERSON.search(said))
+    )
+
+
+_NAME_WORDS = re.compile(r"[^\W\d_]{2,}")
+_TITLES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr", "master"})
+_FORM_LINE = re.compile(r"^[ \t>]*[A-Za-z][A-Za-z /()'.-]{1,40}[:\-][ \t]*\S")
+
+
+def _block(layout: Layout, pos: int) -> tuple[int, int]:
+    """The sentence at ``pos``; for a form line ("Date of birth: ..."), the form lines
+    above it too, up to six ("Child: Denise Simpson")."""
+    start, end = _about(layout, pos)
+    text = layout.text
+    line_start = text.rfind("\n", 0, pos) + 1
+    if not _FORM_LINE.match(text, line_start):
+        return start, end
+    for _ in range(6):
+        if line_start == 0:
+            break
+        previous = text.rfind("\n", 0, line_start - 1) + 1
+        if not _FORM_LINE.match(text, previous):
+            break
+        line_start = previous
+    return min(start, line_start), end
+
+
 _WEAK_ANCHORS = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE"})
 _TITLED_NAME = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'\u2019-]+(?:\s+[A-Z][a-z'\u2019-]+)?"
 )
-_TO_YOU = re.compile(r"\b(?:you|your|yours|yourself)\b", re.IGNORECASE)
+# "your epilepsy", "you have been diagnosed": the reader's own; "your request about
+# looked after children" is not.
+_TO_YOU = re.compile(
+    r"\b(?:your|you(?:'re|\u2019re| are| were| have| had|'ve|\u2019ve))\b"
+    r"(?!.*\b(?:request|enquiry|question|information|about|regarding|concerning|asked)\b)",
+    re.IGNORECASE,
+)
 # Advice to anyone, not a fact about the reader: "if you have a disability you may..."
 _GENERAL = re.compile(
     r"\bif you\b|\byou (?:may|might|could|can)\b|\b(?:people|anyone|everyone|residents"
@@ -347,7 +479,7 @@ def _distinct_mentions(matches: Iterable[re.Match[str]]) -> list[re.Match[str]]:
     return out
 
 
-def _people_in(text: str, spans: Sequence[tuple[int, int]]) -> list[int]:
+def _people_in(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
     """Where spaCy finds a person's name in the given sentences (and nowhere else)."""
     merged: list[list[int]] = []
     for s, e in sorted(spans):
@@ -361,7 +493,7 @@ def _people_in(text: str, spans: Sequence[tuple[int, int]]) -> list[int]:
     docs = nlp().pipe(text[s:e] for s, e in merged)
     for (start, _), doc in zip(merged, docs, strict=True):
         found.extend(
-            start + e.start_char
+            (start + e.start_char, start + e.end_char)
             for e in doc.ents
             if e.label_ in ("PERSON", "PER") and _looks_like_a_name(e.text)
         )
