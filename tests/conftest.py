@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.support.postgres import fresh_schema
-from tests.support.relay import Mailguard
+from tests.support.relay import Mailguard, reap_stopped
 from tests.support.sink import Sink
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _reap_relays():
+    """Relays stopped without waiting (start_mailguard) are waited for at the end."""
+    yield
+    reap_stopped()
 
 
 @pytest.fixture
@@ -28,7 +35,7 @@ def start_mailguard(tmp_path):
 
     yield _start
     for mg in started:
-        mg.stop()
+        mg.stop_soon()  # drains and exits while the next test runs
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
-HOST = "127.0.0.1"
+from tests.support.net import HOST, ours
+
 TTL = 300
 
 Records = Mapping[str, Mapping[str, Sequence[str]]]
@@ -41,10 +42,13 @@ def _key(name: str | dns.name.Name) -> str:
 
 def _bind_udp_and_tcp() -> tuple[socket.socket, socket.socket]:
     """A UDP and a TCP socket on the same free port (retrying if TCP's is taken)."""
-    for _ in range(50):
+    for _ in range(200):
         udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         udp.bind((HOST, 0))
         port = udp.getsockname()[1]
+        if not ours(port):  # another xdist worker's port (tests/support/net.py)
+            udp.close()
+            continue
         tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

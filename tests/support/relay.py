@@ -13,6 +13,11 @@ from typing import Any
 
 from tests.support.net import HOST, free_port
 
+# Relays told to stop (SIGTERM) whose exit nobody waits for: a test's teardown does not
+# sit through the relay's drain and its workers' exit; reap_stopped() collects them.
+_STOPPING: list[subprocess.Popen[bytes]] = []
+_MAX_STOPPING = 4  # more than this still draining: wait for the oldest first
+
 
 def mailguard_cli(
     *args: str, stdin: str | None = None, timeout: float = 60
@@ -48,6 +53,7 @@ class Mailguard:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30.0) -> Mailguard:
+        reap_stopped(block=False)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mailguard", "serve", *self.args],
@@ -83,6 +89,14 @@ class Mailguard:
                 self.proc.kill()
                 self.proc.wait()
 
+    def stop_soon(self) -> None:
+        """SIGTERM, without waiting for the exit (a fixture's teardown: nothing looks at
+        this relay again). A test that restarts a relay on the same port or data
+        directory, or checks how it exits, uses stop() or wait()."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            _STOPPING.append(self.proc)
+
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
@@ -96,3 +110,21 @@ class Mailguard:
             if name is None or event.get("event") == name:
                 out.append(event)
         return out
+
+
+def reap_stopped(block: bool = True) -> None:
+    """Collect relays that stop_soon() signalled; kill any still running after 20 s.
+    With ``block=False`` only those already gone, and the oldest while too many are
+    still draining."""
+    while _STOPPING:
+        proc = _STOPPING[0]
+        if proc.poll() is None:
+            if not block and len(_STOPPING) <= _MAX_STOPPING:
+                break
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        _STOPPING.pop(0)
+    _STOPPING[:] = [p for p in _STOPPING if p.poll() is None]
