@@ -29,6 +29,7 @@ def main() -> None:
         default=DEFAULT_POLICY,
         help="the shipped policy the site policy includes [%(default)s]",
     )
+    parser.add_argument("--jobs", type=int, help="processes writing messages [CPU count]")
     args = parser.parse_args()
     started = time.monotonic()
     doc = generate(
@@ -37,6 +38,7 @@ def main() -> None:
         count=args.count,
         today=args.date,
         default_policy=args.default_policy.resolve(),
+        jobs=args.jobs,
     )
     risky = sum(m["risky"] for m in doc["messages"])
     print(
