@@ -256,11 +256,11 @@ def _file(
         elif kind == "xlsx":
             out.tables.extend(_xlsx(data, where, budget, out))
         elif kind == "docx":
-            out.texts.extend(_docx(data, where, budget))
+            _docx(data, where, budget, out)
         elif kind == "pptx":
             _pptx(data, where, prefix, depth, budget, out)
         elif kind == "pdf":
-            out.texts.extend(_pdf(data, where, budget))
+            _text(_pdf(data, budget), where, budget, out)
         elif kind == "zip":
             _zip(data, where, prefix, depth, budget, out)
         elif kind == "eml":
@@ -449,18 +449,34 @@ def _column_hidden(sheet: object, index: int) -> bool:
 # --- docx ----------------------------------------------------------------------------
 
 
-def _docx(data: bytes, where: str, budget: Budget) -> list[TextPart]:
+def _docx(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
     import docx  # python-docx
 
     check_zip(data, budget)
     from docx.oxml.ns import qn
 
     document = docx.Document(io.BytesIO(data))
+    body = document.element.body
+    # A table of people is read as a table; a layout table (a letterhead, an
+    # address block beside a reference box) stays text.
+    data_tables = set()
+    for table in body.iter(qn("w:tbl")):
+        budget.tick()
+        rows = [
+            ["".join(t.text or "" for t in cell.iter(qn("w:t"))) for cell in row.iter(qn("w:tc"))]
+            for row in table.iter(qn("w:tr"))
+        ]
+        grid = texttables.grid_of(rows) if len({len(r) for r in rows}) == 1 else None
+        if grid is not None:
+            data_tables.add(table)
+            out.tables.append(_grid_table(grid, where, ""))
     # Every text run in the body, wherever it sits: paragraphs, tables, tracked
     # insertions, content controls (python-docx's .text skips the last two).
     chunks: list[str] = []
-    for paragraph in document.element.body.iter(qn("w:p")):
+    for paragraph in body.iter(qn("w:p")):
         budget.tick()
+        if data_tables and any(a in data_tables for a in paragraph.iterancestors(qn("w:tbl"))):
+            continue
         chunks.append("".join(t.text or "" for t in paragraph.iter(qn("w:t"))))
     for section in document.sections:
         for part in (section.header, section.footer):
@@ -468,7 +484,9 @@ def _docx(data: bytes, where: str, budget: Budget) -> list[TextPart]:
     comments = getattr(document, "comments", None)
     if comments is not None:
         chunks.extend(c.text for c in comments)
-    return [TextPart(where, "\n".join(c for c in chunks if c.strip()))]
+    text = "\n".join(c for c in chunks if c.strip())
+    if text or not data_tables:
+        out.texts.append(TextPart(where, text))
 
 
 # --- pptx ----------------------------------------------------------------------------
@@ -495,7 +513,8 @@ def _pptx(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out:
 # --- PDF -----------------------------------------------------------------------------
 
 
-def _pdf(data: bytes, where: str, budget: Budget) -> list[TextPart]:
+def _pdf(data: bytes, budget: Budget) -> str:
+    """The text of every page, laid out as printed so a table's columns stay apart."""
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data), strict=False)
@@ -510,10 +529,13 @@ def _pdf(data: bytes, where: str, budget: Budget) -> list[TextPart]:
         if n >= budget.limits.max_pdf_pages:
             raise Uninspectable(f"more than {budget.limits.max_pdf_pages} pages")
         budget.tick()
-        text = page.extract_text() or ""
+        try:
+            text = page.extract_text(extraction_mode="layout") or ""
+        except Exception:  # layout mode is stricter about broken fonts
+            text = page.extract_text() or ""
         budget.spend(len(text))
         pages.append(text)
-    return [TextPart(where, "\n".join(pages))]
+    return "\n".join(pages)
 
 
 # --- zip -----------------------------------------------------------------------------

@@ -39,6 +39,11 @@ class Grid:
     rows: tuple[tuple[str, ...], ...]
 
 
+def grid_of(rows: list[list[str]]) -> Grid | None:
+    """A table from a document (a docx table): a Grid if it holds data, not layout."""
+    return _accept(rows, loose=True)
+
+
 def split(text: str, budget: Budget) -> tuple[str, list[Grid]]:
     """The text with its tables' lines blanked out, and the tables in order."""
     if len(text) < 12 or "\n" not in text:
@@ -271,6 +276,13 @@ def _fixed_width(
                     aligned = start is not None
                 elif "  " in line or "\xa0" in line:
                     aligned = bool(_GAP.search(line.replace("\xa0", " ")))
+                # Inside a run: a wrapped cell's next line (indented), or one blank
+                # line between records, as a PDF's layout text has them.
+                if not aligned and start is not None:
+                    if line.startswith("  ") and line.strip():
+                        aligned = True
+                    elif not line.strip() and i + 1 < len(clean):
+                        aligned = bool(_GAP.search(clean[i + 1].replace("\xa0", " ")))
         if aligned:
             if start is None:
                 start = i
@@ -284,7 +296,7 @@ def _columns(
     clean: list[str], rule: list[bool], start: int, end: int
 ) -> Iterator[tuple[int, int, Grid]]:
     text = [line.replace("\xa0", " ").rstrip() for line in clean[start:end]]
-    rows_at = [n for n in range(end - start) if not rule[start + n]]
+    rows_at = [n for n in range(end - start) if not rule[start + n] and text[n]]
     if len(rows_at) < MIN_ROWS:
         return
     width = max(len(text[n]) for n in rows_at)
@@ -306,7 +318,14 @@ def _columns(
         spans.append([begin, pos])
     if len(spans) < 2:
         return
-    rows = [[text[n][a:b].strip() for a, b in spans] for n in rows_at]
+    rows: list[list[str]] = []
+    for n in rows_at:
+        cells = [text[n][a:b].strip() for a, b in spans]
+        if rows and not cells[0] and text[n].startswith("  "):
+            # A wrapped cell goes on under its row: "Flat 20, 93 Brooks / Street, Easton".
+            rows[-1] = [f"{old} {new}".strip() for old, new in zip(rows[-1], cells, strict=True)]
+        else:
+            rows.append(cells)
     grid = _accept(rows, loose=True)
     if grid is not None:
         last = start + rows_at[-1] + 1

@@ -71,8 +71,20 @@ def test_docx_paragraphs_tables_and_footers():
             )
         }
     )
-    [text] = [t.text for t in extracted(raw).texts if t.where == "attachment:letter.docx"]
-    assert "Dear Sir" in text and rows[1][3] in text and "J Bloggs" in text
+    out = extracted(raw)
+    [text] = [t.text for t in out.texts if t.where == "attachment:letter.docx"]
+    assert "Dear Sir" in text and "J Bloggs" in text
+    [table] = [t for t in out.tables if t.where == "attachment:letter.docx"]
+    assert list(table.header) == files.HEADER and [list(r) for r in table.rows] == rows
+
+
+def test_a_docx_layout_table_stays_text():
+    layout = [["Anyshire County Council", "Our ref: HB/123"], ["County Hall", "Date: 3 May"]]
+    raw = files.message_with({"letter.docx": files.docx_bytes(["Dear Sir"], table=layout)})
+    out = extracted(raw)
+    assert not out.tables
+    [text] = [t.text for t in out.texts if t.where == "attachment:letter.docx"]
+    assert "Our ref: HB/123" in text
 
 
 def test_pdf_text_is_extracted():
