@@ -289,13 +289,17 @@ class World:
         for dept, roles in DEPARTMENTS.items():
             for title, team in roles:
                 for _ in range(rng.choice([1, 1, 2])):
-                    first, last = fake.first_name(), fake.last_name()
+                    female = rng.random() < 0.7  # most council staff are women
+                    first = fake.first_name_female() if female else fake.first_name_male()
+                    last = fake.last_name()
                     local = f"{_ascii(first).lower()}.{_ascii(last).lower()}"
                     email = f"{local}@{DOMAIN}"
                     if email in used:
                         email = f"{local}{rng.randint(2, 9)}@{DOMAIN}"
                     used.add(email)
-                    pronouns = rng.choice(["", "", "", "", "(she/her)", "(he/him)", "(they/them)"])
+                    pronouns = rng.choice(
+                        ["", "", "", "", "(she/her)" if female else "(he/him)", "(they/them)"]
+                    )
                     self.staff.append(
                         Staff(
                             first,

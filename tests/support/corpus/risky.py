@@ -124,10 +124,22 @@ LIST_PURPOSES = [
 ]
 
 
+LIST_SENDERS = {
+    "Flu clinic list": ("publichealth", "adults"),
+    "Mailing list for the survey": ("comms", "community"),
+    "Data for migration test": ("ig", "finance", "revenues"),
+    "Blue Badge renewals": ("customer",),
+    "Council tax reduction caseload": ("revenues",),
+    "Care home residents": ("adults",),
+    "Tenants list": ("housing",),
+    "Attendees": ("adults", "publichealth"),
+}
+
+
 def _list_mail(ctx: Ctx, fmt: str) -> Sample:
-    s = ctx.staff()
-    to = outside_recipient(ctx, s)
     subject, text, cols = ctx.choice(LIST_PURPOSES)
+    s = ctx.staff(*LIST_SENDERS[subject])
+    to = outside_recipient(ctx, s)
     people = some_people(ctx, 6, 80 if fmt != "pdf" else 40)
     table, entities, secrets = people_table(ctx, people, cols)
     fname = ctx.choice(
@@ -298,8 +310,20 @@ def hidden_rows_columns(ctx: Ctx) -> Sample:
 # --- special category data about a named person to someone outside --------------------------
 
 
+# Who, in the council, would know each kind of fact.
+SPECIAL_SENDERS = {
+    "health": ("adults",),
+    "disability": ("adults", "housing"),
+    "ethnicity": ("housing", "community"),
+    "religion": ("adults", "children"),
+    "sexuality": ("housing", "adults"),
+    "criminal": ("housing", "children"),
+    "safeguarding": ("children",),
+}
+
+
 def _special(ctx: Ctx, category: str) -> Sample:
-    s = ctx.staff("adults", "children", "housing", "community", "customer")
+    s = ctx.staff(*SPECIAL_SENDERS[category])
     p = ctx.resident(
         min_age=18 if category != "safeguarding" else 6,
         max_age=85 if category != "safeguarding" else 16,
@@ -464,11 +488,11 @@ def special_safeguarding(ctx: Ctx) -> Sample:
 @kind("misdirected_letter", risky=True, weight=1.2)
 def misdirected_letter(ctx: Ctx) -> Sample:
     """Resident B is sent a letter addressed to resident A."""
-    s = ctx.staff("revenues", "housing", "adults")
+    what = ctx.choice(["benefit", "arrears", "assessment"])
+    s = ctx.staff({"benefit": "revenues", "arrears": "housing", "assessment": "adults"}[what])
     a = ctx.resident()
     b = ctx.resident()
     claim = ctx.ref("HB", 7)
-    what = ctx.choice(["benefit", "arrears", "assessment"])
     if what == "benefit":
         letter = _decision_letter(ctx, ctx.staff("revenues"), a, claim)
         entities, secrets = {"UK_NINO"}, person_secrets(a, "nino")
@@ -650,11 +674,22 @@ REVEALING_TOPICS = [
 ]
 
 
+VISIBLE_SENDERS = {
+    "Landlord forum - next meeting": ("housing",),
+    "Rent arrears support session": ("housing",),
+    "Temporary accommodation update": ("housing",),
+    "Foster carers' training": ("children",),
+    "Carers' support group": ("adults",),
+    "Council tax enforcement": ("revenues",),
+    "SEND parents' forum": ("children",),
+}
+
+
 def _visible(ctx: Ctx, lo: int, hi: int, topics) -> tuple[Draft, list]:
-    s = ctx.staff()
+    subject, text = ctx.choice(topics)
+    s = ctx.staff(*VISIBLE_SENDERS.get(subject, ("community",)))
     people = {p.email: p for p in (ctx.resident() for _ in range(hi + 3))}
     people_list = list(people.values())[: ctx.rng.randint(lo, hi)]
-    subject, text = ctx.choice(topics)
     blocks = [
         ("p", ctx.choice(["Dear all", "Hello everyone", "Dear residents", "Hi all"])),
         ("p", text.format(date=ctx.day(ctx.date_ahead(5, 30)))),
