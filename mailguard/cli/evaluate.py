@@ -41,7 +41,7 @@ import click
 from mailguard.cli.common import config_option, fail, load_policy_or_exit, opened, settings_from
 from mailguard.cli.files import MessageFile, inspect_files, read_message
 from mailguard.config import Settings
-from mailguard.history.learn import Learner, read_messages
+from mailguard.history.learn import Learner, input_files, read_messages
 from mailguard.inspection import pipeline
 from mailguard.model import Inspection
 from mailguard.policy.loader import LoadedPolicy
@@ -457,17 +457,19 @@ def inspect_all(
     return verdicts  # type: ignore[return-value]
 
 
-def learn_history(settings: Settings, mbox: Path) -> int:
-    """Learn past sent mail into the settings' history, as ``history learn`` does."""
+def learn_history(settings: Settings, source: Path) -> int:
+    """Learn past sent mail (an mbox, an .eml, or a directory of them: Maildir too) into
+    the settings' history, as ``history learn`` does."""
     runtime = build(settings)
     try:
         store = opened("the history", lambda: runtime.history)
         learner = Learner(store, settings.history_max_age_days)
-        try:
-            for message in read_messages(mbox):
-                learner.add(message.raw)
-        except OSError as exc:
-            fail(f"{mbox}: cannot read: {exc.strerror}")
+        for path in input_files([source]):
+            try:
+                for message in read_messages(path):
+                    learner.add(message.raw)
+            except OSError as exc:
+                fail(f"{path}: cannot read: {exc.strerror}")
         learner.flush()
         return learner.summary.messages
     finally:
@@ -534,7 +536,7 @@ def evaluate(
         settings = settings_from(config_file, **flags)
         learned, learn_s = 0, 0.0
         if corpus.history is not None:
-            if not corpus.history.is_file():
+            if not corpus.history.exists():
                 fail(f"{corpus.history}: no such history mailbox")
             # A history of its own: never the site's data dir or shared database.
             settings = settings.model_copy(update={"data_dir": Path(tmp), "database": None})

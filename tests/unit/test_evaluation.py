@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 
 import pytest
@@ -182,3 +184,63 @@ def test_bad_input_exits_2_with_one_line(tmp_path):
     bad.write_text(json.dumps([{"file": "absent.eml", "risky": True}]))
     result = runner.invoke(main, ["eval", str(bad)])
     assert result.exit_code == 2 and "absent.eml" in result.output
+
+
+def _eml(sender: str, to: str, subject: str) -> str:
+    sent = email.utils.format_datetime(dt.datetime.now(dt.UTC) - dt.timedelta(days=10))
+    return (
+        f"From: {sender}\nTo: {to}\nSubject: {subject}\nMessage-ID: <{subject}@x>\n"
+        f"Date: {sent}\n\nHello\n"
+    )
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_labels_history_is_learnt_before_scoring(tmp_path, jobs):
+    """A domain the sender wrote to in the labels' history mailbox is not new; one they
+    never wrote to is, so only that message is held."""
+    me = "officer@council.example"
+    (tmp_path / "history.mbox").write_text(
+        "".join(  # enough past mail for "first time" to mean something
+            f"From {me} Mon Jun  1 00:00:00 2026\n"
+            + _eml(me, "someone@known.example", f"old{i}")
+            + "\n"
+            for i in range(12)
+        )
+    )
+    (tmp_path / "policy.yaml").write_text(
+        "organisation: {name: Council, internal_domains: [council.example]}\n"
+        "rules:\n"
+        "  - {name: new-domain, when: {finding: {detector: new_external_domain}},"
+        " action: hold}\n"
+    )
+    (tmp_path / "known.eml").write_text(_eml(me, "other@known.example", "a"))
+    (tmp_path / "new.eml").write_text(_eml(me, "x@never-seen.example", "b"))
+    (tmp_path / "labels.json").write_text(
+        json.dumps(
+            {
+                "policy": "policy.yaml",
+                "history": "history.mbox",
+                "messages": [
+                    {"file": "known.eml", "kind": "known", "risky": False},
+                    {"file": "new.eml", "kind": "new", "risky": True},
+                ],
+            }
+        )
+    )
+    result = CliRunner().invoke(
+        main,
+        [
+            "eval",
+            "--json",
+            "--jobs",
+            jobs,
+            "--data-dir",
+            str(tmp_path / "unused"),
+            str(tmp_path / "labels.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["recall"] == 1.0 and report["false_interventions"] == 0.0
+    assert report["timing"]["history_messages"] == 12
+    assert not (tmp_path / "unused").exists()  # learnt into a temporary data dir
