@@ -5,100 +5,127 @@ counts it only near a person or an identifier.
 
 import re
 
+
+def _terms(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+# Words and phrases as a fact about someone is written in council casework. A phrase
+# matches with spaces or hyphens between its words ("looked-after child"); a term
+# starting with "~" is a regular expression.
 TERMS = {
-    "health": [
-        "diagnosis",
-        "diagnosed",
-        "dementia",
-        "alzheimer",
-        "cancer",
-        "chemotherapy",
-        "hiv",
-        "diabetes",
-        "epilepsy",
-        "schizophrenia",
-        "bipolar",
-        "depression",
-        "anxiety disorder",
-        "mental health",
-        "sectioned",
-        "mental health act",
-        "overdose",
-        "self-harm",
-        "self harm",
-        "suicidal",
-        "pregnant",
-        "pregnancy",
-        "miscarriage",
-        "substance misuse",
-        "alcohol dependency",
-        "hospital admission",
-    ],
-    "disability": [
-        "disability",
-        "disabled",
-        "autism",
-        "autistic",
-        "adhd",
-        "learning disability",
-        "blue badge",
-        "visually impaired",
-        "deaf",
-        "pip award",
-        "dla",
-    ],
-    "ethnicity": ["ethnicity", "ethnic origin", "gypsy", "roma"],
-    "religion": ["religion", "religious belief", "muslim", "jewish", "hindu", "sikh"],
-    "sexuality": [
-        "sexual orientation",
-        "gay",
-        "lesbian",
-        "bisexual",
-        "transgender",
-        "gender identity",
-    ],
-    "criminal": [
-        "criminal record",
-        "convicted",
-        "offence",
-        "offender",
-        "probation",
-        "arrested",
-        "dbs check",
-    ],
-    "safeguarding": [
-        "safeguarding",
-        "child protection",
-        "looked after child",
-        "child in need",
-        "section 47",
-        "domestic abuse",
-        "domestic violence",
-        "neglect",
-        "care order",
-        "social worker",
-    ],
+    "health": _terms(
+        """diagnosis, diagnosed, dementia, alzheimer, alzheimer's, cancer, chemotherapy,
+        radiotherapy, tumour, leukaemia, lymphoma, hiv, hiv positive, hepatitis,
+        tuberculosis, diabetes, diabetic, insulin, epilepsy, epileptic, seizures,
+        had a stroke, suffered a stroke, heart attack, heart condition, heart failure,
+        copd, asthma, multiple sclerosis, parkinson's, parkinsons, motor neurone disease,
+        cerebral palsy, muscular dystrophy, down syndrome, down's syndrome, terminally ill,
+        terminal illness, palliative care, end of life care, dialysis, kidney failure,
+        transplant, blood transfusion, schizophrenia, schizophrenic, bipolar, psychosis,
+        psychotic, depression, depressed, anxiety, anxiety disorder, panic attacks, ptsd,
+        ocd, personality disorder, eating disorder, anorexia, bulimia, mental health,
+        mental illness, mental health act, sectioned, overdose, self-harm, self harm,
+        self-harming, suicidal, suicide attempt, attempted suicide, pregnant, pregnancy,
+        miscarriage, termination of pregnancy, ivf, substance misuse, alcohol dependency,
+        alcohol misuse, alcoholic, alcoholism, drug misuse, drug use, heroin, methadone,
+        addiction, addicted, detox, rehab, hospital admission, admitted to hospital,
+        medication, was prescribed, been prescribed, antidepressants, incontinence,
+        incontinent, sexually transmitted, chlamydia, gonorrhoea, syphilis, sexual health,
+        hiv treatment"""
+    ),
+    "disability": _terms(
+        """disability, disabilities, disabled, autism, autistic, asperger's, adhd,
+        learning disability, learning disabilities, learning difficulties, blue badge,
+        visually impaired, sight impaired, partially sighted, blind, deaf,
+        hearing impaired, hearing loss, wheelchair user, uses a wheelchair, brain injury,
+        paralysed, amputee, dyslexia, dyslexic, pip award, dla,
+        personal independence payment, disability living allowance, attendance allowance,
+        ehcp, education health and care plan, special educational needs"""
+    ),
+    "ethnicity": _terms(
+        r"""ethnicity, ethnic origin, ethnic background, gypsy, roma, romani, irish traveller,
+        traveller community, black caribbean, black african, black british, white british,
+        white irish, mixed race, mixed heritage, british asian, asian british, racist,
+        racially motivated, racially aggravated, racial abuse, race hate, hate crime,
+        ~of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:heritage|origin|descent)"""
+    ),
+    "religion": _terms(
+        """religion, religious belief, religious beliefs, muslim, jewish, orthodox jew, hindu,
+        sikh, buddhist, catholic, jehovah's witness, jehovah's witnesses, mosque, synagogue,
+        gurdwara, halal, kosher, ramadan, islam, judaism, atheist, christian"""
+    ),
+    "sexuality": _terms(
+        """sexual orientation, gay, lesbian, bisexual, transgender, trans woman, trans man,
+        non-binary, gender identity, gender reassignment, transitioning, came out as,
+        same-sex partner, same sex partner"""
+    ),
+    "criminal": _terms(
+        r"""criminal record, convicted, conviction, convictions, offence, offences, offender,
+        offending, probation, arrested, charged with, cautioned, police caution,
+        due in court, court appearance, magistrates, crown court, sentenced, prison, hmp,
+        custodial, remanded, on bail, bail conditions, released from prison,
+        sex offenders register, sex offender, mappa, dbs check, shoplifting, burglary,
+        theft, assault, drug dealing, youth offending, community order, restraining order,
+        non-molestation order,
+        ~possession\s+of\s+(?:cannabis|cocaine|heroin|drugs?|class\s+[abc]|a\s+knife),
+        ~possession\s+of\s+an?\s+(?:offensive\s+)?weapon, ~drugs?\s+possession"""
+    ),
+    "safeguarding": _terms(
+        """safeguarding, child protection, child protection plan, looked after child,
+        looked after children, child in need, section 47, domestic abuse, domestic violence,
+        neglect, neglected, care order, social worker, at risk of, at high risk,
+        exploitation, child sexual exploitation, cse, criminal exploitation, county lines,
+        grooming, groomed, sexual abuse, physical abuse, emotional abuse, abuse,
+        honour based violence, forced marriage, fgm, female genital mutilation,
+        modern slavery, trafficked, trafficking, missing from home, went missing, refuge,
+        marac, mash, coercive control, controlling behaviour, foster care, foster carers,
+        placed with foster, children in care, special guardianship, deprivation of liberty,
+        dols, lacks capacity, lack capacity, mental capacity, best interests decision"""
+    ),
 }
 
+
+def _alternative(term: str) -> str:
+    if term.startswith("~"):
+        return term[1:]
+    return r"[\s-]+".join(re.escape(w) for w in term.split())
+
+
 PATTERN = re.compile(
-    r"\b(" + "|".join(re.escape(t) for terms in TERMS.values() for t in terms) + r")\b",
+    r"\b("
+    + "|".join(_alternative(t) for terms in TERMS.values() for t in sorted(terms, key=len)[::-1])
+    + r")\b",
     re.IGNORECASE,
 )
+_CATEGORY = {
+    cat: re.compile(r"(?:" + "|".join(_alternative(t) for t in terms) + r")$", re.IGNORECASE)
+    for cat, terms in TERMS.items()
+}
 
 
 # Left out on purpose: words with an everyday council meaning ("adoption of the Local
-# Plan", "Race Course Road", "termination of contract", "wheelchair accessible").
+# Plan", "Race Course Road", "termination of contract", "wheelchair accessible",
+# "the prescribed form", "a possession order").
+
+
+def normal(term: str) -> str:
+    """``Looked-after  child`` -> ``looked after child``."""
+    return " ".join(term.casefold().replace("-", " ").split())
 
 
 def category_of(term: str) -> str:
-    term = " ".join(term.casefold().split())
-    return next((c for c, terms in TERMS.items() if term in terms), "special category")
+    return next((c for c, p in _CATEGORY.items() if p.match(term)), "special category")
 
 
-# The rarest-looking (longest) word of each term: "at risk"is tested by "risk".
+# The rarest-looking (longest) word of each plain term: "at risk" is tested by "risk";
+# the pattern terms by the words they cannot match without.
 _FIRST_WORDS = frozenset(
-    max(re.findall(r"[a-z]+", t), key=len) for terms in TERMS.values() for t in terms
-)
+    max(re.findall(r"[a-z]+", t), key=len)
+    for terms in TERMS.values()
+    for t in terms
+    if not t.startswith("~")
+) | {"heritage", "origin", "descent", "possession"}
 _WORDS = re.compile(r"[a-z]+")
 
 
@@ -115,7 +142,27 @@ def mentions(text: str) -> list[re.Match[str]]:
 
 
 # Written in capitals when they mean the condition or the benefit.
-ACRONYMS = frozenset({"hiv", "adhd", "dla", "dbs", "pip"})
+ACRONYMS = frozenset(
+    {
+        "hiv",
+        "adhd",
+        "dla",
+        "dbs",
+        "pip",
+        "cse",
+        "fgm",
+        "marac",
+        "mash",
+        "mappa",
+        "dols",
+        "ehcp",
+        "hmp",
+        "ptsd",
+        "ocd",
+        "copd",
+        "ivf",
+    }
+)
 # Ambiguous words: they count only with one of these within the sentence around them.
 NEEDS_CONTEXT = {
     "dla": re.compile(
@@ -127,6 +174,11 @@ NEEDS_CONTEXT = {
         r"\b(?:gypsy|gypsies|travell?ers?|ethnic\w*|heritage|origin|communit\w+|famil\w+)\b",
         re.IGNORECASE,
     ),
+    "christian": re.compile(
+        r"\b(?:practising|practicing|devout|faith|church|convert\w*|religio\w+|beliefs?"
+        r"|is a christian)\b",
+        re.IGNORECASE,
+    ),
     "deaf": re.compile(
         r"\b(?:is|am|are|was|profoundly|partially|severely|totally|registered|hearing|bsl)\b",
         re.IGNORECASE,
@@ -136,7 +188,7 @@ _CONTEXT_WINDOW = 120
 
 
 def _plausible(text: str, m: re.Match[str]) -> bool:
-    term = " ".join(m.group(1).casefold().split())
+    term = normal(m.group(1))
     first = term.split()[0]
     if first in ACRONYMS and not m.group(1).split()[0].isupper():
         return False
@@ -236,6 +288,11 @@ _OTHER_SENSE = {
             re.I,
         ),
     ),
+    "blind": (
+        re.compile(r"^\s+(?:spot|date|eye|corner|bend|panel|copy|review)", re.I),
+        re.compile(r"(?:roller|window|venetian|vertical|double|a|the|new|broken)\s+$", re.I),
+    ),
+    "abuse": (re.compile(r"^\s+of\s+(?:process|power|position|the\s+system)", re.I), None),
     "depression": (None, re.compile(r"(?:tropical|atlantic|weather|economic)\s+$", re.I)),
     "offence": (None, re.compile(r"\bit\s+is\s+an\s+$", re.I)),
     # "our social worker" is a colleague; "his social worker" says he has one.
@@ -247,7 +304,7 @@ _OTHER_SENSE = {
 
 
 def _other_sense(text: str, m: re.Match[str]) -> bool:
-    senses = _OTHER_SENSE.get(" ".join(m.group(1).casefold().split()))
+    senses = _OTHER_SENSE.get(normal(m.group(1)))
     if senses is None:
         return False
     after, before = senses
