@@ -278,3 +278,34 @@ def test_a_luhn_valid_reference_is_not_a_card_but_a_card_is():
 def test_a_colleague_introduced_by_role_is_not_a_fact_but_someones_social_worker_is():
     assert "SPECIAL_CATEGORY" not in detect("Mrs Jones, our social worker, will call you.")
     assert "SPECIAL_CATEGORY" in detect("Mr Hughes told his social worker on Monday.")
+
+
+def test_a_multi_agency_thread_is_not_a_revealing_list_but_a_support_group_is():
+    from mailguard.detectors.recipients import bulk_visible
+
+    body = "Dear all,\nThe safeguarding strategy meeting for the family is on Tuesday.\n"
+    agencies = ", ".join(
+        f"officer@{d}"
+        for d in [
+            "police.example",
+            "school.example",
+            "gp.example",
+            "housing.example",
+            "probation.example",
+            "charity.example",
+        ]
+    )
+    residents = ", ".join(f"member{i}@gmail.com" for i in range(6))
+
+    def severity(to: str) -> str:
+        raw = files.message_with(body=body, sender=COUNCIL, to=to)
+        envelope = Envelope(COUNCIL, tuple(a.strip() for a in to.split(",")))
+        [found] = [
+            f
+            for f in bulk_visible.detect(ParsedMessage(raw), envelope, CONTEXT)
+            if f.type == "BULK_VISIBLE"
+        ]
+        return found.severity.value
+
+    assert severity(agencies) != "high"
+    assert severity(residents) == "high"

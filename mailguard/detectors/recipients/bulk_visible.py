@@ -4,9 +4,10 @@ The ICO's commonest non-cyber breach is a mailing to residents or service users
 with every address visible. Internal colleagues do not count.
 
 BULK_VISIBLE counts every outside address. Severity: low for a handful, medium for
-more than 10, high when the subject or text says what the people on the list have in
-common (a recovery group, tenants in arrears): then the list itself is personal
-data, special category at worst.
+more than 10, high when 5 or more of them are private people and the subject or text
+says what the people on the list have in common (a recovery group, tenants in
+arrears): then the list itself is personal data, special category at worst. Officers
+of several agencies on one case share a case, not a circumstance.
 
 PERSONAL_ADDRESSES_VISIBLE counts only private individuals' addresses: at a mailbox
 provider (webmail or an ISP's, see ``providers``) or a personal domain (``*.me.uk``).
@@ -59,7 +60,9 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
         f"{len(private)} personal"
     )
     severity = Severity.MEDIUM if len(external) > MANY else Severity.LOW
-    if len(external) >= REVEALING_FROM:
+    # Officers of several agencies on one thread share a case, not a circumstance: the
+    # list reveals something about its members only when they are private people.
+    if len(private) >= REVEALING_FROM:
         shared = _shared_circumstance(message)
         if shared:
             severity = Severity.HIGH
