@@ -23,7 +23,7 @@ import re
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails
@@ -101,6 +101,7 @@ class _Hit:
     # speaks of a third person ("she", "his").
     names: tuple[tuple[str, ...], ...] = ()
     third: bool = False
+    context: str = ""  # its paragraph and the one before: where its owner is named
 
 
 @dataclass(slots=True)
@@ -111,6 +112,7 @@ class Scan:
     names: set[tuple[str, ...]]
     third_person: bool
     tables: bool  # identifiers or conditions in a table: a list of people
+    contexts: set[str] = field(default_factory=set)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +179,7 @@ def _own_data(
     if not subject.all_addressed_to(people, recipients[0]):
         return []
     named = [subject.Addressee(n, titled=True) for n in scanned.names]
+    named += _people_named(scanned.contexts, message)
     if not all(subject.is_addressed_to(n, recipients[0]) for n in named):
         return []  # "Ms Williamson is HIV positive", in a letter to Annette
     return [
@@ -185,6 +188,24 @@ def _own_data(
             "recipient by name"
         )
     ]
+
+
+def _people_named(contexts: Iterable[str], message: ParsedMessage) -> list[subject.Addressee]:
+    """Everyone spaCy names in the paragraphs that carry the data, but the sender.
+
+    Runs only for a message that otherwise looks like a person's own data.
+    """
+    senders = {subject.fold(w) for n, _ in message.addresses("from") for w in n.split()}
+    out = []
+    for doc in nlp().pipe(sorted(contexts)[:20]):
+        for e in doc.ents:
+            if e.label_ not in ("PERSON", "PER") or not _looks_like_a_name(e.text):
+                continue
+            words = tuple(subject.fold(w) for w in _NAME_WORDS.findall(e.text))
+            words = tuple(w for w in words if w not in _TITLES)
+            if words and not set(words) & senders:
+                out.append(subject.Addressee(words, titled=False))
+    return out
 
 
 def _own_data_finding(why: str) -> Finding:
@@ -216,6 +237,7 @@ def scan(
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     samples: dict[tuple[str, str], str] = {}
     names: set[tuple[str, ...]] = set()
+    contexts: set[str] = set()
     third = False
 
     def add(hits: Iterable[_Hit]) -> None:
@@ -223,6 +245,8 @@ def scan(
         for hit in hits:
             names.update(hit.names)
             third = third or hit.third
+            if hit.context:
+                contexts.add(hit.context)
             key = (hit.type, hit.where)
             value = _normalised(hit.sample)
             seen[key].add(f"{len(seen[key])}" if hit.type == "SPECIAL_CATEGORY" else value)
@@ -268,7 +292,7 @@ def scan(
             Finding(NAME, "UNINSPECTABLE", 1, Severity.MEDIUM, problem.where, problem.reason)
         )
     tables = any(f.type in _ONE_PERSON or f.type == "SPECIAL_CATEGORY" for f in table_findings)
-    return Scan(out, names, third, tables)
+    return Scan(out, names, third, tables, contexts)
 
 
 def _normalised(value: str) -> str:
@@ -289,6 +313,7 @@ def _text_hits(
     it says "she" or "his"). spaCy runs only on such sentences that name nobody by
     pattern, so ordinary mail never pays for a model run.
     """
+    text = text.replace("\r\n", "\n")
     layout = Layout(text)
     keywords = _distinct_mentions(
         k for k in special_category.mentions(text) if _is_fact(text, k, layout)
@@ -361,7 +386,8 @@ _THIRD_PERSON = re.compile(r"\b(?:he|she|him|his|her|hers|himself|herself)\b", r
 # "Child: Denise Simpson", "Re: Mr Tom Hughes": a form names whom the data is about.
 _LABELLED_NAME = re.compile(
     r"^[ \t>]*(?:name|full name|client|child|young person|resident|patient|tenant"
-    r"|service user|customer|applicant|claimant|pupil|person|re|subject|deceased)"
+    r"|service user|customer|applicant|claimant|pupil|person|re|deceased"
+    r"|account name|account holder|payee|beneficiary|cardholder|card holder)"
     r"[ \t]*[:\-][ \t]*(?:(?:mr|mrs|ms|miss|mx|dr)\.?[ \t]+)?"
     r"(?P<name>[A-Z][\w'\u2019-]+(?:[ \t]+[A-Z][\w'\u2019-]+){0,3})",
     re.IGNORECASE | re.MULTILINE,
@@ -385,15 +411,27 @@ def _whose_hit(
         return _Hit(type_, where, sample)
     first, last = _block(layout, start)
     said = text[first:last]
-    found = [m.group(0) for m in _TITLED_NAME.finditer(said)]
-    found += [m.group("name") for m in _LABELLED_NAME.finditer(said)]
+    paragraph = layout.paragraph_of(start)
+    around = layout.paragraphs[max(0, paragraph - 1)].start, layout.paragraphs[paragraph].end
+    context = text[around[0] : around[1]]
+    found = [m.group(0) for m in _TITLED_NAME.finditer(context)]
+    found += [
+        m.group("name")
+        for m in _LABELLED_NAME.finditer(context)
+        if _looks_like_a_name(m.group("name"))
+    ]
     found += [text[s:e] for s, e in people if first <= s < last]
     names = tuple(
         tuple(w for w in (subject.fold(x) for x in _NAME_WORDS.findall(n)) if w not in _TITLES)
         for n in found
     )
     return _Hit(
-        type_, where, sample, tuple(n for n in names if n), bool(_THIRD_PERSON.search(said))
+        type_,
+        where,
+        sample,
+        tuple(n for n in names if n),
+        bool(_THIRD_PERSON.search(said)),
+        context,
     )
 
 

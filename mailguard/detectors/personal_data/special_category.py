@@ -228,7 +228,9 @@ NOT_NAMES = _INSTITUTIONAL | _words(
     """
     council county borough city district parish nhs street road lane avenue close drive
     house hall court ward hospital surgery health care social adult adults children
-    community mental disability learning
+    community mental disability learning flat apartment suite floor block room dear hi
+    hello thanks regards kind best yours tel email mobile ref reference date dob address
+    postcode badge application parkinson alzheimer down crohn asperger
     """
 )
 _CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the", "s"})
