@@ -175,13 +175,14 @@ def _own_data(
     recipients = subject.outside_recipients(message, envelope, context.domains, quoted)
     if len(recipients) != 1 or not recipients[0].names:
         return []
+    recipient = recipients[0]
     people = subject.greeted(texts)
-    if not subject.all_addressed_to(people, recipients[0]):
-        return []
-    named = [subject.Addressee(n, titled=True) for n in scanned.names]
-    named += _people_named(scanned.contexts, message)
-    if not all(subject.is_addressed_to(n, recipients[0]) for n in named):
+    people += [subject.Addressee(n, titled=True) for n in scanned.names]
+    if not all(subject.is_addressed_to(p, recipient) for p in people):
         return []  # "Ms Williamson is HIV positive", in a letter to Annette
+    people += _people_named(scanned.contexts, message)
+    if not people or not all(subject.is_addressed_to(p, recipient) for p in people):
+        return []
     return [
         _own_data_finding(
             "the personal data is about one person, and the text is addressed to the "
@@ -199,7 +200,7 @@ def _people_named(contexts: Iterable[str], message: ParsedMessage) -> list[subje
     out = []
     for doc in nlp().pipe(sorted(contexts)[:20]):
         for e in doc.ents:
-            if e.label_ not in ("PERSON", "PER") or not _looks_like_a_name(e.text):
+            if not _is_person(e):
                 continue
             words = tuple(subject.fold(w) for w in _NAME_WORDS.findall(e.text))
             words = tuple(w for w in words if w not in _TITLES)
@@ -460,7 +461,8 @@ def _block(layout: Layout, pos: int) -> tuple[int, int]:
 
 _WEAK_ANCHORS = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE"})
 _TITLED_NAME = re.compile(
-    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?\s+(?:[A-Z]\.?\s+)?[A-Z][a-z'\u2019-]+(?:\s+[A-Z][a-z'\u2019-]+)?"
+    r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?[ \t]+(?:[A-Z]\.?[ \t]+)?[A-Z][a-z'\u2019-]+"
+    r"(?:[ \t]+[A-Z][a-z'\u2019-]+)?"
 )
 # "your epilepsy", "you have been diagnosed": the reader's own; "your request about
 # looked after children" is not.
@@ -530,12 +532,27 @@ def _people_in(text: str, spans: Sequence[tuple[int, int]]) -> list[tuple[int, i
     found = []
     docs = nlp().pipe(text[s:e] for s, e in merged)
     for (start, _), doc in zip(merged, docs, strict=True):
-        found.extend(
-            (start + e.start_char, start + e.end_char)
-            for e in doc.ents
-            if e.label_ in ("PERSON", "PER") and _looks_like_a_name(e.text)
-        )
+        found.extend((start + e.start_char, start + e.end_char) for e in doc.ents if _is_person(e))
     return found
+
+
+def _is_person(entity: object) -> bool:
+    """spaCy's small model calls some full names organisations ("Danielle Mason is
+    ..."): a two- or three-word name-like "organisation" that is not the object of a
+    preposition ("in Marlow Heath", "at the Riverside") is taken for a person."""
+    label, text = entity.label_, entity.text  # type: ignore[attr-defined]
+    if label in ("PERSON", "PER"):
+        return _looks_like_a_name(text)
+    if label != "ORG" or not 2 <= len(text.split()) <= 3 or not _looks_like_a_name(text):
+        return False
+    start = entity.start  # type: ignore[attr-defined]
+    before = entity.doc[start - 1].lower_ if start > 0 else ""  # type: ignore[attr-defined]
+    return before not in _PLACE_WORDS
+
+
+_PLACE_WORDS = frozenset(
+    re.findall(r"\w+", "in at from the to of on by near for into with a an our their this that via")
+)
 
 
 def _looks_like_a_name(text: str) -> bool:

@@ -44,8 +44,9 @@ TERMS = {
         ehcp, education health and care plan, special educational needs"""
     ),
     "ethnicity": _terms(
-        r"""ethnicity, ethnic origin, ethnic background, gypsy, roma, romani, irish traveller,
-        traveller community, black caribbean, black african, black british, white british,
+        r"""ethnicity, ethnic origin, ethnic background, gypsy, gypsies, roma, romani, romany,
+        irish traveller, irish travellers, traveller community, gypsy and traveller,
+        black caribbean, black african, black british, white british,
         white irish, mixed race, mixed heritage, british asian, asian british, racist,
         racially motivated, racially aggravated, racial abuse, race hate, hate crime,
         ~of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:heritage|origin|descent)"""
@@ -53,7 +54,8 @@ TERMS = {
     "religion": _terms(
         """religion, religious belief, religious beliefs, muslim, jewish, orthodox jew, hindu,
         sikh, buddhist, catholic, jehovah's witness, jehovah's witnesses, mosque, synagogue,
-        gurdwara, halal, kosher, ramadan, islam, judaism, atheist, christian"""
+        gurdwara, halal, kosher, ramadan, islam, judaism, sikhism, hinduism, buddhism,
+        atheist, christian, converted to"""
     ),
     "sexuality": _terms(
         """sexual orientation, gay, lesbian, bisexual, transgender, trans woman, trans man,
@@ -230,7 +232,9 @@ NOT_NAMES = _INSTITUTIONAL | _words(
     house hall court ward hospital surgery health care social adult adults children
     community mental disability learning flat apartment suite floor block room dear hi
     hello thanks regards kind best yours tel email mobile ref reference date dob address
-    postcode badge application parkinson alzheimer down crohn asperger
+    postcode badge application parkinson alzheimer down crohn asperger ltd limited plc llp
+    uk group partnership solicitors associates consulting homes housing estates lettings
+    property properties university bank building society insurance
     """
 )
 _CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the", "s"})
