@@ -541,11 +541,13 @@ def _is_person(entity: object) -> bool:
     ..."): a two- or three-word name-like "organisation" that is not the object of a
     preposition ("in Marlow Heath", "at the Riverside") is taken for a person."""
     label, text = entity.label_, entity.text  # type: ignore[attr-defined]
+    start = entity.start  # type: ignore[attr-defined]
+    if start > 0 and entity.doc[start - 1].like_num:  # type: ignore[attr-defined]
+        return False  # "44 Georgia Terrace": an address
     if label in ("PERSON", "PER"):
         return _looks_like_a_name(text)
     if label != "ORG" or not 2 <= len(text.split()) <= 3 or not _looks_like_a_name(text):
         return False
-    start = entity.start  # type: ignore[attr-defined]
     before = entity.doc[start - 1].lower_ if start > 0 else ""  # type: ignore[attr-defined]
     return before not in _PLACE_WORDS
 

@@ -234,7 +234,9 @@ NOT_NAMES = _INSTITUTIONAL | _words(
     hello thanks regards kind best yours tel email mobile ref reference date dob address
     postcode badge application parkinson alzheimer down crohn asperger ltd limited plc llp
     uk group partnership solicitors associates consulting homes housing estates lettings
-    property properties university bank building society insurance
+    property properties university bank building society insurance terrace way gardens
+    crescent place grove view rise walk park square mews row hill green vale parade mount
+    cottages villas fields meadow wharf quay gate gates bridge estate
     """
 )
 _CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the", "s"})
