@@ -12,6 +12,7 @@ mostly prose, empty spacers or several lines each.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -207,6 +208,9 @@ def _cell_lines(cell: _Cell) -> int:
     return sum(1 for line in "".join(out).split("\n") if line.strip())
 
 
+_RECORD_CELL = re.compile(r"\d{5,}|\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}|\d{3} \d{3} \d{4}|@")
+
+
 def _data_grid(table: _Table) -> Grid | None:
     if table.presentation or table.nested or table.overflow:
         return None
@@ -251,7 +255,10 @@ def _data_grid(table: _Table) -> Grid | None:
     )
     if prose_columns * 2 > len(used):
         return None
-    if th_first or header_like([rows[0][c] for c in used]):
+    # Outlook makes a pasted first row <th> even when it is a record.
+    if (th_first and not any(_RECORD_CELL.search(c) for c in rows[0])) or header_like(
+        [rows[0][c] for c in used]
+    ):
         return Grid(rows[0], tuple(rows[1:]))
     return Grid((), tuple(rows))
 

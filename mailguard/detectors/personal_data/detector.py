@@ -325,6 +325,7 @@ def _text_hits(
         return []
     if candidates:
         results.extend(corroborated(text, _pattern_results(text), own))
+        results.extend(_named_dates(text))
     deduped = _dedupe(results)
     people: list[tuple[int, int]] = []
     if not keywords:
@@ -460,6 +461,24 @@ def _block(layout: Layout, pos: int) -> tuple[int, int]:
 
 
 _WEAK_ANCHORS = frozenset({"PHONE_NUMBER", "EMAIL_ADDRESS", "UK_POSTCODE"})
+_NAMED_DATE = re.compile(
+    r"\b(?P<name>[A-Z][a-z'\u2019-]+(?:[ \t]+[A-Z][a-z'\u2019-]+){1,2})[ \t]*\([ \t]*"
+    r"(?:(?i:dob|d\.o\.b\.?|born)[ \t:]*)?"
+    r"(?P<date>\d{1,2}[/.-]\d{1,2}[/.-](?P<y1>(?:19|20)\d\d)"
+    r"|\d{1,2}(?:st|nd|rd|th)?[ \t]+[A-Z][a-z]{2,8}\.?[ \t]+(?P<y2>(?:19|20)\d\d))[ \t]*[),;]"
+)
+
+
+def _named_dates(text: str) -> list[tuple[str, int, int]]:
+    """ "Scott Evans (26.12.1963)": a past date in brackets after a name is a birth date."""
+    this_year = time.gmtime().tm_year
+    return [
+        ("DATE_OF_BIRTH", m.start("date"), m.end("date"))
+        for m in _NAMED_DATE.finditer(text)
+        if int(m.group("y1") or m.group("y2")) < this_year and _looks_like_a_name(m.group("name"))
+    ]
+
+
 _TITLED_NAME = re.compile(
     r"\b(?:Mr|Mrs|Ms|Miss|Mx|Master)\.?[ \t]+(?:[A-Z]\.?[ \t]+)?[A-Z][a-z'\u2019-]+"
     r"(?:[ \t]+[A-Z][a-z'\u2019-]+)?"
@@ -769,6 +788,15 @@ def _classify_columns(table: Table, custom: Sequence[_Custom] = ()) -> dict[int,
             type_ = _column_type(sample, hinted, custom)
         if type_:
             out[col] = type_
+    # A headerless table of people: a column of past dates spread over decades is
+    # their dates of birth (appointment or visit dates cluster).
+    people = {"PERSON", "UK_NHS", "UK_NINO"} & set(out.values())
+    if people and not any(header_like_text(h) for h in table.header):
+        for col in range(width):
+            if col not in out and _dates_of_birth(
+                [r[col] for r in table.rows[:SAMPLE] if col < len(r)]
+            ):
+                out[col] = "DATE_OF_BIRTH"
     # An account number is a bank account only beside a sort code or under "bank".
     has_sort_code = "UK_SORT_CODE" in out.values()
     for col, type_ in list(out.items()):
@@ -776,6 +804,27 @@ def _classify_columns(table: Table, custom: Sequence[_Custom] = ()) -> dict[int,
         if type_ == "UK_BANK_ACCOUNT" and not has_sort_code and "bank" not in header:
             del out[col]
     return out
+
+
+_YEAR = re.compile(r"(?<!\d)(19\d\d|20\d\d)(?!\d)")
+_A_DATE = re.compile(
+    r"^\s*(?:\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d\d|(?:19|20)\d\d-\d\d-\d\d"
+    r"|\d{1,2}(?:st|nd|rd|th)?\s+[A-Za-z]{3,9}\.?\s+(?:19|20)\d\d)\s*$"
+)
+
+
+def header_like_text(cell: str) -> bool:
+    """A header cell is words; a record's cell has digits or an address in it."""
+    return bool(cell.strip()) and not re.search(r"\d|@", cell)
+
+
+def _dates_of_birth(cells: Sequence[str]) -> bool:
+    dates = [c for c in cells if _A_DATE.match(c)]
+    if len(dates) < 2 or len(dates) < len([c for c in cells if c.strip()]) * 0.6:
+        return False
+    years = [int(m.group(1)) for c in dates if (m := _YEAR.search(c))]
+    this_year = time.gmtime().tm_year
+    return all(y <= this_year for y in years) and max(years) - min(years) >= 10
 
 
 # Headers of the council's own reference columns: never bank or NHS numbers.

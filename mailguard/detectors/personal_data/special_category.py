@@ -236,7 +236,9 @@ NOT_NAMES = _INSTITUTIONAL | _words(
     uk group partnership solicitors associates consulting homes housing estates lettings
     property properties university bank building society insurance terrace way gardens
     crescent place grove view rise walk park square mews row hill green vale parade mount
-    cottages villas fields meadow wharf quay gate gates bridge estate
+    cottages villas fields meadow wharf quay gate gates bridge estate committee meeting
+    cabinet report minutes agenda hearing inquiry review consultation decision notice order
+    regulations plan election budget annual quarterly monthly weekly
     """
 )
 _CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the", "s"})
