@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import pytest
 
 from tests.support.postgres import fresh_schema
@@ -24,18 +28,41 @@ def sink():
     s.stop()
 
 
-@pytest.fixture
-def start_mailguard(tmp_path):
+@pytest.fixture(scope="module")
+def module_sink():
+    """The upstream of a relay that a module's tests share; each test reset()s it."""
+    s = Sink()
+    s.start()
+    yield s
+    s.stop()
+
+
+@contextmanager
+def _relays(tmp: Path) -> Iterator[Callable[..., Mailguard]]:
     started: list[Mailguard] = []
 
     def _start(upstream_port: int, *args: str) -> Mailguard:
-        mg = Mailguard(tmp_path, upstream_port, *args).start()
+        mg = Mailguard(tmp, upstream_port, *args).start()
         started.append(mg)
         return mg
 
     yield _start
     for mg in started:
         mg.stop_soon()  # drains and exits while the next test runs
+
+
+@pytest.fixture
+def start_mailguard(tmp_path):
+    with _relays(tmp_path) as start:
+        yield start
+
+
+@pytest.fixture(scope="module")
+def start_module_mailguard(tmp_path_factory):
+    """start_mailguard for a relay that several tests of a module share: only for
+    tests that each make their own messages and change nothing the others look at."""
+    with _relays(tmp_path_factory.mktemp("relay")) as start:
+        yield start
 
 
 @pytest.fixture

@@ -16,6 +16,29 @@ from tests.support.net import HOST, free_port
 from tests.support.sink import Sink
 
 
+@pytest.fixture(scope="module")
+def sink(module_sink):
+    """One upstream for the module, reset before each test."""
+    return module_sink
+
+
+@pytest.fixture(autouse=True)
+def _reset_sink(sink):
+    sink.reset()
+
+
+@pytest.fixture(scope="module")
+def mailguard(sink, start_module_mailguard):
+    """One relay for the tests that only send through it; a test that signals the
+    relay, kills its workers or counts its upstream connections has its own."""
+    return start_module_mailguard(sink.port)
+
+
+@pytest.fixture
+def own_relay(sink, start_mailguard):
+    return start_mailguard(sink.port)
+
+
 async def send(port: int, sender: str, rcpts: list[str], content: bytes, **kw):
     return await aiosmtplib.send(
         content, sender=sender, recipients=rcpts, hostname=HOST, port=port, timeout=30, **kw
@@ -119,9 +142,9 @@ async def test_two_hundred_concurrent_messages_are_each_delivered_exactly_once(s
     assert len(got) == 200
 
 
-async def test_sequential_messages_reuse_one_upstream_connection(sink, mailguard):
+async def test_sequential_messages_reuse_one_upstream_connection(sink, own_relay):
     for _ in range(10):
-        await send(mailguard.port, address(), [address("example.org")], compose())
+        await send(own_relay.port, address(), [address("example.org")], compose())
     assert len(sink.wait_for(10)) == 10
     assert sink.connections == 1
 
@@ -259,32 +282,32 @@ async def test_upstream_dropping_connection_mid_data_gives_451_and_relay_recover
     assert [m.content for m in sink.wait_for(1)] == [content]
 
 
-async def test_sigterm_finishes_messages_in_flight_and_exits_zero(sink, mailguard):
+async def test_sigterm_finishes_messages_in_flight_and_exits_zero(sink, own_relay):
     sink.behaviour.data_delay = 2.0  # the upstream is slow: messages are mid-flight
     contents = [compose() for _ in range(8)]
     sends = [
-        asyncio.create_task(send(mailguard.port, address(), [address("example.org")], c))
+        asyncio.create_task(send(own_relay.port, address(), [address("example.org")], c))
         for c in contents
     ]
     await asyncio.sleep(0.5)
-    mailguard.signal(signal.SIGTERM)
+    own_relay.signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
 
     # While draining, new clients are told to come back later...
-    greeting = await asyncio.to_thread(smtp_dialogue, mailguard.port, [])
+    greeting = await asyncio.to_thread(smtp_dialogue, own_relay.port, [])
     assert greeting.startswith(b"421 4.3.2")
     # ...and every message already in flight is delivered and acknowledged.
     results = await asyncio.gather(*sends, return_exceptions=True)
     assert all(not isinstance(r, BaseException) for r in results), results
     assert sorted(m.content for m in sink.wait_for(8)) == sorted(contents)
-    assert await asyncio.to_thread(mailguard.wait, 30) == 0
+    assert await asyncio.to_thread(own_relay.wait, 30) == 0
 
 
-async def test_sighup_does_not_stop_the_relay(sink, mailguard):
-    mailguard.signal(signal.SIGHUP)
+async def test_sighup_does_not_stop_the_relay(sink, own_relay):
+    own_relay.signal(signal.SIGHUP)
     await asyncio.sleep(0.3)
     content = compose()
-    await send(mailguard.port, address(), [address("example.org")], content)
+    await send(own_relay.port, address(), [address("example.org")], content)
     assert [m.content for m in sink.wait_for(1)] == [content]
 
 
@@ -324,19 +347,19 @@ def _children(pid: int) -> list[int]:
         return [int(p) for p in f.read().split()]
 
 
-async def test_a_dead_inspection_worker_is_replaced_and_mail_keeps_flowing(sink, mailguard):
-    workers = [p for p in _children(mailguard.proc.pid)]
+async def test_a_dead_inspection_worker_is_replaced_and_mail_keeps_flowing(sink, own_relay):
+    workers = [p for p in _children(own_relay.proc.pid)]
     assert workers, "expected inspection worker processes"
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
     await asyncio.sleep(0.5)
 
     content = compose()
-    await send(mailguard.port, address(), [address("example.org")], content)
+    await send(own_relay.port, address(), [address("example.org")], content)
 
     assert [m.content for m in sink.wait_for(1)] == [content]
-    assert mailguard.events("worker_died")
-    assert not set(workers) & set(_children(mailguard.proc.pid))
+    assert own_relay.events("worker_died")
+    assert not set(workers) & set(_children(own_relay.proc.pid))
 
 
 async def test_lines_longer_than_rfc_5321_allows_are_relayed_not_bounced(sink, mailguard):

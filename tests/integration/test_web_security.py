@@ -22,14 +22,40 @@ from tests.support.webui import (
 )
 
 
-@pytest.fixture
-def ui(tmp_path, sink, start_mailguard):
-    args, base = web_args(tmp_path)
-    mg = start_mailguard(sink.port, *args)
+def _start_ui(tmp, sink, start):
+    args, base = web_args(tmp)
+    mg = start(sink.port, *args)
     add_user(mg.data_dir, "rita", "reviewer")
     add_user(mg.data_dir, "ada", "admin")
+    return mg, base
+
+
+@pytest.fixture(scope="module")
+def sink(module_sink):
+    """One upstream for the module: the relay below is shared."""
+    return module_sink
+
+
+@pytest.fixture(scope="module")
+def shared_ui(tmp_path_factory, sink, start_module_mailguard):
+    """One relay with the UI for the tests that leave nothing another test looks at
+    (each has its own held message); the login-throttle tests lock out 127.0.0.1 and
+    have their own (``fresh_ui``)."""
+    return _start_ui(tmp_path_factory.mktemp("ui"), sink, start_module_mailguard)
+
+
+@pytest.fixture
+def ui(shared_ui, sink):
+    mg, base = shared_ui
+    sink.reset()
     held = queued_id(send(mg.port, ["resident@example.org"]))
     return mg, base, held
+
+
+@pytest.fixture
+def fresh_ui(tmp_path, sink, start_mailguard):
+    sink.reset()
+    return _start_ui(tmp_path, sink, start_mailguard)
 
 
 def test_a_user_added_on_the_command_line_can_log_in(ui):
@@ -103,8 +129,8 @@ def test_an_admin_adds_a_user_who_can_then_log_in(ui):
     assert logged_in(base, "ben").get("/held").status_code == 200
 
 
-def test_repeated_wrong_passwords_lock_the_login_for_a_while(ui):
-    _, base, _ = ui
+def test_repeated_wrong_passwords_lock_the_login_for_a_while(fresh_ui):
+    _, base = fresh_ui
     client = httpx.Client(base_url=base)
     csrf = csrf_of(client, "/login")
     codes = [
@@ -202,8 +228,8 @@ def test_unticking_every_recipient_releases_to_nobody_not_to_everybody(ui, sink)
     assert delivered(sink) == []
 
 
-def test_a_proxy_header_cannot_dodge_the_login_throttle(ui):
-    _, base, _ = ui
+def test_a_proxy_header_cannot_dodge_the_login_throttle(fresh_ui):
+    _, base = fresh_ui
     client = httpx.Client(base_url=base)
     csrf = csrf_of(client, "/login")
     for _ in range(5):
@@ -216,8 +242,8 @@ def test_a_proxy_header_cannot_dodge_the_login_throttle(ui):
     assert spoofed.status_code == 429
 
 
-def test_a_good_login_does_not_reset_the_count_for_its_address(ui):
-    _, base, _ = ui
+def test_a_good_login_does_not_reset_the_count_for_its_address(fresh_ui):
+    _, base = fresh_ui
     client = httpx.Client(base_url=base)
     csrf = csrf_of(client, "/login")
     for _ in range(4):

@@ -109,6 +109,14 @@ class Sink(Controller):
             return  # a test stopped it already, to play "upstream down"
         super().stop(no_assert)
 
+    def reset(self) -> None:
+        """Forget what arrived and how often it was connected to, and behave again (a
+        sink shared by several tests)."""
+        with self.lock:
+            self.messages.clear()
+            self.connections = 0
+        self.behaviour = SinkBehaviour()
+
     def factory(self):
         return _CountingSMTP(self, self.handler, **self.SMTP_kwargs)
 
