@@ -204,7 +204,9 @@ def _people_named(contexts: Iterable[str], message: ParsedMessage) -> list[subje
                 continue
             words = tuple(subject.fold(w) for w in _NAME_WORDS.findall(e.text))
             words = tuple(w for w in words if w not in _TITLES)
-            if words and not set(words) & senders:
+            # A lone capitalised word is too often a place ("Hollowfield") to say
+            # the data is someone else's; a full name is not.
+            if len(words) >= 2 and not set(words) & senders:
                 out.append(subject.Addressee(words, titled=False))
     return out
 
@@ -333,6 +335,7 @@ def _text_hits(
     anchors = sorted(
         [s for t, s, _ in results if t not in _WEAK_ANCHORS]
         + [m.start() for m in _TITLED_NAME.finditer(text)]
+        + [m.start(1) for m in _FIRST_NAME_SUBJECT.finditer(text) if _looks_like_a_name(m[1])]
     )
     postcodes = sorted(s for t, s, _ in results if t == "UK_POSTCODE")
 
@@ -417,6 +420,7 @@ def _whose_hit(
     around = layout.paragraphs[max(0, paragraph - 1)].start, layout.paragraphs[paragraph].end
     context = text[around[0] : around[1]]
     found = [m.group(0) for m in _TITLED_NAME.finditer(context)]
+    found += [m[1] for m in _FIRST_NAME_SUBJECT.finditer(context) if _looks_like_a_name(m[1])]
     found += [
         m.group("name")
         for m in _LABELLED_NAME.finditer(context)
@@ -485,6 +489,12 @@ _TITLED_NAME = re.compile(
 )
 # "your epilepsy", "you have been diagnosed": the reader's own; "your request about
 # looked after children" is not.
+# "..., Helen is on a child protection plan": a capitalised word as the subject of
+# a clause is someone's name (spaCy's small model misses many lone first names).
+_FIRST_NAME_SUBJECT = re.compile(
+    r"(?:^|[,;:.]\s+|\band\s+)([A-Z][a-z]{2,})\s+(?:is|was|has|had|lives|attends|told|said"
+    r"|needs|uses|takes|reported|disclosed|became|remains|continues)\b"
+)
 _TO_YOU = re.compile(
     r"\b(?:your|you(?:'re|\u2019re| are| were| have| had|'ve|\u2019ve))\b"
     r"(?!.*\b(?:request|enquiry|question|information|about|regarding|concerning|asked)\b)",
@@ -505,7 +515,18 @@ def _is_fact(text: str, keyword: re.Match[str], layout: Layout) -> bool:
         layout.english_at(pos)
         and not layout.in_boilerplate(pos)
         and not special_category.is_attributive(text, keyword)
+        and not _GROUP.search(text, max(0, pos - 60), pos)
     )
+
+
+# "support for people with learning disabilities": a group, not a person.
+_GROUP = re.compile(
+    r"\b(?:people|persons|those|residents|adults|children|young people|families|carers|anyone"
+    r"|everyone|individuals|pupils|customers|tenants|patients|men|women|users|clients|groups?)"
+    r"\s+(?:who\s+(?:have|has|are|live|experience)\s+|living\s+with\s+|with\s+|affected\s+by\s+"
+    r"|experiencing\s+)(?:[\w'-]+\s+){0,3}$",
+    re.IGNORECASE,
+)
 
 
 def _about(layout: Layout, pos: int) -> tuple[int, int]:
@@ -515,11 +536,13 @@ def _about(layout: Layout, pos: int) -> tuple[int, int]:
     sentence = layout.sentences[i]
     start = sentence.start
     said = layout.text[sentence.start : sentence.end]
-    if _PRONOUN.search(said):
-        paragraph = layout.paragraph_of(pos)
-        for j in (i - 1, i - 2):
-            if j >= 0 and layout.paragraph_of(layout.sentences[j].start) == paragraph:
-                start = layout.sentences[j].start
+    # A sentence goes on about the person the one before named ("Referral: Lesley
+    # Harrison, DOB ... Fleeing domestic abuse with two children."); two back with
+    # a pronoun.
+    paragraph = layout.paragraph_of(pos)
+    for j in (i - 1, i - 2) if _PRONOUN.search(said) else (i - 1,):
+        if j >= 0 and layout.paragraph_of(layout.sentences[j].start) == paragraph:
+            start = layout.sentences[j].start
     return start, sentence.end
 
 

@@ -30,7 +30,10 @@ TERMS = {
         miscarriage, termination of pregnancy, ivf, substance misuse, alcohol dependency,
         alcohol misuse, alcoholic, alcoholism, drug misuse, drug use, heroin, methadone,
         addiction, addicted, detox, rehab, hospital admission, admitted to hospital,
-        medication, was prescribed, been prescribed, antidepressants, incontinence,
+        medication, was prescribed, been prescribed, fit note, sick note, low mood, injury,
+        injuries, back injury, fractured, fracture, broken leg, broken arm, broken hip,
+        illness, ill health, sick leave, chronic pain, arthritis, osteoporosis, stroke,
+        long covid, antidepressants, incontinence,
         incontinent, sexually transmitted, chlamydia, gonorrhoea, syphilis, sexual health,
         hiv treatment"""
     ),
@@ -238,7 +241,11 @@ NOT_NAMES = _INSTITUTIONAL | _words(
     crescent place grove view rise walk park square mews row hill green vale parade mount
     cottages villas fields meadow wharf quay gate gates bridge estate committee meeting
     cabinet report minutes agenda hearing inquiry review consultation decision notice order
-    regulations plan election budget annual quarterly monthly weekly
+    regulations plan election budget annual quarterly monthly weekly this that there then
+    everyone everybody nobody someone anyone each every our your their his her its she
+    he they we it monday tuesday wednesday thursday friday saturday sunday january february
+    march april may june july august september october november december today tomorrow
+    yesterday payment rent tax invoice account the what which who where when why how
     """
 )
 _CONNECTORS = frozenset({"and", "&", "/", "-", "of", "for", "the", "s"})
@@ -275,7 +282,11 @@ def is_attributive(text: str, m: re.Match[str]) -> bool:
 
 
 def _in_a_proper_name(text: str, m: re.Match[str], following: str) -> bool:
-    if not (m.group(1)[:1].isupper() and following[:1].isupper()):
+    """Capitals mid-sentence make a name or a title: "Epilepsy Action", "Sandra
+    Newton Social Worker"."""
+    words = m.group(1).split()
+    titled = all(w[:1].isupper() for w in words)
+    if not (titled and (following[:1].isupper() or len(words) > 1)):
         return False
     before = text[: m.start()].rstrip(" \t")
     return bool(before) and before[-1] not in ".!?:\n\r\"'(*-\u2022"
@@ -302,6 +313,8 @@ _OTHER_SENSE = {
         re.compile(r"^\s+(?:spot|date|eye|corner|bend|panel|copy|review)", re.I),
         re.compile(r"(?:roller|window|venetian|vertical|double|a|the|new|broken)\s+$", re.I),
     ),
+    "stroke": (re.compile(r"^\s+of\s+(?:luck|genius|the\s+pen|midnight)", re.I), None),
+    "injury": (None, re.compile(r"(?:personal|no|without)\s+$", re.I)),
     "abuse": (re.compile(r"^\s+of\s+(?:process|power|position|the\s+system)", re.I), None),
     "depression": (None, re.compile(r"(?:tropical|atlantic|weather|economic)\s+$", re.I)),
     "offence": (None, re.compile(r"\bit\s+is\s+an\s+$", re.I)),
