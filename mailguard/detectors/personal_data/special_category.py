@@ -282,13 +282,12 @@ def is_attributive(text: str, m: re.Match[str]) -> bool:
 
 
 def _in_a_proper_name(text: str, m: re.Match[str], following: str) -> bool:
-    """Capitals mid-sentence make a name or a title: "Epilepsy Action", "Sandra
-    Newton Social Worker"."""
-    words = m.group(1).split()
-    titled = all(w[:1].isupper() for w in words)
-    if not (titled and (following[:1].isupper() or len(words) > 1)):
+    """Capitals mid-sentence make a name: "Epilepsy Action", "Cancer Research UK"."""
+    if not (m.group(1)[:1].isupper() and following[:1].isupper()):
         return False
     before = text[: m.start()].rstrip(" \t")
+    if re.search(r"\b(?:your|his|her|their|my|has|have|had|with)$", before, re.IGNORECASE):
+        return False  # "your Blue Badge", "has Multiple Sclerosis": about someone
     return bool(before) and before[-1] not in ".!?:\n\r\"'(*-\u2022"
 
 
@@ -321,7 +320,10 @@ _OTHER_SENSE = {
     # "our social worker" is a colleague; "his social worker" says he has one.
     "social worker": (
         None,
-        re.compile(r"\b(?:our|the|a|an|as|senior|duty|lead|named|qualified)\s+$", re.I),
+        re.compile(
+            r"\b(?i:our|the|a|an|as|senior|duty|lead|named|qualified)\s+$"
+            r"|\b[A-Z][a-z]+[ \t]+[A-Z][a-z]+[ \t]+$"  # "Sandra Newton Social Worker"
+        ),
     ),
 }
 
