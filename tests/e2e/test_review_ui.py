@@ -27,13 +27,28 @@ from tests.support.webui import (
 )
 
 
-@pytest.fixture
-def ui(tmp_path, sink, start_mailguard):
-    args, base = web_args(tmp_path)
-    mg = start_mailguard(sink.port, *args)
+@pytest.fixture(scope="module")
+def sink(module_sink):
+    """One upstream for the module: the relay below is shared."""
+    return module_sink
+
+
+@pytest.fixture(scope="module")
+def shared_ui(tmp_path_factory, sink, start_module_mailguard):
+    """One relay with the UI for every test here: each holds and decides its own
+    messages (to recipients no other test uses) and waits for what it sends."""
+    tmp = tmp_path_factory.mktemp("ui")
+    args, base = web_args(tmp)
+    mg = start_module_mailguard(sink.port, *args)
     for name, role in (("rita", "reviewer"), ("abe", "approver"), ("amy", "approver")):
         add_user(mg.data_dir, name, role)
     return mg, base
+
+
+@pytest.fixture
+def ui(shared_ui, sink):
+    sink.reset()
+    return shared_ui
 
 
 def login(page, base: str, name: str) -> None:
@@ -164,7 +179,7 @@ def test_a_sender_releases_their_own_mail_from_the_notice_link(ui, sink, page, a
 
 def test_a_sender_cannot_release_mail_a_reviewer_must_check_but_can_cancel_it(ui, sink, page):
     mg, _ = ui
-    send(mg.port, ["resident@example.org"])
+    send(mg.port, ["neighbour@example.org"])
     assert wait_until(lambda: len(notices(sink)) == 1)
     page.goto(_link_in(notices(sink)[0].content))
     assert page.locator("button:has-text('Send it')").count() == 0
@@ -220,10 +235,10 @@ def test_a_hostile_html_body_runs_nothing_and_loads_nothing(ui, page):
         f"<div style=\"background:url('{remote}/css')\">styled</div>"
         f"<iframe src='{remote}/frame'></iframe><a href='javascript:alert(1)'>click</a>"
     )
-    raw = compose(sender=OFFICER, to=["resident@example.org"], body=html).replace(
+    raw = compose(sender=OFFICER, to=["tenant@example.org"], body=html).replace(
         b"Content-Type: text/plain", b"Content-Type: text/html"
     )
-    held = queued_id(send(mg.port, ["resident@example.org"], raw))
+    held = queued_id(send(mg.port, ["tenant@example.org"], raw))
     login(page, base, "rita")
     page.goto(f"{base}/held/{held}")
     frame = page.frame_locator("iframe.body")
