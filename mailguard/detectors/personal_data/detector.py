@@ -532,18 +532,13 @@ _GROUP = re.compile(
 def _about(layout: Layout, pos: int) -> tuple[int, int]:
     """The text a sentence is about: itself, and the one or two before it in the
     same paragraph when it refers back with a pronoun ("She was sectioned...")."""
-    i = layout.sentence_index(pos)
-    sentence = layout.sentences[i]
-    start = sentence.start
+    sentence = layout.sentence_of(pos)
     said = layout.text[sentence.start : sentence.end]
     # A sentence goes on about the person the one before named ("Referral: Lesley
     # Harrison, DOB ... Fleeing domestic abuse with two children."); two back with
     # a pronoun.
-    paragraph = layout.paragraph_of(pos)
-    for j in (i - 1, i - 2) if _PRONOUN.search(said) else (i - 1,):
-        if j >= 0 and layout.paragraph_of(layout.sentences[j].start) == paragraph:
-            start = layout.sentences[j].start
-    return start, sentence.end
+    before = layout.sentences_before(pos, 2 if _PRONOUN.search(said) else 1)
+    return (before[0].start if before else sentence.start), sentence.end
 
 
 def _within(positions: Sequence[int], span: tuple[int, int]) -> bool:

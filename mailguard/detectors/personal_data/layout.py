@@ -112,20 +112,27 @@ class Layout:
     def paragraph_of(self, pos: int) -> int:
         return max(0, bisect.bisect_right(self._paragraph_starts, pos) - 1)
 
-    @cached_property
-    def sentences(self) -> list[Span]:
-        """Sentence spans; a short line (a list item, a form field, a table row) is one."""
+    def sentences_in(self, paragraph: int) -> list[Span]:
+        """Sentence spans of one paragraph, worked out when first asked for; a short
+        line (a list item, a form field, a table row) is one."""
+        cached = self._sentences.get(paragraph)
+        if cached is not None:
+            return cached
         out: list[Span] = []
-        for para in self.paragraphs:
-            for line_start, line_end in self._units(para):
-                pos = line_start
-                chunk = self.text[line_start:line_end]
-                for m in _SENTENCE_END.finditer(chunk):
-                    out.append(Span(pos, line_start + m.end()))
-                    pos = line_start + m.end()
-                if pos < line_end:
-                    out.append(Span(pos, line_end))
-        return out
+        for line_start, line_end in self._units(self.paragraphs[paragraph]):
+            pos = line_start
+            chunk = self.text[line_start:line_end]
+            for m in _SENTENCE_END.finditer(chunk):
+                out.append(Span(pos, line_start + m.end()))
+                pos = line_start + m.end()
+            if pos < line_end:
+                out.append(Span(pos, line_end))
+        self._sentences[paragraph] = out or [self.paragraphs[paragraph]]
+        return self._sentences[paragraph]
+
+    @cached_property
+    def _sentences(self) -> dict[int, list[Span]]:
+        return {}
 
     def _units(self, para: Span) -> list[tuple[int, int]]:
         """Wrapped prose is one unit; short lines, labels and table rows stand alone."""
@@ -153,27 +160,37 @@ class Layout:
                 units.append((s, e))
         return units
 
-    @cached_property
-    def _sentence_starts(self) -> list[int]:
-        return [s.start for s in self.sentences]
-
-    def sentence_index(self, pos: int) -> int:
-        return max(0, bisect.bisect_right(self._sentence_starts, pos) - 1)
-
     def sentence_of(self, pos: int) -> Span:
-        return self.sentences[self.sentence_index(pos)]
+        sentences = self.sentences_in(self.paragraph_of(pos))
+        i = bisect.bisect_right([x.start for x in sentences], pos) - 1
+        return sentences[max(0, i)]
 
-    @cached_property
-    def boilerplate(self) -> list[Span]:
-        """Signature blocks, disclaimers, auto-reply paragraphs and quoted header lines."""
-        spans = [p for p in self.paragraphs if _is_disclaimer(self.text[p.start : p.end])]
-        spans += [p for p in self.paragraphs if _AUTOREPLY.search(self.text[p.start : p.end])]
-        spans += self._signatures()
-        spans += self._header_lines()
-        return sorted(spans, key=lambda s: s.start)
+    def sentences_before(self, pos: int, n: int) -> list[Span]:
+        """Up to ``n`` sentences before the one at ``pos``, in the same paragraph."""
+        sentences = self.sentences_in(self.paragraph_of(pos))
+        i = max(0, bisect.bisect_right([x.start for x in sentences], pos) - 1)
+        return sentences[max(0, i - n) : i]
 
     def in_boilerplate(self, pos: int) -> bool:
-        return any(s.start <= pos < s.end for s in self.boilerplate)
+        """In a signature, a disclaimer, an auto-reply paragraph or a quoted header line."""
+        paragraph = self.paragraph_of(pos)
+        if paragraph not in self._boilerplate_paragraphs:
+            span = self.paragraphs[paragraph] if self.paragraphs else Span(0, 0)
+            said = self.text[span.start : span.end]
+            self._boilerplate_paragraphs[paragraph] = _is_disclaimer(said) or bool(
+                _AUTOREPLY.search(said)
+            )
+        if self._boilerplate_paragraphs[paragraph]:
+            return True
+        return any(s.start <= pos < s.end for s in self._signature_and_header_lines)
+
+    @cached_property
+    def _boilerplate_paragraphs(self) -> dict[int, bool]:
+        return {}
+
+    @cached_property
+    def _signature_and_header_lines(self) -> list[Span]:
+        return self._signatures() + self._header_lines()
 
     def _signatures(self) -> list[Span]:
         lines, pos = [], 0

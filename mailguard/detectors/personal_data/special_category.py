@@ -52,7 +52,7 @@ TERMS = {
         black caribbean, black african, black british, white british,
         white irish, mixed race, mixed heritage, british asian, asian british, racist,
         racially motivated, racially aggravated, racial abuse, race hate, hate crime,
-        ~of\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?:heritage|origin|descent)"""
+        ~(?i:of)\s+[A-Z][a-z]+(?:\s+[A-Z][a-z]+)?\s+(?i:heritage|origin|descent)"""
     ),
     "religion": _terms(
         """religion, religious belief, religious beliefs, muslim, jewish, orthodox jew, hindu,
@@ -73,8 +73,8 @@ TERMS = {
         sex offenders register, sex offender, mappa, dbs check, shoplifting, burglary,
         theft, assault, drug dealing, youth offending, community order, restraining order,
         non-molestation order,
-        ~possession\s+of\s+(?:cannabis|cocaine|heroin|drugs?|class\s+[abc]|a\s+knife),
-        ~possession\s+of\s+an?\s+(?:offensive\s+)?weapon, ~drugs?\s+possession"""
+        ~(?i:possession\s+of\s+(?:cannabis|cocaine|heroin|drugs?|class\s+[abc]|a\s+knife)),
+        ~(?i:possession\s+of\s+an?\s+(?:offensive\s+)?weapon), ~(?i:drugs?\s+possession)"""
     ),
     "safeguarding": _terms(
         """safeguarding, child protection, child protection plan, looked after child,
@@ -97,12 +97,21 @@ def _alternative(term: str) -> str:
     return r"[\s-]+".join(re.escape(w) for w in term.split())
 
 
-PATTERN = re.compile(
-    r"\b("
-    + "|".join(_alternative(t) for terms in TERMS.values() for t in sorted(terms, key=len)[::-1])
-    + r")\b",
-    re.IGNORECASE,
-)
+def _first_word(term: str) -> str:
+    return re.findall(r"[a-z]+", term.lstrip("~").replace("(?i:", "").lower())[0]
+
+
+# Terms by their first word, longest first: a dictionary lookup per word of text
+# instead of one alternation of 300 terms tried at every position (ten times faster).
+_BY_FIRST: dict[str, list[re.Pattern[str]]] = {}
+for _term in sorted((t for terms in TERMS.values() for t in terms), key=len, reverse=True):
+    # A pattern term sets its own case rules ("of Pakistani heritage" needs the capital).
+    flags = 0 if _term.startswith("~") else re.IGNORECASE
+    _BY_FIRST.setdefault(_first_word(_term), []).append(
+        re.compile(rf"({_alternative(_term)})\b", flags)
+    )
+_BY_FIRST["drug"] = _BY_FIRST.get("drug", []) + _BY_FIRST.get("drugs", [])  # "drugs?"
+_WORD_AT = re.compile(r"\b[a-z]+")
 _CATEGORY = {
     cat: re.compile(r"(?:" + "|".join(_alternative(t) for t in terms) + r")$", re.IGNORECASE)
     for cat, terms in TERMS.items()
@@ -141,9 +150,22 @@ def mentions(text: str) -> list[re.Match[str]]:
     words with an everyday second meaning only with a word of their own sense near
     them (DLA the benefit next to "allowance" or "award", not DLA Piper).
     """
-    if _FIRST_WORDS.isdisjoint(_WORDS.findall(text.lower())):
+    lowered = text.lower()
+    if _FIRST_WORDS.isdisjoint(_WORDS.findall(lowered)):
         return []
-    return [m for m in PATTERN.finditer(text) if _plausible(text, m)]
+    found: list[re.Match[str]] = []
+    end = 0
+    for word in _WORD_AT.finditer(lowered):
+        if word.start() < end or word.group() not in _BY_FIRST:
+            continue
+        for pattern in _BY_FIRST[word.group()]:
+            m = pattern.match(text, word.start())
+            if m is not None:
+                end = m.end()
+                if _plausible(text, m):
+                    found.append(m)
+                break
+    return found
 
 
 # Written in capitals when they mean the condition or the benefit.
