@@ -473,11 +473,20 @@ def _docx(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
     # Every text run in the body, wherever it sits: paragraphs, tables, tracked
     # insertions, content controls (python-docx's .text skips the last two).
     chunks: list[str] = []
+    breaks = {qn("w:br"): "\n", qn("w:cr"): "\n", qn("w:tab"): "\t"}
+    text_tag = qn("w:t")
     for paragraph in body.iter(qn("w:p")):
         budget.tick()
         if data_tables and any(a in data_tables for a in paragraph.iterancestors(qn("w:tbl"))):
             continue
-        chunks.append("".join(t.text or "" for t in paragraph.iter(qn("w:t"))))
+        # Line breaks and tabs inside a paragraph keep "Child: ...<br/>Date of birth:"
+        # on two lines, not run together.
+        chunks.append(
+            "".join(
+                (e.text or "") if e.tag == text_tag else breaks[e.tag]
+                for e in paragraph.iter(text_tag, *breaks)
+            )
+        )
     for section in document.sections:
         for part in (section.header, section.footer):
             chunks.extend(p.text for p in part.paragraphs)

@@ -913,11 +913,13 @@ def pattern_recognizers() -> tuple:
     from mailguard.detectors.personal_data.bank import BankAccountRecognizer, SortCodeRecognizer
     from mailguard.detectors.personal_data.date_of_birth import DateOfBirthRecognizer
     from mailguard.detectors.personal_data.offline import OfflineEmailRecognizer, gb_phone
+    from mailguard.detectors.personal_data.passport import PassportNumberRecognizer
 
     return (
         NhsRecognizer(),
         UkNinoRecognizer(),
         UkPassportRecognizer(),
+        PassportNumberRecognizer(),
         UkDrivingLicenceRecognizer(),
         UkPostcodeRecognizer(),
         CreditCardRecognizer(),
