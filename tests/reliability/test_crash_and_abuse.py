@@ -179,7 +179,9 @@ async def test_a_full_disk_is_a_4xx_and_a_loud_log_never_a_250(tmp_path, sink):
         assert "quarantine_write_failed" in log_path.read_text()
         small = compose(sender=SENDER, to=["resident@example.org"], body="small")
         assert await _send(port, ["resident@example.org"], small) == "250"  # recovers
-        assert sink.messages == []  # held mail never slips out instead
+        # Held mail never slips out instead (the hold notice to the sender, from <>, may
+        # already have arrived: it is sent in the background).
+        assert [m for m in sink.messages if m.mail_from != "<>"] == []
     finally:
         proc.terminate()
         proc.wait(20)
@@ -225,12 +227,18 @@ def test_a_slow_loris_client_is_cut_off_and_others_are_served(tmp_path, sink, st
         slow.recv(1024)
         started = time.monotonic()
         for byte in b"EHLO ":
-            slow.sendall(bytes([byte]))
+            try:
+                slow.sendall(bytes([byte]))
+            except (BrokenPipeError, ConnectionResetError):
+                break  # already cut off: what it said is read below
             time.sleep(0.5)
         slow.settimeout(10)
         goodbye = b""
         while time.monotonic() - started < 10:
-            data = slow.recv(1024)
+            try:
+                data = slow.recv(1024)
+            except ConnectionResetError:
+                break  # closed with our last byte unread: a reset after the reply, not a FIN
             if not data:
                 break
             goodbye += data
