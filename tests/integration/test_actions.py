@@ -60,8 +60,28 @@ def policy_file(tmp_path):
     return f
 
 
+@pytest.fixture(scope="module")
+def sink(module_sink):
+    """One upstream for the module, reset before each test."""
+    return module_sink
+
+
+@pytest.fixture(autouse=True)
+def _reset_sink(sink):
+    sink.reset()
+
+
+@pytest.fixture(scope="module")
+def guarded(sink, start_module_mailguard, tmp_path_factory):
+    """One relay for the tests that each send their own messages and look only at
+    those; a test that lists the whole quarantine or changes the policy has its own."""
+    f = tmp_path_factory.mktemp("policy") / "policy.yaml"
+    f.write_text(POLICY)
+    return start_module_mailguard(sink.port, "--policy", str(f))
+
+
 @pytest.fixture
-def guarded(sink, start_mailguard, policy_file):
+def own_guarded(sink, start_mailguard, policy_file):
     return start_mailguard(sink.port, "--policy", str(policy_file))
 
 
@@ -162,10 +182,10 @@ async def test_split_sends_each_external_recipient_a_copy_showing_only_them(sink
             assert to == m.rcpt_tos[0]
 
 
-async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(sink, guarded):
+async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(sink, own_guarded):
     sender, rcpt = address(), "caseworker@hold.example"
     content = compose(sender=sender, to=[rcpt], subject="Case file")
-    errors, reply = await send(guarded.port, sender, [rcpt], content)
+    errors, reply = await send(own_guarded.port, sender, [rcpt], content)
     assert errors == {}
     message_id = reply.split()[-1]
 
@@ -173,7 +193,7 @@ async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(s
     assert messages(sink) == []
     assert [n.rcpt_tos for n in notices(sink)] == [[sender]]
 
-    listed = quarantine(guarded, "list", "--json")
+    listed = quarantine(own_guarded, "list", "--json")
     assert listed.returncode == 0, listed.stderr
     [held] = [json.loads(line) for line in listed.stdout.splitlines()]
     assert (held["id"], held["state"], held["rule"]) == (message_id, "held", "hold-case-files")
@@ -181,7 +201,7 @@ async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(s
 
     up = f"{HOST}:{sink.port}"
     released = quarantine(
-        guarded,
+        own_guarded,
         "release",
         message_id,
         "--reason",
@@ -195,10 +215,10 @@ async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(s
     [got] = messages(sink)
     assert got.content == content and got.rcpt_tos == [rcpt] and got.mail_from == sender
 
-    again = quarantine(guarded, "release", message_id, "--upstream", up)
+    again = quarantine(own_guarded, "release", message_id, "--upstream", up)
     assert again.returncode == 1 and "released, not held" in again.stderr
 
-    shown = json.loads(quarantine(guarded, "show", message_id, "--json").stdout)
+    shown = json.loads(quarantine(own_guarded, "show", message_id, "--json").stdout)
     assert shown["state"] == "released"
     assert [(a["action"], a["actor"], a["reason"]) for a in shown["audit"]] == [
         ("held", "mailguard", "Case files may not go to this address without review."),
@@ -264,22 +284,24 @@ async def test_a_held_message_survives_kill_9_right_after_its_250(
     assert raw.stdout == content
 
 
-async def test_a_broken_policy_on_reload_keeps_the_last_good_one(sink, guarded, policy_file):
+async def test_a_broken_policy_on_reload_keeps_the_last_good_one(sink, own_guarded, policy_file):
     policy_file.write_text(POLICY.replace("action: reject", "action: rejekt"))
-    guarded.signal(signal.SIGHUP)
-    assert await eventually(lambda: guarded.events("policy_reload_failed"))
-    [failed] = guarded.events("policy_reload_failed")[:1]
+    own_guarded.signal(signal.SIGHUP)
+    assert await eventually(lambda: own_guarded.events("policy_reload_failed"))
+    [failed] = own_guarded.events("policy_reload_failed")[:1]
     line = POLICY.splitlines().index("    action: reject") + 1
     assert any(f"{policy_file}:{line}:13:" in p and "rejekt" in p for p in failed["problems"])
 
     with pytest.raises(aiosmtplib.SMTPDataError) as refused:
-        await send(guarded.port, address(), ["x@reject.example"], compose(to=["x@reject.example"]))
+        await send(
+            own_guarded.port, address(), ["x@reject.example"], compose(to=["x@reject.example"])
+        )
     assert refused.value.code == 550  # the old policy is still in force
 
     # A fixed file is picked up without a signal.
     policy_file.write_text(POLICY.replace("reject.example", "elsewhere.example"))
-    assert await eventually(lambda: guarded.events("policy_loaded"), within=15)
-    await send(guarded.port, address(), ["x@reject.example"], compose(to=["x@reject.example"]))
+    assert await eventually(lambda: own_guarded.events("policy_loaded"), within=15)
+    await send(own_guarded.port, address(), ["x@reject.example"], compose(to=["x@reject.example"]))
     assert len(sink.wait_for(1)) == 1
 
 
