@@ -373,20 +373,7 @@ def _text_hits(
     return hits
 
 
-_PERSONAL = frozenset(
-    {
-        "UK_NHS",
-        "UK_NINO",
-        "UK_PASSPORT",
-        "UK_DRIVING_LICENCE",
-        "CREDIT_CARD",
-        "IBAN_CODE",
-        "UK_BANK_ACCOUNT",
-        "UK_SORT_CODE",
-        "DATE_OF_BIRTH",
-        "SPECIAL_CATEGORY",
-    }
-)
+_PERSONAL = _ONE_PERSON | {"SPECIAL_CATEGORY"}
 _THIRD_PERSON = re.compile(r"\b(?:he|she|him|his|her|hers|himself|herself)\b", re.IGNORECASE)
 # "Child: Denise Simpson", "Re: Mr Tom Hughes": a form names whom the data is about.
 _LABELLED_NAME = re.compile(

@@ -10,22 +10,10 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
+from mailguard.cli.evaluate import SCORED
 from tests.support.corpus import council as cc
 from tests.support.corpus import ids
 from tests.support.corpus.mail import Block, Draft
-
-SCORED = (
-    "UK_NHS",
-    "UK_NINO",
-    "UK_PASSPORT",
-    "UK_DRIVING_LICENCE",
-    "CREDIT_CARD",
-    "IBAN_CODE",
-    "UK_BANK_ACCOUNT",
-    "UK_SORT_CODE",
-    "DATE_OF_BIRTH",
-    "SPECIAL_CATEGORY",
-)
 
 
 @dataclass
