@@ -82,10 +82,14 @@ async def test_internal_domains_are_never_looked_up(relay, sink, dns_stub):
 
 
 async def test_a_dns_server_that_does_not_answer_delays_mail_by_at_most_the_budget(relay, sink):
+    # A first message (internal: no lookup) waits for the worker to warm up; that
+    # start-up cost, slow on a busy machine, is not the DNS budget measured below.
+    assert (await send(relay, "colleague@northdown.gov.uk")).startswith("2")
+    sink.wait_for(1)
     started = time.monotonic()
     assert (await send(relay, "someone@slow.example")).startswith("2")
     elapsed = time.monotonic() - started
-    [message] = sink.wait_for(1)
+    [message] = [m for m in sink.wait_for(2) if m.rcpt_tos == ["someone@slow.example"]]
     assert b"X-Mailguard-Rules" not in message.content  # no answer is not a finding
     assert elapsed < 5.0  # dns_timeout is 1 s; the stub would take 10 s
 
