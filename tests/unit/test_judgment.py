@@ -309,3 +309,16 @@ def test_a_multi_agency_thread_is_not_a_revealing_list_but_a_support_group_is():
 
     assert severity(agencies) != "high"
     assert severity(residents) == "high"
+
+
+@pytest.mark.parametrize(
+    ("body", "fact"),
+    [
+        ("I was diagnosed with epilepsy last year, so I cannot drive to the hearing.", False),
+        ("My name is Mrs Grace Okafor and I have multiple sclerosis.", False),
+        ("Robin Jones in my team has sent in a fit note for anxiety.", True),
+        ("My client, Mr Tom Hughes, was diagnosed with epilepsy in 2019.", True),
+    ],
+)
+def test_the_writers_own_condition_is_theirs_to_tell_but_a_colleagues_is_not(body, fact):
+    assert ("SPECIAL_CATEGORY" in detect(body)) is fact

@@ -503,7 +503,38 @@ def _is_fact(text: str, keyword: re.Match[str], layout: Layout) -> bool:
         and not layout.in_boilerplate(pos)
         and not special_category.is_attributive(text, keyword)
         and not _GROUP.search(text, max(0, pos - 60), pos)
+        and not _about_the_writer(text, pos, layout)
     )
+
+
+# "I was diagnosed with...", "my disability": the writer's own, theirs to tell.
+_SELF = re.compile(r"\b(?:I|I'm|I\u2019m|I've|I\u2019ve|my|myself)\b")
+_SOMEONE = re.compile(
+    r"\b(?:[A-Z][a-z]+\s+[A-Z][a-z]+|Mr|Mrs|Ms|Miss|he|she|his|her|him|they|their)\b"
+)
+
+
+def _about_the_writer(text: str, pos: int, layout: Layout) -> bool:
+    """The last "I"/"my" before the word, within 60 characters, with nobody named
+    between them."""
+    before = _MY_NAME.sub("I", text[layout.sentence_of(pos).start : pos])
+    marks = [m for m in _SELF.finditer(before) if not _OTHERS.match(before, m.end())]
+    if not marks:
+        return False
+    last = marks[-1]
+    return len(before) - last.end() <= 60 and not _SOMEONE.search(before)
+
+
+_MY_NAME = re.compile(
+    r"\b(?:(?i:my name is)|I am|I'm)\s+(?:(?:Mr|Mrs|Ms|Miss|Dr)\.?\s+)?(?:[A-Z][a-z]+\s*){1,3}"
+)
+# "my client", "my son": someone else, in the writer's words.
+_OTHERS = re.compile(
+    r"\s+(?:client|son|daughter|mother|father|mum|dad|wife|husband|partner|colleague|team"
+    r"|tenant|neighbour|friend|patient|child|children|brother|sister|nan|gran|grandson"
+    r"|granddaughter|niece|nephew|resident|service user|caseload|staff|employee)",
+    re.IGNORECASE,
+)
 
 
 # "support for people with learning disabilities": a group, not a person.
