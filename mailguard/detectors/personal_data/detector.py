@@ -909,7 +909,16 @@ def _cell_types(value: str, custom: Sequence[_Custom] = ()) -> list[tuple[str, f
         for r in recognizer.analyze(value, recognizer.supported_entities):
             if r.end - r.start >= len(value) - 2:
                 found.append((r.entity_type, r.score))
+    if not found and _ADDRESS_CELL.search(value):
+        found.append(("UK_POSTCODE", 0.6))  # "12 High Street, Westbrook, WB1 2AA"
     return found
+
+
+# A postal address in one cell: a house number or flat, then a postcode at the end.
+_ADDRESS_CELL = re.compile(
+    r"^(?:\d|flat|studio|apartment|unit)[^\n]{4,120}\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}$",
+    re.IGNORECASE,
+)
 
 
 # --- Presidio set-up -----------------------------------------------------------------
