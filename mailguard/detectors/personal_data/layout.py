@@ -253,9 +253,26 @@ def _is_disclaimer(text: str) -> bool:
     return len(hits) >= 2 or any(h.startswith(("intended", "received this")) for h in hits)
 
 
+# Function words of the other languages council mail is written in (Welsh, Polish,
+# Romanian, Urdu in Latin letters, and the big European ones): terse English notes
+# ("vascular dementia, two falls") have few English function words, but none of these.
+_FOREIGN = _words(
+    "yn yr ac mae eich ein gyda ydy bod hefyd ond gan wedi fydd oes dim ddim chi"
+    " w z na do nie się że jest dla od po jak za ale czy oraz jestem być przez"
+    " și în la cu pe nu că este pentru sunt din mai sau fost vă"
+    " hai ka ki ke aur se ko mein nahi kya hain bhi ho gaya raha"
+    " il di che e per non con sono del della le les des et du est pour dans pas une"
+    " el los las por para es y der die und das ist nicht mit den ich zu"
+)
+FOREIGN_RATIO = 0.12
+
+
 def is_english(text: str, default: bool = True) -> bool:
-    """Judged on lower-case words: a table of names and dates has too few to say."""
+    """Judged on lower-case words: a table of names and dates has too few to say. Not
+    English when English function words are rare and another language's are not."""
     words = [w for w in _WORD.findall(text) if w.islower()]
     if len(words) < _MIN_WORDS:
         return default
-    return sum(w in _ENGLISH for w in words) / len(words) >= ENGLISH_RATIO
+    english = sum(w in _ENGLISH for w in words) / len(words)
+    foreign = sum(w in _FOREIGN for w in words) / len(words)
+    return english >= ENGLISH_RATIO or foreign < FOREIGN_RATIO
