@@ -21,6 +21,7 @@ from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.quarantine.service import QuarantineService, Role
 from mailguard.quarantine.sql import SQLStore
 from mailguard.quarantine.store import ReleaseRequest, Search, State
+from tests.support.postgres import fresh_schema
 from tests.support.relay import mailguard_cli
 from tests.support.webui import (
     OFFICER,
@@ -94,12 +95,37 @@ def test_users_and_sessions_live_in_postgresql(pg_url):
     other.close()
 
 
+@pytest.fixture(scope="module")
+def shared_pg_url():
+    """The two relays' schema, shared by the tests that use them."""
+    with fresh_schema() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def shared_sink(module_sink):
+    return module_sink
+
+
 @pytest.fixture
-def two_relays(tmp_path, sink, start_mailguard, pg_url):
-    args_a, base_a = web_args(tmp_path)
-    args_b, base_b = web_args(tmp_path)
-    a = start_mailguard(sink.port, "--database", pg_url, *args_a)
-    b = start_mailguard(sink.port, "--database", pg_url, "--data-dir", str(tmp_path / "b"), *args_b)
+def sink(shared_sink):
+    """The two relays' upstream, reset before each test."""
+    shared_sink.reset()
+    return shared_sink
+
+
+@pytest.fixture(scope="module")
+def two_relays(tmp_path_factory, shared_sink, start_module_mailguard, shared_pg_url):
+    """Two relays sharing one database, shared by the tests below: each holds and
+    releases its own message; the one history is looked at by one test only."""
+    tmp = tmp_path_factory.mktemp("relays")
+    pg_url = shared_pg_url
+    args_a, base_a = web_args(tmp)
+    args_b, base_b = web_args(tmp)
+    a = start_module_mailguard(shared_sink.port, "--database", pg_url, *args_a)
+    b = start_module_mailguard(
+        shared_sink.port, "--database", pg_url, "--data-dir", str(tmp / "b"), *args_b
+    )
     result = mailguard_cli(
         "users", "add", "rita", "--role", "reviewer", "--password-stdin", "--database", pg_url,
         stdin=PASSWORD + "\n",
@@ -108,11 +134,13 @@ def two_relays(tmp_path, sink, start_mailguard, pg_url):
     return a, b, base_a, base_b
 
 
-def test_mail_held_by_one_relay_is_listed_and_released_through_the_other(two_relays, sink, pg_url):
+def test_mail_held_by_one_relay_is_listed_and_released_through_the_other(
+    two_relays, sink, shared_pg_url
+):
     a, _, _, base_b = two_relays
     held = queued_id(send(a.port, ["resident@example.org"]))
 
-    listed = mailguard_cli("quarantine", "list", "--json", "--database", pg_url)
+    listed = mailguard_cli("quarantine", "list", "--json", "--database", shared_pg_url)
     assert held in {json.loads(line)["id"] for line in listed.stdout.splitlines()}
 
     rita = logged_in(base_b, "rita")  # the user was added once, for every relay
@@ -125,14 +153,14 @@ def test_mail_held_by_one_relay_is_listed_and_released_through_the_other(two_rel
     assert delivered(sink)[0].rcpt_tos == ["resident@example.org"]
 
 
-def test_two_reviewers_releasing_at_once_release_it_once(two_relays, sink, pg_url):
+def test_two_reviewers_releasing_at_once_release_it_once(two_relays, sink, shared_pg_url):
     a, _, _, _ = two_relays
     held = queued_id(send(a.port, ["resident@example.org"]))
 
     def release(by: str):
         return mailguard_cli(
-            "quarantine", "release", held, "--by", by, "--reason", "ok", "--database", pg_url,
-            "--upstream", f"127.0.0.1:{sink.port}",
+            "quarantine", "release", held, "--by", by, "--reason", "ok",
+            "--database", shared_pg_url, "--upstream", f"127.0.0.1:{sink.port}",
         )  # fmt: skip
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
@@ -144,14 +172,15 @@ def test_two_reviewers_releasing_at_once_release_it_once(two_relays, sink, pg_ur
     assert len(delivered(sink)) == 1
 
 
-def test_both_relays_learn_into_one_history(two_relays, sink, pg_url):
+def test_both_relays_learn_into_one_history(two_relays, sink, shared_pg_url):
     a, b, _, _ = two_relays
+
+    def pairs() -> int:
+        out = mailguard_cli("history", "stats", "--database", shared_pg_url).stdout
+        return int(re.search(r"pairs: (\d+)", out).group(1))
+
+    before = pairs()  # what releases in the other tests taught it
     send(a.port, ["colleague@northdown.gov.uk"])
     send(b.port, ["other.colleague@northdown.gov.uk"])
     assert wait_until(lambda: len(delivered(sink)) == 2)
-
-    def pairs() -> int:
-        out = mailguard_cli("history", "stats", "--database", pg_url).stdout
-        return int(re.search(r"pairs: (\d+)", out).group(1))
-
-    assert wait_until(lambda: pairs() == 2, within=30)  # each look is a CLI run
+    assert wait_until(lambda: pairs() == before + 2, within=30)  # each look is a CLI run
