@@ -322,3 +322,16 @@ def test_a_multi_agency_thread_is_not_a_revealing_list_but_a_support_group_is():
 )
 def test_the_writers_own_condition_is_theirs_to_tell_but_a_colleagues_is_not(body, fact):
     assert ("SPECIAL_CATEGORY" in detect(body)) is fact
+
+
+def test_an_invoices_bank_details_are_its_issuers():
+    body = (
+        "INVOICE 622840\nAnyshire County Council\nAmount: £1,787.87\n"
+        "Sort code 37-05-70 Account 39761366"
+    )
+    assert not {"UK_BANK_ACCOUNT", "UK_SORT_CODE"} & set(detect(body))
+
+
+def test_served_a_sentence_for_an_offence_is_criminal_data():
+    body = "Re Jon Hart, who has applied to volunteer. He has served 18 months for ABH."
+    assert "SPECIAL_CATEGORY" in detect(body)

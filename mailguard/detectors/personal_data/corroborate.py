@@ -69,6 +69,7 @@ _CARD = re.compile(
     re.IGNORECASE,
 )
 _GROUPED_CARD = re.compile(r"^\d{4}([ -])\d{4}\1\d{4}\1\d{3,4}$")
+_INVOICE = re.compile(r"\binvoice\b|\bVAT\s+reg|\bVAT\s+(?:no|number)\b", re.IGNORECASE)
 _BANK_TYPES = frozenset({"UK_BANK_ACCOUNT", "UK_SORT_CODE", "IBAN_CODE"})
 _OWN_CHECKED = frozenset({"UK_BANK_ACCOUNT", "UK_SORT_CODE", "IBAN_CODE", "PHONE_NUMBER"})
 _WINDOW = 80
@@ -164,6 +165,9 @@ def _organisations_account(
     before = text[max(0, start - 250) : start]
     around = text[max(0, start - 250) : end + 120]
     if _PAYEE.search(before) or _OURS.search(before):
+        return True
+    # An invoice's bank details are its issuer's: a business's, not a person's.
+    if _INVOICE.search(text, max(0, start - 400), min(len(text), end + 200)):
         return True
     if organisation is not None:
         for m in organisation.finditer(around):

@@ -26,7 +26,8 @@ TERMS = {
         psychotic, depression, depressed, anxiety, anxiety disorder, panic attacks, ptsd,
         ocd, personality disorder, eating disorder, anorexia, bulimia, mental health,
         mental illness, mental health act, sectioned, overdose, self-harm, self harm,
-        self-harming, suicidal, suicide attempt, attempted suicide, pregnant, pregnancy,
+        self-harming, self-harmed, camhs, suicidal, suicide attempt, attempted suicide,
+        pregnant, pregnancy,
         miscarriage, termination of pregnancy, ivf, substance misuse, alcohol dependency,
         alcohol misuse, alcoholic, alcoholism, drug misuse, drug use, heroin, methadone,
         addiction, addicted, detox, rehab, hospital admission, admitted to hospital,
@@ -71,7 +72,9 @@ TERMS = {
         due in court, court appearance, magistrates, crown court, sentenced, prison, hmp,
         custodial, remanded, on bail, bail conditions, released from prison,
         sex offenders register, sex offender, mappa, dbs check, shoplifting, burglary,
-        theft, assault, drug dealing, youth offending, community order, restraining order,
+        theft, assault, robbery, actual bodily harm, grievous bodily harm, abh, gbh,
+        ~(?i:served\s+(?:\d+|a|an|two|three|four|five|six|ten)\s+(?:months?|years?|sentence)),
+        drug dealing, youth offending, community order, restraining order,
         non-molestation order,
         ~(?i:possession\s+of\s+(?:cannabis|cocaine|heroin|drugs?|class\s+[abc]|a\s+knife)),
         ~(?i:possession\s+of\s+an?\s+(?:offensive\s+)?weapon), ~(?i:drugs?\s+possession)"""
@@ -139,7 +142,7 @@ _FIRST_WORDS = frozenset(
     for terms in TERMS.values()
     for t in terms
     if not t.startswith("~")
-) | {"heritage", "origin", "descent", "possession"}
+) | {"heritage", "origin", "descent", "possession", "served"}
 _WORDS = re.compile(r"[a-z]+")
 
 

@@ -42,7 +42,7 @@ _NOT_NAMES = frozenset(
         r"\w+",
         """sir madam sirs all colleague colleagues team everyone resident residents customer
         applicant tenant tenants occupier owner parent parents member members friend friends
-        there you both partner partners councillor councillors landlord""",
+        there you both partner partners councillor councillors landlord mr mrs ms miss mx dr""",
     )
 )
 _ROLE = re.compile(
@@ -129,8 +129,10 @@ def outside_recipients(
 
 def is_addressed_to(addressee: Addressee, recipient: Recipient) -> bool:
     """Greeted as themselves: a shared name, a close spelling, or the surname in the
-    mailbox ("Dear Mr Patel" to a.patel77@...)."""
-    for word in addressee.names:
+    mailbox ("Dear Mr Patel" to a.patel77@...). A full name must match by its
+    surname: "Kim B..." is not Kim at a recruitment agency."""
+    words = addressee.names[-1:] if len(addressee.names) >= 2 else addressee.names
+    for word in words:
         if word in recipient.names:
             return True
         if len(word) >= 4 and word in recipient.mailbox:
