@@ -12,7 +12,7 @@ import aiosmtplib
 import pytest
 
 from tests.support.mail import address, compose, fake, message_id
-from tests.support.net import HOST, free_port
+from tests.support.net import HOST, eventually, free_port
 from tests.support.sink import Sink
 
 
@@ -283,13 +283,17 @@ async def test_upstream_dropping_connection_mid_data_gives_451_and_relay_recover
 
 
 async def test_sigterm_finishes_messages_in_flight_and_exits_zero(sink, own_relay):
+    # A first message warms the worker up, so the eight below reach the upstream
+    # together however busy the machine is.
+    await send(own_relay.port, address(), [address("example.org")], compose())
+    sink.reset()
     sink.behaviour.data_delay = 2.0  # the upstream is slow: messages are mid-flight
     contents = [compose() for _ in range(8)]
     sends = [
         asyncio.create_task(send(own_relay.port, address(), [address("example.org")], c))
         for c in contents
     ]
-    await asyncio.sleep(0.5)
+    assert await eventually(lambda: sink.data_started == 8, within=30, interval=0.02)
     own_relay.signal(signal.SIGTERM)
     await asyncio.sleep(0.3)
 

@@ -47,6 +47,8 @@ class _SinkHandler:
 
     async def handle_DATA(self, server, session, envelope):
         b = self.sink.behaviour
+        with self.sink.lock:
+            self.sink.data_started += 1
         if b.data_delay:
             await asyncio.sleep(b.data_delay)
         if b.drop_on_data:
@@ -88,6 +90,7 @@ class Sink(Controller):
         """``smtp_options`` go to aiosmtpd's SMTP, e.g. ``tls_context`` for STARTTLS."""
         self.messages: list[Received] = []
         self.connections = 0
+        self.data_started = 0  # DATA commands received, finished or not
         self.lock = threading.Lock()
         self.behaviour = SinkBehaviour()
         super().__init__(
@@ -115,6 +118,7 @@ class Sink(Controller):
         with self.lock:
             self.messages.clear()
             self.connections = 0
+            self.data_started = 0
         self.behaviour = SinkBehaviour()
 
     def factory(self):
