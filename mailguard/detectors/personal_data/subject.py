@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rapidfuzz.distance import JaroWinkler
@@ -158,10 +158,6 @@ def initials(addressee: Addressee) -> str:
 
 def greeted(texts: Iterable[str]) -> list[Addressee]:
     return [a for text in texts for a in addressees(text)]
-
-
-def all_addressed_to(people: Sequence[Addressee], recipient: Recipient) -> bool:
-    return bool(people) and all(is_addressed_to(p, recipient) for p in people)
 
 
 _REPORT_TYPE = re.compile(
