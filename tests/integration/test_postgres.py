@@ -10,7 +10,9 @@ import asyncio
 import concurrent.futures
 import json
 import re
+from pathlib import Path
 
+import httpx
 import pytest
 
 from mailguard.accounts.users import UserStore
@@ -37,6 +39,11 @@ from tests.support.webui import (
 
 HOLD = Inspection(Decision(Action.HOLD, ("r",), "why", rule="r", release="approver"))
 RAW = b"Subject: Referral\r\n\r\nbody\r\n"
+DASHBOARD = Path(__file__).parents[2] / "deploy" / "grafana" / "mailguard-dashboard.json"
+
+
+def dashboard() -> dict:
+    return json.loads(DASHBOARD.read_text())
 
 
 async def test_the_quarantine_behaves_the_same_in_postgresql(pg_url):
@@ -184,3 +191,29 @@ def test_both_relays_learn_into_one_history(two_relays, sink, shared_pg_url):
     send(b.port, ["other.colleague@northdown.gov.uk"])
     assert wait_until(lambda: len(delivered(sink)) == 2)
     assert wait_until(lambda: pairs() == before + 2, within=30)  # each look is a CLI run
+
+
+def test_the_dashboard_counts_shared_held_mail_once_however_many_relays_report_it(
+    two_relays, sink, shared_pg_url
+):
+    """Every relay reports the one shared quarantine; Grafana's "Held now" must not add
+    them up."""
+    a, _, base_a, base_b = two_relays
+    queued_id(send(a.port, ["resident@example.org"]))
+    listed = mailguard_cli("quarantine", "list", "--json", "--database", shared_pg_url)
+    held = sum(json.loads(line)["state"] == "held" for line in listed.stdout.splitlines())
+
+    reported = [
+        float(re.search(r'^mailguard_quarantine_messages\{state="held"\} (\S+)$',
+                        httpx.get(f"{base}/metrics").text, re.MULTILINE).group(1))
+        for base in (base_a, base_b)
+    ]  # fmt: skip
+    assert reported == [held, held]
+
+    panel = next(p for p in dashboard()["panels"] if p["title"] == "Held now")
+    m = re.fullmatch(
+        r'(\w+)\(mailguard_quarantine_messages\{state="held"\}\)', panel["targets"][0]["expr"]
+    )
+    assert m, panel["targets"][0]["expr"]
+    shown = {"max": max, "min": min, "sum": sum, "avg": lambda v: sum(v) / len(v)}[m[1]]
+    assert shown(reported) == held
