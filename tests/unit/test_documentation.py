@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from mailguard.config import load_settings
+
 ROOT = Path(__file__).parents[2]
 DOCUMENTS = [ROOT / "README.md", *ROOT.glob("policies/*"), *ROOT.glob("deploy/**/*")]
 INSTALLED = re.compile(r"/opt/mailguard/([A-Za-z0-9_./-]+[A-Za-z0-9_])")
@@ -28,3 +30,16 @@ def test_no_document_points_at_a_directory_nothing_installs():
     for doc in DOCUMENTS:
         if doc.is_file():
             assert "/usr/share/mailguard" not in doc.read_text(), doc
+
+
+def test_the_container_settings_meet_the_postfix_snippets_ports():
+    """Postfix hands mail to content_filter's port and takes it back on the re-injection
+    listener; the container's settings must name both as the snippets do."""
+    settings = load_settings(ROOT / "deploy" / "container" / "mailguard.yaml", {})
+    main_cf = (ROOT / "deploy" / "postfix" / "main.cf.snippet").read_text()
+    master_cf = (ROOT / "deploy" / "postfix" / "master.cf.snippet").read_text()
+
+    handed_to = re.search(r"^content_filter = \w+:\[([\d.]+)\]:(\d+)", main_cf, re.M)
+    reinjection = re.search(r"^([\d.]+):(\d+)\s+inet\s", master_cf, re.M)
+    assert settings.listen == (handed_to[1], int(handed_to[2]))
+    assert settings.upstream == (reinjection[1], int(reinjection[2]))
