@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from mailguard.config import load_settings
+from mailguard.config import Settings, load_settings
 
 ROOT = Path(__file__).parents[2]
 DOCUMENTS = [ROOT / "README.md", *ROOT.glob("policies/*"), *ROOT.glob("deploy/**/*")]
@@ -43,3 +43,11 @@ def test_the_container_settings_meet_the_postfix_snippets_ports():
     reinjection = re.search(r"^([\d.]+):(\d+)\s+inet\s", master_cf, re.M)
     assert settings.listen == (handed_to[1], int(handed_to[2]))
     assert settings.upstream == (reinjection[1], int(reinjection[2]))
+
+
+def test_the_example_config_lists_every_setting_and_loads():
+    example = ROOT / "deploy" / "mailguard.example.yaml"
+    listed = set(re.findall(r"^#? ?([a-z_]+):", example.read_text(), re.M))
+    assert set(Settings.model_fields) - listed == set()
+    assert listed - set(Settings.model_fields) == set()
+    assert load_settings(example, {}).policy == Path("/etc/mailguard/policy.yaml")
