@@ -82,11 +82,12 @@ def warm_up() -> None:
 
 
 def _uninspectable(detector: str, exc: Exception) -> Finding:
+    """A detector that crashed read nothing: as unsafe as a message built to be unread."""
     return Finding(
         detector=detector,
         type="UNINSPECTABLE",
         count=1,
-        severity=Severity.MEDIUM,
+        severity=Severity.HIGH,
         where="body",
         detail=f"detector failed: {type(exc).__name__}",
     )

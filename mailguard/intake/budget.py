@@ -31,7 +31,12 @@ class OverBudget(Exception):
 
 
 class Uninspectable(Exception):
-    pass
+    """One part not read. ``structural``: its shape (depth, size, expansion) stopped us,
+    which a sender can cause on purpose; otherwise it is sealed or damaged as a file."""
+
+    def __init__(self, reason: str, *, structural: bool = True) -> None:
+        super().__init__(reason)
+        self.structural = structural
 
 
 class Budget:
@@ -75,11 +80,11 @@ def check_zip(data: bytes, budget: Budget) -> zipfile.ZipFile:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile:
-        raise Uninspectable("not a valid zip container") from None
+        raise Uninspectable("not a valid zip container", structural=False) from None
     total = 0
     for info in archive.infolist():
         if info.flag_bits & 0x1:
-            raise Uninspectable("encrypted")
+            raise Uninspectable("encrypted", structural=False)
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > MB and ratio > budget.limits.max_ratio:

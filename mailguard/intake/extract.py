@@ -40,6 +40,7 @@ from mailguard.intake.budget import (
 )
 from mailguard.intake.flowed import unflow
 from mailguard.intake.htmltext import html_to_text, text_and_tables
+from mailguard.intake.mime import ParsedMessage
 
 __all__ = [
     "MB",
@@ -89,6 +90,7 @@ class Unreadable:
 
     where: str
     reason: str
+    structural: bool = True  # too deep, too big, a bomb: see ``Uninspectable``
 
 
 @dataclass(slots=True)
@@ -109,6 +111,19 @@ def extract(message: Message, limits: Limits | None = None) -> Extracted:
     out.files = budget.files
     out.tables = _distinct(out.tables)
     return out
+
+
+def contents_of(message: ParsedMessage) -> Extracted:
+    """What detectors read of a message, extracted once and shared between them; a
+    message cut short by ``structure`` says so here."""
+
+    def make() -> Extracted:
+        out = extract(message.message)
+        if message.structure_problem:
+            out.problems.insert(0, Unreadable("body", message.structure_problem))
+        return out
+
+    return message.shared("extracted", make)
 
 
 def _distinct(tables: list[Table]) -> list[Table]:
@@ -202,7 +217,7 @@ def _text(
             grids = []
         rest, more = texttables.split(text, budget)
     except Uninspectable as exc:
-        out.problems.append(Unreadable(where, str(exc)))
+        out.problems.append(Unreadable(where, str(exc), exc.structural))
         out.texts.append(TextPart(where, html_to_text(text) if html else text, hidden))
         return
     grids.extend(more)
@@ -269,7 +284,7 @@ def _file(
             inner = BytesParser(policy=email_policy.compat32).parsebytes(data)
             _message(inner, prefix, depth + 1, budget, out)
         elif kind == "ole":
-            raise Uninspectable("encrypted or old-format Office file")
+            raise Uninspectable("encrypted or old-format Office file", structural=False)
         elif kind == "text":
             _text(encoding.decode(data, charset), where, budget, out)
         elif kind == "html":
@@ -277,9 +292,11 @@ def _file(
     except OverBudget:
         raise
     except Uninspectable as exc:
-        out.problems.append(Unreadable(where, str(exc)))
-    except Exception as exc:  # any parser failure on hostile or broken input
-        out.problems.append(Unreadable(where, f"could not be read ({type(exc).__name__})"))
+        out.problems.append(Unreadable(where, str(exc), exc.structural))
+    except Exception as exc:  # a damaged file: the reader gave up on its content
+        out.problems.append(
+            Unreadable(where, f"could not be read ({type(exc).__name__})", structural=False)
+        )
 
 
 def _kind(name: str, data: bytes, ctype: str) -> str:
@@ -530,9 +547,9 @@ def _pdf(data: bytes, budget: Budget) -> str:
     if reader.is_encrypted:
         try:
             if not reader.decrypt(""):
-                raise Uninspectable("encrypted (password protected)")
+                raise Uninspectable("encrypted (password protected)", structural=False)
         except Exception:
-            raise Uninspectable("encrypted (password protected)") from None
+            raise Uninspectable("encrypted (password protected)", structural=False) from None
     pages = []
     for n, page in enumerate(reader.pages):
         if n >= budget.limits.max_pdf_pages:

@@ -15,6 +15,8 @@ from email.utils import getaddresses
 from functools import cached_property
 from typing import TypeVar
 
+from mailguard.intake.structure import Bounded, bounded
+
 # compat32: plain strings instead of header objects. Parsing is several times faster,
 # and it never raises on malformed headers; we decode what we need ourselves.
 _POLICY = email.policy.compat32
@@ -40,8 +42,18 @@ class ParsedMessage:
         return BytesHeaderParser(policy=_POLICY).parsebytes(self.raw)
 
     @cached_property
+    def _bounded(self) -> Bounded:
+        return bounded(self.raw)
+
+    @cached_property
     def message(self) -> Message:
-        return BytesParser(policy=_POLICY).parsebytes(self.raw)
+        """The MIME tree, cut where it grows too deep or too wide (``structure``)."""
+        return BytesParser(policy=_POLICY).parsebytes(self._bounded.raw)
+
+    @property
+    def structure_problem(self) -> str | None:
+        """Why part of the message was left out of ``message``, if it was."""
+        return self._bounded.problem
 
     def addresses(self, *names: str) -> list[tuple[str, str]]:
         """(display name, address) pairs from address headers, tolerant of junk.

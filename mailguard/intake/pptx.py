@@ -46,7 +46,7 @@ def read(data: bytes, budget: Budget) -> Deck:
     archive = check_zip(data, budget)
     names = set(archive.namelist())
     if "ppt/presentation.xml" not in names:
-        raise Uninspectable("not a PowerPoint presentation")
+        raise Uninspectable("not a PowerPoint presentation", structural=False)
     deck = Deck()
     cells = CellCount(budget)
     for number, path in enumerate(_slide_paths(archive, names), start=1):

@@ -248,3 +248,38 @@ def pptx_bytes(
     buf = io.BytesIO()
     deck.save(buf)
     return buf.getvalue()
+
+
+# --- Shapes built to defeat a parser (issue 15) ---------------------------------------
+
+
+def nested_message(depth: int, rows: int = 20, *, list_level: int | None = None,
+                   to: str = "someone@gmail.com") -> bytes:  # fmt: skip
+    """A patient list in multiparts nested ``depth`` levels deep; at the innermost
+    level, or at ``list_level`` (0 = outermost) with plain text at the bottom."""
+    listing = "\r\n".join(", ".join(r) for r in [PATIENT_HEADER, *patients(rows)])
+    at = depth if list_level is None else list_level
+    body = "Content-Type: text/plain\r\n\r\n" + ("see below" if at != depth else listing)
+    for level in range(depth - 1, -1, -1):
+        b = f"level{level}"
+        extra = f"--{b}\r\nContent-Type: text/plain\r\n\r\n{listing}\r\n" if level == at else ""
+        body = (
+            f'Content-Type: multipart/mixed; boundary="{b}"\r\n\r\n'
+            f"{extra}--{b}\r\n{body}\r\n--{b}--\r\n"
+        )
+    head = (
+        f"From: officer@northdown.gov.uk\r\nTo: {to}\r\nSubject: Clinic list\r\n"
+        "MIME-Version: 1.0\r\n"
+    )
+    return (head + body).encode()
+
+
+def many_parts_message(parts: int, rows: int = 20, *, to: str = "someone@gmail.com") -> bytes:
+    """A patient list after ``parts`` empty sibling parts."""
+    listing = "\r\n".join(", ".join(r) for r in [PATIENT_HEADER, *patients(rows)])
+    filler = "".join("--many\r\nContent-Type: text/plain\r\n\r\n.\r\n" for _ in range(parts))
+    return (
+        f"From: officer@northdown.gov.uk\r\nTo: {to}\r\nSubject: Clinic list\r\n"
+        'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="many"\r\n\r\n'
+        f"{filler}--many\r\nContent-Type: text/plain\r\n\r\n{listing}\r\n--many--\r\n"
+    ).encode()

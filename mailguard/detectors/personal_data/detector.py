@@ -31,7 +31,7 @@ from mailguard.detectors.personal_data import special_category, subject
 from mailguard.detectors.personal_data.corroborate import corroborated
 from mailguard.detectors.personal_data.identifiers import Identifier
 from mailguard.detectors.personal_data.layout import Layout
-from mailguard.intake.extract import Extracted, Table, extract
+from mailguard.intake.extract import Extracted, Table, contents_of
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity
 
@@ -130,7 +130,7 @@ def detect(
     message: ParsedMessage, envelope: Envelope, context: DetectionContext | None = None
 ) -> list[Finding]:
     context = context or DetectionContext()
-    extracted = message.shared("extracted", lambda: extract(message.message))
+    extracted = contents_of(message)
     scanned = scan(extracted, context.identifiers, own=context.own)
     return scanned.findings + _own_data(message, envelope, context, extracted, scanned)
 
@@ -292,7 +292,14 @@ def scan(
     out.extend(broken)
     for problem in extracted.problems:
         out.append(
-            Finding(NAME, "UNINSPECTABLE", 1, Severity.MEDIUM, problem.where, problem.reason)
+            Finding(
+                NAME,
+                "UNINSPECTABLE",
+                1,
+                Severity.HIGH if problem.structural else Severity.MEDIUM,
+                problem.where,
+                problem.reason,
+            )
         )
     tables = any(f.type in _ONE_PERSON or f.type == "SPECIAL_CATEGORY" for f in table_findings)
     return Scan(out, names, third, tables, contexts)
@@ -780,7 +787,7 @@ def _quoted(label: str) -> str:
 
 def _out_of_time(where: str, seconds: float) -> Finding:
     detail = f"not checked: the message took longer than {seconds:g}s to inspect"
-    return Finding(NAME, "UNINSPECTABLE", 1, Severity.MEDIUM, where, detail)
+    return Finding(NAME, "UNINSPECTABLE", 1, Severity.HIGH, where, detail)
 
 
 def _uninspectable(where: str, exc: Exception) -> Finding:
@@ -788,7 +795,7 @@ def _uninspectable(where: str, exc: Exception) -> Finding:
         NAME,
         "UNINSPECTABLE",
         1,
-        Severity.MEDIUM,
+        Severity.HIGH,
         where,
         f"could not be checked ({type(exc).__name__})",
     )
