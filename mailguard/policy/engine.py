@@ -3,7 +3,8 @@
 Every rule whose condition holds is recorded. ``allow`` rules exempt the message
 from the rules they name (all others when they name none). Rules in monitor mode
 are recorded and logged but change nothing. Of the rest, the strictest action
-wins: reject > hold > rewrite > tag > pass.
+wins: reject > hold > rewrite > tag > pass; among holds, the strictest release
+(approver > reviewer > sender).
 """
 
 from __future__ import annotations
@@ -72,14 +73,23 @@ def _mode(rule: Rule, policy: Policy) -> Mode:
     return rule.mode or policy.mode
 
 
+_RELEASE_RANK = {"sender": 0, "reviewer": 1, "approver": 2}
+
+
 def _strictest(rules: list[Rule]) -> Rule | None:
+    """The strictest action; among rules with that action, the one whose release needs
+    the most people, so a lenient site rule never loosens a stricter shipped one."""
     best: Rule | None = None
     for rule in rules:
-        action = rule.action.action
-        assert action is not None
-        if best is None or action.strictness > best.action.action.strictness:  # type: ignore[union-attr]
+        if best is None or _rank(rule) > _rank(best):
             best = rule
     return best
+
+
+def _rank(rule: Rule) -> tuple[int, int]:
+    action = rule.action.action
+    assert action is not None
+    return action.strictness, _RELEASE_RANK[rule.release]
 
 
 def holds(cond: Condition, facts: Facts, policy: Policy) -> bool:

@@ -142,6 +142,33 @@ def test_every_fired_rule_is_recorded_and_the_strictest_wins(tmp_path):
     assert d.subject_prefix == "[EXTERNAL]"
 
 
+def test_the_release_needs_the_strictest_of_every_hold_that_fired(tmp_path):
+    """A lenient site rule ahead of a strict one must not loosen who may release."""
+    rules = """
+    - name: site-hold-outside
+      when: {external_recipients: {at_least: 1}}
+      action: hold
+      release: sender
+    - name: hold-nino-list
+      when: {finding: {type: UK_NINO, min_count: 10}}
+      action: hold
+      release: approver
+    - name: hold-nino
+      when: {finding: {type: UK_NINO}}
+      action: hold
+      release: reviewer
+    """
+    pol = policy(tmp_path, rules)
+    listed = decide(pol, to=["a@example.org"], findings=[nino(count=12)])
+    assert (listed.action, listed.release, listed.rule) == (
+        Action.HOLD, "approver", "hold-nino-list"
+    )  # fmt: skip
+    one = decide(pol, to=["a@example.org"], findings=[nino()])
+    assert (one.release, one.rule) == ("reviewer", "hold-nino")
+    plain = decide(pol, to=["a@example.org"])
+    assert (plain.release, plain.rule) == ("sender", "site-hold-outside")
+
+
 def test_allow_exempts_only_the_rules_it_names(tmp_path):
     d = decide(
         policy(tmp_path, COMBINED),
