@@ -41,6 +41,7 @@ class Domains:
 
     internal: tuple[str, ...] = ()
     partner: tuple[str, ...] = ()
+    known: tuple[str, ...] = ()  # real, though they resemble others (an admin said so)
 
     def trust_of(self, domain: str) -> Trust:
         if in_domains(domain, self.internal):

@@ -22,8 +22,9 @@ from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.inspection.context import RecipientDns
 from mailguard.inspection.workers import InspectionError, InspectionPool
-from mailguard.model import Action, Envelope
+from mailguard.model import Action, Decision, Envelope
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.policy.schema import Mode
 from mailguard.replies import Outcome
 from mailguard.runtime import build
 from mailguard.smtp.handler import RelayHandler
@@ -98,12 +99,19 @@ class Relay:
             return Outcome(replies.INSPECTION_FAILED)
         outcome = await self.actions.carry_out(message_id, envelope, raw, inspection, txn)
         delivered = inspection.decision.action in _DELIVERED
-        if self.settings.history_learn and outcome.reply.is_positive and delivered:
+        if self._teaches(inspection.decision) and outcome.reply.is_positive and delivered:
             try:  # delivered (or split into copies), not held: the sender meant them
                 self.recorder.note(envelope, raw)
             except Exception as exc:  # history is a hint; it never costs a message
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return outcome
+
+    def _teaches(self, decision: Decision) -> bool:
+        """Mail in monitor mode, or that a monitored rule would have stopped, teaches
+        nothing: the monitor week must not make a typo domain look normal."""
+        if not self.settings.history_learn or decision.monitored:
+            return False
+        return self.runtime.policy().mode is not Mode.MONITOR
 
     def _web_context(self) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
         """Runs in the UI's thread: its own database connections and upstream pool."""

@@ -152,9 +152,10 @@ class Runtime:
             self.quarantine_store, upstream, on_released=learn, policy=self.policy
         )
 
-    def _learn_released(self, envelope: Envelope, raw: bytes) -> None:
-        """A reviewer confirmed these recipients were meant: the history learns them."""
-        learn_released(self.history, envelope, raw)
+    def _learn_released(self, envelope: Envelope, raw: bytes, by_reviewer: bool) -> None:
+        """Someone confirmed these recipients were meant: the history learns them (and,
+        when a reviewer did, that their domains are real even if they look like others)."""
+        learn_released(self.history, envelope, raw, confirmed=by_reviewer)
 
     @cached_property
     def dns(self) -> DomainChecker:

@@ -57,11 +57,14 @@ def message_key(sender: str, message_id: object, raw: bytes) -> bytes:
 CONFIRMED = 2  # a released recipient is no longer "new" (near-miss RARE is 1)
 
 
-def learn_released(store: HistoryStore, envelope: Envelope, raw: bytes) -> None:
-    """Record a released message now: a reviewer confirmed these recipients were meant."""
+def learn_released(
+    store: HistoryStore, envelope: Envelope, raw: bytes, *, confirmed: bool = False
+) -> None:
+    """Record a released message now: a person confirmed these recipients were meant.
+    ``confirmed``: a reviewer, not the sender, so look-alike domains become real too."""
     sent = sent_message(envelope.mail_from, envelope.rcpt_tos, ParsedMessage(raw), time.time())
     if sent is not None:
-        store.record([dataclasses.replace(sent, weight=CONFIRMED)])
+        store.record([dataclasses.replace(sent, weight=CONFIRMED, confirmed=confirmed)])
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ class SentMessage:
     sightings: tuple[Sighting, ...]
     key: bytes | None = None
     weight: int = 1  # a reviewer-confirmed recipient counts as more than one sighting
+    confirmed: bool = False  # a reviewer released it: its domains are meant (look-alikes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,9 @@ class SenderProfile:
     frequent_domains: tuple[str, ...] = ()
     org_domains: Mapping[str, int] = field(default_factory=dict)  # anyone here wrote there
     names: Mapping[str, str] = field(default_factory=dict)  # recipient → name anyone used
+    # Recipient domains a reviewer released this sender's mail to (never learned from
+    # mail flow): a look-alike stops being one only when a person says so.
+    confirmed_domains: frozenset[str] = frozenset()
     # Most mail goes to people the sender knows; only a new recipient needs the
     # (large, for a shared mailbox) list of frequent contacts, so it loads on demand.
     frequent_loader: Callable[[], tuple[Contact, ...]] | None = field(

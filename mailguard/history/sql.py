@@ -59,6 +59,16 @@ _MIGRATIONS = (
         at REAL NOT NULL
     ) WITHOUT ROWID;
     """,
+    # Domains a reviewer released a sender's mail to: real for that sender even when
+    # they resemble another. Mail flow alone never puts a domain here.
+    """
+    CREATE TABLE confirmed_domains (
+        sender TEXT NOT NULL,
+        domain TEXT NOT NULL,
+        at REAL NOT NULL,
+        PRIMARY KEY (sender, domain)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
@@ -127,6 +137,12 @@ class SQLHistory:
         # A domain counts once per message, however many recipients it had there.
         for domain in sorted({domain_of(s.recipient) for s in message.sightings}):
             tx.execute(self._domain, (message.sender, domain, at, at))
+            if message.confirmed:
+                tx.execute(
+                    "INSERT INTO confirmed_domains (sender, domain, at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (sender, domain) DO UPDATE SET at = excluded.at",
+                    (message.sender, domain, at),
+                )
         tx.execute(self._sender, (message.sender, at, at))
 
     def knows(self, key: bytes) -> bool:
@@ -276,6 +292,13 @@ def read_profile(
             (*rdomains, since),
         ).fetchall()
     )
+    confirmed = frozenset(
+        d
+        for (d,) in db.execute(
+            f"SELECT domain FROM confirmed_domains WHERE sender = ? AND domain IN ({dmarks})",
+            (sender, *rdomains),
+        )
+    )
     names: dict[str, str] = {}
     for r, n in db.execute(
         f"SELECT recipient, name FROM contacts WHERE recipient IN ({marks})"
@@ -293,6 +316,7 @@ def read_profile(
         org_domains,
         names,
         frequent_loader=frequent,
+        confirmed_domains=confirmed,
     )
 
 

@@ -196,6 +196,9 @@ class Organisation(_Strict):
     # Mail to these (and their subdomains) must never travel in clear text: Postfix
     # gets an "encrypt" TLS policy for them (mailguard postfix tls-policy).
     tls_required_domains: Lowered = Field(default_factory=list)
+    # Domains that look like another (bolton.gov.uk and boston.gov.uk) but that the
+    # council really writes to: never flagged as look-alikes. Mail flow never adds any.
+    known_domains: Lowered = Field(default_factory=list)
     # The organisation's own details, never personal data wherever they appear:
     # bank accounts ("20-00-00 12345678" or an IBAN), phone numbers, postal addresses.
     bank_accounts: list[str] = Field(default_factory=list)
@@ -204,7 +207,9 @@ class Organisation(_Strict):
 
     @property
     def domains(self) -> Domains:
-        return Domains(tuple(self.internal_domains), tuple(self.partner_domains))
+        return Domains(
+            tuple(self.internal_domains), tuple(self.partner_domains), tuple(self.known_domains)
+        )
 
     @cached_property
     def own_details(self) -> OwnDetails:

@@ -74,7 +74,7 @@ class QuarantineService:
         self,
         store: QuarantineStore,
         upstream: UpstreamPool | None = None,
-        on_released: Callable[[Envelope, bytes], None] | None = None,
+        on_released: Callable[[Envelope, bytes, bool], None] | None = None,
         policy: Callable[[], Policy] = Policy,
     ) -> None:
         """``on_released`` hears of each delivered release: a reviewer confirmed that
@@ -259,7 +259,8 @@ class QuarantineService:
         self.store.audit(message_id, actor.name, action, note)
         if self.on_released is not None:
             try:
-                self.on_released(Envelope(held.mail_from, delivery.accepted), raw)
+                by_reviewer = actor.role is not Role.SENDER  # a second person looked
+                self.on_released(Envelope(held.mail_from, delivery.accepted), raw, by_reviewer)
             except Exception as exc:  # the release happened; learning is a bonus
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return ReleaseResult(self.get(message_id), delivery)

@@ -46,10 +46,12 @@ class MessageView:
     text: str  # the plain text body (or the HTML body as text when there is no plain one)
     has_html: bool
     attachments: tuple[Attachment, ...]
+    cut: str | None = None  # why part of it is not shown (nested too deeply, ...)
 
 
 def view_of(raw: bytes) -> MessageView:
-    message = ParsedMessage(raw).message
+    parsed = ParsedMessage(raw)
+    message = parsed.message
     headers = tuple(
         (name, _header_text(value)) for name in SHOWN_HEADERS for value in message.get_all(name, [])
     )
@@ -69,7 +71,9 @@ def view_of(raw: bytes) -> MessageView:
             html = decoded_text(part)
     if not text and html:
         text = html_to_text(html)
-    return MessageView(headers, text[:MAX_BODY], bool(html), tuple(attachments))
+    return MessageView(
+        headers, text[:MAX_BODY], bool(html), tuple(attachments), parsed.structure_problem
+    )
 
 
 def safe_html(raw: bytes) -> str:

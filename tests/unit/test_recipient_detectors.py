@@ -307,7 +307,7 @@ def test_genuine_bodies_with_the_same_name_under_another_suffix_pass(domain):
     assert lookalikes(domain, context=SWAP_CTX) == []
 
 
-def test_our_name_under_another_ending_passes_once_configured_or_established():
+def test_our_name_under_another_ending_passes_once_configured_or_confirmed():
     assert lookalikes("northdown.org.uk", context=SWAP_CTX) != []
     partnered = Organisation(
         name="Northdown",
@@ -315,7 +315,14 @@ def test_our_name_under_another_ending_passes_once_configured_or_established():
         partner_domains=["northdown.org.uk"],  # the council's housing trust
     )
     assert lookalikes("northdown.org.uk", context=DetectionContext(partnered.domains)) == []
-    assert lookalikes("northdown.org.uk", context=with_history(northdown_org_uk=5)) == []
+    assert lookalikes("northdown.org.uk", context=with_history(northdown_org_uk=50)) != []
+    confirmed = SenderProfile(
+        "a@northdown.gov.uk", confirmed_domains=frozenset({"northdown.org.uk"})
+    )
+    assert (
+        lookalikes("northdown.org.uk", context=DetectionContext(ORG.domains, history=confirmed))
+        == []
+    )
 
 
 def test_a_frequent_domains_name_with_another_ending_is_a_medium_look_alike():

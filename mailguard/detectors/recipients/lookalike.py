@@ -34,7 +34,6 @@ from mailguard.detectors.recipients.suffixes import ENDING_WORDS, Parts, split
 from mailguard.model import Envelope, Finding, Severity
 
 NAME = "lookalike_domain"
-ESTABLISHED = 2  # messages from anyone here: not a one-off slip of the keyboard
 
 # Public-sector domains staff write to every day.
 PUBLIC_SECTOR = frozenset({"nhs.net", "nhs.uk", "gov.uk", "police.uk", "parliament.uk"})
@@ -277,8 +276,12 @@ def detect_domains(
     established: Collection[str] = (),
 ) -> list[Finding]:
     """``frequent``: domains this sender often writes to, from the history;
-    ``established``: domains the organisation writes to, real whatever they resemble
+    ``established``: domains a person confirmed (an admin's known_domains, a reviewer's
+    release), real whatever they resemble
     (bolton.gov.uk next to boston.gov.uk)."""
+    if frequent:  # a typo domain written to often is still a typo, unless confirmed
+        fixed = references(tuple(internal), tuple(partner))
+        frequent = [d for d in frequent if d in established or fixed.lookalike_of(d) is None]
     refs = references(tuple(internal), tuple(partner), tuple(frequent))
     found: dict[str, LookAlike] = {}
     for rcpt in recipients:
@@ -300,7 +303,9 @@ def detect(message: object, envelope: Envelope, context: DetectionContext) -> li
     partner = context.domains.partner
     history = context.history
     frequent = history.frequent_domains if history else ()
-    established = {d for d, n in history.org_domains.items() if n >= ESTABLISHED} if history else ()
+    # Real whatever they resemble only when a person said so: an admin's known_domains
+    # or a reviewer's release to this sender. Never because mail flowed there.
+    established = set(context.domains.known) | (history.confirmed_domains if history else set())
     return detect_domains(envelope.rcpt_tos, internal, partner, frequent, established)
 
 
