@@ -70,7 +70,7 @@ class Actions:
         if decision.action is Action.REWRITE and decision.rewrite == "split":
             await txn.abort()
             return await self._split(message_id, envelope, raw, inspection, policy)
-        out = raw
+        out = rewrite.strip_own(raw)
         if decision.action is Action.REWRITE:
             out = rewrite.to_bcc(
                 raw,

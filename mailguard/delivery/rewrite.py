@@ -14,7 +14,9 @@ from email.utils import formataddr, getaddresses
 
 from mailguard.addresses import domain_of, in_domains
 
-_FIELD_START = re.compile(rb"^[!-9;-~]+:")  # a header name then a colon (RFC 5322 3.6.8)
+# A header name then a colon (RFC 5322 3.6.8), with the obsolete syntax's blanks before
+# the colon (4.5.8) that receivers still accept: "X-Mailguard-Verdict : pass".
+_FIELD_START = re.compile(rb"^[!-9;-~]+[ \t]*:")
 
 
 def split_head(raw: bytes) -> tuple[list[bytes], bytes]:
@@ -41,6 +43,16 @@ def _name(field: bytes) -> bytes:
 
 def _field(name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode()
+
+
+def strip_own(raw: bytes) -> bytes:
+    """Without any X-Mailguard-* header a sender put in, on every path out (passed,
+    released): only mailguard may speak for mailguard. Other bytes are untouched."""
+    end = raw.find(b"\r\n\r\n")
+    if b"x-mailguard-" not in raw[: end if end >= 0 else len(raw)].lower():
+        return raw
+    fields, rest = split_head(raw)
+    return b"".join(f for f in fields if not _name(f).startswith(b"x-mailguard-")) + rest
 
 
 def tag(raw: bytes, verdict: str, rules: Sequence[str], subject_prefix: str | None) -> bytes:

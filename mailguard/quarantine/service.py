@@ -229,7 +229,7 @@ class QuarantineService:
         if raw is None:  # cannot happen for a held message; never pretend it was sent
             self.store.transition(message_id, State.RELEASING, State.HELD)
             raise QuarantineError(f"message {message_id} has no stored content")
-        out = self._as_bcc(raw, held) if as_bcc else raw
+        out = rewrite.strip_own(self._as_bcc(raw, held) if as_bcc else raw)
         try:
             delivery = await deliver(
                 self.upstream, held.mail_from, rcpts, out, smtputf8=held.smtputf8
