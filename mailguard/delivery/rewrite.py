@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from email.header import Header, decode_header, make_header
-from email.utils import formataddr, getaddresses
+from email.utils import getaddresses
 
 from mailguard.addresses import domain_of, in_domains
 
@@ -101,19 +101,28 @@ def _address_field(name: str, addresses: Sequence[tuple[str, str]]) -> bytes:
 
 
 def _mailbox(display: str, address: str) -> str:
-    """formataddr refuses non-ASCII addresses; SMTPUTF8 mail carries them as UTF-8."""
-    if address.isascii():
-        return formataddr((display, address), charset="utf-8")
+    """One mailbox whose display name can never read as more addresses.
+
+    ASCII names are a bare phrase only when every word is an atom (and none looks like
+    an encoded word); anything else is a quoted string. Other names become RFC 2047
+    encoded words, which parsers decode only after they have split the addresses.
+    formataddr is not used: it refuses the UTF-8 addresses of SMTPUTF8 mail.
+    """
+    display = _CONTROL.sub(" ", display).strip()
     if not display:
         return address
-    name = display if display.isascii() else Header(display, "utf-8").encode()
-    return f"{_quoted(name)} <{address}>"
+    if not display.isascii():
+        name = Header(display, "utf-8").encode(linesep="\r\n")
+    elif _PHRASE.fullmatch(display) and "=?" not in display:
+        name = display
+    else:
+        name = '"' + display.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return f"{name} <{address}>"
 
 
-def _quoted(name: str) -> str:
-    if name.startswith("=?") or not any(c in name for c in '()<>[]:;@\\,."'):
-        return name
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_PHRASE = re.compile(rf"{_ATOM}(?: {_ATOM})*")
 
 
 def _with_recipients(fields: list[bytes], rest: bytes, to: bytes, cc: bytes | None) -> bytes:

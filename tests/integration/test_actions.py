@@ -143,6 +143,33 @@ async def test_thirty_visible_residents_are_moved_to_bcc_and_all_still_receive_i
     assert "bin collection" not in text and not any(r in text for r in residents)
 
 
+async def test_a_crafted_display_name_cannot_become_visible_recipients_after_bcc(sink, guarded):
+    """A name that looks like encoded words and addresses, on a UTF-8 colleague's address,
+    must stay one quoted name when the residents are moved to Bcc."""
+    sender = address()
+    residents = [address("example.org") for _ in range(12)]
+    colleague = f"jö.{address()}"
+    crafted = '"=?x?= <leak@gmail.com>, other@gmail.com, J"'
+    content = compose(sender=sender, to=residents, extra_headers=[f"Cc: {crafted} <{colleague}>"])
+    errors, _ = await aiosmtplib.send(
+        content,
+        sender=sender,
+        recipients=[*residents, colleague],
+        hostname=HOST,
+        port=guarded.port,
+        mail_options=["SMTPUTF8"],
+        timeout=30,
+    )
+    assert errors == {}
+
+    sink.wait_for(2)
+    [got] = messages(sink)
+    cc = parse(got.content)["Cc"]
+    shown = [a.addr_spec.encode("utf-8", "surrogateescape").decode() for a in cc.addresses]
+    assert shown == [colleague]
+    assert cc.addresses[0].display_name == "=?x?= <leak@gmail.com>, other@gmail.com, J"
+
+
 async def test_tag_adds_verdict_headers_and_subject_prefix(sink, guarded):
     rcpt = "someone@tag.example"
     await send(guarded.port, address(), [rcpt], compose(to=[rcpt], subject="Minutes"))

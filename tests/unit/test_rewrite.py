@@ -3,6 +3,9 @@
 import email
 import email.policy
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from mailguard.delivery import rewrite
 
 INTERNAL = ["northdown.gov.uk"]
@@ -123,3 +126,67 @@ def test_non_ascii_subject_prefix_is_added_once_with_its_space():
     once = rewrite.tag(raw, "tag", [], "[EXTERNÉ]")
     twice = rewrite.tag(once, "tag", [], "[EXTERNÉ]")
     assert parse(twice)["Subject"] == "[EXTERNÉ] Café"
+
+
+def _visible(raw: bytes, field: str) -> list[tuple[str, str]]:
+    """Who a reader's mail program shows in a field: (display name, address)."""
+    header = parse(raw)[field]
+    if header is None:
+        return []
+    return [
+        (a.display_name, a.addr_spec.encode("utf-8", "surrogateescape").decode("utf-8"))
+        for a in header.addresses
+    ]
+
+
+def test_a_display_name_that_looks_like_an_encoded_word_stays_one_name():
+    """The outside review's case: a UTF-8 address made the name lose its quotes."""
+    raw = (
+        "From: x@northdown.gov.uk\r\nTo: a@example.org\r\n"
+        'Cc: "=?x?= <a@gmail.com>, b@gmail.com, J" <jö@northdown.gov.uk>\r\n\r\nhi\r\n'
+    ).encode()
+    out = rewrite.to_bcc(raw, internal_domains=INTERNAL, sender="x@northdown.gov.uk")
+    assert _visible(out, "Cc") == [("=?x?= <a@gmail.com>, b@gmail.com, J", "jö@northdown.gov.uk")]
+    assert b"gmail.com>" not in out.split(b"\r\n\r\n")[0].replace(b'"=?x?= <a@gmail.com>', b"")
+
+
+_NAME_CHARS = list(" \"\\(),.:;<>@[]=?!#'-_~") + list("AbZé€ł文") + ["=?", "?="]
+_LOCAL = (
+    st.lists(st.sampled_from(list("abcxyz019._-+é文")), min_size=1, max_size=8)
+    .map("".join)
+    .filter(lambda s: not s.startswith(".") and not s.endswith(".") and ".." not in s)
+)
+_MAILBOX = st.tuples(
+    st.lists(st.sampled_from(_NAME_CHARS), max_size=12).map("".join),
+    _LOCAL,
+    st.sampled_from(["northdown.gov.uk", "housing.northdown.gov.uk", "example.org"]),
+)
+
+
+def _quoted_input(display: str, address: str) -> str:
+    """How a careful mail client writes a mailbox: any name as a quoted string."""
+    if not display:
+        return address
+    return '"' + display.replace("\\", "\\\\").replace('"', '\\"') + f'" <{address}>'
+
+
+@settings(max_examples=300, deadline=None)
+@given(to=st.lists(_MAILBOX, min_size=1, max_size=4), cc=st.lists(_MAILBOX, max_size=4))
+def test_a_rewritten_header_parses_to_exactly_the_intended_mailboxes(to, cc):
+    def header(mailboxes):
+        return ", ".join(_quoted_input(n, f"{local}@{dom}") for n, local, dom in mailboxes)
+
+    raw = f"From: x@northdown.gov.uk\r\nTo: {header(to)}\r\n"
+    raw += f"Cc: {header(cc)}\r\n" if cc else ""
+    raw = (raw + "Subject: s\r\n\r\nbody\r\n").encode()
+    out = rewrite.to_bcc(raw, internal_domains=INTERNAL, sender="x@northdown.gov.uk")
+
+    def intended(mailboxes):
+        return [(" ".join(n.split()), f"{lo}@{d}") for n, lo, d in mailboxes if d != "example.org"]
+
+    def shown(field):
+        return [(" ".join(n.split()), a) for n, a in _visible(out, field)]
+
+    assert shown("To") == intended(to)
+    assert shown("Cc") == intended(cc)
+    assert out.endswith(b"\r\n\r\nbody\r\n")
