@@ -116,6 +116,9 @@ class Settings(BaseModel):
     upstream_tls: Literal["none", "opportunistic", "required"] = "none"
     upstream_tls_ca: Path | None = None
     upstream_tls_verify: bool = True
+    # Tagged and rewritten mail names the rules that fired (X-Mailguard-Rules) only when
+    # every recipient of that copy is internal; true names them to outside readers too.
+    rules_header_outside: bool = False
 
     @model_validator(mode="after")
     def _database_url(self) -> Settings:

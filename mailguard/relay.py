@@ -68,6 +68,7 @@ class Relay:
             hostname=settings.hostname,
             spawn=self.spawn,
             links=self.runtime.links if settings.web is not None else None,
+            rules_outside=settings.rules_header_outside,
         )
         self.dns = RecipientDns(self.runtime.inspection, self.runtime.dns, self.runtime.live_policy)
         handler = RelayHandler(

@@ -9,10 +9,11 @@ durably held.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mailguard import log as mglog
+from mailguard.addresses import domain_of, in_domains
 from mailguard import replies
 from mailguard.actions import notify
 from mailguard.delivery import rewrite
@@ -42,15 +43,19 @@ class Actions:
         hostname: str,
         spawn: Callable[[Any], None],
         links: SenderLinks | None = None,
+        rules_outside: bool = False,
     ) -> None:
         """``policy`` gives the rules in force now (an empty policy when none is);
-        ``links``: signed links for hold notices, when the review UI can serve them."""
+        ``links``: signed links for hold notices, when the review UI can serve them;
+        ``rules_outside``: name the rules that fired in mail that leaves the council too
+        (off: rule names are internal detail an outside reader should not learn)."""
         self.upstream = upstream
         self.quarantine = quarantine
         self._policy = policy
         self.hostname = hostname
         self._spawn = spawn
         self.links = links
+        self.rules_outside = rules_outside
 
     async def carry_out(
         self,
@@ -80,7 +85,8 @@ class Actions:
                 keep_internal_visible=policy.rewrite.keep_internal_visible,
             )
         if decision.action in (Action.TAG, Action.REWRITE):
-            out = rewrite.tag(out, decision.action.value, decision.rules, decision.subject_prefix)
+            rules = self._rules_shown(decision, envelope.rcpt_tos, policy)
+            out = rewrite.tag(out, decision.action.value, rules, decision.subject_prefix)
         started = time.perf_counter()
         try:
             upstream = await txn.data(out)
@@ -92,6 +98,14 @@ class Actions:
         if upstream.is_positive:
             self._notify(message_id, envelope, raw, decision, policy)
         return Outcome(upstream, inspection, upstream, time.perf_counter() - started)
+
+    def _rules_shown(
+        self, decision: Decision, rcpts: Sequence[str], policy: Policy
+    ) -> tuple[str, ...]:
+        internal = policy.organisation.internal_domains
+        if self.rules_outside or all(in_domains(domain_of(r), internal) for r in rcpts):
+            return tuple(decision.rules)
+        return ()
 
     async def _hold(
         self,
@@ -132,7 +146,8 @@ class Actions:
                 sender=envelope.mail_from,
                 to_shows=policy.rewrite.to,
             )
-            return rewrite.tag(body, decision.action.value, decision.rules, None)
+            rules = self._rules_shown(decision, rcpts, policy)
+            return rewrite.tag(body, decision.action.value, rules, None)
 
         plan = rewrite.split_plan(envelope.rcpt_tos, internal)
         for n, rcpts in enumerate(plan):

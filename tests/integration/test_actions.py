@@ -132,7 +132,7 @@ async def test_thirty_visible_residents_are_moved_to_bcc_and_all_still_receive_i
     assert all(c in str(delivered["Cc"]) for c in colleagues)  # colleagues stay visible
     assert str(delivered["To"]) == "undisclosed-recipients:;"
     assert delivered["X-Mailguard-Verdict"] == "rewrite"
-    assert delivered["X-Mailguard-Rules"] == "bulk-visible"
+    assert delivered["X-Mailguard-Rules"] is None  # rule names stay inside the council
     assert got.content.endswith(content.split(b"\r\n\r\n", 1)[1])  # body untouched
 
     # The sender is told what changed, without the message's content or recipients.
@@ -177,7 +177,33 @@ async def test_tag_adds_verdict_headers_and_subject_prefix(sink, guarded):
     delivered = parse(got.content)
     assert delivered["Subject"] == "[EXTERNAL] Minutes"
     assert delivered["X-Mailguard-Verdict"] == "tag"
-    assert delivered["X-Mailguard-Rules"] == "tag-external"
+    assert delivered["X-Mailguard-Rules"] is None  # an outside reader learns no rule names
+
+
+async def test_rule_names_are_shown_inside_the_council_and_outside_only_when_asked(
+    sink, start_mailguard, tmp_path
+):
+    policy = tmp_path / "names.yaml"
+    policy.write_text(
+        POLICY.replace(
+            "recipient_domain: tag.example", f"recipient_domain: [tag.example, {COUNCIL}]"
+        )
+    )
+    quiet = start_mailguard(sink.port, "--policy", str(policy))
+    colleague = address()
+    await send(quiet.port, address(), [colleague], compose(to=[colleague]))
+    [inside] = sink.wait_for(1)
+    assert parse(inside.content)["X-Mailguard-Rules"] == "tag-external"
+
+    sink.reset()
+    config = tmp_path / "mailguard.yaml"
+    config.write_text("rules_header_outside: true\n")
+    telling = start_mailguard(sink.port, "--policy", str(policy), "--config", str(config))
+    await send(
+        telling.port, address(), ["someone@tag.example"], compose(to=["someone@tag.example"])
+    )
+    [outside] = sink.wait_for(1)
+    assert parse(outside.content)["X-Mailguard-Rules"] == "tag-external"
 
 
 async def test_reject_is_a_550_with_the_rules_reason(sink, guarded):
