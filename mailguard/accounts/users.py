@@ -44,6 +44,21 @@ _MIGRATIONS = (
     );
     CREATE INDEX sessions_by_name ON sessions (name);
     """,
+    # v2: every change to an account, by whom; and when each user got their role,
+    # so a right granted after a release was asked for cannot approve it.
+    """
+    CREATE TABLE user_changes (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at REAL NOT NULL,
+        actor TEXT NOT NULL,
+        name TEXT NOT NULL,
+        change TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX user_changes_at ON user_changes (seq DESC);
+    ALTER TABLE users ADD COLUMN role_since REAL;
+    UPDATE users SET role_since = created_at;
+    """,
 )
 
 
@@ -57,10 +72,22 @@ class User:
     role: Role
     created_at: float
     disabled: bool = False
+    role_since: float | None = None  # when the current role was given (None: at creation)
 
     @property
     def actor(self) -> Actor:
-        return Actor(self.name, self.role)
+        return Actor(self.name, self.role, since=self.role_since or self.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class UserChange:
+    """One line of the user-management audit: who changed which account, and how."""
+
+    at: float
+    actor: str
+    name: str
+    change: str  # added, role, disabled, enabled, password
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,51 +106,67 @@ class UserStore:
 
     # --- users -----------------------------------------------------------------------
 
-    def add(self, name: str, role: Role, password: str) -> User:
+    def add(self, name: str, role: Role, password: str, *, by: str) -> User:
+        """``by``: who made the change, for the audit (an account or a shell user)."""
         if not _NAME.match(name):
             raise AccountError("a user name is 2-64 letters, digits, '.', '_', '@' or '-'")
         if role not in STAFF_ROLES:
             raise AccountError("role must be reviewer, approver or admin")
         _check_password(password)
         user = User(name, role, time.time())
-        cur = self.db.execute(
-            "INSERT INTO users (name, role, password, created_at)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
-            (name, role.value, self._hasher.hash(password), user.created_at),
-        )
+        with self.db.transaction() as tx:
+            cur = tx.execute(
+                "INSERT INTO users (name, role, password, created_at, role_since)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, role.value, self._hasher.hash(password), user.created_at, user.created_at),
+            )
+            if cur.rowcount == 1:
+                _record(tx, by, name, "added", role.value, user.created_at)
         if cur.rowcount != 1:
             raise AccountError(f"user {name} exists already")
         return user
 
     def get(self, name: str) -> User | None:
-        row = self.db.execute(
-            "SELECT name, role, created_at, disabled FROM users WHERE name = ?", (name,)
-        ).fetchone()
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
         return _user(row) if row else None
 
     def list(self) -> list[User]:
-        rows = self.db.execute(
-            "SELECT name, role, created_at, disabled FROM users ORDER BY name"
-        ).fetchall()
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM users ORDER BY name").fetchall()
         return [_user(r) for r in rows]
 
-    def set_password(self, name: str, password: str) -> None:
+    def set_password(self, name: str, password: str, *, by: str) -> None:
         _check_password(password)
-        self._update(name, "password = ?", self._hasher.hash(password))
+        self._update(name, "password = ?", self._hasher.hash(password), by, "password", "")
 
-    def set_role(self, name: str, role: Role) -> None:
+    def set_role(self, name: str, role: Role, *, by: str) -> None:
         if role not in STAFF_ROLES:
             raise AccountError("role must be reviewer, approver or admin")
-        self._update(name, "role = ?", role.value)
+        self._update(
+            name, "role = ?, role_since = ?", (role.value, time.time()), by, "role", role.value
+        )
 
-    def set_disabled(self, name: str, disabled: bool) -> None:
-        self._update(name, "disabled = ?", int(disabled))
+    def set_disabled(self, name: str, disabled: bool, *, by: str) -> None:
+        change = "disabled" if disabled else "enabled"
+        self._update(name, "disabled = ?", int(disabled), by, change, "")
 
-    def _update(self, name: str, assignment: str, value: object) -> None:
+    def changes(self, limit: int = 500) -> list[UserChange]:
+        """The user-management audit, newest first."""
+        rows = self.db.execute(
+            "SELECT at, actor, name, change, detail FROM user_changes ORDER BY seq DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [UserChange(float(r[0]), *(str(v) for v in r[1:])) for r in rows]
+
+    def _update(
+        self, name: str, assignment: str, value: object, by: str, change: str, detail: str
+    ) -> None:
+        values = value if isinstance(value, tuple) else (value,)
         with self.db.transaction() as tx:
-            cur = tx.execute(f"UPDATE users SET {assignment} WHERE name = ?", (value, name))
+            cur = tx.execute(f"UPDATE users SET {assignment} WHERE name = ?", (*values, name))
             # Any change to who someone is or what they may do ends their sessions.
             tx.execute("DELETE FROM sessions WHERE name = ?", (name,))
+            if cur.rowcount == 1:
+                _record(tx, by, name, change, detail, time.time())
         if cur.rowcount != 1:
             raise AccountError(f"no user {name}")
 
@@ -133,10 +176,9 @@ class UserStore:
         An unknown name costs the same hash as a known one, so timing tells nothing.
         """
         row = self.db.execute(
-            "SELECT name, role, created_at, disabled, password FROM users WHERE name = ?",
-            (name,),
+            f"SELECT {_COLUMNS}, password FROM users WHERE name = ?", (name,)
         ).fetchone()
-        stored = row[4] if row else self._dummy
+        stored = row[5] if row else self._dummy
         try:
             self._hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -144,8 +186,10 @@ class UserStore:
         if row is None or row[3]:
             return None
         if self._hasher.check_needs_rehash(stored):
-            self.set_password(name, password)
-        return _user(row[:4])
+            self.db.execute(
+                "UPDATE users SET password = ? WHERE name = ?", (self._hasher.hash(password), name)
+            )
+        return _user(row[:5])
 
     # --- sessions --------------------------------------------------------------------
 
@@ -163,13 +207,13 @@ class UserStore:
 
     def session(self, token: str) -> Session | None:
         row = self.db.execute(
-            "SELECT u.name, u.role, u.created_at, u.disabled, s.csrf, s.expires_at"
-            " FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?",
+            "SELECT u.name, u.role, u.created_at, u.disabled, u.role_since, s.csrf,"
+            " s.expires_at FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?",
             (_digest(token),),
         ).fetchone()
-        if row is None or row[3] or row[5] < time.time():
+        if row is None or row[3] or row[6] < time.time():
             return None
-        return Session(_user(row[:4]), row[4], row[5])
+        return Session(_user(row[:5]), row[5], row[6])
 
     def end_session(self, token: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE token = ?", (_digest(token),))
@@ -224,6 +268,22 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+_COLUMNS = "name, role, created_at, disabled, role_since"
+
+
 def _user(row: tuple[object, ...]) -> User:
-    name, role, created, disabled = row
-    return User(str(name), Role(role), float(created), bool(disabled))  # type: ignore[arg-type]
+    name, role, created, disabled, since = row
+    return User(
+        str(name),
+        Role(role),
+        float(created),  # type: ignore[arg-type]
+        bool(disabled),
+        float(since) if since is not None else None,  # type: ignore[arg-type]
+    )
+
+
+def _record(tx: Database, by: str, name: str, change: str, detail: str, at: float) -> None:
+    tx.execute(
+        "INSERT INTO user_changes (at, actor, name, change, detail) VALUES (?, ?, ?, ?, ?)",
+        (at, by, name, change, detail),
+    )

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from mailguard import log as mglog
-from mailguard.addresses import domain_of, in_domains
 from mailguard import replies
 from mailguard.actions import notify
+from mailguard.addresses import domain_of, in_domains
 from mailguard.delivery import rewrite
 from mailguard.delivery.upstream import (
     Delivery,

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import getpass
 import json
-import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,14 +13,19 @@ from typing import Any
 import click
 
 from mailguard.cli.common import fail, json_option, opened, runtime_from, state_options
+from mailguard.cli.identity import Acting, IdentityError, acting
 from mailguard.quarantine.service import (
     Actor,
     QuarantineError,
     QuarantineService,
     ReleaseResult,
-    Role,
 )
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
+
+BY_HELP = (
+    "Act for this user account: admins only, with --reason; the audit names you too."
+    "  [you: the operating-system user]"
+)
 
 
 def _common(f: Any) -> Any:
@@ -39,14 +42,15 @@ def _service(config_file: Path | None, *, deliver: bool = False, **flags: Any) -
     return opened("the quarantine", lambda: runtime.quarantine_offline)
 
 
-def _who(by: str | None) -> str:
-    return by or os.environ.get("SUDO_USER") or getpass.getuser()
-
-
-def _admin(by: str | None) -> Actor:
-    """Whoever runs the CLI on the server has a shell there: an admin, who still needs a
-    second person for two-person releases."""
-    return Actor(_who(by), Role.ADMIN)
+def _acting(config_file: Path | None, by: str | None, reason: str, **flags: Any) -> Acting:
+    """The shell user (or, for an admin with a reason, the account named by --by)."""
+    users = opened("users", lambda: runtime_from(config_file, **flags).users)
+    try:
+        return acting(users, by, reason)
+    except IdentityError as exc:
+        fail(str(exc), code=1)
+    finally:
+        users.close()
 
 
 @click.group("quarantine")
@@ -128,7 +132,7 @@ def show(
 Deliver = Callable[[QuarantineService, str, Actor, str], Awaitable[ReleaseResult]]
 
 
-def _delivering(done: str, reason_help: str, by_help: str, act: Deliver) -> Any:
+def _delivering(done: str, reason_help: str, default_reason: str, act: Deliver) -> Any:
     """``release`` and ``approve``: the same options, and one delivery upstream."""
 
     def command(
@@ -144,16 +148,17 @@ def _delivering(done: str, reason_help: str, by_help: str, act: Deliver) -> Any:
         service = _service(
             config_file, deliver=True, data_dir=data_dir, database=database, upstream=upstream
         )
+        who = _acting(config_file, by, reason, data_dir=data_dir, database=database)
         _deliver(
             service,
-            lambda s: act(s, message_id, _admin(by), reason),
+            lambda s: act(s, message_id, who.actor, who.noted(reason or default_reason)),
             f"{done} {message_id}",
             as_json,
         )
 
     for option in (
         click.option("--upstream", help="Deliver to this HOST:PORT [from config]."),
-        click.option("--by", help=by_help),
+        click.option("--by", help=BY_HELP),
         click.option("--reason", default="", help=reason_help),
         click.argument("message_id"),
         _common,
@@ -168,8 +173,8 @@ release = quarantine.command(
     _delivering(
         "released",
         "Why it may go out (recorded in the audit).",
-        "Who releases it [the current user].",
-        lambda s, held, who, reason: s.release(held, who, reason or "(no reason given)"),
+        "(no reason given)",
+        lambda s, held, who, reason: s.release(held, who, reason),
     )
 )
 
@@ -206,7 +211,7 @@ def _deliver(
 @_common
 @click.argument("message_id")
 @click.option("--reason", required=True, help="Why it may go out (recorded in the audit).")
-@click.option("--by", help="Who asks [the current user].")
+@click.option("--by", help=BY_HELP)
 def request_release(
     config_file: Path | None,
     data_dir: Path | None,
@@ -219,7 +224,8 @@ def request_release(
     """Ask for a two-person release; a different approver must then approve it."""
     service = _service(config_file, data_dir=data_dir, database=database)
     try:
-        held = service.request_release(message_id, _admin(by), reason)
+        who = _acting(config_file, by, reason, data_dir=data_dir, database=database)
+        held = service.request_release(message_id, who.actor, who.noted(reason))
     except QuarantineError as exc:
         fail(str(exc), code=1)
     click.echo(json.dumps(held_json(held)) if as_json else f"release of {message_id} requested")
@@ -231,7 +237,7 @@ approve = quarantine.command(
     _delivering(
         "approved and released",
         "A note for the audit.",
-        "Who approves [the current user].",
+        "",
         lambda s, held, who, reason: s.approve(held, who, reason),
     )
 )
@@ -241,7 +247,7 @@ approve = quarantine.command(
 @_common
 @click.argument("message_id")
 @click.option("--reason", default="", help="Why it must not go out (recorded in the audit).")
-@click.option("--by", help="Who rejects it [the current user].")
+@click.option("--by", help=BY_HELP)
 def reject(
     config_file: Path | None,
     data_dir: Path | None,
@@ -254,7 +260,8 @@ def reject(
     """Never deliver a held message: its content is deleted, its record kept."""
     service = _service(config_file, data_dir=data_dir, database=database)
     try:
-        held = service.reject(message_id, _admin(by), reason or "(no reason given)")
+        who = _acting(config_file, by, reason, data_dir=data_dir, database=database)
+        held = service.reject(message_id, who.actor, who.noted(reason or "(no reason given)"))
     except QuarantineError as exc:
         fail(str(exc), code=1)
     click.echo(json.dumps(held_json(held)) if as_json else f"rejected {message_id}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ import click
 
 from mailguard.accounts.users import AccountError, UserStore
 from mailguard.cli.common import fail, opened, runtime_from, state_options
+from mailguard.cli.identity import shell_user
 from mailguard.quarantine.service import Role
 
 ROLES = click.Choice(["reviewer", "approver", "admin"])
@@ -49,7 +51,7 @@ def add(
     releases) or admin (also manages users)."""
     store = _store(config_file, data_dir, database)
     try:
-        store.add(name, Role(role), _password(password_stdin))
+        store.add(name, Role(role), _password(password_stdin), by=shell_user())
     except AccountError as exc:
         fail(str(exc))
     finally:
@@ -67,6 +69,20 @@ def list_users(config_file: Path | None, data_dir: Path | None, database: str | 
     store.close()
 
 
+@users.command("changes")
+@state_options
+@click.option("--limit", type=int, default=100, show_default=True)
+def changes(
+    config_file: Path | None, data_dir: Path | None, database: str | None, limit: int
+) -> None:
+    """Who added, changed, disabled or enabled which account, newest first."""
+    store = _store(config_file, data_dir, database)
+    for c in store.changes(limit):
+        when = dt.datetime.fromtimestamp(c.at).astimezone().strftime("%Y-%m-%d %H:%M")
+        click.echo(f"{when}  {c.actor:<16} {c.change:<9} {c.name:<24} {c.detail}")
+    store.close()
+
+
 @users.command("passwd")
 @state_options
 @click.argument("name")
@@ -80,7 +96,10 @@ def passwd(
 ) -> None:
     """Set a new password; the user's sessions end."""
     _change(
-        config_file, data_dir, database, lambda s: s.set_password(name, _password(password_stdin))
+        config_file,
+        data_dir,
+        database,
+        lambda s: s.set_password(name, _password(password_stdin), by=shell_user()),
     )
     click.echo(f"password of {name} changed")
 
@@ -93,7 +112,9 @@ def role(
     config_file: Path | None, data_dir: Path | None, database: str | None, name: str, role: str
 ) -> None:
     """Change what a user may do; their sessions end."""
-    _change(config_file, data_dir, database, lambda s: s.set_role(name, Role(role)))
+    _change(
+        config_file, data_dir, database, lambda s: s.set_role(name, Role(role), by=shell_user())
+    )
     click.echo(f"{name} is now {role}")
 
 
@@ -104,7 +125,7 @@ def disable(
     config_file: Path | None, data_dir: Path | None, database: str | None, name: str
 ) -> None:
     """Stop a user logging in (a leaver); their sessions end."""
-    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, True))
+    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, True, by=shell_user()))
     click.echo(f"{name} disabled")
 
 
@@ -115,7 +136,7 @@ def enable(
     config_file: Path | None, data_dir: Path | None, database: str | None, name: str
 ) -> None:
     """Let a disabled user log in again."""
-    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, False))
+    _change(config_file, data_dir, database, lambda s: s.set_disabled(name, False, by=shell_user()))
     click.echo(f"{name} enabled")
 
 

@@ -50,6 +50,12 @@ class Role(enum.Enum):
 class Actor:
     name: str
     role: Role
+    # When this person got the role they act with (an account's creation or its last
+    # role change); None when nothing records it (a shell user, a sender's link).
+    since: float | None = None
+
+    def held_role_before(self, at: float) -> bool:
+        return self.since is None or self.since <= at
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +66,7 @@ class Choices:
     request: bool = False  # ask for a two-person release
     approve: bool = False  # someone else asked; this person may approve
     waiting: bool = False  # asked, and waiting for a different approver
+    too_new: bool = False  # an approver whose role is newer than the request
     reject: bool = False
 
 
@@ -129,12 +136,15 @@ class QuarantineService:
         if held.state is not State.HELD:
             return Choices()
         staff = actor.role is not Role.SENDER
-        approve = held.request is not None and actor.role.approves and held.request.by != actor.name
+        asked = held.request
+        approver = asked is not None and actor.role.approves and asked.by != actor.name
+        too_new = approver and asked is not None and not actor.held_role_before(asked.at)
         return Choices(
             release=self.may_release_directly(held, actor),
-            request=staff and held.release == "approver" and held.request is None,
-            approve=approve,
-            waiting=held.request is not None and not approve,
+            request=staff and held.release == "approver" and asked is None,
+            approve=approver and not too_new,
+            waiting=asked is not None and not (approver and not too_new),
+            too_new=too_new,
             reject=staff or actor.name.lower() == held.mail_from.lower(),
         )
 
@@ -203,6 +213,11 @@ class QuarantineService:
             raise QuarantineError("nobody has asked for this release yet")
         if held.request.by == actor.name:
             raise NotAllowed("the person who asked for the release cannot also approve it")
+        if not actor.held_role_before(held.request.at):
+            raise NotAllowed(
+                f"{actor.name} became {actor.role.value} after this release was asked for;"
+                " an approver who held the role then must approve it"
+            )
         if len(reason) > MAX_REASON:
             raise QuarantineError(f"keep the note under {MAX_REASON} characters")
         note = f"approved request by {held.request.by}: {held.request.reason}"

@@ -374,17 +374,18 @@ class _Web:
         if request.method == "POST":
             form: FormData = request.state.form
             name = str(form.get("name", "")).strip()
+            by = request.state.session.user.name
             try:
                 match form.get("do"):
                     case "add":
                         role = Role(str(form.get("role", "")))
-                        self.ctx.users.add(name, role, str(form.get("password", "")))
+                        self.ctx.users.add(name, role, str(form.get("password", "")), by=by)
                     case "role":
-                        self.ctx.users.set_role(name, Role(str(form.get("role", ""))))
+                        self.ctx.users.set_role(name, Role(str(form.get("role", ""))), by=by)
                     case "disable":
-                        self.ctx.users.set_disabled(name, True)
+                        self.ctx.users.set_disabled(name, True, by=by)
                     case "enable":
-                        self.ctx.users.set_disabled(name, False)
+                        self.ctx.users.set_disabled(name, False, by=by)
                     case _:
                         raise AccountError("unknown request")
             except (AccountError, ValueError) as exc:
@@ -396,6 +397,7 @@ class _Web:
             "users.html",
             status,
             users=self.ctx.users.list(),
+            changes=self.ctx.users.changes(100),
             roles=[r.value for r in STAFF_ROLES],
             error=error,
             done=DONE.get(request.query_params.get("done", ""), ""),

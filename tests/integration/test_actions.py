@@ -9,10 +9,12 @@ import json
 import signal
 import subprocess
 import sys
+import uuid
 
 import aiosmtplib
 import pytest
 
+from mailguard.cli.identity import shell_user
 from tests.support.mail import COUNCIL, address, compose
 from tests.support.net import HOST, eventually
 
@@ -279,29 +281,85 @@ async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(s
     ]
 
 
+def users(mg, *args: str, password: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "mailguard", "users", *args, "--data-dir", str(mg.data_dir)],
+        input=password,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 async def test_two_person_release_from_the_command_line_needs_a_second_person(sink, guarded):
+    """The shell user is who acts; a second person must be a real, older account."""
+    me = shell_user()
+    bob = f"bob{uuid.uuid4().hex[:6]}"
+    added = users(guarded, "add", bob, "--role", "approver", "--password-stdin", password="x" * 16)
+    assert added.returncode == 0, added.stderr
     sender, rcpt = address(), "gp@approve.example"
     content = compose(sender=sender, to=[rcpt], subject="Assessment")
     _, reply = await send(guarded.port, sender, [rcpt], content)
     message_id = reply.split()[-1]
     up = f"{HOST}:{sink.port}"
 
-    direct = quarantine(guarded, "release", message_id, "--by", "alice", "--upstream", up)
+    direct = quarantine(guarded, "release", message_id, "--upstream", up)
     assert direct.returncode == 1 and messages(sink) == []
-    asked = quarantine(
-        guarded, "request-release", message_id, "--reason", "GP asked", "--by", "alice"
-    )
+    asked = quarantine(guarded, "request-release", message_id, "--reason", "GP asked")
     assert asked.returncode == 0, asked.stderr
-    own = quarantine(guarded, "approve", message_id, "--by", "alice", "--upstream", up)
-    assert own.returncode == 1 and messages(sink) == []
+    own = quarantine(guarded, "approve", message_id, "--upstream", up)
+    assert own.returncode == 1 and "cannot also approve" in own.stderr
+
+    # A made-up name, or a real one without saying why, is refused.
+    ghost = quarantine(
+        guarded, "approve", message_id, "--by", "ghost", "--reason", "x", "--upstream", up
+    )
+    assert ghost.returncode == 1 and "no user ghost" in ghost.stderr
+    silent = quarantine(guarded, "approve", message_id, "--by", bob, "--upstream", up)
+    assert silent.returncode == 1 and "needs --reason" in silent.stderr
+    # An approver made after the request (a throwaway second person) cannot approve it.
+    late = f"late{uuid.uuid4().hex[:6]}"
+    users(guarded, "add", late, "--role", "approver", "--password-stdin", password="y" * 16)
+    throwaway = quarantine(
+        guarded, "approve", message_id, "--by", late, "--reason", "ok", "--upstream", up
+    )
+    assert throwaway.returncode == 1 and "after this release was asked for" in throwaway.stderr
+    assert messages(sink) == []
 
     approved = quarantine(
-        guarded, "approve", message_id, "--by", "bob", "--reason", "agreed", "--upstream", up
+        guarded, "approve", message_id, "--by", bob, "--reason", "agreed by phone", "--upstream", up
     )
     assert approved.returncode == 0, approved.stderr
     assert f"approved and released {message_id} to 1 recipient(s)" in approved.stdout
     [got] = messages(sink)
     assert got.content == content and got.rcpt_tos == [rcpt]
+
+    trail = json.loads(quarantine(guarded, "show", message_id, "--json").stdout)["audit"]
+    requested = next(a for a in trail if a["action"] == "release_requested")
+    assert requested["actor"] == me and f"[shell user {me}]" in requested["reason"]
+    done = next(a for a in trail if a["action"] == "approved")
+    assert done["actor"] == bob and f"entered by shell user {me} for {bob}" in done["reason"]
+
+
+async def test_every_change_to_an_account_is_audited_with_who_made_it(guarded):
+    me = shell_user()
+    name = f"rita{uuid.uuid4().hex[:6]}"
+    users(guarded, "add", name, "--role", "reviewer", "--password-stdin", password="z" * 16)
+    users(guarded, "role", name, "approver")
+    users(guarded, "passwd", name, "--password-stdin", password="w" * 16)
+    users(guarded, "disable", name)
+    users(guarded, "enable", name)
+    lines = [line for line in users(guarded, "changes").stdout.splitlines() if name in line]
+    assert [line.split()[3] for line in lines] == [
+        "enabled",
+        "disabled",
+        "password",
+        "role",
+        "added",
+    ]
+    assert all(line.split()[2] == me for line in lines)
+    assert "approver" in lines[3] and "reviewer" in lines[4]
+    assert "w" * 16 not in "".join(lines)
 
 
 async def test_rejecting_held_mail_deletes_its_content_but_keeps_the_record(sink, guarded):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv as csvlib
 import io
+import re
+import time
 
 import httpx
 import pytest
@@ -127,6 +129,35 @@ def test_an_admin_adds_a_user_who_can_then_log_in(ui):
     )
     assert reply.status_code == 303
     assert logged_in(base, "ben").get("/held").status_code == 200
+
+
+def test_an_approver_made_after_a_request_cannot_approve_it_and_the_page_says_why(ui, sink):
+    """The throwaway second person: an admin asks for a release, then makes an approver."""
+    mg, base, _ = ui
+    held = queued_id(send(mg.port, ["gp@approve.example"]))
+    ada = logged_in(base, "ada")
+    asked = ada.post(
+        f"/held/{held}/request", data={"csrf": csrf_of(ada), "reason": "the GP asked for it"}
+    )
+    assert asked.status_code == 303
+    made = ada.post(
+        "/users",
+        data={"csrf": csrf_of(ada), "do": "add", "name": "puppet", "role": "approver",
+              "password": PASSWORD},
+    )  # fmt: skip
+    assert made.status_code == 303
+
+    puppet = logged_in(base, "puppet")
+    page = puppet.get(f"/held/{held}").text
+    assert "became approver after" in page
+    assert f'action="/held/{held}/approve"' not in page
+    forced = puppet.post(f"/held/{held}/approve", data={"csrf": csrf_of(puppet), "reason": ""})
+    assert forced.status_code in (400, 403)
+    time.sleep(0.5)
+    assert delivered(sink) == []
+
+    changes = ada.get("/users").text
+    assert re.search(r"ada</td><td>added puppet</td><td>approver", changes)
 
 
 def test_repeated_wrong_passwords_lock_the_login_for_a_while(fresh_ui):

@@ -43,7 +43,7 @@ def add_user(data_dir: Path, name: str, role: str) -> None:
     """A reviewer account in the relay's data dir, made through the same runtime the
     ``mailguard users add`` command uses (that command has its own test)."""
     with build(load_settings(None, {"data_dir": data_dir})) as runtime:
-        runtime.users.add(name, Role(role), PASSWORD)
+        runtime.users.add(name, Role(role), PASSWORD, by="test")
 
 
 def web_args(tmp: Path) -> tuple[list[str], str]:

@@ -17,7 +17,7 @@ def users(tmp_path):
 
 
 def test_passwords_are_stored_as_argon2_hashes_and_checked(users, tmp_path):
-    users.add("rita", Role.REVIEWER, GOOD)
+    users.add("rita", Role.REVIEWER, GOOD, by="test")
     assert users.verify("rita", GOOD).role is Role.REVIEWER
     assert users.verify("rita", GOOD + "x") is None
     assert users.verify("nobody", GOOD) is None
@@ -26,34 +26,34 @@ def test_passwords_are_stored_as_argon2_hashes_and_checked(users, tmp_path):
 
 def test_short_passwords_bad_names_and_duplicates_are_refused(users):
     with pytest.raises(AccountError, match="12 characters"):
-        users.add("rita", Role.REVIEWER, "short")
+        users.add("rita", Role.REVIEWER, "short", by="test")
     with pytest.raises(AccountError, match="user name"):
-        users.add("<script>", Role.REVIEWER, GOOD)
-    users.add("rita", Role.REVIEWER, GOOD)
+        users.add("<script>", Role.REVIEWER, GOOD, by="test")
+    users.add("rita", Role.REVIEWER, GOOD, by="test")
     with pytest.raises(AccountError, match="exists"):
-        users.add("rita", Role.ADMIN, GOOD)
+        users.add("rita", Role.ADMIN, GOOD, by="test")
     with pytest.raises(AccountError, match="role"):
-        users.add("sam", Role.SENDER, GOOD)
+        users.add("sam", Role.SENDER, GOOD, by="test")
 
 
 def test_a_disabled_user_cannot_log_in_and_loses_open_sessions(users):
-    user = users.add("rita", Role.REVIEWER, GOOD)
+    user = users.add("rita", Role.REVIEWER, GOOD, by="test")
     token, _ = users.start_session(user, hours=8)
     assert users.session(token).user.name == "rita"
-    users.set_disabled("rita", True)
+    users.set_disabled("rita", True, by="test")
     assert users.session(token) is None
     assert users.verify("rita", GOOD) is None
 
 
 def test_a_role_change_ends_sessions_so_the_new_role_applies_at_once(users):
-    user = users.add("rita", Role.REVIEWER, GOOD)
+    user = users.add("rita", Role.REVIEWER, GOOD, by="test")
     token, _ = users.start_session(user, hours=8)
-    users.set_role("rita", Role.ADMIN)
+    users.set_role("rita", Role.ADMIN, by="test")
     assert users.session(token) is None
 
 
 def test_sessions_expire_and_tokens_are_not_stored_in_clear(users, tmp_path):
-    user = users.add("rita", Role.REVIEWER, GOOD)
+    user = users.add("rita", Role.REVIEWER, GOOD, by="test")
     token, _ = users.start_session(user, hours=-1)
     assert users.session(token) is None
     assert token.encode() not in (tmp_path / "users.db").read_bytes()
