@@ -86,6 +86,15 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleReason:
+    """One enforced rule that fired, in the words a reviewer reads."""
+
+    rule: str
+    action: Action
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """The policy's single verdict for a message, with what the actions need to carry it out.
 
@@ -104,6 +113,9 @@ class Decision:
     monitored: tuple[str, ...] = ()  # fired in monitor mode: logged, not enforced
     would_action: Action | None = None  # what monitor-mode rules would have done
     policy_version: str = ""
+    # Every enforced rule that fired, most serious first (the winner leads): a reviewer
+    # sees all the reasons, not only the strictest.
+    reasons: tuple[RuleReason, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -227,9 +227,13 @@ class Relay:
             grace = self.settings.upstream_data_timeout + self.settings.upstream_timeout * 3
             await asyncio.to_thread(quarantine.recover_interrupted_releases, grace)
             expired = await asyncio.to_thread(quarantine.expire)
+            keep = self.runtime.policy().quarantine.keep_released_days
+            forgotten = await asyncio.to_thread(quarantine.forget_released, keep)
         except Exception as exc:
             log.error("expiry_failed", error=f"{type(exc).__name__}: {exc}")
             return
+        if forgotten:
+            log.info("released_content_deleted", messages=len(forgotten))
         for held in expired:
             log.info("held_expired", id=held.id, rule=held.rule)
             self.actions.send_notice(

@@ -200,6 +200,7 @@ class Actions:
                 reason=f"split copy not delivered (upstream {failure.code}); release to retry",
                 rule=d.rule,
                 policy_version=d.policy_version,
+                reasons=d.reasons,
             ),
             inspection.findings,
         )

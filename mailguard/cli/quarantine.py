@@ -12,8 +12,16 @@ from typing import Any
 
 import click
 
-from mailguard.cli.common import fail, json_option, opened, runtime_from, state_options
+from mailguard.cli.common import (
+    fail,
+    json_option,
+    load_policy_or_exit,
+    opened,
+    runtime_from,
+    state_options,
+)
 from mailguard.cli.identity import Acting, IdentityError, acting
+from mailguard.policy.schema import Policy
 from mailguard.quarantine.service import (
     Actor,
     QuarantineError,
@@ -291,10 +299,21 @@ def audit(
 def expire(
     config_file: Path | None, data_dir: Path | None, database: str | None, as_json: bool
 ) -> None:
-    """Expire messages held past their date (the relay also does this hourly)."""
+    """Expire messages held past their date, and delete the content of mail released
+    longer ago than the policy's keep_released_days (the relay does both hourly)."""
+    runtime = runtime_from(config_file, data_dir=data_dir, database=database)
     service = _service(config_file, data_dir=data_dir, database=database)
     for held in service.expire():
         click.echo(json.dumps(held_json(held)) if as_json else f"expired {held.id}")
+    policy = runtime.settings.policy
+    keep = (
+        load_policy_or_exit(policy).policy if policy else Policy()
+    ).quarantine.keep_released_days
+    for message_id in service.forget_released(keep):
+        if as_json:
+            click.echo(json.dumps({"id": message_id, "content_deleted": True}))
+        else:
+            click.echo(f"deleted the content of {message_id} (released over {keep} days ago)")
 
 
 def _get(service: QuarantineService, message_id: str) -> HeldMessage:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from mailguard.addresses import in_domains
 from mailguard.detectors import registry
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Action, Decision, Envelope, Finding
+from mailguard.model import Action, Decision, Envelope, Finding, RuleReason
 from mailguard.policy.facts import Facts
 from mailguard.policy.schema import Condition, FindingCondition, Mode, Policy, Rule, RuleAction
 
@@ -54,6 +54,12 @@ def decide(
     action = winner.action.action
     assert action is not None
     prefix = next((r.subject_prefix for r in acting if r.subject_prefix), None)
+    ranked = sorted(acting, key=_rank, reverse=True)
+    ranked.remove(winner)  # the winner leads even among equals
+    reasons = tuple(
+        RuleReason(r.name, r.action.action, r.description)  # type: ignore[arg-type]
+        for r in (winner, *ranked)
+    )
     return Decision(
         action,
         names,
@@ -66,6 +72,7 @@ def decide(
         monitored=tuple(r.name for r in monitored),
         would_action=would.action.action if would else None,
         policy_version=version,
+        reasons=reasons,
     )
 
 

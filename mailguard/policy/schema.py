@@ -244,6 +244,9 @@ class RewriteSettings(_Strict):
 
 class QuarantineSettings(_Strict):
     expire_days: int = Field(default=14, ge=1)
+    # Released mail has left; its stored copy is deleted this many days later (0: at
+    # the next hourly housekeeping). The record and its audit are kept.
+    keep_released_days: int = Field(default=7, ge=0)
 
 
 class NotifySettings(_Strict):

@@ -119,6 +119,7 @@ class QuarantineService:
             findings=inspection.findings,
             smtputf8=envelope.smtputf8,
             subject=subject_of(raw),
+            reasons=d.reasons,
         )
         await asyncio.to_thread(self.store.add, held, raw)
         return held
@@ -341,6 +342,23 @@ class QuarantineService:
                 self.store.audit(held.id, "mailguard", "expired", "not reviewed in time")
                 expired.append(held)
         return expired
+
+    def forget_released(self, keep_days: float, now: float | None = None) -> list[str]:
+        """Delete the content of mail released more than ``keep_days`` ago: a released
+        message has left, and its copy here is personal data with no further use. The
+        record and the audit stay."""
+        before = (time.time() if now is None else now) - keep_days * DAY
+        forgotten = []
+        for message_id in self.store.released_content_before(before):
+            if self.store.drop_content(message_id):
+                self.store.audit(
+                    message_id,
+                    "mailguard",
+                    "content_deleted",
+                    f"released over {keep_days:g} days ago",
+                )
+                forgotten.append(message_id)
+        return forgotten
 
 
 def _need_reason(reason: str) -> None:

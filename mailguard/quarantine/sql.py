@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from mailguard.db import Database, SQLiteDatabase
-from mailguard.model import Finding, Severity
+from mailguard.model import Action, Finding, RuleReason, Severity
 from mailguard.quarantine.store import AuditEntry, HeldMessage, ReleaseRequest, Search, State
 
 # Each entry upgrades the schema by one version (PRAGMA user_version).
@@ -70,12 +70,19 @@ _MIGRATIONS = (
     INSERT INTO contents (id, content) SELECT id, content FROM messages WHERE content IS NOT NULL;
     ALTER TABLE messages DROP COLUMN content;
     """,
+    # v5: every fired rule's reason for the reviewer; when a message was released, so
+    # its content can be deleted after the retention time.
+    """
+    ALTER TABLE messages ADD COLUMN reasons TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE messages ADD COLUMN released_at REAL;
+    CREATE INDEX messages_released ON messages (state, released_at);
+    """,
 )
 
 _COLUMNS = (
     "id, state, created_at, expires_at, mail_from, rcpt_tos, size, rules, rule, reason,"
     " release, policy_version, findings, smtputf8, subject, request_by, request_reason,"
-    " request_at, review_requested"
+    " request_at, review_requested, reasons, released_at"
 )
 
 
@@ -89,7 +96,7 @@ class SQLStore:
     def add(self, held: HeldMessage, raw: bytes) -> None:
         with self.db.transaction() as tx:
             tx.execute(
-                f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 19)})", _row(held)
+                f"INSERT INTO messages ({_COLUMNS}) VALUES ({','.join('?' * 21)})", _row(held)
             )
             tx.execute("INSERT INTO contents (id, content) VALUES (?, ?)", (held.id, raw))
             self._insert_audit(tx, held.id, "mailguard", "held", held.reason or held.rule)
@@ -179,11 +186,14 @@ class SQLStore:
     def transition(
         self, message_id: str, from_state: State, to_state: State, *, drop_content: bool = False
     ) -> bool:
-        claimed = time.time() if to_state is State.RELEASING else None
+        now = time.time()
+        claimed = now if to_state is State.RELEASING else None
+        released = now if to_state is State.RELEASED else None
         with self.db.transaction() as tx:
             cur = tx.execute(
-                "UPDATE messages SET state = ?, claimed_at = ? WHERE id = ? AND state = ?",
-                (to_state.value, claimed, message_id, from_state.value),
+                "UPDATE messages SET state = ?, claimed_at = ?, released_at = ?"
+                " WHERE id = ? AND state = ?",
+                (to_state.value, claimed, released, message_id, from_state.value),
             )
             moved = cur.rowcount == 1
             if moved and drop_content:
@@ -227,6 +237,19 @@ class SQLStore:
         rows = self.db.execute(query, args).fetchall()
         return [AuditEntry(*r) for r in rows]
 
+    def released_content_before(self, before: float) -> list[str]:
+        """Released messages whose content is still kept but was released before then."""
+        rows = self.db.execute(
+            "SELECT m.id FROM messages m JOIN contents c ON c.id = m.id"
+            " WHERE m.state = ? AND m.released_at < ?",
+            (State.RELEASED.value, before),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def drop_content(self, message_id: str) -> bool:
+        cur = self.db.execute("DELETE FROM contents WHERE id = ?", (message_id,))
+        return cur.rowcount == 1
+
     def due_to_expire(self, now: float) -> list[HeldMessage]:
         rows = self.db.execute(
             f"SELECT {_COLUMNS} FROM messages WHERE state = ? AND expires_at <= ?",
@@ -267,6 +290,8 @@ def _row(h: HeldMessage) -> tuple[object, ...]:
         h.request.reason if h.request else None,
         h.request.at if h.request else None,
         int(h.review_requested),
+        json.dumps([[r.rule, r.action.value, r.reason] for r in h.reasons]),
+        h.released_at,
     )
 
 
@@ -291,6 +316,8 @@ def _held(row: tuple[object, ...]) -> HeldMessage:
         request_reason,
         request_at,
         review_requested,
+        reasons,
+        released_at,
     ) = row
     return HeldMessage(
         id=str(mid),
@@ -322,6 +349,10 @@ def _held(row: tuple[object, ...]) -> HeldMessage:
         if request_by
         else None,
         review_requested=bool(review_requested),
+        reasons=tuple(
+            RuleReason(rule, Action(action), why) for rule, action, why in json.loads(str(reasons))
+        ),
+        released_at=float(released_at) if released_at is not None else None,  # type: ignore[arg-type]
     )
 
 

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 from typing import Protocol
 
-from mailguard.model import Finding
+from mailguard.model import Finding, RuleReason
 
 
 class State(enum.Enum):
@@ -49,6 +49,9 @@ class HeldMessage:
     subject: str = ""
     request: ReleaseRequest | None = None
     review_requested: bool = False  # the sender asked a reviewer to look at it
+    # Every enforced rule that fired, most serious first (older holds: none recorded).
+    reasons: tuple[RuleReason, ...] = ()
+    released_at: float | None = None  # its content is deleted some days after this
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,5 +127,11 @@ class QuarantineStore(Protocol):
     ) -> list[AuditEntry]: ...
 
     def due_to_expire(self, now: float) -> list[HeldMessage]: ...
+
+    def released_content_before(self, before: float) -> list[str]:
+        """Released before this time, and their content still kept."""
+        ...
+
+    def drop_content(self, message_id: str) -> bool: ...
 
     def close(self) -> None: ...

@@ -278,6 +278,9 @@ class _Web:
             unreadable=unreadable,
             audit=self.ctx.service.store.audit_log(held.id),
             can=self.ctx.service.choices(held, session.user.actor),
+            # A list whose outside recipients saw each other: releasing it as sent
+            # would make the very leak it was held for, so the form starts at Bcc.
+            bcc_first=any(f.detector == "bulk_visible" for f in held.findings),
             done=DONE.get(request.query_params.get("done", ""), ""),
             error=error,
         )

@@ -131,6 +131,38 @@ def test_two_people_must_agree_and_nobody_approves_their_own_request(ui, sink, p
     assert "release_requested" in audit and "approved" in audit
 
 
+def test_a_visible_list_shows_every_reason_and_is_released_as_bcc_by_two_people(
+    ui, sink, page, browser
+):
+    mg, base = ui
+    residents = [f"tenant{i}@example.org" for i in range(6)]
+    held = queued_id(send(mg.port, residents))
+
+    login(page, base, "rita")
+    row = page.locator("table.list tbody tr", has_text="tenant0@example.org")
+    reasons = row.locator(".reason code").all_inner_texts()
+    assert reasons == ["hold-visible-list", "hold-for-review"]  # most serious first
+    page.goto(f"{base}/held/{held}")
+    why = page.locator("ol.reasons li").all_inner_texts()
+    assert "could see each other's addresses" in why[0]
+    assert "Personal data to an outside address" in why[1]
+    page.fill("form.release textarea[name=reason]", "Tenants' newsletter; goes as Bcc")
+    page.click("button:has-text('Ask for release')")
+    page.wait_for_url(re.compile(r"done=requested"))
+
+    other = browser.new_context().new_page()
+    login(other, base, "abe")
+    other.goto(f"{base}/held/{held}")
+    assert other.is_checked("form.release input[name=mode][value=bcc]")
+    other.click("button:has-text('Approve and release')")  # the defaults, as they are
+    other.wait_for_url(re.compile(r"done=approved"))
+    assert wait_until(lambda: len(delivered(sink)) == 1)
+    [got] = delivered(sink)
+    assert sorted(got.rcpt_tos) == residents
+    head = got.content.split(b"\r\n\r\n")[0]
+    assert b"undisclosed-recipients" in head and b"tenant1@example.org" not in head
+
+
 def test_a_reviewer_cannot_approve_even_someone_elses_request(ui, page):
     mg, base = ui
     held = queued_id(send(mg.port, ["gp@approve.example"]))

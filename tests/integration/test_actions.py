@@ -261,8 +261,6 @@ async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(s
         message_id,
         "--reason",
         "checked with the team",
-        "--by",
-        "ig.officer",
         "--upstream",
         up,
     )
@@ -277,7 +275,7 @@ async def test_held_mail_waits_in_quarantine_and_release_delivers_it_unchanged(s
     assert shown["state"] == "released"
     assert [(a["action"], a["actor"], a["reason"]) for a in shown["audit"]] == [
         ("held", "mailguard", "Case files may not go to this address without review."),
-        ("released", "ig.officer", "checked with the team"),
+        ("released", shell_user(), f"checked with the team [shell user {shell_user()}]"),
     ]
 
 
@@ -366,7 +364,7 @@ async def test_rejecting_held_mail_deletes_its_content_but_keeps_the_record(sink
     rcpt = "x@hold.example"
     _, reply = await send(guarded.port, address(), [rcpt], compose(to=[rcpt]))
     message_id = reply.split()[-1]
-    done = quarantine(guarded, "reject", message_id, "--reason", "wrong person", "--by", "dpo")
+    done = quarantine(guarded, "reject", message_id, "--reason", "wrong person")
     assert done.returncode == 0, done.stderr
     raw = quarantine(guarded, "show", message_id, "--raw")
     assert raw.returncode == 2 and "no stored content" in raw.stderr
@@ -375,7 +373,35 @@ async def test_rejecting_held_mail_deletes_its_content_but_keeps_the_record(sink
         for line in quarantine(guarded, "audit", message_id, "--json").stdout.splitlines()
     ]
     assert [a["action"] for a in audit] == ["held", "rejected"]
-    assert audit[-1]["reason"] == "wrong person" and audit[-1]["actor"] == "dpo"
+    assert audit[-1]["reason"].startswith("wrong person") and audit[-1]["actor"] == shell_user()
+
+
+async def test_released_mail_is_kept_only_for_the_retention_time(sink, start_mailguard, tmp_path):
+    """Released content is personal data with no further use: deleted after
+    keep_released_days, while the record and the audit stay."""
+    policy = tmp_path / "keep.yaml"
+    policy.write_text(POLICY + "quarantine: {keep_released_days: 0}\n")
+    mg = start_mailguard(sink.port, "--policy", str(policy))
+    config = tmp_path / "cli.yaml"
+    config.write_text(f"policy: {policy}\n")
+    kept, gone = [], []
+    for bucket in (kept, gone):
+        _, reply = await send(
+            mg.port, address(), ["x@hold.example"], compose(to=["x@hold.example"])
+        )
+        bucket.append(reply.split()[-1])
+    up = f"{HOST}:{sink.port}"
+    released = quarantine(mg, "release", gone[0], "--reason", "checked", "--upstream", up)
+    assert released.returncode == 0, released.stderr
+
+    swept = quarantine(mg, "expire", "--config", str(config))
+    assert swept.returncode == 0, swept.stderr
+    assert f"deleted the content of {gone[0]}" in swept.stdout and kept[0] not in swept.stdout
+    assert quarantine(mg, "show", gone[0], "--raw").returncode == 2
+    assert quarantine(mg, "show", kept[0], "--raw", binary=True).stdout.startswith(b"From:")
+    shown = json.loads(quarantine(mg, "show", gone[0], "--json").stdout)
+    assert shown["state"] == "released"
+    assert [a["action"] for a in shown["audit"]] == ["held", "released", "content_deleted"]
 
 
 async def test_a_held_message_survives_kill_9_right_after_its_250(

@@ -22,6 +22,11 @@ OFFICER = "case.officer@northdown.gov.uk"
 POLICY = """
 organisation: {name: Northdown, internal_domains: [northdown.gov.uk]}
 rules:
+  - name: hold-visible-list
+    description: Five or more people outside the council could see each other's addresses.
+    when: {finding: {detector: bulk_visible, type: BULK_VISIBLE, min_count: 5}}
+    action: hold
+    release: approver
   - name: hold-two-person
     description: Special category data about a named person, held for two people to check.
     when: {recipient_domain: [approve.example]}

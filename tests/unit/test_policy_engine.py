@@ -169,6 +169,35 @@ def test_the_release_needs_the_strictest_of_every_hold_that_fired(tmp_path):
     assert (plain.release, plain.rule) == ("sender", "site-hold-outside")
 
 
+def test_every_enforced_reason_is_kept_most_serious_first(tmp_path):
+    rules = """
+    - name: tag-outside
+      description: Mail leaving the council is marked.
+      when: {external_recipients: {at_least: 1}}
+      action: tag
+    - name: hold-nino
+      description: A National Insurance number to an outside address.
+      when: {finding: {type: UK_NINO}}
+      action: hold
+    - name: hold-nino-list
+      description: Ten or more National Insurance numbers.
+      when: {finding: {type: UK_NINO, min_count: 10}}
+      action: hold
+      release: approver
+    - name: watch-outside
+      when: {external_recipients: {at_least: 1}}
+      action: hold
+      mode: monitor
+    """
+    d = decide(policy(tmp_path, rules), to=["a@example.org"], findings=[nino(count=12)])
+    assert [(r.rule, r.action) for r in d.reasons] == [
+        ("hold-nino-list", Action.HOLD),
+        ("hold-nino", Action.HOLD),
+        ("tag-outside", Action.TAG),
+    ]  # the monitored rule changes nothing, so it gives no reason
+    assert d.reasons[0].reason == d.reason == "Ten or more National Insurance numbers."
+
+
 def test_allow_exempts_only_the_rules_it_names(tmp_path):
     d = decide(
         policy(tmp_path, COMBINED),
