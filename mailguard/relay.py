@@ -24,6 +24,7 @@ from mailguard.inspection.context import RecipientDns
 from mailguard.inspection.workers import InspectionError, InspectionPool
 from mailguard.model import Action, Decision, Envelope
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.policy.readiness import unprotected
 from mailguard.policy.schema import Mode
 from mailguard.replies import Outcome
 from mailguard.runtime import build
@@ -126,7 +127,13 @@ class Relay:
             return False, "no policy loaded"
         if self.upstream_ok is False:
             return False, "upstream not answering"
-        return True, f"ok, policy {self.policy.version if self.policy else 'none'}"
+        status = f"ok, policy {self.policy.version if self.policy else 'none'}"
+        warnings = unprotected(self.policy.policy if self.policy else None)
+        return True, "\n".join([status, *(f"warning: {w}" for w in warnings)])
+
+    def _warn_if_unprotected(self) -> None:
+        for problem in unprotected(self.policy.policy if self.policy else None):
+            log.warning("unprotected", problem=problem)
 
     def _watch_metrics(self) -> None:
         self.metrics.watch(
@@ -190,6 +197,7 @@ class Relay:
         self.inspector.set_policy(loaded, self.runtime.inspection)
         self.metrics.set_policy(loaded.version)
         log.info("policy_loaded", why=why, version=loaded.version, rules=len(loaded.policy.rules))
+        self._warn_if_unprotected()
         return True
 
     def _watch(self, files: tuple[Path, ...]) -> None:
@@ -262,6 +270,7 @@ class Relay:
             self._watch_metrics()
             self._loops.append(asyncio.ensure_future(self._probe_upstream()))
         self.recorder.start()
+        self._warn_if_unprotected()
         host, port = s.listen
         log.info(
             "ready",

@@ -9,6 +9,7 @@ import click
 
 from mailguard.cli.files import FileInspection, inspection_options
 from mailguard.policy.loader import PolicyError, load_policy
+from mailguard.policy.readiness import unprotected
 from mailguard.policy.report import render_policy_table
 
 
@@ -32,6 +33,8 @@ def lint(files: tuple[Path, ...]) -> None:
             continue
         n = len(loaded.policy.rules)
         click.echo(f"{path}: OK ({n} rule{'s' * (n != 1)}, version {loaded.version})")
+        for warning in unprotected(loaded.policy):
+            click.echo(f"{path}: warning: {warning}")
     sys.exit(1 if failed else 0)
 
 
