@@ -29,7 +29,11 @@ _SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 
 
 class ConfigError(Exception):
-    """A settings problem an admin must fix; the message says where and what."""
+    """Settings problems an admin must fix; each line says where and what."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
 
 
 def parse_size(value: Any) -> int:
@@ -165,37 +169,92 @@ class Settings(BaseModel):
 
 
 def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
-    """Merge the config file and flags; flags given on the command line win."""
+    """Merge the config file and flags; flags given on the command line win.
+
+    Every problem is reported at once, each on its own line as FILE:LINE:COL (the
+    setting's value in the file) or as the command-line flag that set it.
+    """
     values: dict[str, Any] = {}
+    marks: dict[tuple[Any, ...], str] = {}
+    problems: list[str] = []
     if config_file is not None:
-        values.update(_read_config_file(config_file))
-    values.update({k: v for k, v in overrides.items() if v is not None and v != ()})
+        values, marks, problems = _read_config_file(config_file)
+    flags = {k: v for k, v in overrides.items() if v is not None and v != ()}
+    values.update(flags)
     try:
-        return Settings(**values)
+        settings = Settings(**values)
     except ValidationError as exc:
-        where = f"{config_file}: " if config_file else ""
-        problems = "; ".join(
-            (f"{'.'.join(str(p) for p in e['loc'])}: " if e["loc"] else "")
-            + e["msg"].removeprefix("Value error, ")
-            for e in exc.errors()
-        )
-        raise ConfigError(f"{where}invalid settings: {problems}") from None
+        problems += [_where(e, flags, marks, config_file) for e in exc.errors()]
+    if problems:
+        problems.sort(key=_position)
+        raise ConfigError("\n".join(problems), problems)
+    return settings
 
 
-def _read_config_file(path: Path) -> dict[str, Any]:
+def _position(problem: str) -> tuple[int, int]:
+    m = re.match(r"[^:]*:(\d+):(\d+): ", problem)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+def _where(
+    error: Any, flags: dict[str, Any], marks: dict[tuple[Any, ...], str], file: Path | None
+) -> str:
+    loc = tuple(error["loc"])
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (see deploy/mailguard.example.yaml for every setting)"
+    setting = ".".join(str(p) for p in loc)
+    if not loc:  # a check across settings (tls_cert and tls_key go together)
+        return f"{file}: {message}" if file else message
+    if loc[0] in flags:
+        return f"--{str(loc[0]).replace('_', '-')}: {message}"
+    for n in range(len(loc), 0, -1):  # the deepest part of the value the file marks
+        if loc[:n] in marks:
+            return f"{marks[loc[:n]]}: {setting}: {message}"
+    return f"{file}: {setting}: {message}" if file else f"{setting}: {message}"
+
+
+def _read_config_file(
+    path: Path,
+) -> tuple[dict[str, Any], dict[tuple[Any, ...], str], list[str]]:
+    """The settings, where each came from (FILE:LINE:COL by key path), and problems."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}:1:1: not UTF-8 text: {exc.reason}") from None
     try:
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         pos = f"{mark.line + 1}:{mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(f"{path}:{pos}{problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
+    if root is None:
+        return {}, {}, []
+    if not isinstance(root, yaml.MappingNode):
         raise ConfigError(f"{path}:1:1: config file must be a mapping of settings")
-    return {str(k).replace("-", "_"): v for k, v in data.items()}
+
+    def at(node: yaml.Node) -> str:
+        return f"{path}:{node.start_mark.line + 1}:{node.start_mark.column + 1}"
+
+    values: dict[str, Any] = {}
+    marks: dict[tuple[Any, ...], str] = {}
+    problems: list[str] = []
+    constructor = yaml.constructor.SafeConstructor()
+    for key_node, value_node in root.value:
+        key = str(constructor.construct_object(key_node, deep=True)).replace("-", "_")
+        if key in values:
+            problems.append(f"{at(key_node)}: {key}: set twice (the first is at {marks[(key,)]})")
+            continue
+        try:
+            values[key] = constructor.construct_object(value_node, deep=True)
+        except yaml.YAMLError as exc:
+            problems.append(f"{at(value_node)}: {key}: {getattr(exc, 'problem', exc)}")
+            continue
+        marks[(key,)] = at(value_node)
+        if isinstance(value_node, yaml.SequenceNode):
+            for i, item in enumerate(value_node.value):
+                marks[(key, i)] = at(item)
+    return values, marks, problems

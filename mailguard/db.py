@@ -82,6 +82,18 @@ class Database:
         self._execute("ROLLBACK", ())
 
 
+def private_dir(path: Path) -> int | None:
+    """Make the data directory, owner only (0700): held mail, history and accounts are
+    personal data. An existing one open to others is tightened: its old mode is returned
+    for the caller to log."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o777
+    if mode & 0o077:
+        path.chmod(0o700)
+        return mode
+    return None
+
+
 class SQLiteDatabase(Database):
     dialect = "sqlite"
 
@@ -93,7 +105,7 @@ class SQLiteDatabase(Database):
             self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
             self._db.execute("PRAGMA busy_timeout=2000")
             return
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
         if not path.exists():
             # Held mail and who-writes-to-whom are personal data: owner only. SQLite
             # gives the -wal and -shm files the database file's permissions.

@@ -37,8 +37,37 @@ def _mask_event(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return {key: _masked(value) for key, value in event.items()}
 
 
+class _Library(logging.Handler):
+    """What libraries (pypdf, openpyxl, uvicorn) log through the standard library goes
+    out as our own JSON event: one stream a log collector can parse, and their text
+    (which may quote a document) clipped and masked like everything else."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:  # a library's bad format arguments: keep the template
+            message = str(record.msg)
+        get_logger().log(
+            record.levelno, "library_log", library=record.name, message=_clipped(message)
+        )
+
+
+_LONG_NUMBER = re.compile(r"\d{6,}")
+
+
+def _clipped(text: str) -> str:
+    text = _LONG_NUMBER.sub("***", " ".join(text.split()))
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 def configure(level: str = "info", stream: Any = None) -> None:
-    """JSON lines on stderr (journald and container runtimes collect them)."""
+    """JSON lines on stderr (journald and container runtimes collect them); library
+    logs at warning and above (or ``level`` if higher) join them."""
+    threshold = logging.getLevelNamesMapping()[level.upper()]
+    root = logging.getLogger()
+    root.handlers = [_Library()]
+    root.setLevel(max(threshold, logging.WARNING))
+    logging.captureWarnings(True)  # warnings.warn from libraries, too
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -48,9 +77,7 @@ def configure(level: str = "info", stream: Any = None) -> None:
             _mask_event,
             structlog.processors.JSONRenderer(),
         ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping()[level.upper()]
-        ),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
         cache_logger_on_first_use=True,
     )

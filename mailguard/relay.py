@@ -18,6 +18,7 @@ from mailguard import __version__, replies
 from mailguard import log as mglog
 from mailguard.actions.execute import Actions
 from mailguard.config import Settings
+from mailguard.db import private_dir
 from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.inspection.context import RecipientDns
@@ -257,7 +258,6 @@ class Relay:
     # --- start and stop --------------------------------------------------------------
     async def start(self) -> None:
         s = self.settings
-        s.data_dir.mkdir(parents=True, exist_ok=True)
         _raise_open_files_limit()
         if self.web is not None:  # first: a taken web port stops start-up before SMTP
             await self.web.start()
@@ -330,6 +330,9 @@ def _stamp(files: tuple[Path, ...]) -> tuple[tuple[str, int | None, int | None],
 
 async def serve(settings: Settings, policy: LoadedPolicy | None = None) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the policy and never kills the relay."""
+    was = private_dir(settings.data_dir)  # before any store opens in it
+    if was is not None:
+        log.warning("data_dir_tightened", path=str(settings.data_dir), was=f"{was:04o}")
     relay = Relay(settings, policy=policy)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()

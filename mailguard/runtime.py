@@ -94,6 +94,10 @@ class Runtime:
         s = self.settings
         return bool(s.database) or (s.data_dir / QUARANTINE_FILE).exists()
 
+    def users_exist(self) -> bool:
+        s = self.settings
+        return bool(s.database) or (s.data_dir / accounts.FILENAME).exists()
+
     @cached_property
     def quarantine_store(self) -> quarantine_sql.SQLStore:
         store = quarantine_sql.SQLStore(self._database(QUARANTINE_FILE, synchronous="FULL"))

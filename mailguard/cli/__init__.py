@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from mailguard import __version__
+from mailguard import log as mglog
 from mailguard.cli.check import check
 from mailguard.cli.evaluate import evaluate
 from mailguard.cli.history import history
@@ -20,6 +21,9 @@ from mailguard.cli.web import web
 @click.version_option(__version__, prog_name="mailguard")
 def main() -> None:
     """mailguard: an outbound email data-leak guard (SMTP relay)."""
+    # A command's output is its own; a library's complaint about a damaged file only
+    # as a JSON line, and only when it is an error (serve and web log at their level).
+    mglog.configure("error")
 
 
 for command in (serve, check, evaluate, policy, quarantine, history, users, web, postfix):

@@ -69,7 +69,11 @@ def settings_from(config_file: Path | None, **flags: Any) -> Settings:
     try:
         return load_settings(config_file, flags)
     except ConfigError as exc:
-        fail(str(exc))
+        if len(exc.problems) == 1:
+            fail(exc.problems[0])
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        fail(f"{config_file}: {len(exc.problems)} problems in the settings, see above")
 
 
 def runtime_from(config_file: Path | None, **flags: Any) -> Runtime:

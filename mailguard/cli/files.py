@@ -57,7 +57,14 @@ class FileInspection:
         )
         path = runtime.settings.policy
         loaded = load_policy_or_exit(path) if path else None
-        messages = [read_message(f, self.mail_from, self.rcpt) for f in files]
+        messages = []
+        for f in files:
+            try:
+                messages.append(message_file(f, self.mail_from, self.rcpt))
+            except BadMessage as exc:
+                # One unreadable file of a batch gets its line; the others their verdicts.
+                click.echo(f"mailguard: {exc}", err=True)
+                click.get_current_context().call_on_close(lambda: sys.exit(2))
         return loaded, inspect_files(runtime, loaded, messages)
 
 
@@ -105,14 +112,26 @@ class MessageFile:
     envelope: Envelope
 
 
+class BadMessage(Exception):
+    """A file that cannot be judged: unreadable, empty, or with nobody to send it to."""
+
+
 def read_message(path: str, mail_from: str | None, rcpt: Sequence[str]) -> MessageFile:
+    """message_file, or the end of the command with one line saying why not."""
+    try:
+        return message_file(path, mail_from, rcpt)
+    except BadMessage as exc:
+        fail(str(exc))
+
+
+def message_file(path: str, mail_from: str | None, rcpt: Sequence[str]) -> MessageFile:
     """An .eml file (``-``: stdin) with its envelope: given, or From and To+Cc+Bcc."""
     try:
         raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        fail(f"{path}: cannot read: {exc.strerror}")
+        raise BadMessage(f"{path}: cannot read: {exc.strerror}") from None
     if not raw.strip():
-        fail(f"{path}: empty message")
+        raise BadMessage(f"{path}: empty message")
     raw = to_crlf(raw)
     message = ParsedMessage(raw)
     sender = mail_from
@@ -121,7 +140,7 @@ def read_message(path: str, mail_from: str | None, rcpt: Sequence[str]) -> Messa
         sender = found[0][1] if found else ""
     recipients = tuple(rcpt) or tuple(a for _, a in message.addresses("to", "cc", "bcc"))
     if not recipients:
-        fail(f"{path}: no recipients: no To, Cc or Bcc header and no --rcpt")
+        raise BadMessage(f"{path}: no recipients: no To, Cc or Bcc header and no --rcpt")
     return MessageFile(path, raw, Envelope(mail_from=sender, rcpt_tos=recipients))
 
 

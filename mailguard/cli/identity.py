@@ -40,9 +40,10 @@ def shell_user() -> str:
         return f"uid{uid}"
 
 
-def acting(users: UserStore, by: str | None, reason: str) -> Acting:
+def acting(users: UserStore | None, by: str | None, reason: str) -> Acting:
+    """``users``: None when there are no accounts yet (nobody to act for)."""
     me = shell_user()
-    mine = users.get(me)
+    mine = users.get(me) if users is not None else None
     if mine is not None and mine.disabled:
         raise IdentityError(f"the account {me} is disabled")
     actor = mine.actor if mine is not None else Actor(me, Role.ADMIN)
@@ -52,7 +53,7 @@ def acting(users: UserStore, by: str | None, reason: str) -> Acting:
         raise IdentityError(f"only an admin may act for someone else ({me} is {actor.role.value})")
     if not reason.strip():
         raise IdentityError(f"--by {by} needs --reason: why {me} acts for {by}")
-    account = users.get(by)
+    account = users.get(by) if users is not None else None
     if account is None:
         raise IdentityError(f"no user {by} (mailguard users list)")
     if account.disabled:

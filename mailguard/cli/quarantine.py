@@ -52,13 +52,12 @@ def _service(config_file: Path | None, *, deliver: bool = False, **flags: Any) -
 
 def _acting(config_file: Path | None, by: str | None, reason: str, **flags: Any) -> Acting:
     """The shell user (or, for an admin with a reason, the account named by --by)."""
-    users = opened("users", lambda: runtime_from(config_file, **flags).users)
+    runtime = runtime_from(config_file, **flags)
+    users = opened("users", lambda: runtime.users) if runtime.users_exist() else None
     try:
         return acting(users, by, reason)
     except IdentityError as exc:
         fail(str(exc), code=1)
-    finally:
-        users.close()
 
 
 @click.group("quarantine")

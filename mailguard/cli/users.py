@@ -18,8 +18,17 @@ from mailguard.quarantine.service import Role
 ROLES = click.Choice(["reviewer", "approver", "admin"])
 
 
-def _store(config_file: Path | None, data_dir: Path | None, database: str | None) -> UserStore:
+def _store(
+    config_file: Path | None, data_dir: Path | None, database: str | None, *, create: bool = False
+) -> UserStore:
+    """The users store; only ``users add`` may create one (a command run from the wrong
+    directory must not quietly start an empty one beside the real one)."""
     runtime = runtime_from(config_file, data_dir=data_dir, database=database)
+    if not create and not runtime.users_exist():
+        fail(
+            f"no users in {runtime.settings.data_dir.resolve()} (wrong --data-dir or --config?"
+            " `mailguard users add` makes the first)"
+        )
     return opened("users", lambda: runtime.users)
 
 
@@ -49,7 +58,7 @@ def add(
 ) -> None:
     """Add a user: reviewer (release, reject), approver (also approves two-person
     releases) or admin (also manages users)."""
-    store = _store(config_file, data_dir, database)
+    store = _store(config_file, data_dir, database, create=True)
     try:
         store.add(name, Role(role), _password(password_stdin), by=shell_user())
     except AccountError as exc:

@@ -281,7 +281,7 @@ def _serve_requests(spec: str) -> None:
         try:
             warm_up()
         except Exception as exc:  # a missing model must not kill the worker in a loop
-            print(f"mailguard worker: warm-up failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            log.warning("worker_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
     while True:
         blob = _read_frame(requests)
         if blob is None:
@@ -314,7 +314,7 @@ def _open_history(context: InspectionContext | None) -> HistoryReader | None:
     try:
         return context.open_history() if context else None
     except Exception as exc:  # inspect without history rather than not at all
-        print(f"mailguard worker: history unavailable: {type(exc).__name__}", file=sys.stderr)
+        log.warning("worker_history_unavailable", error=type(exc).__name__)
         return None
 
 
@@ -328,4 +328,5 @@ def _read_frame(stream: Any) -> bytes | None:
 
 
 if __name__ == "__main__":
+    mglog.configure(os.environ.get("MAILGUARD_LOG_LEVEL", "warning"))
     _serve_requests(sys.argv[1] if len(sys.argv) > 1 else DEFAULT_TARGET)

@@ -18,7 +18,7 @@ import yaml
 from pydantic import ValidationError
 
 from mailguard.detectors import registry
-from mailguard.policy.schema import Policy, RuleAction
+from mailguard.policy.schema import Policy, Rule, RuleAction
 
 Path_ = tuple[Any, ...]
 _MERGED_MAPPINGS = ("organisation", "groups", "rewrite", "quarantine", "notify")
@@ -72,16 +72,50 @@ def load_policy(path: Path | str) -> LoadedPolicy:
     problems: list[Problem] = []
     seen: list[Path] = []
     doc = _resolve(path, (), problems, Mark(str(path), 1, 1), seen)
-    if doc is None or problems:
+    if doc is None:
         raise PolicyError(problems, tuple(seen))
+    # Every problem in one pass: what the file says is still validated after a
+    # duplicate key, and the rules that are valid are still cross-checked.
+    positions: list[int] | None = None
     try:
-        policy = Policy.model_validate(doc.data)
+        policy: Policy | None = Policy.model_validate(doc.data)
     except ValidationError as exc:
-        raise PolicyError([_problem_for(doc, err) for err in exc.errors()], tuple(seen)) from None
-    problems.extend(_cross_references(policy, doc))
-    if problems:
+        problems.extend(_problem_for(doc, err) for err in exc.errors())
+        policy, positions = _valid_part(doc.data)
+    if policy is not None:
+        problems.extend(_cross_references(policy, doc, positions))
+    if problems or policy is None:
         raise PolicyError(problems, tuple(seen))
     return LoadedPolicy(policy, tuple(doc.files), doc.digest.hexdigest()[:12])
+
+
+def _valid_part(data: dict[str, Any]) -> tuple[Policy | None, list[int]]:
+    """For the cross-checks after a failed validation only: the policy without its
+    invalid parts (never used to decide anything), and each rule's place in the file."""
+    rules = data.get("rules") if isinstance(data.get("rules"), list) else []
+    kept, positions = [], []
+    for i, rule in enumerate(rules):
+        try:
+            Rule.model_validate(rule)
+        except ValidationError:
+            # Its conditions alone, if they are valid, are still checked for names.
+            if not isinstance(rule, dict):
+                continue
+            rule = {"name": str(rule.get("name", f"rule-{i}")), "when": rule.get("when"),
+                    "action": "tag"}  # fmt: skip
+            try:
+                Rule.model_validate(rule)
+            except ValidationError:
+                continue
+        kept.append(rule)
+        positions.append(i)
+    rest = {k: v for k, v in data.items() if k != "rules"}
+    for attempt in (rest, {k: v for k, v in rest.items() if k in ("groups", "identifiers")}, {}):
+        try:
+            return Policy.model_validate({**attempt, "rules": kept}), positions
+        except ValidationError:
+            continue
+    return None, []
 
 
 # --- reading one file ----------------------------------------------------------------
@@ -324,11 +358,17 @@ def _context(path: Path_) -> str:
     return f" (in {'.'.join(str(p) for p in path)})" if path else ""
 
 
-def _cross_references(policy: Policy, doc: _Doc) -> list[Problem]:
+def _cross_references(policy: Policy, doc: _Doc, positions: list[int] | None) -> list[Problem]:
+    """``positions``: where each of the policy's rules is in the file's list, when some
+    invalid ones were left out."""
     problems: list[Problem] = []
-    names = {rule.name for rule in policy.rules}
+    raw_rules = doc.data.get("rules") if isinstance(doc.data.get("rules"), list) else []
+    names = {rule.name for rule in policy.rules} | {
+        r.get("name") for r in raw_rules if isinstance(r, dict)
+    }
     known_types = registry.finding_types() | {i.name for i in policy.identifiers}
-    for i, rule in enumerate(policy.rules):
+    for n, rule in enumerate(policy.rules):
+        i = positions[n] if positions is not None else n
         if rule.action is RuleAction.ALLOW:
             for j, target in enumerate(rule.exempts or []):
                 if target not in names:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from mailguard.db import Database
+from mailguard.db import Database, private_dir
 
 SECRET_FILE = "secret.key"
 
@@ -29,7 +29,7 @@ def load_secret(data_dir: Path) -> bytes:
     """The site secret in the data dir (``shared_secret`` when relays share a database)."""
     path = data_dir / SECRET_FILE
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
         # Written whole to a private temporary file, then linked into place: a reader
         # never sees an empty or half-written secret, and of two racing writers one wins.
         fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import ssl
 from collections.abc import Callable, Coroutine
@@ -68,9 +69,12 @@ class Listener:
 
     async def start(self) -> None:
         host, port = self.settings.listen
-        self._server = await asyncio.get_running_loop().create_server(
-            self._protocol, host=host, port=port, reuse_address=True
-        )
+        try:
+            self._server = await asyncio.get_running_loop().create_server(
+                self._protocol, host=host, port=port, reuse_address=True
+            )
+        except OSError as exc:
+            raise OSError(exc.errno, f"SMTP {host}:{port} (setting listen): {_why(exc)}") from None
 
     @property
     def in_flight(self) -> int:
@@ -92,3 +96,7 @@ def server_tls(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
     return context
+
+
+def _why(exc: OSError) -> str:
+    return "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror or str(exc)

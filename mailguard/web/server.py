@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import socket
 import threading
 from collections.abc import Awaitable, Callable, Generator
 from zoneinfo import ZoneInfo
@@ -122,7 +124,17 @@ class WebServer:
             ssl_keyfile=str(s.web_tls_key) if s.web_tls_key else None,
         )
         self.server = _QuietServer(config)
-        serving = asyncio.ensure_future(self.server.serve())
+        # Bound here, not by uvicorn, which answers a taken port with sys.exit and a
+        # page of traceback: a taken port is one line the admin can act on.
+        sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            sock.close()
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise OSError(exc.errno, f"web UI {host}:{port} (setting web): {reason}") from None
+        serving = asyncio.ensure_future(self.server.serve(sockets=[sock]))
         try:
             while not self.server.started and not serving.done():  # noqa: ASYNC110 (uvicorn has no "started" event)
                 await asyncio.sleep(0.02)

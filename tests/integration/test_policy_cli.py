@@ -79,3 +79,32 @@ def test_policy_test_shows_each_rule_and_why(tmp_path):
     assert lines[1].split() == ["RULE", "FIRED", "ACTION", "WHY"]
     assert lines[2].split()[:3] == ["bulk-visible-external", "no", "rewrite"]
     assert "moved them to Bcc" in lines[2]
+
+
+def test_lint_reports_every_independent_problem_in_one_pass(tmp_path):
+    """A duplicate key, a bad action, a bad size and unknown names: all at once, so an
+    admin fixes the file in one go instead of one problem per run."""
+    bad = tmp_path / "site.yaml"
+    bad.write_text(
+        "organisation: {name: X, internal_domains: [x.gov.uk]}\n"
+        "mode: enforce\n"
+        "mode: monitor\n"
+        "rules:\n"
+        "  - name: a\n"
+        "    when: {sender: {group: nosuch}}\n"
+        "    action: hold\n"
+        "  - name: b\n"
+        "    when: {finding: {type: NOT_A_TYPE}}\n"
+        "    action: holdd\n"
+        "  - name: c\n"
+        "    when: {size: {more_than: big}}\n"
+        "    action: tag\n"
+    )
+    result = mailguard("policy", "lint", str(bad))
+    assert result.returncode == 1
+    assert [line.split(": ", 1)[0] for line in result.stdout.splitlines()] == [
+        f"{bad}:3:1", f"{bad}:6:28", f"{bad}:9:28", f"{bad}:10:13", f"{bad}:12:30"
+    ]  # fmt: skip
+    assert "duplicate key 'mode'" in result.stdout
+    assert "unknown sender group 'nosuch'" in result.stdout
+    assert "unknown finding type NOT_A_TYPE" in result.stdout
