@@ -104,6 +104,12 @@ class Settings(BaseModel):
     upstream_max_connections: int = Field(default=64, ge=1)
     upstream_idle_timeout: float = Field(default=30.0, gt=0)
     upstream_max_reuse: int = Field(default=1000, ge=1)
+    # One client address may hold at most this many upstream transactions at once, so
+    # a few clients that send MAIL and then idle cannot take the whole pool.
+    upstream_per_client: int = Field(default=16, ge=1)
+    # An open transaction whose client sends nothing for this long gives its upstream
+    # connection back; the client's next command gets a 451 and it starts again.
+    upstream_idle_release: float = Field(default=30.0, gt=0)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     inspect_timeout: float = Field(default=60.0, gt=0)
     # How long SIGTERM waits for in-flight messages before closing anyway.
@@ -123,6 +129,12 @@ class Settings(BaseModel):
     # Tagged and rewritten mail names the rules that fired (X-Mailguard-Rules) only when
     # every recipient of that copy is internal; true names them to outside readers too.
     rules_header_outside: bool = False
+    # Who may send Postfix's XFORWARD (the original client's name, address and HELO,
+    # for the log); advertised to these clients only.
+    xforward_allow: Networks = Field(default_factory=lambda: _networks(["127.0.0.0/8", "::1/128"]))
+    # Prepend mailguard's own Received: trace line to the mail it passes on. Off by
+    # default: the bytes are promised unchanged.
+    received_header: bool = False
 
     @model_validator(mode="after")
     def _database_url(self) -> Settings:

@@ -80,6 +80,8 @@ class Relay:
             is_draining=lambda: self.listener.draining,
             on_recipient=self.dns.prefetch,
             metrics=self.metrics,
+            per_client=settings.upstream_per_client,
+            received_by=settings.hostname if settings.received_header else None,
         )
         self.listener = Listener(settings, handler, self.spawn, tls)
         self.web = WebServer(settings, self._web_context) if settings.web is not None else None

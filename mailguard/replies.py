@@ -56,6 +56,19 @@ TIMEOUT = Reply(421, "4.4.2 Error: timeout exceeded")
 # Transaction-level, our side.
 TOO_MANY_RECIPIENTS = Reply(452, "4.5.3 Error: too many recipients")
 BARE_LINE_ENDING = Reply(550, "5.6.0 Message refused: bare CR or LF line ending (RFC 5321 2.3.8)")
+NUL_BYTE = Reply(550, "5.6.0 Message refused: it contains NUL bytes, which SMTP does not carry")
+UTF8_SENDER = Reply(553, "5.6.7 Non-ASCII addresses not permitted for that sender without SMTPUTF8")
+UTF8_RECIPIENT = Reply(
+    553, "5.6.7 Non-ASCII addresses not permitted for that recipient without SMTPUTF8"
+)
+CLIENT_BUSY = Reply(451, "4.7.0 Too many open transactions from your address, try again later")
+IDLE_RELEASED = Reply(
+    451, "4.4.2 Transaction idle too long: the upstream connection was released, start again"
+)
+XFORWARD_OK = Reply(250, "2.0.0 Ok")
+XFORWARD_REFUSED = Reply(550, "5.7.0 Error: insufficient authorization")
+XFORWARD_IN_TRANSACTION = Reply(503, "5.5.1 Error: MAIL transaction in progress")
+XFORWARD_SYNTAX = Reply(501, "5.5.4 Syntax: XFORWARD attribute=value...")
 INTERNAL_ERROR = Reply(451, "4.3.0 Internal error in mailguard, try again later")
 INSPECTION_FAILED = Reply(451, "4.3.0 Message could not be inspected, try again later")
 QUARANTINE_UNAVAILABLE = Reply(

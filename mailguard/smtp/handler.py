@@ -9,6 +9,9 @@ passed back, or a deliberate policy reject.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import email.utils
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -56,15 +59,37 @@ class RelayHandler:
         is_draining: Callable[[], bool],
         on_recipient: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
+        per_client: int = 16,
+        received_by: str | None = None,
     ) -> None:
         """``on_recipient`` hears of each recipient the upstream accepted (to start
-        its DNS lookup while the client is still sending)."""
+        its DNS lookup while the client is still sending); ``per_client``: open upstream
+        transactions one client address may hold; ``received_by``: our host name, to
+        prepend a Received: line (None: the bytes go on unchanged)."""
         self.upstream = upstream
         self.process = process
         self.max_recipients = max_recipients
+        self.per_client = per_client
+        self.received_by = received_by
         self._is_draining = is_draining
         self._on_recipient = on_recipient
         self.metrics = metrics or Metrics()
+
+    async def handle_EHLO(
+        self,
+        server: RelaySMTP,
+        session: RelaySession,
+        envelope: SMTPEnvelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        """aiosmtpd's EHLO lines, plus PIPELINING (commands are read in order, each
+        answered in turn) and XFORWARD for the clients allowed to send it."""
+        session.host_name = hostname
+        extra = ["250-PIPELINING"]
+        if server.offers_xforward():
+            extra.append("250-XFORWARD " + " ".join(server.XFORWARD_ATTRIBUTES))
+        return [*responses[:-1], *extra, responses[-1]]
 
     async def handle_MAIL(
         self,
@@ -77,6 +102,13 @@ class RelayHandler:
         if self._is_draining():
             server.close_after_reply()
             return str(replies.SHUTTING_DOWN)
+        if not envelope.smtp_utf8 and not address.isascii():
+            self._log_refused(session, "MAIL", replies.UTF8_SENDER, "utf8_without_smtputf8")
+            return str(replies.UTF8_SENDER)
+        host = session.peer[0] if session.peer else ""
+        if server.transactions_from(host) >= self.per_client:
+            self._log_refused(session, "MAIL", replies.CLIENT_BUSY, "too_many_transactions")
+            return str(replies.CLIENT_BUSY)
         try:
             reply, txn = await self.upstream.begin(
                 address, mail_options, smtputf8=envelope.smtp_utf8
@@ -102,9 +134,12 @@ class RelayHandler:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return str(replies.TOO_MANY_RECIPIENTS)
+        if not envelope.smtp_utf8 and not address.isascii():
+            self._log_refused(session, "RCPT", replies.UTF8_RECIPIENT, "utf8_without_smtputf8")
+            return str(replies.UTF8_RECIPIENT)
         txn = session.txn
         if txn is None or not txn.open:
-            return str(replies.NO_TRANSACTION)
+            return str(replies.IDLE_RELEASED if session.released else replies.NO_TRANSACTION)
         try:
             reply = await txn.rcpt(address, rcpt_options)
         except UpstreamError as exc:
@@ -166,9 +201,13 @@ class RelayHandler:
         txn: UpstreamTransaction | None,
     ) -> Outcome:
         if txn is None or not txn.open:
-            return Outcome(replies.NO_TRANSACTION)
+            return Outcome(replies.IDLE_RELEASED if session.released else replies.NO_TRANSACTION)
         if has_bare_line_ending(raw):
             return Outcome(replies.BARE_LINE_ENDING)
+        if b"\x00" in raw:  # RFC 5321 and 8BITMIME carry no NUL; a parser cut at one
+            return Outcome(replies.NUL_BYTE)  # would let the rest pass uninspected
+        if self.received_by is not None:
+            raw = received_line(session, self.received_by, message_id, envelope.smtp_utf8) + raw
         env = Envelope(
             mail_from="" if envelope.mail_from == "<>" else envelope.mail_from or "",
             rcpt_tos=tuple(envelope.rcpt_tos),
@@ -177,6 +216,11 @@ class RelayHandler:
             client_address=session.peer[0] if session.peer else None,
         )
         return await self.process(message_id, env, raw, txn)
+
+    @staticmethod
+    def _log_refused(session: RelaySession, stage: str, reply: replies.Reply, why: str) -> None:
+        """A message refused before DATA still gets its ``message`` event."""
+        log.info("message", id=None, **_client(session), stage=stage, refused=why, reply=reply.code)
 
     @staticmethod
     def _log_message(
@@ -193,7 +237,7 @@ class RelayHandler:
         log.info(
             "message",
             id=message_id,
-            client=session.peer[0] if session.peer else None,
+            **_client(session),
             size=len(raw),
             rcpts=len(envelope.rcpt_tos),
             sender_domain=domain_of(envelope.mail_from or "") or None,
@@ -209,3 +253,38 @@ class RelayHandler:
             reply=outcome.reply.code,
             ms=round((time.perf_counter() - started) * 1000, 2),
         )
+
+
+def _client(session: RelaySession) -> dict[str, str | None]:
+    """Who sent it: behind Postfix, the original client its XFORWARD named (with
+    Postfix as ``via``), else the connecting address."""
+    peer = session.peer[0] if session.peer else None
+    xf = session.xforward
+    if not xf.get("ADDR"):
+        return {"client": peer, "helo": session.host_name or None}
+    return {
+        "client": xf["ADDR"].removeprefix("IPV6:"),
+        "client_name": xf.get("NAME"),
+        "helo": xf.get("HELO"),
+        "via": peer,
+    }
+
+
+def received_line(session: RelaySession, by: str, message_id: str, smtputf8: bool) -> bytes:
+    """RFC 5321 4.4's trace line for the original client (XFORWARD's, when Postfix
+    passed it on), folded before the date."""
+    client = _client(session)
+    helo = _clean(client.get("helo") or "unknown")
+    name = _clean(client.get("client_name") or "unknown")
+    address = _clean(client.get("client") or "unknown")
+    proto = "UTF8SMTP" if smtputf8 else "ESMTP"
+    stamp = email.utils.format_datetime(dt.datetime.now(dt.UTC).astimezone())
+    return (
+        f"Received: from {helo} ({name} [{address}])\r\n"
+        f"\tby {_clean(by)} (mailguard) with {proto} id {message_id};\r\n\t{stamp}\r\n"
+    ).encode()
+
+
+def _clean(text: str) -> str:
+    """Nothing a client said may break the header: printable, no spaces or brackets."""
+    return re.sub(r"[^\x21-\x7e]|[()\[\];]", "?", text)[:255] or "unknown"

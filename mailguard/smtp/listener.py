@@ -33,6 +33,7 @@ class Listener:
         self.handler = handler
         self.spawn = spawn  # short jobs (an upstream RSET) that shutdown waits for
         self.data_timeout = settings.data_timeout
+        self.idle_release = settings.upstream_idle_release
         self.sessions: set[RelaySMTP] = set()
         self.draining = False
         self.tls_context = tls_context  # for STARTTLS (server_tls)
@@ -41,16 +42,17 @@ class Listener:
     def refusal_for(self, peer: Any) -> Reply | None:
         if self.draining:
             return replies.SHUTTING_DOWN
-        try:
-            address = ipaddress.ip_address(peer[0].split("%", 1)[0])
-        except (TypeError, ValueError, IndexError):
+        address = _address(peer)
+        if address is None:
             return replies.CLIENT_NOT_ALLOWED
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-            address = address.ipv4_mapped
         if any(address in net for net in self.settings.allow):
             return None
         log.warning("client_refused", client=str(address))
         return replies.CLIENT_NOT_ALLOWED
+
+    def xforward_allowed(self, peer: Any) -> bool:
+        address = _address(peer)
+        return address is not None and any(address in n for n in self.settings.xforward_allow)
 
     def _protocol(self) -> RelaySMTP:
         s = self.settings
@@ -96,6 +98,16 @@ def server_tls(settings: Settings) -> ssl.SSLContext | None:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(str(settings.tls_cert), str(settings.tls_key))
     return context
+
+
+def _address(peer: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        address = ipaddress.ip_address(peer[0].split("%", 1)[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
 
 
 def _why(exc: OSError) -> str:

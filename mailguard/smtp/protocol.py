@@ -14,6 +14,7 @@ tests/unit/test_aiosmtpd_contract.py fails loudly if any of them disappears.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -42,8 +43,11 @@ class Owner(Protocol):
 
     sessions: set[RelaySMTP]
     data_timeout: float
+    idle_release: float  # an open transaction idle this long gives its upstream back
 
     def refusal_for(self, peer: Any) -> Reply | None: ...
+
+    def xforward_allowed(self, peer: Any) -> bool: ...
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None: ...
 
@@ -55,6 +59,10 @@ class RelaySession(Session):
         super().__init__(loop)
         self.txn: UpstreamTransaction | None = None
         self.in_data = False
+        # What Postfix's XFORWARD said of the original client, for this transaction.
+        self.xforward: dict[str, str] = {}
+        self.released = False  # the transaction idled and its upstream was given back
+        self.idle_timer: asyncio.TimerHandle | None = None
 
     @property
     def busy(self) -> bool:
@@ -97,6 +105,8 @@ class RelaySMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         if self._refused:
             return
+        if isinstance(self.session, RelaySession) and self.session.idle_timer is not None:
+            self.session.idle_timer.cancel()
         self._owner.sessions.discard(self)
         self._abort_transaction()
         super().connection_lost(error)
@@ -107,9 +117,54 @@ class RelaySMTP(SMTP):
 
     def _create_envelope(self) -> Any:
         # aiosmtpd makes a new envelope on RSET, HELO/EHLO, STARTTLS and after DATA:
-        # whatever transaction was open upstream is over too.
+        # whatever transaction was open upstream is over too, and (as in Postfix) the
+        # XFORWARD attributes that came with it.
         self._abort_transaction()
+        session = self.session
+        if isinstance(session, RelaySession):
+            session.xforward = {}
+            session.released = False
         return super()._create_envelope()
+
+    def transactions_from(self, host: str) -> int:
+        """Open upstream transactions held by other connections from this address."""
+        return sum(
+            1
+            for other in self._owner.sessions
+            if other is not self
+            and isinstance(other.session, RelaySession)
+            and other.session.txn is not None
+            and other.session.peer
+            and other.session.peer[0] == host
+        )
+
+    # --- XFORWARD (Postfix's XFORWARD_README) ---------------------------------------
+    XFORWARD_ATTRIBUTES = ("NAME", "ADDR", "PORT", "PROTO", "HELO", "IDENT", "SOURCE")
+
+    def offers_xforward(self) -> bool:
+        return self.session is not None and self._owner.xforward_allowed(self.session.peer)
+
+    async def smtp_XFORWARD(self, arg: str) -> None:
+        session = self.session
+        assert isinstance(session, RelaySession)
+        if not self.offers_xforward():
+            await self.push(str(replies.XFORWARD_REFUSED))
+            return
+        if self.envelope is not None and self.envelope.mail_from:
+            await self.push(str(replies.XFORWARD_IN_TRANSACTION))
+            return
+        attributes = {}
+        for item in (arg or "").split():
+            name, sep, value = item.partition("=")
+            if not sep or name.upper() not in self.XFORWARD_ATTRIBUTES:
+                await self.push(str(replies.XFORWARD_SYNTAX))
+                return
+            attributes[name.upper()] = _xtext(value)
+        if not attributes:
+            await self.push(str(replies.XFORWARD_SYNTAX))
+            return
+        session.xforward.update({k: v for k, v in attributes.items() if v is not None})
+        await self.push(str(replies.XFORWARD_OK))
 
     def _abort_transaction(self) -> None:
         session = self.session
@@ -145,6 +200,26 @@ class RelaySMTP(SMTP):
         self._reset_timeout(self._owner.data_timeout)
         await super().smtp_DATA(arg)
 
+    def _reset_timeout(self, duration: float | None = None) -> None:
+        super()._reset_timeout(duration)
+        session = self.session
+        if not isinstance(session, RelaySession):
+            return
+        if session.idle_timer is not None:
+            session.idle_timer.cancel()
+            session.idle_timer = None
+        # Armed after each command while a transaction is open, never during DATA (its
+        # own duration): a client that stops talking gives the upstream connection back.
+        if duration is None and session.txn is not None:
+            session.idle_timer = self.loop.call_later(self._owner.idle_release, self._idle)
+
+    def _idle(self) -> None:
+        session = self.session
+        if isinstance(session, RelaySession) and session.txn is not None and not session.in_data:
+            log.info("upstream_released_idle", idle_s=self._owner.idle_release)
+            self._abort_transaction()
+            session.released = True
+
     def _timeout_cb(self) -> None:
         log.info("client_timeout")
         if self.transport is not None:
@@ -158,3 +233,10 @@ class RelaySMTP(SMTP):
     def resume_timeout(self) -> None:
         if self.transport is not None:
             self._reset_timeout()
+
+
+def _xtext(value: str) -> str | None:
+    """RFC 3461 xtext ("+2B" is "+"); Postfix's [UNAVAILABLE] and [TEMPUNAVAIL] are None."""
+    if value.upper() in ("[UNAVAILABLE]", "[TEMPUNAVAIL]"):
+        return None
+    return re.sub(r"\+([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), value)[:255]

@@ -8,6 +8,7 @@ stopped, mail waits in Postfix's queue and goes out once mailguard is back.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiosmtplib
 import pytest
 
 from tests.support.mail import compose
@@ -129,6 +131,31 @@ def test_postfix_hands_mail_to_mailguard_and_clean_mail_arrives_risky_mail_is_he
     assert "resident@example.org" in held.stdout
     time.sleep(1)
     assert [m.rcpt_tos for m in delivered(sink)] == [["colleague@northdown.gov.uk"]]
+
+
+def test_behind_postfix_the_log_names_the_machine_that_sent_the_mail(
+    postfix, sink, start_mailguard
+):
+    """XFORWARD (on in the shipped snippet): the incident trail leads to the sender's PC,
+    not to Postfix on 127.0.0.1."""
+    pf, filter_port, reinject_port = postfix
+    mg = start_mailguard(reinject_port, "--listen", f"{HOST}:{filter_port}")
+
+    async def from_a_pc() -> None:
+        async with aiosmtplib.SMTP(
+            hostname=HOST, port=pf.port, local_hostname="pc-17.northdown.test",
+            source_address=("127.0.0.2", 0), timeout=30,
+        ) as smtp:  # fmt: skip
+            await smtp.sendmail(
+                OFFICER, ["colleague@northdown.gov.uk"], compose(to=["colleague@northdown.gov.uk"])
+            )
+
+    asyncio.run(from_a_pc())
+    assert wait_until(lambda: len(delivered(sink)) == 1, within=30), pf.log()
+    [event] = [e for e in mg.events("message") if e.get("reply") == 250]
+    assert event["client"] == "127.0.0.2"
+    assert event["helo"] == "pc-17.northdown.test"
+    assert event["via"] == "127.0.0.1"  # Postfix, which passed it on
 
 
 def test_with_mailguard_down_postfix_keeps_the_mail_and_delivers_it_once_it_returns(
