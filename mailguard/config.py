@@ -173,6 +173,10 @@ class Settings(BaseModel):
     # Reverse proxies whose X-Forwarded-For is believed (for the login throttle);
     # empty: the connecting address is the client, whatever headers say.
     web_trusted_proxies: list[str] = Field(default_factory=list)
+    # Connections one client address may hold open to the UI (trusted proxies: no cap),
+    # and how long a request's headers may take to arrive.
+    web_connections_per_address: int = Field(default=20, ge=1)
+    web_header_timeout: float = Field(default=10.0, gt=0)
     # How often /healthz checks that the upstream answers.
     health_check_interval: float = Field(default=10.0, gt=0)
     # Who may read /metrics on the web port (a Prometheus server); others get 403.

@@ -28,7 +28,7 @@ from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.readiness import unprotected
 from mailguard.policy.schema import Mode
 from mailguard.replies import Outcome
-from mailguard.runtime import build
+from mailguard.runtime import build, sender_link_problem
 from mailguard.smtp.handler import RelayHandler
 from mailguard.smtp.listener import Listener, server_tls
 from mailguard.web.app import WebContext
@@ -63,13 +63,18 @@ class Relay:
         # No policy: no rules, so no detector runs.
         self.inspector.set_policy(policy, self.runtime.inspection)
         self._watch(policy.files if policy else ())
+        # A link to this machine's loopback, made up because web_url is unset, is not
+        # sent at all; one the admin set explicitly is sent (a one-machine trial), with
+        # the same warning.
+        self._link_problem = sender_link_problem(settings)
+        self._no_links = self._link_problem is not None and not settings.web_url
         self.actions = Actions(
             self.upstream,
             self.runtime.quarantine,  # holds and expiry only; releases run in the UI's
             policy=self.runtime.policy,
             hostname=settings.hostname,
             spawn=self.spawn,
-            links=self.runtime.links if settings.web is not None else None,
+            links=self.runtime.links if settings.web is not None and not self._no_links else None,
             rules_outside=settings.rules_header_outside,
         )
         self.dns = RecipientDns(self.runtime.inspection, self.runtime.dns, self.runtime.live_policy)
@@ -273,6 +278,11 @@ class Relay:
             self._loops.append(asyncio.ensure_future(self._probe_upstream()))
         self.recorder.start()
         self._warn_if_unprotected()
+        if self._link_problem:
+            log.warning(
+                "sender_links_off" if self._no_links else "sender_links_local",
+                problem=self._link_problem,
+            )
         host, port = s.listen
         log.info(
             "ready",

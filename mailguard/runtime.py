@@ -14,6 +14,8 @@ quarantine, one history, one set of users and one link secret.
 
 from __future__ import annotations
 
+import ipaddress
+import urllib.parse
 from collections.abc import Callable
 from functools import cached_property
 from typing import Any
@@ -193,3 +195,27 @@ def web_url(settings: Settings) -> str:
     host, port = settings.web
     scheme = "https" if settings.web_tls_cert else "http"
     return f"{scheme}://{host}:{port}"
+
+
+def sender_link_problem(settings: Settings) -> str | None:
+    """Why hold notices cannot carry a link a sender could open, if they cannot: a
+    link to this machine's loopback only works on the mail server itself."""
+    if settings.web is None:
+        return None
+    url = web_url(settings)
+    host = urllib.parse.urlsplit(url).hostname or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        loopback = host == "localhost" or host.endswith(".localhost")
+        unspecified = False
+    else:
+        loopback, unspecified = address.is_loopback, address.is_unspecified
+    if not (loopback or unspecified):
+        return None
+    if settings.web_url:
+        return f"web_url {url} names this machine only: senders' browsers cannot open it"
+    return (
+        f"web_url is not set and the UI listens on {host}: set web_url to the address"
+        " staff reach the UI at (e.g. https://mailguard.council.example)"
+    )

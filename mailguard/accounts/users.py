@@ -10,9 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -58,6 +56,15 @@ _MIGRATIONS = (
     CREATE INDEX user_changes_at ON user_changes (seq DESC);
     ALTER TABLE users ADD COLUMN role_since REAL;
     UPDATE users SET role_since = created_at;
+    """,
+    # v3: failed logins, shared by every UI process and kept across restarts.
+    """
+    CREATE TABLE login_failures (
+        account TEXT NOT NULL,
+        client TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE INDEX login_failures_key ON login_failures (account, client, at);
     """,
 )
 
@@ -223,40 +230,42 @@ class UserStore:
 
 
 class LoginThrottle:
-    """At most ``limit`` failed logins per client address and per user name in
-    ``window`` seconds; further attempts are refused without checking the password."""
+    """At most ``limit`` failed logins for one account from one client in ``window``
+    seconds; further attempts from there are refused without checking the password.
 
-    def __init__(self, limit: int = 5, window: float = 900.0) -> None:
+    Keyed on account *and* client: one person's typos, or an attacker guessing one
+    account from one place, never lock out a colleague behind the same proxy or the
+    same person at another desk. Kept in the database, so every UI process (and a
+    restart) sees the same count. Guessing stays slow anyway: each try costs an
+    argon2 hash, and each client address has a connection cap.
+    """
+
+    def __init__(self, db: Database, limit: int = 5, window: float = 900.0) -> None:
+        self.db = db
         self.limit = limit
         self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
 
-    def blocked(self, *keys: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            blocked = any(len(self._recent(k, now)) >= self.limit for k in keys)
-            for key in keys:
-                if not self._failures.get(key):
-                    self._failures.pop(key, None)  # forget the quiet ones: bounded memory
-            return blocked
+    def blocked(self, account: str, client: str) -> bool:
+        row = self.db.execute(
+            "SELECT count(*) FROM login_failures WHERE account = ? AND client = ? AND at > ?",
+            (account.lower(), client, time.time() - self.window),
+        ).fetchone()
+        return int(row[0]) >= self.limit
 
-    def failed(self, *keys: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in keys:
-                self._recent(key, now).append(now)
+    def failed(self, account: str, client: str) -> None:
+        now = time.time()
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM login_failures WHERE at < ?", (now - self.window,))
+            tx.execute(
+                "INSERT INTO login_failures (account, client, at) VALUES (?, ?, ?)",
+                (account.lower(), client, now),
+            )
 
-    def succeeded(self, *keys: str) -> None:
-        with self._lock:
-            for key in keys:
-                self._failures.pop(key, None)
-
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] < now - self.window:
-            times.popleft()
-        return times
+    def succeeded(self, account: str, client: str) -> None:
+        self.db.execute(
+            "DELETE FROM login_failures WHERE account = ? AND client = ?",
+            (account.lower(), client),
+        )
 
 
 def _check_password(password: str) -> None:

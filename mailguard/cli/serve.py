@@ -41,6 +41,9 @@ from mailguard.cli.common import (
 @click.option("--hostname", help="Name in the greeting and EHLO [FQDN].")
 @click.option("--database", help="postgresql://... to share state between relays [SQLite].")
 @click.option("--web", type=HostPort(), help="Serve the review UI here, e.g. 127.0.0.1:8025.")
+@click.option(
+    "--web-url", help="The UI's address as staff reach it, for links in notices [web_url]."
+)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> None:
     """Run the SMTP relay: inspect every message, then deliver it upstream."""

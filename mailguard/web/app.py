@@ -74,7 +74,7 @@ class WebContext:
     session_hours: float = 8.0
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
     ready: Callable[[], tuple[bool, str]] | None = None
-    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    throttle: LoginThrottle | None = None  # None: the users store's own database
     metrics: Metrics | None = None
     metrics_allow: tuple[Any, ...] = ()
 
@@ -118,6 +118,7 @@ class _Web:
     def __init__(self, ctx: WebContext, env: Environment) -> None:
         self.ctx = ctx
         self.env = env
+        self.throttle = ctx.throttle or LoginThrottle(ctx.users.db)
 
     # --- plumbing --------------------------------------------------------------------
 
@@ -189,21 +190,21 @@ class _Web:
         if form is None:
             return self.error(request, 403, "The form was stale or forged. Try again.")
         name = str(form.get("name", "")).strip()[:64]
+        # The connecting address, or the one a trusted proxy (web_trusted_proxies) names.
         client = request.client.host if request.client else "?"
-        keys = (f"ip:{client}", f"user:{name.lower()}")
         nxt = _safe_next(form)
-        if self.ctx.throttle.blocked(*keys):
+        if self.throttle.blocked(name, client):
             return self.render(
                 request, "login.html", 429, next=nxt,
                 error="Too many failed attempts. Wait 15 minutes and try again.",
             )  # fmt: skip
         user = self.ctx.users.verify(name, str(form.get("password", "")))
         if user is None:
-            self.ctx.throttle.failed(*keys)
+            self.throttle.failed(name, client)
             return self.render(
                 request, "login.html", 401, next=nxt, error="Wrong name or password."
             )
-        self.ctx.throttle.succeeded(keys[1])  # the address keeps its count: no spraying
+        self.throttle.succeeded(name, client)
         token, _ = self.ctx.users.start_session(user, self.ctx.session_hours)
         response = RedirectResponse(nxt, 303)
         response.set_cookie(

@@ -20,10 +20,11 @@ from mailguard import log as mglog
 from mailguard.config import Settings
 from mailguard.runtime import Runtime, web_url
 from mailguard.web.app import WebContext, build_app
+from mailguard.web.connections import guarded_protocol
 
 log = mglog.get_logger()
 
-WEB_CONNECTIONS = 100  # beyond this the UI answers 503 at once; SMTP keeps its sockets
+WEB_CONNECTIONS = 200  # beyond this the UI answers 503 at once; SMTP keeps its sockets
 
 
 def review_context(
@@ -118,6 +119,11 @@ class WebServer:
             server_header=False,
             limit_concurrency=WEB_CONNECTIONS,
             timeout_keep_alive=5,
+            http=guarded_protocol(
+                s.web_connections_per_address,
+                s.web_header_timeout,
+                frozenset(s.web_trusted_proxies),
+            ),
             proxy_headers=bool(s.web_trusted_proxies),
             forwarded_allow_ips=",".join(s.web_trusted_proxies) or None,
             ssl_certfile=str(s.web_tls_cert) if s.web_tls_cert else None,

@@ -197,6 +197,8 @@ def test_a_sender_releases_their_own_mail_from_the_notice_link(ui, sink, page, a
     page.goto(link)
     assert "Your email is being held" in page.inner_text("h1")
     assert "check the address" in page.inner_text("main")
+    # The address to confirm is on the page, not only the advice to confirm it.
+    assert page.locator("ul.recipients li").all_inner_texts() == ["sarah.jones@self.example"]
     page.screenshot(path=str(artifacts / "sender-page.png"), full_page=True)
     page.fill("textarea[name=justification] >> nth=0", "Sarah asked me to use her own address.")
     page.click("button:has-text('Send it')")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import email
+import email.policy
 import subprocess
 import sys
 from pathlib import Path
 
+import aiosmtplib
 import httpx
 
+from tests.support.mail import compose
 from tests.support.net import HOST, free_port
 from tests.support.relay import mailguard_cli
 from tests.support.webui import wait_until
@@ -88,3 +93,31 @@ def test_a_site_policy_is_quiet_in_the_log_too(sink, start_mailguard, tmp_path):
     )
     mg = start_mailguard(sink.port, "--policy", str(site))
     assert warnings(mg) == []
+
+
+def test_without_web_url_notices_carry_no_link_to_this_machines_loopback(
+    sink, start_mailguard, tmp_path
+):
+    """A link to 127.0.0.1 opens nothing on a sender's PC: none is sent, and the log
+    says why; the notice tells them whom to contact instead."""
+    policy = tmp_path / "hold.yaml"
+    policy.write_text(
+        "organisation: {name: N, internal_domains: [northdown.gov.uk]}\n"
+        "rules:\n  - {name: hold-outside, description: Held for review., "
+        "when: {recipient_domain: [example.org]}, action: hold, release: sender}\n"
+    )
+    mg = start_mailguard(sink.port, "--policy", str(policy), "--web", f"{HOST}:{free_port()}")
+    [off] = [e for e in mg.events() if e.get("event") == "sender_links_off"]
+    assert "web_url is not set" in off["problem"]
+    sender = "officer@northdown.gov.uk"
+    asyncio.run(
+        aiosmtplib.send(
+            compose(sender=sender, to=["resident@example.org"]), sender=sender,
+            recipients=["resident@example.org"], hostname=HOST, port=mg.port,
+        )
+    )  # fmt: skip
+    [notice] = sink.wait_for(1)
+    text = email.message_from_bytes(notice.content, policy=email.policy.default).get_content()
+    assert notice.rcpt_tos == [sender]
+    assert "http://" not in text and "https://" not in text
+    assert "information governance team" in text

@@ -5,11 +5,15 @@ from __future__ import annotations
 import csv as csvlib
 import io
 import re
+import socket
+import subprocess
+import sys
 import time
 
 import httpx
 import pytest
 
+from tests.support.net import HOST, free_port
 from tests.support.relay import mailguard_cli
 from tests.support.webui import (
     OFFICER,
@@ -20,6 +24,7 @@ from tests.support.webui import (
     logged_in,
     queued_id,
     send,
+    wait_until,
     web_args,
 )
 
@@ -259,30 +264,119 @@ def test_unticking_every_recipient_releases_to_nobody_not_to_everybody(ui, sink)
     assert delivered(sink) == []
 
 
-def test_a_proxy_header_cannot_dodge_the_login_throttle(fresh_ui):
-    _, base = fresh_ui
+def failed_logins(client: httpx.Client, name: str, times: int = 5, **headers: str) -> None:
+    csrf = csrf_of(client, "/login")
+    for _ in range(times):
+        client.post(
+            "/login", data={"csrf": csrf, "name": name, "password": "wrong" * 3}, headers=headers
+        )
+
+
+def login_status(base: str, name: str, **headers: str) -> int:
     client = httpx.Client(base_url=base)
     csrf = csrf_of(client, "/login")
-    for _ in range(5):
-        client.post("/login", data={"csrf": csrf, "name": "rita", "password": "wrong" * 3})
-    spoofed = client.post(
-        "/login",
-        data={"csrf": csrf, "name": "ada", "password": PASSWORD},
-        headers={"X-Forwarded-For": "10.9.9.9"},
-    )
-    assert spoofed.status_code == 429
+    return client.post(
+        "/login", data={"csrf": csrf, "name": name, "password": PASSWORD}, headers=headers
+    ).status_code
+
+
+def test_a_proxy_header_cannot_dodge_the_login_throttle(fresh_ui):
+    """No trusted proxy configured: X-Forwarded-For is the client's own say-so."""
+    _, base = fresh_ui
+    failed_logins(httpx.Client(base_url=base), "rita")
+    assert login_status(base, "rita", **{"X-Forwarded-For": "10.9.9.9"}) == 429
 
 
 def test_a_good_login_does_not_reset_the_count_for_its_address(fresh_ui):
     _, base = fresh_ui
     client = httpx.Client(base_url=base)
-    csrf = csrf_of(client, "/login")
-    for _ in range(4):
-        client.post("/login", data={"csrf": csrf, "name": "nobody", "password": "wrong" * 3})
-    assert logged_in(base, "rita").get("/held").status_code == 200
-    client.post("/login", data={"csrf": csrf, "name": "nobody2", "password": "wrong" * 3})
-    again = client.post("/login", data={"csrf": csrf, "name": "ada", "password": PASSWORD})
-    assert again.status_code == 429
+    failed_logins(client, "rita", times=4)
+    assert login_status(base, "ada") == 303  # a colleague's success clears nothing of rita's
+    failed_logins(client, "rita", times=1)
+    assert login_status(base, "rita") == 429
+
+
+def test_behind_a_trusted_proxy_one_persons_failures_lock_out_nobody_else(
+    tmp_path, sink, start_mailguard
+):
+    """The README's reverse proxy: every request comes from it, each naming its client.
+    Five bad passwords for rita at one desk lock rita out at that desk only."""
+    (tmp_path / "proxy.yaml").write_text('web_trusted_proxies: ["127.0.0.1"]\n')
+    args, base = web_args(tmp_path)
+    mg = start_mailguard(sink.port, *args, "--config", str(tmp_path / "proxy.yaml"))
+    for name, role in (("rita", "reviewer"), ("ada", "admin")):
+        add_user(mg.data_dir, name, role)
+    desk = {"X-Forwarded-For": "10.0.0.17"}
+    failed_logins(httpx.Client(base_url=base), "rita", **desk)
+
+    assert login_status(base, "rita", **desk) == 429
+    assert login_status(base, "ada", **desk) == 303  # a colleague at the same desk
+    assert login_status(base, "rita", **{"X-Forwarded-For": "10.0.0.18"}) == 303
+    assert login_status(base, "ada", **{"X-Forwarded-For": "10.0.0.99"}) == 303
+
+
+def test_the_login_throttle_survives_a_restart_and_is_shared_with_another_ui(
+    tmp_path, sink, start_mailguard
+):
+    args, base = web_args(tmp_path)
+    mg = start_mailguard(sink.port, *args)
+    add_user(mg.data_dir, "rita", "reviewer")
+    failed_logins(httpx.Client(base_url=base), "rita")
+    mg.stop()
+
+    port = free_port()
+    other = subprocess.Popen(
+        [sys.executable, "-m", "mailguard", "web", "--web", f"{HOST}:{port}",
+         "--data-dir", str(mg.data_dir), "--upstream", f"{HOST}:{sink.port}"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        other_base = f"http://{HOST}:{port}"
+        assert wait_until(lambda: _up(other_base), within=30)
+        assert login_status(other_base, "rita") == 429
+    finally:
+        other.terminate()
+        other.wait(20)
+
+
+def _up(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/login", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_silent_connections_from_one_machine_never_lock_reviewers_out(
+    tmp_path, sink, start_mailguard
+):
+    """250 connections from 127.0.0.2 (more than the UI's whole limit) that never send a
+    request: reviewers elsewhere still log in at once, and the silent ones are closed
+    after the header timeout."""
+    (tmp_path / "web.yaml").write_text("web_header_timeout: 2\n")
+    args, base = web_args(tmp_path)
+    mg = start_mailguard(sink.port, *args, "--config", str(tmp_path / "web.yaml"))
+    add_user(mg.data_dir, "rita", "reviewer")
+    port = int(base.rsplit(":", 1)[1])
+    silent = []
+    for _ in range(250):
+        sock = socket.socket()
+        sock.bind(("127.0.0.2", 0))
+        sock.connect((HOST, port))
+        silent.append(sock)
+    try:
+        assert logged_in(base, "rita").get("/held").status_code == 200
+        time.sleep(3)
+        closed = 0
+        for sock in silent:
+            sock.settimeout(2)
+            try:
+                closed += sock.recv(1) == b""
+            except OSError:
+                closed += 1
+        assert closed == len(silent)
+    finally:
+        for sock in silent:
+            sock.close()
 
 
 def test_absurd_page_numbers_and_dates_are_not_errors(ui):

@@ -56,7 +56,9 @@ def web_args(tmp: Path) -> tuple[list[str], str]:
     policy = tmp / "web-policy.yaml"
     policy.write_text(POLICY)
     port = free_port()
-    return ["--policy", str(policy), "--web", f"{HOST}:{port}"], f"http://{HOST}:{port}"
+    base = f"http://{HOST}:{port}"
+    # The test's browser is on this machine: a loopback link is one it can open.
+    return ["--policy", str(policy), "--web", f"{HOST}:{port}", "--web-url", base], base
 
 
 def send(port: int, rcpts: list[str], raw: bytes | None = None, sender: str = OFFICER) -> str:

@@ -1,5 +1,7 @@
 """Reviewer accounts and sessions, on a real SQLite file."""
 
+import time
+
 import pytest
 
 from mailguard.accounts.users import AccountError, LoginThrottle, UserStore
@@ -59,12 +61,22 @@ def test_sessions_expire_and_tokens_are_not_stored_in_clear(users, tmp_path):
     assert token.encode() not in (tmp_path / "users.db").read_bytes()
 
 
-def test_the_login_throttle_blocks_after_repeated_failures_and_forgets_on_success():
-    throttle = LoginThrottle(limit=3, window=60)
+def test_the_login_throttle_counts_one_account_from_one_client(users):
+    throttle = LoginThrottle(users.db, limit=3, window=60)
     for _ in range(3):
-        assert not throttle.blocked("ip:1", "user:rita")
-        throttle.failed("ip:1", "user:rita")
-    assert throttle.blocked("ip:1") and throttle.blocked("user:rita")
-    assert not throttle.blocked("ip:2", "user:ben")
-    throttle.succeeded("ip:1", "user:rita")
-    assert not throttle.blocked("ip:1", "user:rita")
+        assert not throttle.blocked("Rita", "10.0.0.1")
+        throttle.failed("Rita", "10.0.0.1")
+    assert throttle.blocked("rita", "10.0.0.1")  # names compare without case
+    assert not throttle.blocked("rita", "10.0.0.2")  # the same person at another desk
+    assert not throttle.blocked("ben", "10.0.0.1")  # a colleague behind the same proxy
+    throttle.succeeded("rita", "10.0.0.1")
+    assert not throttle.blocked("rita", "10.0.0.1")
+
+
+def test_failures_older_than_the_window_no_longer_count(users):
+    throttle = LoginThrottle(users.db, limit=2, window=0.2)
+    throttle.failed("rita", "10.0.0.1")
+    throttle.failed("rita", "10.0.0.1")
+    assert throttle.blocked("rita", "10.0.0.1")
+    time.sleep(0.3)
+    assert not throttle.blocked("rita", "10.0.0.1")
