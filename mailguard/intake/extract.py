@@ -1,9 +1,10 @@
 """Everything a person could read in a message, including what the sender cannot see.
 
-Bodies (text and HTML), text files, CSV/TSV, xlsx (every sheet, hidden and
-veryHidden ones, hidden rows and columns), docx (paragraphs, tables, headers,
-footers, comments), pptx (slides, tables, speaker notes), PDF, zip (recursively) and
-attached messages become plain ``TextPart``s and ``Table``s. Tables stay tables so
+Bodies (text and HTML), text files, CSV/TSV, xlsx and xls (every sheet, hidden and
+veryHidden ones, hidden rows and columns), ods and odt (``opendoc``), docx
+(paragraphs, tables, headers, footers, comments), pptx (slides, tables, speaker
+notes), PDF, RTF, zip (recursively) and attached messages (also a saved email sent
+as octet-stream) become plain ``TextPart``s and ``Table``s. Tables stay tables so
 detectors can count records, not matches: that includes tables typed or pasted
 into a body or a text file (``texttables``) and HTML ``<table>``s holding data
 (``htmltext``); their lines are taken out of the text so nothing is counted twice.
@@ -28,7 +29,7 @@ from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
 
-from mailguard.intake import encoding, texttables
+from mailguard.intake import encoding, ole, opendoc, outlook, rtf, texttables, xls
 from mailguard.intake.budget import (
     MB,
     Budget,
@@ -41,6 +42,7 @@ from mailguard.intake.budget import (
 from mailguard.intake.flowed import unflow
 from mailguard.intake.htmltext import html_to_text, text_and_tables
 from mailguard.intake.mime import ParsedMessage
+from mailguard.intake.sheets import Sheet
 
 __all__ = [
     "MB",
@@ -284,7 +286,13 @@ def _file(
             inner = BytesParser(policy=email_policy.compat32).parsebytes(data)
             _message(inner, prefix, depth + 1, budget, out)
         elif kind == "ole":
-            raise Uninspectable("encrypted or old-format Office file", structural=False)
+            _ole(name, data, where, prefix, depth, budget, out)
+        elif kind == "xls":
+            out.tables.extend(_sheet_table(s, where) for s in xls.read(data, budget))
+        elif kind in ("ods", "odt"):
+            _opendoc(data, where, budget, out)
+        elif kind == "rtf":
+            _text(rtf.read(data, budget), where, budget, out)
         elif kind == "text":
             _text(encoding.decode(data, charset), where, budget, out)
         elif kind == "html":
@@ -303,8 +311,12 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
     ext = name.lower().rsplit(".", 1)[-1] if "." in name else ""
     if ext in ("csv", "tsv", "tab") or ctype in ("text/csv", "text/tab-separated-values"):
         return "csv"
-    if data[:4] == b"\xd0\xcf\x11\xe0":  # OLE2: encrypted Office files, old .xls/.doc
+    if data[:4] == b"\xd0\xcf\x11\xe0":  # OLE2: old .xls/.doc, .msg, encrypted Office
         return "ole"
+    if ext in ("ods", "ots", "odt", "ott") or "opendocument" in ctype:
+        return "odt" if ext in ("odt", "ott") or ".text" in ctype else "ods"
+    if ext == "rtf" or ctype in ("application/rtf", "text/rtf") or data[:5] == b"{\\rtf":
+        return "rtf"
     if ext in ("xlsx", "xlsm") or "spreadsheetml" in ctype:
         return "xlsx"
     if ext == "docx" or "wordprocessingml" in ctype:
@@ -321,7 +333,88 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
         return "html"
     if ext in ("txt", "text", "md", "log", "prn") or ctype.startswith("text/"):
         return "text"
+    if _looks_like_message(data):  # a saved email sent as application/octet-stream
+        return "eml"
     return "other"
+
+
+_HEADER_LINE = re.compile(
+    rb"(?im)^(received|return-path|from|to|subject|date|message-id|mime-version):[ \t]"
+)
+
+
+def _looks_like_message(data: bytes) -> bool:
+    """Headers first, several of the ones every email has, then a blank line."""
+    head, sep, _ = data[:8192].partition(b"\r\n\r\n")
+    if not sep:
+        head, sep, _ = data[:8192].partition(b"\n\n")
+    return bool(sep) and len(set(m.lower() for m in _HEADER_LINE.findall(head))) >= 3
+
+
+def _sheet_table(sheet: Sheet, where: str) -> Table:
+    header, *rows = sheet.rows
+    return Table(
+        where,
+        sheet.name,
+        header,
+        tuple(rows),
+        sheet_hidden=sheet.hidden,
+        hidden_rows=frozenset(i - 1 for i in sheet.hidden_rows if i > 0),
+        hidden_cols=sheet.hidden_cols,
+    )
+
+
+def _ole(
+    name: str, data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted
+) -> None:
+    kind = ole.kind_of(data)
+    if kind == "xls":
+        out.tables.extend(_sheet_table(s, where) for s in xls.read(data, budget))
+    elif kind == "msg":
+        _msg(data, where, prefix, depth, budget, out)
+    elif kind == "encrypted":
+        raise Uninspectable("encrypted (password protected)", structural=False)
+    elif kind == "doc":
+        raise Uninspectable("old binary Word (.doc) is not read yet", structural=False)
+    elif kind == "damaged":
+        raise Uninspectable("a damaged or encrypted Office file", structural=False)
+    else:
+        raise Uninspectable("an old-format Office file that could not be read", structural=False)
+
+
+def _opendoc(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
+    doc = opendoc.read(data, budget)
+    out.tables.extend(_sheet_table(s, where) for s in doc.sheets)
+    if doc.text:
+        _text("\n".join(doc.text), where, budget, out)
+    if doc.hidden_text:
+        _text("\n\n".join(doc.hidden_text), where, budget, out, hidden=True)
+
+
+def _msg(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
+    if depth + 1 > budget.limits.max_depth:
+        raise Uninspectable("nested too deeply")
+    saved = outlook.read(data, budget)
+    _outlook(saved, where, prefix, depth, budget, out)
+
+
+def _outlook(
+    saved: outlook.Saved, where: str, prefix: str, depth: int, budget: Budget, out: Extracted
+) -> None:
+    if saved.text.strip():
+        _text(saved.text, where, budget, out)
+    if saved.html.strip():
+        _text(saved.html, where, budget, out, html=True)
+    if (saved.attachments or saved.messages) and depth + 1 > budget.limits.max_depth:
+        raise Uninspectable("nested too deeply")
+    for name, member in saved.attachments:
+        budget.file()
+        inner = f"{prefix}{name}"
+        _file(name, member, f"attachment:{inner}", f"{inner}/", depth + 1, budget, out)
+    for name, inner_msg in saved.messages:
+        budget.file()
+        inner = f"{prefix}{name}"
+        _outlook(inner_msg, f"attachment:{inner}", f"{inner}/", depth + 1, budget, out)
 
 
 # --- CSV -----------------------------------------------------------------------------

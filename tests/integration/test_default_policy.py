@@ -189,6 +189,39 @@ CASES = {
         "pass",
         None,
     ),
+    **{
+        f"a resident list as {kind} to an unknown domain": (
+            "contractor@example.org",
+            (lambda kind=kind, build=build: files.message_with({f"tenants.{kind}": build()})),
+            "hold",
+            "hold-bulk-personal-data",
+        )
+        for kind, build in (
+            ("xls", lambda: files.xls_bytes(files.residents(30))),
+            ("ods", lambda: files.ods_bytes(files.residents(30))),
+            (
+                "odt",
+                lambda: files.odt_bytes(["Tenants"], table=[files.HEADER, *files.residents(30)]),
+            ),
+            ("rtf", lambda: files.rtf_bytes(files.residents(30))),
+        )
+    },
+    "a hidden LibreOffice sheet of residents to a partner": (
+        "team@nhs.net",
+        lambda: files.message_with(
+            {"stats.ods": files.ods_bytes(files.residents(20), hidden_sheet=True)}
+        ),
+        "hold",
+        "hold-hidden-personal-data",
+    ),
+    "a saved email full of residents attached as octet-stream": (
+        "contractor@example.org",
+        lambda: files.message_with(
+            {"forwarded.dat": files.message_with({"r.csv": files.csv_bytes(files.residents(30))})}
+        ),
+        "hold",
+        "hold-bulk-personal-data",
+    ),
     "a signature block": (
         "someone@example.org",
         lambda: files.message_with(

@@ -283,3 +283,135 @@ def many_parts_message(parts: int, rows: int = 20, *, to: str = "someone@gmail.c
         'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="many"\r\n\r\n'
         f"{filler}--many\r\nContent-Type: text/plain\r\n\r\n{listing}\r\n--many--\r\n"
     ).encode()
+
+
+# --- Older and open formats (issue 16) -----------------------------------------------
+
+
+def xls_bytes(
+    rows: list[list[str]],
+    *,
+    hidden_sheet: bool = False,
+    hidden_rows: tuple[int, ...] = (),
+    hidden_cols: tuple[int, ...] = (),
+) -> bytes:
+    """Legacy Excel written by xlwt: a cover sheet, then the residents (indexes in
+    ``hidden_rows`` count data rows from 0)."""
+    import xlwt
+
+    book = xlwt.Workbook()
+    cover = book.add_sheet("Summary")
+    cover.write(0, 0, "Ward")
+    cover.write(1, 0, "North")
+    sheet = book.add_sheet("Residents")
+    for c, title in enumerate(HEADER):
+        sheet.write(0, c, title)
+    for r, row in enumerate(rows, start=1):
+        for c, value in enumerate(row):
+            sheet.write(r, c, value)
+    for r in hidden_rows:
+        sheet.row(r + 1).hidden = True
+    for c in hidden_cols:
+        sheet.col(c).hidden = True
+    if hidden_sheet:
+        sheet.visibility = 1
+    buf = io.BytesIO()
+    book.save(buf)
+    return buf.getvalue()
+
+
+def ods_bytes(rows: list[list[str]], *, hidden_sheet: bool = False) -> bytes:
+    """A LibreOffice Calc file written by odfpy: a cover sheet, then the residents."""
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.style import Style, TableProperties
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    hidden = Style(name="hiddensheet", family="table")
+    hidden.addElement(TableProperties(display="false"))
+    doc.automaticstyles.addElement(hidden)
+
+    def table(name: str, grid: list[list[str]], **kw: str) -> Table:
+        t = Table(name=name, **kw)
+        for row in grid:
+            tr = TableRow()
+            for value in row:
+                cell = TableCell(valuetype="string")
+                cell.addElement(P(text=value))
+                tr.addElement(cell)
+            t.addElement(tr)
+        return t
+
+    doc.spreadsheet.addElement(table("Summary", [["Ward"], ["North"]]))
+    extra = {"stylename": hidden} if hidden_sheet else {}
+    doc.spreadsheet.addElement(table("Residents", [HEADER, *rows], **extra))
+    buf = io.BytesIO()
+    doc.write(buf)
+    return buf.getvalue()
+
+
+def odt_bytes(
+    paragraphs: list[str],
+    *,
+    table: list[list[str]] | None = None,
+    hidden: str | None = None,
+    deleted: str | None = None,
+) -> bytes:
+    """A LibreOffice Writer file written by odfpy; ``hidden`` as hidden text and
+    ``deleted`` as a tracked deletion, both invisible on the page."""
+    from odf.element import Element
+    from odf.namespaces import TEXTNS
+    from odf.opendocument import OpenDocumentText
+    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentText()
+    for text in paragraphs:
+        doc.text.addElement(P(text=text))
+    if table is not None:
+        t = Table(name="Table1")
+        t.addElement(TableColumn(numbercolumnsrepeated=len(table[0])))
+        for row in table:
+            tr = TableRow()
+            for value in row:
+                cell = TableCell(valuetype="string")
+                cell.addElement(P(text=value))
+                tr.addElement(cell)
+            t.addElement(tr)
+        doc.text.addElement(t)
+    if hidden is not None:
+        p = P(text="See below.")
+        span = Element(qname=(TEXTNS, "hidden-text"), check_grammar=False)
+        span.setAttrNS(TEXTNS, "string-value", hidden)
+        span.setAttrNS(TEXTNS, "is-hidden", "true")
+        span.setAttrNS(TEXTNS, "condition", "")
+        span.addText(hidden)
+        p.addElement(span)
+        doc.text.addElement(p)
+    if deleted is not None:
+        changes = Element(qname=(TEXTNS, "tracked-changes"), check_grammar=False)
+        region = Element(qname=(TEXTNS, "changed-region"), check_grammar=False)
+        region.setAttrNS(TEXTNS, "id", "ct1")
+        deletion = Element(qname=(TEXTNS, "deletion"), check_grammar=False)
+        deletion.addElement(P(text=deleted))
+        region.addElement(deletion)
+        changes.addElement(region)
+        doc.text.addElement(changes)
+    buf = io.BytesIO()
+    doc.write(buf)
+    return buf.getvalue()
+
+
+def rtf_bytes(rows: list[list[str]], title: str = "Residents list") -> bytes:
+    """RTF as a case-management export writes it: a title, then a table."""
+
+    def esc(text: str) -> str:
+        return "".join(c if ord(c) < 128 and c not in "\\{}" else f"\\u{ord(c)}?" for c in text)
+
+    out = [r"{\rtf1\ansi\deff0{\fonttbl{\f0 Arial;}}\f0\fs20 ", esc(title), r"\par "]
+    for row in [HEADER, *rows]:
+        out.append(r"\trowd" + "".join(f"\\cellx{(i + 1) * 1500}" for i in range(len(row))))
+        out.append("".join(f" {esc(v)}\\cell" for v in row) + r"\row ")
+    out.append("}")
+    return "".join(out).encode("ascii")

@@ -140,7 +140,49 @@ def hostile_attachments() -> dict[str, bytes]:
         "locked.pdf": _encrypted_pdf(),
         "locked.zip": bytes(encrypted_zip),
         "protected.xlsx": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 4000,  # OLE: encrypted
+        **hostile_new_formats(),
     }
+
+
+def hostile_new_formats() -> dict[str, bytes]:
+    """The same attacks on the readers of issue 16's formats."""
+    ods = files.ods_bytes(files.residents(3))
+    content = zipfile.ZipFile(io.BytesIO(ods)).read("content.xml")
+    # One row with a value, repeated a billion times: the cell budget, not memory.
+    repeated = content.replace(
+        b"<table:table-row>", b'<table:table-row table:number-rows-repeated="1000000000">', 1
+    )
+    manifest = zipfile.ZipFile(io.BytesIO(ods)).read("META-INF/manifest.xml")
+    # What LibreOffice writes for a password-protected file: content.xml is ciphertext.
+    locked = manifest.replace(
+        b"</manifest:manifest>",
+        b'<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml">'
+        b"<manifest:encryption-data/></manifest:file-entry></manifest:manifest>",
+    )
+    xls = files.xls_bytes(files.residents(5))
+    return {
+        "laughs.ods": _replace_member(ods, "content.xml", _laughs(b"office:document-content")),
+        "repeated.ods": _replace_member(ods, "content.xml", repeated),
+        "locked.ods": _replace_member(ods, "META-INF/manifest.xml", locked),
+        "truncated.xls": xls[: len(xls) // 2],
+        "truncated.odt": files.odt_bytes(["Dear resident"])[:300],
+        "deep.rtf": b"{\\rtf1 " + b"{" * 100_000 + b"x" + b"}" * 100_000 + b"}",
+    }
+
+
+def _laughs(root: bytes) -> bytes:
+    return (
+        b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+        + b"".join(
+            f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode()
+            for i in range(1, 10)
+        )
+        + b"]><"
+        + root
+        + b">&lol9;</"
+        + root
+        + b">"
+    )
 
 
 def _replace_member(archive: bytes, name: str, data: bytes) -> bytes:
