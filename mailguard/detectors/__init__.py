@@ -78,3 +78,9 @@ class Detector:
     site_types: bool = False  # also reports the policy's own ``identifiers``
     warm_up: Callable[[], None] | None = None
     summary: str = ""
+
+
+def reads_images(envelope: Envelope, context: DetectionContext) -> bool:
+    """OCR costs seconds a page: worth it only when the mail leaves the council, where
+    a rule could still fire on what a scan says."""
+    return bool(context.domains.external(envelope.rcpt_tos))

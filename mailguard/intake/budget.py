@@ -24,6 +24,10 @@ class Limits:
     max_seconds: float = 20.0
     max_cells: int = 2_000_000
     max_pdf_pages: int = 500
+    # Text in images (scans, photos) is read by OCR only when asked: when a rule could
+    # still fire on it (mail going outside). It has a time allowance of its own.
+    ocr: bool = False
+    ocr_seconds: float = 25.0
 
 
 class OverBudget(Exception):
@@ -43,6 +47,7 @@ class Budget:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
         self.deadline = time.monotonic() + limits.max_seconds
+        self.ocr_spent = 0.0
         self.bytes = 0
         self.files = 0
 
@@ -55,6 +60,11 @@ class Budget:
     def tick(self) -> None:
         if time.monotonic() > self.deadline:
             raise OverBudget(f"took longer than {self.limits.max_seconds:g}s")
+
+    def ocr_left(self) -> float:
+        """Seconds OCR may still take on this message (its allowance is its own: the
+        reading of everything else does not use it up)."""
+        return self.limits.ocr_seconds - self.ocr_spent
 
     def file(self) -> None:
         self.files += 1

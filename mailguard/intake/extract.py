@@ -29,7 +29,7 @@ from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
 
-from mailguard.intake import encoding, ole, opendoc, outlook, rtf, texttables, xls
+from mailguard.intake import encoding, ocr, ole, opendoc, outlook, rtf, texttables, xls
 from mailguard.intake.budget import (
     MB,
     Budget,
@@ -115,17 +115,18 @@ def extract(message: Message, limits: Limits | None = None) -> Extracted:
     return out
 
 
-def contents_of(message: ParsedMessage) -> Extracted:
+def contents_of(message: ParsedMessage, *, ocr: bool = False) -> Extracted:
     """What detectors read of a message, extracted once and shared between them; a
-    message cut short by ``structure`` says so here."""
+    message cut short by ``structure`` says so here. ``ocr``: read text in images too
+    (only worth its cost when the mail goes outside)."""
 
     def make() -> Extracted:
-        out = extract(message.message)
+        out = extract(message.message, Limits(ocr=ocr))
         if message.structure_problem:
             out.problems.insert(0, Unreadable("body", message.structure_problem))
         return out
 
-    return message.shared("extracted", make)
+    return message.shared(f"extracted:{'ocr' if ocr else 'text'}", make)
 
 
 def _distinct(tables: list[Table]) -> list[Table]:
@@ -277,7 +278,13 @@ def _file(
         elif kind == "pptx":
             _pptx(data, where, prefix, depth, budget, out)
         elif kind == "pdf":
-            _text(_pdf(data, budget), where, budget, out)
+            text, scans = _pdf(data, budget)
+            _text(text, where, budget, out)
+            if scans and budget.limits.ocr:
+                _scanned_pages(scans, where, budget, out)
+        elif kind == "image":
+            if budget.limits.ocr and ocr.worth_reading(data):
+                _text(ocr.image_text(data, budget), f"{where}#ocr", budget, out)
         elif kind == "zip":
             _zip(data, where, prefix, depth, budget, out)
         elif kind == "eml":
@@ -313,6 +320,8 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
         return "csv"
     if data[:4] == b"\xd0\xcf\x11\xe0":  # OLE2: old .xls/.doc, .msg, encrypted Office
         return "ole"
+    if ext in ocr.IMAGE_EXTENSIONS or ctype.startswith("image/") or _IMAGE_MAGIC.match(data):
+        return "image"
     if ext in ("ods", "ots", "odt", "ott") or "opendocument" in ctype:
         return "odt" if ext in ("odt", "ott") or ".text" in ctype else "ods"
     if ext == "rtf" or ctype in ("application/rtf", "text/rtf") or data[:5] == b"{\\rtf":
@@ -338,6 +347,9 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
     return "other"
 
 
+_IMAGE_MAGIC = re.compile(
+    rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|II\*\x00|MM\x00\*|BM....\x00\x00|RIFF....WEBP", re.DOTALL
+)
 _HEADER_LINE = re.compile(
     rb"(?im)^(received|return-path|from|to|subject|date|message-id|mime-version):[ \t]"
 )
@@ -632,8 +644,9 @@ def _pptx(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out:
 # --- PDF -----------------------------------------------------------------------------
 
 
-def _pdf(data: bytes, budget: Budget) -> str:
-    """The text of every page, laid out as printed so a table's columns stay apart."""
+def _pdf(data: bytes, budget: Budget) -> tuple[str, list[tuple[int, list[bytes]]]]:
+    """The text of every page, laid out as printed so a table's columns stay apart; and
+    the pages with no text but images (scans), with their images, for OCR."""
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data), strict=False)
@@ -644,6 +657,7 @@ def _pdf(data: bytes, budget: Budget) -> str:
         except Exception:
             raise Uninspectable("encrypted (password protected)", structural=False) from None
     pages = []
+    scans: list[tuple[int, list[bytes]]] = []
     for n, page in enumerate(reader.pages):
         if n >= budget.limits.max_pdf_pages:
             raise Uninspectable(f"more than {budget.limits.max_pdf_pages} pages")
@@ -654,7 +668,47 @@ def _pdf(data: bytes, budget: Budget) -> str:
             text = page.extract_text() or ""
         budget.spend(len(text))
         pages.append(text)
-    return "\n".join(pages)
+        if budget.limits.ocr and len(text.strip()) < _SCAN_TEXT:
+            scans.append((n + 1, _page_images(page, budget)))
+    return "\n".join(pages), [(n, images) for n, images in scans if images]
+
+
+_SCAN_TEXT = 20  # fewer characters than this on a page: a scan (perhaps with a stamp)
+
+
+def _page_images(page: object, budget: Budget) -> list[bytes]:
+    images = []
+    try:
+        for image in page.images:  # type: ignore[attr-defined]
+            budget.spend(len(image.data))
+            images.append(image.data)
+    except OverBudget:
+        raise
+    except Exception:  # an image pypdf cannot decode (JBIG2...): OCR cannot help
+        return images
+    return images
+
+
+def _scanned_pages(
+    scans: list[tuple[int, list[bytes]]], where: str, budget: Budget, out: Extracted
+) -> None:
+    """Each scanned page's text as ``attachment:NAME#ocr:page N``; pages the OCR time
+    allowance did not reach are said to be unread, the ones read are still judged."""
+    for done, (number, images) in enumerate(scans):
+        if budget.ocr_left() <= 0:
+            left = ", ".join(str(n) for n, _ in scans[done:])
+            out.problems.append(
+                Unreadable(where, f"OCR time allowance spent; pages {left} not read")
+            )
+            return
+        page_where = f"{where}#ocr:page {number}"
+        try:
+            text = "\n".join(ocr.image_text(i, budget) for i in images if ocr.worth_reading(i))
+        except Uninspectable as exc:
+            out.problems.append(Unreadable(page_where, str(exc), exc.structural))
+            continue
+        if text.strip():
+            _text(text, page_where, budget, out)
 
 
 # --- zip -----------------------------------------------------------------------------

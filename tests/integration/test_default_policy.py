@@ -222,6 +222,28 @@ CASES = {
         "hold",
         "hold-bulk-personal-data",
     ),
+    "a scanned care letter (image-only PDF) to a webmail address": (
+        "someone@gmail.com",
+        lambda: files.message_with(
+            {"letter.pdf": files.scanned_pdf([files.letter_image(files.care_letter())])}
+        ),
+        "hold",
+        "hold-special-category",
+    ),
+    "a phone photo of the care letter to a webmail address": (
+        "someone@gmail.com",
+        lambda: files.message_with(
+            {"IMG_2041.jpg": files.letter_image(files.care_letter(), photo=True)}
+        ),
+        "hold",
+        "hold-special-category",
+    ),
+    "a poster for a community event to a webmail address": (
+        "someone@gmail.com",
+        lambda: files.message_with({"fair.png": files.poster_image()}),
+        "pass",
+        None,
+    ),
     "a signature block": (
         "someone@example.org",
         lambda: files.message_with(

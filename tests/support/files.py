@@ -415,3 +415,85 @@ def rtf_bytes(rows: list[list[str]], title: str = "Residents list") -> bytes:
         out.append("".join(f" {esc(v)}\\cell" for v in row) + r"\row ")
     out.append("}")
     return "".join(out).encode("ascii")
+
+
+# --- Scans and photos (issue 16) -----------------------------------------------------
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    for path in (
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    ):
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return ImageFont.load_default(size)
+
+
+def letter_image(lines: list[str], *, photo: bool = False, fmt: str = "PNG") -> bytes:
+    """A printed A4 letter scanned at 300 dpi (11 pt text); ``photo``: taken with a
+    phone instead: slightly rotated, greyer paper, less contrast, JPEG."""
+    from PIL import Image, ImageDraw, ImageEnhance
+
+    page = Image.new("L", (2480, 3508), 255)
+    draw = ImageDraw.Draw(page)
+    font = _font(46)
+    y = 300
+    for line in lines:
+        draw.text((250, y), line, fill=0, font=font)
+        y += 70
+    if photo:
+        page = page.rotate(2.5, expand=True, fillcolor=230)
+        page = ImageEnhance.Contrast(page).enhance(0.6)
+        page = page.resize((page.width * 2 // 3, page.height * 2 // 3))
+        fmt = "JPEG"
+    buf = io.BytesIO()
+    page.save(buf, format=fmt, **({"quality": 70} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def scanned_pdf(pages: list[bytes]) -> bytes:
+    """An image-only PDF, as a scanner makes: each page one picture, no text layer."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    for image in pages:
+        pdf.add_page()
+        pdf.image(io.BytesIO(image), x=0, y=0, w=210, h=297)
+    return bytes(pdf.output())
+
+
+def care_letter(name: str | None = None) -> list[str]:
+    """A social-care letter: a named resident, their NHS number and a diagnosis."""
+    name = name or fake.name()
+    return [
+        "Northdown District Council - Adult Social Care",
+        "",
+        f"Re: {name}, NHS number {nhs_number()}",
+        "",
+        f"Dear Dr {fake.last_name()},",
+        "",
+        f"Following our assessment, {name} has a diagnosis of",
+        "vascular dementia and depression and now needs",
+        "daily home care visits and a review of medication.",
+        "",
+        "Yours sincerely,",
+        "Care Assessment Team",
+    ]
+
+
+def poster_image() -> bytes:
+    """A community event poster: words, a date and a place, nobody's data."""
+    return letter_image(
+        [
+            "SUMMER FAIR",
+            "Saturday 12 July, 11am to 4pm",
+            "Northdown Recreation Ground",
+            "Live music, food stalls and games for all ages",
+            "Free entry - everyone welcome",
+        ]
+    )
