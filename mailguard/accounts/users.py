@@ -245,14 +245,10 @@ class LoginThrottle:
         self.limit = limit
         self.window = window
 
-    def blocked(self, account: str, client: str) -> bool:
-        row = self.db.execute(
-            "SELECT count(*) FROM login_failures WHERE account = ? AND client = ? AND at > ?",
-            (account.lower(), client, time.time() - self.window),
-        ).fetchone()
-        return int(row[0]) >= self.limit
-
-    def failed(self, account: str, client: str) -> None:
+    def attempt(self, account: str, client: str) -> bool:
+        """Count this attempt *before* the password is checked, then say whether it may
+        go on: parallel requests (or two UI processes) get no extra guesses, since
+        each one sees the others' attempts as well as its own."""
         now = time.time()
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM login_failures WHERE at < ?", (now - self.window,))
@@ -260,8 +256,17 @@ class LoginThrottle:
                 "INSERT INTO login_failures (account, client, at) VALUES (?, ?, ?)",
                 (account.lower(), client, now),
             )
+        return not self.blocked(account, client, allowance=self.limit + 1)
+
+    def blocked(self, account: str, client: str, *, allowance: int | None = None) -> bool:
+        row = self.db.execute(
+            "SELECT count(*) FROM login_failures WHERE account = ? AND client = ? AND at > ?",
+            (account.lower(), client, time.time() - self.window),
+        ).fetchone()
+        return int(row[0]) >= (allowance or self.limit)
 
     def succeeded(self, account: str, client: str) -> None:
+        """A right password: this account's count from this client starts again."""
         self.db.execute(
             "DELETE FROM login_failures WHERE account = ? AND client = ?",
             (account.lower(), client),

@@ -193,14 +193,13 @@ class _Web:
         # The connecting address, or the one a trusted proxy (web_trusted_proxies) names.
         client = request.client.host if request.client else "?"
         nxt = _safe_next(form)
-        if self.throttle.blocked(name, client):
+        if not self.throttle.attempt(name, client):
             return self.render(
                 request, "login.html", 429, next=nxt,
                 error="Too many failed attempts. Wait 15 minutes and try again.",
             )  # fmt: skip
         user = self.ctx.users.verify(name, str(form.get("password", "")))
         if user is None:
-            self.throttle.failed(name, client)
             return self.render(
                 request, "login.html", 401, next=nxt, error="Wrong name or password."
             )

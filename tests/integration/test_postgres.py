@@ -102,6 +102,25 @@ def test_users_and_sessions_live_in_postgresql(pg_url):
     other.close()
 
 
+def test_parallel_guesses_at_one_account_get_no_extra_tries_in_postgresql(pg_url):
+    """Twenty attempts at once, as from two UI processes sharing the database: each is
+    counted before its password is checked, so never more than five go through."""
+    from mailguard.accounts.users import LoginThrottle
+
+    def attempt(_: int) -> bool:
+        db = PostgresDatabase(pg_url)
+        try:
+            UserStore(db)  # the schema, made once whoever comes first
+            return LoginThrottle(db).attempt("rita", "10.0.0.17")
+        finally:
+            db.close()
+
+    UserStore(PostgresDatabase(pg_url)).close()
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        allowed = list(pool.map(attempt, range(20)))
+    assert 1 <= allowed.count(True) <= 5
+
+
 @pytest.fixture(scope="module")
 def shared_pg_url():
     """The two relays' schema, shared by the tests that use them."""
