@@ -10,11 +10,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from faker import Faker  # noqa: E402
+from faker import Faker
 
-from mailguard.intake.budget import Budget, Limits  # noqa: E402
-from mailguard.intake.ocr import image_text  # noqa: E402
-from tests.support.files import letter_image  # noqa: E402
+from mailguard.intake.budget import Budget, Limits
+from mailguard.intake.ocr import image_text
+from tests.support.files import letter_image
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
         lines = [fake.sentence(nb_words=9)[:60] for _ in range(44)]  # a full page of text
         image = letter_image(lines)
         started = time.perf_counter()
-        text = image_text(image, Budget(Limits(ocr=True, ocr_seconds=60)))
+        text = image_text(image, Budget(Limits(outside=True, ocr_seconds=60)))
         times.append(time.perf_counter() - started)
         assert len(text) > 1000, "OCR read too little"
     print(

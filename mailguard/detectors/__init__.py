@@ -80,7 +80,7 @@ class Detector:
     summary: str = ""
 
 
-def reads_images(envelope: Envelope, context: DetectionContext) -> bool:
-    """OCR costs seconds a page: worth it only when the mail leaves the council, where
-    a rule could still fire on what a scan says."""
+def goes_outside(envelope: Envelope, context: DetectionContext) -> bool:
+    """Some reading costs seconds (OCR of a scan) and matters only for mail that leaves
+    the council, where a rule could still fire on what it finds."""
     return bool(context.domains.external(envelope.rcpt_tos))

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from mailguard.detectors import Detector
 from mailguard.detectors.personal_data import detector as personal_data
+from mailguard.detectors.personal_data import redaction
 from mailguard.detectors.recipients import (
     attachment_mismatch,
     bulk_visible,
@@ -29,6 +30,7 @@ DETECTORS: tuple[Detector, ...] = (
     name_mismatch.DETECTOR,
     unroutable.DETECTOR,
     personal_data.DETECTOR,
+    redaction.DETECTOR,
     attachment_mismatch.DETECTOR,
 )
 

@@ -24,9 +24,9 @@ class Limits:
     max_seconds: float = 20.0
     max_cells: int = 2_000_000
     max_pdf_pages: int = 500
-    # Text in images (scans, photos) is read by OCR only when asked: when a rule could
-    # still fire on it (mail going outside). It has a time allowance of its own.
-    ocr: bool = False
+    # The mail leaves the council: also read what costs more and matters only there
+    # (OCR of scans and photos, text under redaction boxes). OCR has its own allowance.
+    outside: bool = False
     ocr_seconds: float = 25.0
 
 

@@ -28,8 +28,19 @@ from dataclasses import dataclass, field, replace
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
+from typing import Any
 
-from mailguard.intake import encoding, ocr, ole, opendoc, outlook, rtf, texttables, xls
+from mailguard.intake import (
+    encoding,
+    ocr,
+    ole,
+    opendoc,
+    outlook,
+    redaction,
+    rtf,
+    texttables,
+    xls,
+)
 from mailguard.intake.budget import (
     MB,
     Budget,
@@ -115,18 +126,18 @@ def extract(message: Message, limits: Limits | None = None) -> Extracted:
     return out
 
 
-def contents_of(message: ParsedMessage, *, ocr: bool = False) -> Extracted:
+def contents_of(message: ParsedMessage, *, outside: bool = False) -> Extracted:
     """What detectors read of a message, extracted once and shared between them; a
-    message cut short by ``structure`` says so here. ``ocr``: read text in images too
-    (only worth its cost when the mail goes outside)."""
+    message cut short by ``structure`` says so here. ``outside``: the mail leaves the
+    council, so text in images and under redaction boxes is read too."""
 
     def make() -> Extracted:
-        out = extract(message.message, Limits(ocr=ocr))
+        out = extract(message.message, Limits(outside=outside))
         if message.structure_problem:
             out.problems.insert(0, Unreadable("body", message.structure_problem))
         return out
 
-    return message.shared(f"extracted:{'ocr' if ocr else 'text'}", make)
+    return message.shared(f"extracted:{'outside' if outside else 'inside'}", make)
 
 
 def _distinct(tables: list[Table]) -> list[Table]:
@@ -278,12 +289,14 @@ def _file(
         elif kind == "pptx":
             _pptx(data, where, prefix, depth, budget, out)
         elif kind == "pdf":
-            text, scans = _pdf(data, budget)
+            text, scans, covered = _pdf(data, budget)
             _text(text, where, budget, out)
-            if scans and budget.limits.ocr:
+            for number, hidden in covered:
+                _text(hidden, f"{where}#redacted:page {number}", budget, out, hidden=True)
+            if scans and budget.limits.outside:
                 _scanned_pages(scans, where, budget, out)
         elif kind == "image":
-            if budget.limits.ocr and ocr.worth_reading(data):
+            if budget.limits.outside and ocr.worth_reading(data):
                 _text(ocr.image_text(data, budget), f"{where}#ocr", budget, out)
         elif kind == "zip":
             _zip(data, where, prefix, depth, budget, out)
@@ -399,8 +412,8 @@ def _opendoc(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
     out.tables.extend(_sheet_table(s, where) for s in doc.sheets)
     if doc.text:
         _text("\n".join(doc.text), where, budget, out)
-    if doc.hidden_text:
-        _text("\n\n".join(doc.hidden_text), where, budget, out, hidden=True)
+    if doc.hidden_text:  # hidden text, tracked deletions, comments: not on the page
+        _text("\n\n".join(doc.hidden_text), f"{where}#redacted", budget, out, hidden=True)
 
 
 def _msg(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
@@ -597,6 +610,7 @@ def _docx(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
     chunks: list[str] = []
     breaks = {qn("w:br"): "\n", qn("w:cr"): "\n", qn("w:tab"): "\t"}
     text_tag = qn("w:t")
+    unseen = _unseen_runs(body, qn)
     for paragraph in body.iter(qn("w:p")):
         budget.tick()
         if data_tables and any(a in data_tables for a in paragraph.iterancestors(qn("w:tbl"))):
@@ -607,7 +621,17 @@ def _docx(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
             "".join(
                 (e.text or "") if e.tag == text_tag else breaks[e.tag]
                 for e in paragraph.iter(text_tag, *breaks)
+                if e.getparent() not in unseen
             )
+        )
+    # What Word keeps but does not show: tracked deletions, hidden (w:vanish) runs,
+    # white text. A "redaction" done by deleting with track changes on, or by colouring
+    # the words white, sends them anyway.
+    hidden = [t.text or "" for t in body.iter(qn("w:delText"))]
+    hidden += ["".join(t.text or "" for t in run.iter(text_tag)) for run in unseen]
+    if any(h.strip() for h in hidden):
+        out.texts.append(
+            TextPart(f"{where}#redacted", "\n".join(h for h in hidden if h.strip()), True)
         )
     for section in document.sections:
         for part in (section.header, section.footer):
@@ -618,6 +642,22 @@ def _docx(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
     text = "\n".join(c for c in chunks if c.strip())
     if text or not data_tables:
         out.texts.append(TextPart(where, text))
+
+
+def _unseen_runs(body: Any, qn: Any) -> set[Any]:
+    """Runs a reader of the document does not see: hidden (``w:vanish``) or white."""
+    unseen = set()
+    for run in body.iter(qn("w:r")):
+        props = run.find(qn("w:rPr"))
+        if props is None:
+            continue
+        vanish = props.find(qn("w:vanish"))
+        hidden = vanish is not None and vanish.get(qn("w:val"), "1") not in ("0", "false")
+        color = props.find(qn("w:color"))
+        white = color is not None and (color.get(qn("w:val")) or "").upper() == "FFFFFF"
+        if hidden or white:
+            unseen.add(run)
+    return unseen
 
 
 # --- pptx ----------------------------------------------------------------------------
@@ -644,9 +684,12 @@ def _pptx(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out:
 # --- PDF -----------------------------------------------------------------------------
 
 
-def _pdf(data: bytes, budget: Budget) -> tuple[str, list[tuple[int, list[bytes]]]]:
-    """The text of every page, laid out as printed so a table's columns stay apart; and
-    the pages with no text but images (scans), with their images, for OCR."""
+def _pdf(
+    data: bytes, budget: Budget
+) -> tuple[str, list[tuple[int, list[bytes]]], list[tuple[int, str]]]:
+    """The text of every page, laid out as printed so a table's columns stay apart; the
+    pages with no text but images (scans), with their images, for OCR; and, for mail
+    going outside, the text each page hides under boxes or in white (``redaction``)."""
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data), strict=False)
@@ -658,6 +701,7 @@ def _pdf(data: bytes, budget: Budget) -> tuple[str, list[tuple[int, list[bytes]]
             raise Uninspectable("encrypted (password protected)", structural=False) from None
     pages = []
     scans: list[tuple[int, list[bytes]]] = []
+    covered: list[tuple[int, str]] = []
     for n, page in enumerate(reader.pages):
         if n >= budget.limits.max_pdf_pages:
             raise Uninspectable(f"more than {budget.limits.max_pdf_pages} pages")
@@ -668,9 +712,21 @@ def _pdf(data: bytes, budget: Budget) -> tuple[str, list[tuple[int, list[bytes]]
             text = page.extract_text() or ""
         budget.spend(len(text))
         pages.append(text)
-        if budget.limits.ocr and len(text.strip()) < _SCAN_TEXT:
+        if budget.limits.outside and len(text.strip()) < _SCAN_TEXT:
             scans.append((n + 1, _page_images(page, budget)))
-    return "\n".join(pages), [(n, images) for n, images in scans if images]
+        elif budget.limits.outside:
+            hidden = _covered(page)
+            if hidden:
+                covered.append((n + 1, hidden))
+    return "\n".join(pages), [(n, i) for n, i in scans if i], covered
+
+
+def _covered(page: object) -> str:
+    try:
+        hidden = redaction.hidden_text(page)
+    except Exception:  # a content stream pypdf reads for text but not for drawing
+        return ""
+    return "\n".join(t for t in (hidden.under_boxes, hidden.white) if t)
 
 
 _SCAN_TEXT = 20  # fewer characters than this on a page: a scan (perhaps with a stamp)

@@ -34,6 +34,14 @@ def nhs_invalid() -> str:
     return f"{bad[:3]} {bad[3:6]} {bad[6:]}"
 
 
+SAR_LETTER = [
+    "Subject access response, reference SAR-2041",
+    "Your tenancy file is attached. Third-party details are redacted.",
+    f"The neighbour, Mr John Carter of 4 Mill Lane, NHS number {files.nhs_number()},",
+    "reported concerns about his own mental health and self-harm.",
+    "Regards, Housing Team",
+]
+
 CASES = {
     "bulk table to an unknown domain": (
         "contractor@example.org",
@@ -243,6 +251,42 @@ CASES = {
         lambda: files.message_with({"fair.png": files.poster_image()}),
         "pass",
         None,
+    ),
+    "a subject-access PDF with black boxes over text still there": (
+        "requester@gmail.com",
+        lambda: files.message_with({"sar-response.pdf": files.redacted_pdf(SAR_LETTER, (2, 3))}),
+        "hold",
+        "hold-redaction-failure",
+    ),
+    "a properly redacted subject-access PDF": (
+        "requester@gmail.com",
+        lambda: files.message_with(
+            {"sar-response.pdf": files.redacted_pdf(SAR_LETTER, (2, 3), proper=True)}
+        ),
+        "pass",
+        None,
+    ),
+    "a PDF with a resident's details in white on white": (
+        "requester@gmail.com",
+        lambda: files.message_with(
+            {"notes.pdf": files.white_text_pdf(["Case notes attached"], SAR_LETTER[2:4])}
+        ),
+        "hold",
+        "hold-redaction-failure",
+    ),
+    "a Word letter whose redactions are tracked deletions and hidden runs": (
+        "requester@gmail.com",
+        lambda: files.message_with(
+            {
+                "letter.docx": files.docx_with_unseen(
+                    ["Dear requester,", "Please find the information you asked for."],
+                    deleted=SAR_LETTER[2],
+                    vanished=SAR_LETTER[3],
+                )
+            }
+        ),
+        "hold",
+        "hold-redaction-failure",
     ),
     "a signature block": (
         "someone@example.org",

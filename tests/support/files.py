@@ -497,3 +497,80 @@ def poster_image() -> bytes:
             "Free entry - everyone welcome",
         ]
     )
+
+
+def redacted_pdf(lines: list[str], secret_lines: tuple[int, ...], *, proper: bool = False) -> bytes:
+    """A letter with black boxes over some lines, as a hurried redaction in a PDF editor
+    draws them: the words are still underneath. ``proper``: the words were removed
+    and "[REDACTED]" written in white on the box, as a redaction tool does."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for n, line in enumerate(lines):
+        y = 20 + n * 8
+        if n in secret_lines and proper:
+            pdf.set_fill_color(0, 0, 0)
+            pdf.rect(18, y - 1, 150, 7, style="F")
+            pdf.set_text_color(255, 255, 255)
+            pdf.text(20, y + 4, "[REDACTED]")
+            pdf.set_text_color(0, 0, 0)
+            continue
+        pdf.text(20, y + 4, line)
+        if n in secret_lines:
+            pdf.set_fill_color(0, 0, 0)
+            pdf.rect(18, y - 1, 150, 7, style="F")
+    return bytes(pdf.output())
+
+
+def white_text_pdf(visible: list[str], white: list[str]) -> bytes:
+    """Visible lines, then lines in white on the white page."""
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    for n, line in enumerate(visible):
+        pdf.text(20, 24 + n * 8, line)
+    pdf.set_text_color(255, 255, 255)
+    for n, line in enumerate(white):
+        pdf.text(20, 120 + n * 8, line)
+    return bytes(pdf.output())
+
+
+def docx_with_unseen(
+    visible: list[str], *, deleted: str | None = None, vanished: str | None = None,
+    white: str | None = None,
+) -> bytes:  # fmt: skip
+    """A Word letter whose "redactions" are still in the file: a tracked deletion, a
+    hidden (w:vanish) run and a run coloured white."""
+    import docx
+    from docx.oxml import OxmlElement
+    from docx.oxml.ns import qn
+
+    document = docx.Document()
+    for text in visible:
+        document.add_paragraph(text)
+    paragraph = document.add_paragraph("Details: ")
+    if deleted is not None:
+        removal = OxmlElement("w:del")
+        removal.set(qn("w:id"), "1")
+        removal.set(qn("w:author"), "Officer")
+        run = OxmlElement("w:r")
+        text = OxmlElement("w:delText")
+        text.text = deleted
+        run.append(text)
+        removal.append(run)
+        paragraph._p.append(removal)
+    if vanished is not None:
+        run = paragraph.add_run(vanished)
+        run.font.hidden = True
+    if white is not None:
+        from docx.shared import RGBColor
+
+        run = paragraph.add_run(white)
+        run.font.color.rgb = RGBColor(0xFF, 0xFF, 0xFF)
+    buf = io.BytesIO()
+    document.save(buf)
+    return buf.getvalue()

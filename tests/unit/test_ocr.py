@@ -14,7 +14,7 @@ from tests.support import files
 
 
 def extracted(raw: bytes, **limits):
-    return extract(message_from_bytes(raw), Limits(ocr=True, **limits))
+    return extract(message_from_bytes(raw), Limits(outside=True, **limits))
 
 
 def ocr_texts(out) -> dict[str, str]:

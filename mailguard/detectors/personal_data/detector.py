@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails, reads_images
+from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails, goes_outside
 from mailguard.detectors.personal_data import special_category, subject
 from mailguard.detectors.personal_data.corroborate import corroborated
 from mailguard.detectors.personal_data.identifiers import Identifier
@@ -130,7 +130,7 @@ def detect(
     message: ParsedMessage, envelope: Envelope, context: DetectionContext | None = None
 ) -> list[Finding]:
     context = context or DetectionContext()
-    extracted = contents_of(message, ocr=reads_images(envelope, context))
+    extracted = contents_of(message, outside=goes_outside(envelope, context))
     scanned = scan(extracted, context.identifiers, own=context.own)
     return scanned.findings + _own_data(message, envelope, context, extracted, scanned)
 

@@ -10,7 +10,7 @@ them is the letter's addressee.
 
 from __future__ import annotations
 
-from mailguard.detectors import Cost, DetectionContext, Detector, reads_images
+from mailguard.detectors import Cost, DetectionContext, Detector, goes_outside
 from mailguard.detectors.personal_data import subject
 from mailguard.intake.extract import contents_of
 from mailguard.intake.mime import ParsedMessage
@@ -23,7 +23,7 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
     recipients = subject.outside_recipients(message, envelope, context.domains)
     if not recipients or not all(r.names for r in recipients):
         return []  # a shared or role mailbox may be the right one: we cannot tell
-    extracted = contents_of(message, ocr=reads_images(envelope, context))
+    extracted = contents_of(message, outside=goes_outside(envelope, context))
     findings = []
     for part in extracted.texts:
         if not part.where.startswith("attachment:"):
