@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from mailguard.detectors import Detector
 from mailguard.detectors.personal_data import detector as personal_data
-from mailguard.detectors.personal_data import redaction
+from mailguard.detectors.personal_data import quoted, redaction
 from mailguard.detectors.recipients import (
     attachment_mismatch,
     bulk_visible,
@@ -31,6 +31,7 @@ DETECTORS: tuple[Detector, ...] = (
     unroutable.DETECTOR,
     personal_data.DETECTOR,
     redaction.DETECTOR,
+    quoted.DETECTOR,
     attachment_mismatch.DETECTOR,
 )
 

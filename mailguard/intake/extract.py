@@ -36,6 +36,7 @@ from mailguard.intake import (
     ole,
     opendoc,
     outlook,
+    quoting,
     redaction,
     rtf,
     texttables,
@@ -236,8 +237,13 @@ def _text(
         return
     grids.extend(more)
     out.tables.extend(_grid_table(g, where, "", hidden) for g in grids)
-    if rest.strip() or not grids:
+    quoted = ""
+    if where == "body":  # a reply's own words apart from the thread it carries
+        rest, quoted = quoting.split(rest)
+    if rest.strip() or not (grids or quoted):
         out.texts.append(TextPart(where, rest, hidden))
+    if quoted.strip():
+        out.texts.append(TextPart("quoted", quoted, hidden))
 
 
 def _grid_table(grid: texttables.Grid, where: str, sheet: str, hidden: bool = False) -> Table:

@@ -288,6 +288,39 @@ CASES = {
         "hold",
         "hold-redaction-failure",
     ),
+    "a reply to a contractor carrying the internal thread about a resident's health": (
+        "repairs@contractor-ltd.co.uk",
+        lambda: files.message_with(
+            to="repairs@contractor-ltd.co.uk",
+            body=(
+                "Hi,\n\nPlease can you book the adaptation at 4 Mill Lane for next week.\n\n"
+                "Thanks,\nSam\n\n"
+                "From: Ruth Okafor <ruth.okafor@northdown.gov.uk>\n"
+                "Sent: 02 December 2026 16:40\n"
+                "To: Sam Patel <sam.patel@northdown.gov.uk>\n"
+                "Subject: RE: Mill Lane\n\n"
+                f"Mrs Edna Clarke (NHS {files.nhs_number()}) was discharged on Friday after a\n"
+                "fall; she has advanced Parkinson's disease and her daughter says she is\n"
+                "depressed. The OT wants the rail fitted before the weekend.\n"
+            ),
+        ),
+        "hold",
+        "hold-quoted-history",
+    ),
+    "a reply to a supplier quoting only the supplier's own message": (
+        "accounts@supplier-ltd.co.uk",
+        lambda: files.message_with(
+            to="accounts@supplier-ltd.co.uk",
+            body=(
+                "Thank you, we will pay this by the end of the month.\n\nRegards,\nFinance\n\n"
+                "On 1 Dec 2026, at 09:12, Supplier Accounts <accounts@supplier-ltd.co.uk> wrote:\n"
+                "> Please find invoice 8812 attached. Our bank details:\n"
+                "> sort code 20-00-00, account 12345678, IBAN GB29NWBK60161331926819\n"
+            ),
+        ),
+        "pass",
+        None,
+    ),
     "a signature block": (
         "someone@example.org",
         lambda: files.message_with(

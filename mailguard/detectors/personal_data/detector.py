@@ -171,7 +171,9 @@ def _own_data(
     if scanned.tables or scanned.third_person:
         return []
     texts = [p.text for p in extracted.texts if not p.hidden]
-    quoted = subject.names_in_quotes(p.text for p in extracted.texts if p.where == "body")
+    quoted = subject.names_in_quotes(
+        p.text for p in extracted.texts if p.where in ("body", "quoted")
+    )
     recipients = subject.outside_recipients(message, envelope, context.domains, quoted)
     if len(recipients) != 1 or not recipients[0].names:
         return []

@@ -28,6 +28,7 @@ from mailguard.addresses import domain_of
 from mailguard.detectors import DetectionContext, Detector
 from mailguard.detectors.personal_data import special_category
 from mailguard.detectors.recipients import providers
+from mailguard.intake import quoting
 from mailguard.intake.extract import opening_text
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity
@@ -112,13 +113,6 @@ def _where(counts: Counter[str]) -> str:
 
 
 _REPLY_SUBJECT = re.compile(r"^\s*(?:re|fwd?|aw|wg|sv|vs|odp|antw|r)\s*:", re.IGNORECASE)
-# Where the quoted or forwarded thread begins in a reply's text.
-_THREAD = re.compile(
-    r"^[ \t]*(?:>|from:[ \t]|-{2,}[ \t]*(?:original|forwarded)[ \t]message"
-    r"|begin forwarded message|on .{4,300}wrote:)",
-    re.IGNORECASE | re.MULTILINE,
-)
-_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 def _on_the_thread(message: ParsedMessage, keys: Iterable[str]) -> set[str]:
@@ -128,10 +122,10 @@ def _on_the_thread(message: ParsedMessage, keys: Iterable[str]) -> set[str]:
     if not (reply or _REPLY_SUBJECT.match(str(headers.get("Subject", "")))):
         return set()
     text = opening_text(message.message, limit=THREAD_TEXT)
-    start = _THREAD.search(text)
+    start = quoting.THREAD.search(text)
     if start is None:
         return set()
-    seen = {providers.person_key(a) for a in _ADDRESS.findall(text[start.start() :])}
+    seen = {providers.person_key(a) for a in quoting.ADDRESS.findall(text[start.start() :])}
     return {k for k in keys if k in seen}
 
 
