@@ -34,7 +34,13 @@ def read(data: bytes, budget: Budget) -> Saved:
     except Exception:
         raise Uninspectable("not a readable Outlook message", structural=False) from None
     try:
+        if getattr(ole, "parsing_issues", None):  # olefile reads on past damage
+            raise Uninspectable("a damaged Outlook message", structural=False)
         return _message(ole, "", budget, 0)
+    except OSError as exc:  # a stream cut short (olefile's errors are OSErrors)
+        raise Uninspectable(
+            f"a damaged Outlook message ({type(exc).__name__})", structural=False
+        ) from None
     finally:
         ole.close()
 

@@ -321,6 +321,34 @@ CASES = {
         "pass",
         None,
     ),
+    "a saved Outlook message with a resident list attached, to an unknown domain": (
+        "contractor@example.org",
+        lambda: files.message_with(
+            {
+                "FW Tenants.msg": files.msg_bytes(
+                    "Tenants",
+                    "List attached.",
+                    attachments={"tenants.csv": files.csv_bytes(files.residents(30))},
+                )
+            }
+        ),
+        "hold",
+        "hold-bulk-personal-data",
+    ),
+    "a saved Outlook message inside a saved message, about a resident's health": (
+        "someone@gmail.com",
+        lambda: files.message_with(
+            {
+                "chain.msg": files.msg_bytes(
+                    "FW: case",
+                    "See the message attached.",
+                    attached_message=("case.msg", "Case notes", "\n".join(files.care_letter())),
+                )
+            }
+        ),
+        "hold",
+        "hold-special-category",
+    ),
     "a signature block": (
         "someone@example.org",
         lambda: files.message_with(

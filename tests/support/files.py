@@ -574,3 +574,37 @@ def docx_with_unseen(
     buf = io.BytesIO()
     document.save(buf)
     return buf.getvalue()
+
+
+def msg_bytes(
+    subject: str,
+    body: str,
+    *,
+    to: str = "Housing Team",
+    attachments: dict[str, bytes] | None = None,
+    attached_message: tuple[str, str, str] | None = None,
+) -> bytes:
+    """An Outlook saved message (.msg): MAPI property streams in a compound file, as
+    MS-OXMSG lays them out; ``attached_message``: (name, subject, body) of a message
+    attached inside it."""
+    from tests.support.cfb import Node, build
+
+    def props(node: Node, subject: str, body: str) -> None:
+        node.add("__substg1.0_0037001F", subject.encode("utf-16-le"))
+        node.add("__substg1.0_1000001F", body.encode("utf-16-le"))
+        node.add("__substg1.0_0E04001F", to.encode("utf-16-le"))
+        node.add("__substg1.0_0C1A001F", fake.name().encode("utf-16-le"))
+
+    root = Node("Root Entry")
+    props(root, subject, body)
+    n = 0
+    for n, (name, data) in enumerate((attachments or {}).items()):
+        attachment = root.add(f"__attach_version1.0_#{n:08X}")
+        attachment.add("__substg1.0_3707001F", name.encode("utf-16-le"))
+        attachment.add("__substg1.0_37010102", data)
+    if attached_message is not None:
+        name, inner_subject, inner_body = attached_message
+        attachment = root.add(f"__attach_version1.0_#{n + 1:08X}")
+        attachment.add("__substg1.0_3707001F", name.encode("utf-16-le"))
+        props(attachment.add("__substg1.0_3701000D"), inner_subject, inner_body)
+    return build(root)

@@ -166,6 +166,8 @@ def hostile_new_formats() -> dict[str, bytes]:
         "locked.ods": _replace_member(ods, "META-INF/manifest.xml", locked),
         "truncated.xls": xls[: len(xls) // 2],
         "truncated.odt": files.odt_bytes(["Dear resident"])[:300],
+        "truncated.msg": files.msg_bytes("x", "y", attachments={"a.csv": b"a,b\n" * 3000})[:2000],
+        "nested.msg": _nested_msg(40),
         "deep.rtf": b"{\\rtf1 " + b"{" * 100_000 + b"x" + b"}" * 100_000 + b"}",
     }
 
@@ -223,3 +225,16 @@ def _encrypted_pdf() -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def _nested_msg(depth: int) -> bytes:
+    """Outlook messages attached inside each other, deeper than any reader should go."""
+    from tests.support.cfb import Node, build
+
+    root = Node("Root Entry")
+    node = root
+    for n in range(depth):
+        node.add("__substg1.0_0037001F", f"level {n}".encode("utf-16-le"))
+        attachment = node.add("__attach_version1.0_#00000000")
+        node = attachment.add("__substg1.0_3701000D")
+    return build(root)

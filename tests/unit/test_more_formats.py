@@ -1,0 +1,94 @@
+"""Older and open formats read like their modern kin: sheets, hidden parts, messages."""
+
+from __future__ import annotations
+
+import time
+from email import message_from_bytes
+
+import pytest
+
+from mailguard.intake.budget import Limits
+from mailguard.intake.extract import extract
+from tests.support import files
+from tests.support.fuzzmail import hostile_new_formats
+
+
+def extracted(attachments: dict[str, bytes], **limits):
+    return extract(message_from_bytes(files.message_with(attachments)), Limits(**limits))
+
+
+def residents_table(out):
+    [table] = [t for t in out.tables if t.sheet == "Residents"]
+    return table
+
+
+def test_a_legacy_xls_keeps_its_hidden_rows_and_columns():
+    rows = files.residents(6)
+    table = residents_table(
+        extracted({"t.xls": files.xls_bytes(rows, hidden_rows=(2,), hidden_cols=(3,))})
+    )
+    assert table.header == tuple(files.HEADER) and len(table.rows) == 6
+    assert table.rows[2][0] == rows[2][0]
+    assert table.hidden_rows == frozenset({2}) and table.hidden_cols == frozenset({3})
+
+
+def test_a_hidden_xls_or_ods_sheet_is_marked_hidden():
+    rows = files.residents(3)
+    for name, data in (("t.xls", files.xls_bytes(rows, hidden_sheet=True)),
+                       ("t.ods", files.ods_bytes(rows, hidden_sheet=True))):  # fmt: skip
+        assert residents_table(extracted({name: data})).sheet_hidden, name
+
+
+def test_an_odt_keeps_its_table_and_sets_apart_what_the_page_does_not_show():
+    rows = files.residents(4)
+    data = files.odt_bytes(
+        ["Dear resident,"], table=[files.HEADER, *rows], hidden="a note kept out of sight",
+        deleted="a sentence deleted with track changes on",
+    )  # fmt: skip
+    out = extracted({"letter.odt": data})
+    [table] = out.tables
+    assert len(table.rows) == 4
+    visible = {t.where: t.text for t in out.texts if not t.hidden}
+    hidden = {t.where: t.text for t in out.texts if t.hidden}
+    assert "Dear resident" in visible["attachment:letter.odt"]
+    assert "out of sight" in hidden["attachment:letter.odt#redacted"]
+    assert "track changes" in hidden["attachment:letter.odt#redacted"]
+    assert "out of sight" not in visible["attachment:letter.odt"]
+
+
+def test_an_rtf_export_is_read_with_its_table():
+    out = extracted({"export.rtf": files.rtf_bytes(files.residents(5))})
+    [table] = out.tables
+    assert table.header == tuple(files.HEADER) and len(table.rows) == 5
+
+
+def test_a_saved_outlook_message_is_read_with_its_attachments_and_messages_inside():
+    data = files.msg_bytes(
+        "Tenants", "List attached, and the earlier message.",
+        attachments={"tenants.csv": files.csv_bytes(files.residents(3))},
+        attached_message=("earlier.msg", "Earlier", "The first draft of the list."),
+    )  # fmt: skip
+    out = extracted({"saved.msg": data})
+    texts = {t.where: t.text for t in out.texts}
+    assert "Subject: Tenants" in texts["attachment:saved.msg"]
+    assert "first draft" in texts["attachment:saved.msg/earlier.msg"]
+    [table] = out.tables
+    assert table.where == "attachment:saved.msg/tenants.csv" and len(table.rows) == 3
+
+
+def test_a_saved_email_sent_as_octet_stream_is_opened():
+    inner = files.message_with({"r.csv": files.csv_bytes(files.residents(2))})
+    out = extracted({"forwarded.dat": inner})
+    assert [t.where for t in out.tables] == ["attachment:forwarded.dat/r.csv"]
+
+
+@pytest.mark.parametrize("name", list(hostile_new_formats()))
+def test_hostile_files_in_the_new_formats_end_quickly_and_never_crash(name):
+    data = hostile_new_formats()[name]
+    started = time.monotonic()
+    out = extracted({name: data})
+    assert time.monotonic() - started < 10
+    if name not in ("repeated.ods", "deep.rtf"):  # bounded, and nothing hidden: read
+        [problem] = out.problems
+        assert problem.where == f"attachment:{name}"
+    assert sum(len(t.rows) for t in out.tables) <= 5000  # a billion rows stay a few
