@@ -31,6 +31,7 @@ from email.parser import BytesParser
 from typing import Any
 
 from mailguard.intake import (
+    archives,
     encoding,
     ocr,
     ole,
@@ -306,6 +307,12 @@ def _file(
                 _text(ocr.image_text(data, budget), f"{where}#ocr", budget, out)
         elif kind == "zip":
             _zip(data, where, prefix, depth, budget, out)
+        elif kind == "tar":
+            _tar(archives.unpacked(data, budget), where, prefix, depth, budget, out)
+        elif kind == "gzip":
+            inner = name[: -len(".gz")] if name.lower().endswith(".gz") else f"{name}.out"
+            budget.file()
+            _file(inner, archives.unpacked(data, budget), where, prefix, depth + 1, budget, out)
         elif kind == "eml":
             if depth + 1 > budget.limits.max_depth:
                 raise Uninspectable("nested too deeply")
@@ -355,6 +362,15 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
         return "pdf"
     if ext == "zip" or ctype in ("application/zip", "application/x-zip-compressed"):
         return "zip"
+    lowered = name.lower()
+    if lowered.endswith((".tar", ".tar.gz", ".tgz")) or ctype == "application/x-tar":
+        return "tar"
+    if (
+        data[:2] == b"\x1f\x8b"
+        or ext == "gz"
+        or ctype in ("application/gzip", "application/x-gzip")
+    ):
+        return "gzip"
     if ext == "eml" or ctype == "message/rfc822":
         return "eml"
     if ext in ("htm", "html") or ctype == "text/html":
@@ -791,6 +807,21 @@ def _zip(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: 
             member,
             f"attachment:{prefix}{info.filename}",
             f"{prefix}{info.filename}/",
+            depth + 1,
+            budget,
+            out,
+        )
+
+
+def _tar(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
+    if depth + 1 > budget.limits.max_depth:
+        raise Uninspectable("nested too deeply")
+    for member, content in archives.tar_members(data, budget):
+        _file(
+            member,
+            content,
+            f"attachment:{prefix}{member}",
+            f"{prefix}{member}/",
             depth + 1,
             budget,
             out,

@@ -42,6 +42,18 @@ SAR_LETTER = [
     "Regards, Housing Team",
 ]
 
+SCANNED_LETTER = [
+    "Mrs M Holloway",
+    "14 Acacia Avenue",
+    "Anytown",
+    "AN1 2CD",
+    "",
+    "Dear Mrs Holloway",
+    "",
+    "Your council tax reduction has been approved from 1 April.",
+    "Your reference is CTR-20418.",
+]
+
 CASES = {
     "bulk table to an unknown domain": (
         "contractor@example.org",
@@ -348,6 +360,24 @@ CASES = {
         ),
         "hold",
         "hold-special-category",
+    ),
+    "a scanned letter to Mrs Holloway attached to an email to Mr Patel": (
+        "ravi.patel77@example.com",
+        lambda: files.message_with(
+            {"letter.pdf": files.scanned_pdf([files.letter_image(SCANNED_LETTER)])},
+            to='"Ravi Patel" <ravi.patel77@example.com>',
+        ),
+        "hold",
+        "hold-letter-for-someone-else",
+    ),
+    "Mrs Holloway's own scanned letter attached to an email to her": (
+        "margaret.holloway@example.com",
+        lambda: files.message_with(
+            {"letter.pdf": files.scanned_pdf([files.letter_image(SCANNED_LETTER)])},
+            to='"Margaret Holloway" <margaret.holloway@example.com>',
+        ),
+        "pass",
+        None,
     ),
     "a signature block": (
         "someone@example.org",

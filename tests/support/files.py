@@ -608,3 +608,21 @@ def msg_bytes(
         attachment.add("__substg1.0_3707001F", name.encode("utf-16-le"))
         props(attachment.add("__substg1.0_3701000D"), inner_subject, inner_body)
     return build(root)
+
+
+def tar_gz_bytes(members: dict[str, bytes], *, link: str | None = None) -> bytes:
+    """A .tar.gz as a Linux export script makes one; ``link``: a symlink to add."""
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+        if link is not None:
+            info = tarfile.TarInfo("link")
+            info.type = tarfile.SYMTYPE
+            info.linkname = link
+            archive.addfile(info)
+    return buf.getvalue()

@@ -10,6 +10,7 @@ gives the classic file bombs. All content is synthetic.
 from __future__ import annotations
 
 import base64
+import gzip
 import io
 import random
 import zipfile
@@ -168,6 +169,8 @@ def hostile_new_formats() -> dict[str, bytes]:
         "truncated.odt": files.odt_bytes(["Dear resident"])[:300],
         "truncated.msg": files.msg_bytes("x", "y", attachments={"a.csv": b"a,b\n" * 3000})[:2000],
         "nested.msg": _nested_msg(40),
+        "bomb.gz": gzip.compress(b"\0" * (300 * 1024 * 1024), compresslevel=1),
+        "damaged.tgz": b"\x1f\x8b\x08" + b"not a gzip stream" * 20,
         "deep.rtf": b"{\\rtf1 " + b"{" * 100_000 + b"x" + b"}" * 100_000 + b"}",
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import time
 from email import message_from_bytes
 
@@ -80,6 +81,22 @@ def test_a_saved_email_sent_as_octet_stream_is_opened():
     inner = files.message_with({"r.csv": files.csv_bytes(files.residents(2))})
     out = extracted({"forwarded.dat": inner})
     assert [t.where for t in out.tables] == ["attachment:forwarded.dat/r.csv"]
+
+
+def test_a_tar_gz_export_is_opened_member_by_member_and_links_are_not_followed():
+    data = files.tar_gz_bytes(
+        {"export/residents.csv": files.csv_bytes(files.residents(4))}, link="/etc/passwd"
+    )
+    out = extracted({"export.tar.gz": data})
+    [table] = out.tables
+    assert table.where == "attachment:export.tar.gz/export/residents.csv" and len(table.rows) == 4
+    assert out.problems == [] and not any("root:" in t.text for t in out.texts)
+
+
+def test_a_gzipped_csv_is_read_as_the_csv():
+    out = extracted({"list.csv.gz": gzip.compress(files.csv_bytes(files.residents(3)))})
+    [table] = out.tables
+    assert len(table.rows) == 3
 
 
 @pytest.mark.parametrize("name", list(hostile_new_formats()))
