@@ -104,9 +104,10 @@ class Settings(BaseModel):
     upstream_max_connections: int = Field(default=64, ge=1)
     upstream_idle_timeout: float = Field(default=30.0, gt=0)
     upstream_max_reuse: int = Field(default=1000, ge=1)
-    # One client address may hold at most this many upstream transactions at once, so
-    # a few clients that send MAIL and then idle cannot take the whole pool.
-    upstream_per_client: int = Field(default=16, ge=1)
+    # One client address may hold at most this many upstream transactions at once (a
+    # MAIL beyond it waits up to upstream_connect_timeout, then gets 451), so a few
+    # clients that send MAIL and then idle cannot take the whole pool.
+    upstream_per_client: int = Field(default=32, ge=1)
     # An open transaction whose client sends nothing for this long gives its upstream
     # connection back; the client's next command gets a 451 and it starts again.
     upstream_idle_release: float = Field(default=30.0, gt=0)

@@ -86,6 +86,7 @@ class Relay:
             on_recipient=self.dns.prefetch,
             metrics=self.metrics,
             per_client=settings.upstream_per_client,
+            share_wait=settings.upstream_connect_timeout,
             received_by=settings.hostname if settings.received_header else None,
         )
         self.listener = Listener(settings, handler, self.spawn, tls)

@@ -8,6 +8,7 @@ passed back, or a deliberate policy reject.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import email.utils
@@ -59,8 +60,9 @@ class RelayHandler:
         is_draining: Callable[[], bool],
         on_recipient: Callable[[str], None] | None = None,
         metrics: Metrics | None = None,
-        per_client: int = 16,
+        per_client: int = 32,
         received_by: str | None = None,
+        share_wait: float = 10.0,
     ) -> None:
         """``on_recipient`` hears of each recipient the upstream accepted (to start
         its DNS lookup while the client is still sending); ``per_client``: open upstream
@@ -70,6 +72,7 @@ class RelayHandler:
         self.process = process
         self.max_recipients = max_recipients
         self.per_client = per_client
+        self.share_wait = share_wait
         self.received_by = received_by
         self._is_draining = is_draining
         self._on_recipient = on_recipient
@@ -106,7 +109,7 @@ class RelayHandler:
             self._log_refused(session, "MAIL", replies.UTF8_SENDER, "utf8_without_smtputf8")
             return str(replies.UTF8_SENDER)
         host = session.peer[0] if session.peer else ""
-        if server.transactions_from(host) >= self.per_client:
+        if not await self._client_share(server, host):
             self._log_refused(session, "MAIL", replies.CLIENT_BUSY, "too_many_transactions")
             return str(replies.CLIENT_BUSY)
         try:
@@ -123,6 +126,17 @@ class RelayHandler:
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
         return str(replies.OK_SENDER)
+
+    async def _client_share(self, server: RelaySMTP, host: str) -> bool:
+        """Wait (up to ``share_wait``) while this address already holds its share of the
+        upstream pool: a burst from the council's own MTA queues a moment instead of
+        hearing 4xx, and a flood of idle clients from one host still cannot take it all."""
+        deadline = time.monotonic() + self.share_wait
+        while server.transactions_from(host) >= self.per_client:
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True
 
     async def handle_RCPT(
         self,

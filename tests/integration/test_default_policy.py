@@ -245,7 +245,11 @@ CASES = {
     "a scanned care letter (image-only PDF) to a webmail address": (
         "someone@gmail.com",
         lambda: files.message_with(
-            {"letter.pdf": files.scanned_pdf([files.letter_image(files.care_letter())])}
+            {
+                "letter.pdf": files.scanned_pdf(
+                    [files.letter_image(files.care_letter("Margaret Holloway"))]
+                )
+            }
         ),
         "hold",
         "hold-special-category",
@@ -253,7 +257,7 @@ CASES = {
     "a phone photo of the care letter to a webmail address": (
         "someone@gmail.com",
         lambda: files.message_with(
-            {"IMG_2041.jpg": files.letter_image(files.care_letter(), photo=True)}
+            {"IMG_2041.jpg": files.letter_image(files.care_letter("Margaret Holloway"), photo=True)}
         ),
         "hold",
         "hold-special-category",
@@ -354,7 +358,11 @@ CASES = {
                 "chain.msg": files.msg_bytes(
                     "FW: case",
                     "See the message attached.",
-                    attached_message=("case.msg", "Case notes", "\n".join(files.care_letter())),
+                    attached_message=(
+                        "case.msg",
+                        "Case notes",
+                        "\n".join(files.care_letter("Margaret Holloway")),
+                    ),
                 )
             }
         ),

@@ -38,7 +38,7 @@ async def send(mg, rcpt: str, raw: bytes) -> str:
 async def test_a_scanned_care_letter_to_webmail_is_held_and_says_which_page(guarded, sink):
     scan = files.scanned_pdf(
         [files.letter_image(["Minutes of the allotments committee", "No items"]),
-         files.letter_image(files.care_letter())]
+         files.letter_image(files.care_letter("Margaret Holloway"))]
     )  # fmt: skip
     reply = await send(
         guarded,
@@ -60,7 +60,11 @@ async def test_a_scanned_care_letter_to_webmail_is_held_and_says_which_page(guar
 
 async def test_the_same_scan_to_a_colleague_is_not_read_at_all(guarded, sink):
     raw = files.message_with(
-        {"letter.pdf": files.scanned_pdf([files.letter_image(files.care_letter())])},
+        {
+            "letter.pdf": files.scanned_pdf(
+                [files.letter_image(files.care_letter("Margaret Holloway"))]
+            )
+        },
         to="colleague@northdown.gov.uk",
     )
     reply = await send(guarded, "colleague@northdown.gov.uk", raw)

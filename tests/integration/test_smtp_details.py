@@ -141,11 +141,15 @@ async def test_idle_clients_from_one_address_cannot_take_the_whole_upstream_pool
     sink, start_mailguard, tmp_path
 ):
     """Pool of 3, at most 2 per address: two idle transactions from 127.0.0.1, a third
-    from the same address is told to wait, and a client at 127.0.0.2 still gets through."""
+    from the same address waits its turn and then hears 451, and a client at 127.0.0.2
+    still gets through."""
     mg = start_mailguard(
         sink.port,
         "--config",
-        config(tmp_path, "upstream_max_connections: 3\nupstream_per_client: 2\n"),
+        config(
+            tmp_path,
+            "upstream_max_connections: 3\nupstream_per_client: 2\nupstream_connect_timeout: 1\n",
+        ),
     )
     idle = []
     for _ in range(2):
@@ -195,3 +199,23 @@ async def test_a_client_idle_mid_transaction_gives_its_upstream_connection_back(
     assert late.value.code == 451 and "idle" in late.value.message  # it keeps its mail
     slow.close()
     assert [m.rcpt_tos for m in sink.wait_for(1)] == [[rcpt]]
+
+
+async def test_a_burst_from_the_councils_own_mta_waits_its_turn_instead_of_failing(
+    sink, start_mailguard, tmp_path
+):
+    """Six messages at once from one address with a share of two: the extra ones wait
+    for a free slot of their own and are all delivered, none refused."""
+    mg = start_mailguard(sink.port, "--config", config(tmp_path, "upstream_per_client: 2\n"))
+
+    async def one() -> str:
+        sender, rcpt = address(), address("example.org")
+        _, reply = await aiosmtplib.send(
+            compose(sender=sender, to=[rcpt]), sender=sender, recipients=[rcpt],
+            hostname=HOST, port=mg.port, timeout=30,
+        )  # fmt: skip
+        return reply
+
+    replies = await asyncio.gather(*(one() for _ in range(6)))
+    assert all(r.startswith("2.0.0") for r in replies)
+    assert len(sink.wait_for(6)) == 6
