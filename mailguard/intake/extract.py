@@ -32,6 +32,7 @@ from typing import Any
 
 from mailguard.intake import (
     archives,
+    doc,
     encoding,
     ocr,
     ole,
@@ -422,7 +423,7 @@ def _ole(
     elif kind == "encrypted":
         raise Uninspectable("encrypted (password protected)", structural=False)
     elif kind == "doc":
-        raise Uninspectable("old binary Word (.doc) is not read yet", structural=False)
+        _text(doc.read(data, budget), where, budget, out)
     elif kind == "damaged":
         raise Uninspectable("a damaged or encrypted Office file", structural=False)
     else:

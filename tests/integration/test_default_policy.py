@@ -224,6 +224,10 @@ CASES = {
                 lambda: files.odt_bytes(["Tenants"], table=[files.HEADER, *files.residents(30)]),
             ),
             ("rtf", lambda: files.rtf_bytes(files.residents(30))),
+            (
+                "doc",
+                lambda: files.doc_bytes(["Tenants"], table=[files.HEADER, *files.residents(30)]),
+            ),
         )
     },
     "a hidden LibreOffice sheet of residents to a partner": (

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import email.policy
+import functools
 import io
+import os
+import shutil
+import subprocess
+import tempfile
 import zipfile
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
 
+import pytest
 from faker import Faker
 
 fake = Faker("en_GB")
@@ -626,3 +633,27 @@ def tar_gz_bytes(members: dict[str, bytes], *, link: str | None = None) -> bytes
             info.linkname = link
             archive.addfile(info)
     return buf.getvalue()
+
+
+@functools.lru_cache(maxsize=16)
+def _converted(docx: bytes, to: str) -> bytes:
+    """A .docx turned into another format by LibreOffice headless, a real tool."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("soffice is missing: .ci/run should have installed it")
+        pytest.skip("LibreOffice (soffice) is not installed")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "document.docx"
+        source.write_bytes(docx)
+        subprocess.run(
+            [soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{tmp}/profile",
+             "--convert-to", to, "--outdir", tmp, str(source)],
+            capture_output=True, timeout=120, check=True,
+        )  # fmt: skip
+        return (Path(tmp) / f"document.{to}").read_bytes()
+
+
+def doc_bytes(paragraphs: list[str], table: list[list[str]] | None = None) -> bytes:
+    """Legacy Word (.doc), as LibreOffice writes it from the same document as docx_bytes."""
+    return _converted(docx_bytes(paragraphs, table), "doc")

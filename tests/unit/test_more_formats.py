@@ -57,6 +57,29 @@ def test_an_odt_keeps_its_table_and_sets_apart_what_the_page_does_not_show():
     assert "out of sight" not in visible["attachment:letter.odt"]
 
 
+def test_a_legacy_word_doc_written_by_libreoffice_is_read_with_its_table():
+    rows = files.residents(4)
+    out = extracted(
+        {
+            "letter.doc": files.doc_bytes(
+                ["Dear colleague,", "The list:"], table=[files.HEADER, *rows]
+            )
+        }
+    )
+    [table] = out.tables
+    assert table.header == tuple(files.HEADER) and len(table.rows) == 4
+    assert table.rows[1][0] == rows[1][0]
+    assert "Dear colleague" in {t.where: t.text for t in out.texts}["attachment:letter.doc"]
+    assert out.problems == []
+
+
+def test_a_damaged_doc_is_uninspectable_not_a_crash():
+    data = files.doc_bytes(["Dear colleague,"])
+    out = extracted({"broken.doc": data[: len(data) // 3]})
+    [problem] = out.problems
+    assert problem.where == "attachment:broken.doc" and not problem.structural
+
+
 def test_an_rtf_export_is_read_with_its_table():
     out = extracted({"export.rtf": files.rtf_bytes(files.residents(5))})
     [table] = out.tables
