@@ -331,31 +331,34 @@ def ods_bytes(rows: list[list[str]], *, hidden_sheet: bool = False) -> bytes:
     """A LibreOffice Calc file written by odfpy: a cover sheet, then the residents."""
     from odf.opendocument import OpenDocumentSpreadsheet
     from odf.style import Style, TableProperties
-    from odf.table import Table, TableCell, TableRow
-    from odf.text import P
+    from odf.table import Table
 
     doc = OpenDocumentSpreadsheet()
     hidden = Style(name="hiddensheet", family="table")
     hidden.addElement(TableProperties(display="false"))
     doc.automaticstyles.addElement(hidden)
 
-    def table(name: str, grid: list[list[str]], **kw: str) -> Table:
-        t = Table(name=name, **kw)
-        for row in grid:
-            tr = TableRow()
-            for value in row:
-                cell = TableCell(valuetype="string")
-                cell.addElement(P(text=value))
-                tr.addElement(cell)
-            t.addElement(tr)
-        return t
-
-    doc.spreadsheet.addElement(table("Summary", [["Ward"], ["North"]]))
+    doc.spreadsheet.addElement(_odf_table(Table(name="Summary"), [["Ward"], ["North"]]))
     extra = {"stylename": hidden} if hidden_sheet else {}
-    doc.spreadsheet.addElement(table("Residents", [HEADER, *rows], **extra))
+    doc.spreadsheet.addElement(_odf_table(Table(name="Residents", **extra), [HEADER, *rows]))
     buf = io.BytesIO()
     doc.write(buf)
     return buf.getvalue()
+
+
+def _odf_table(table, grid: list[list[str]]):
+    """Rows of text cells appended to an odfpy table element."""
+    from odf.table import TableCell, TableRow
+    from odf.text import P
+
+    for row in grid:
+        tr = TableRow()
+        for value in row:
+            cell = TableCell(valuetype="string")
+            cell.addElement(P(text=value))
+            tr.addElement(cell)
+        table.addElement(tr)
+    return table
 
 
 def odt_bytes(
@@ -370,7 +373,7 @@ def odt_bytes(
     from odf.element import Element
     from odf.namespaces import TEXTNS
     from odf.opendocument import OpenDocumentText
-    from odf.table import Table, TableCell, TableColumn, TableRow
+    from odf.table import Table, TableColumn
     from odf.text import P
 
     doc = OpenDocumentText()
@@ -379,14 +382,7 @@ def odt_bytes(
     if table is not None:
         t = Table(name="Table1")
         t.addElement(TableColumn(numbercolumnsrepeated=len(table[0])))
-        for row in table:
-            tr = TableRow()
-            for value in row:
-                cell = TableCell(valuetype="string")
-                cell.addElement(P(text=value))
-                tr.addElement(cell)
-            t.addElement(tr)
-        doc.text.addElement(t)
+        doc.text.addElement(_odf_table(t, table))
     if hidden is not None:
         p = P(text="See below.")
         span = Element(qname=(TEXTNS, "hidden-text"), check_grammar=False)
