@@ -335,3 +335,17 @@ def test_an_invoices_bank_details_are_its_issuers():
 def test_served_a_sentence_for_an_offence_is_criminal_data():
     body = "Re Jon Hart, who has applied to volunteer. He has served 18 months for ABH."
     assert "SPECIAL_CATEGORY" in detect(body)
+
+
+@pytest.mark.parametrize("name", ["Ian Ward", "Sarah Hall", "Peter Green", "Anne Hill"])
+def test_a_resident_whose_surname_is_also_a_place_word_is_still_a_person(name):
+    body = (
+        f"Following our assessment, {name} has a diagnosis of vascular dementia and"
+        " now needs daily home care visits."
+    )
+    assert "SPECIAL_CATEGORY" in detect(body, to="someone@example.org")
+
+
+def test_a_building_named_like_a_person_is_still_a_building():
+    body = "Oak House has a new lift, and the dementia cafe meets there on Fridays."
+    assert "SPECIAL_CATEGORY" not in detect(body, to="someone@example.org")

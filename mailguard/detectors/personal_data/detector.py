@@ -609,7 +609,7 @@ def _is_person(entity: object) -> bool:
     if start > 0 and entity.doc[start - 1].like_num:  # type: ignore[attr-defined]
         return False  # "44 Georgia Terrace": an address
     if label in ("PERSON", "PER"):
-        return _looks_like_a_name(text)
+        return _looks_like_a_name(text) or _surname_like_a_place(text)
     if label != "ORG" or not 2 <= len(text.split()) <= 3 or not _looks_like_a_name(text):
         return False
     before = entity.doc[start - 1].lower_ if start > 0 else ""  # type: ignore[attr-defined]
@@ -619,6 +619,23 @@ def _is_person(entity: object) -> bool:
 _PLACE_WORDS = frozenset(
     re.findall(r"\w+", "in at from the to of on by near for into with a an our their this that via")
 )
+
+
+# Place words that are also common UK surnames: "Ian Ward", "Sarah Hall". Only for a
+# two- or three-word phrase the model itself calls a person, whose other words are
+# no place words ("Maple Ward" stays a ward: "maple" is not a name the model gives).
+_SURNAMES_TOO = frozenset(
+    {"ward", "hall", "hill", "green", "park", "lane", "bridge", "bridges", "gate", "gates",
+     "fields", "mount", "court", "house", "grove", "walker", "church", "street", "rowe"}
+)  # fmt: skip
+
+
+def _surname_like_a_place(text: str) -> bool:
+    words = re.findall(r"[^\W\d_]+", text)
+    if not 2 <= len(words) <= 3 or not all(w[:1].isupper() and not w.isupper() for w in words):
+        return False
+    last, others = words[-1].lower(), {w.lower() for w in words[:-1]}
+    return last in _SURNAMES_TOO and not others & special_category.NOT_NAMES
 
 
 def _looks_like_a_name(text: str) -> bool:
