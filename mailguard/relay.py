@@ -137,11 +137,13 @@ class Relay:
         if self.upstream_ok is False:
             return False, "upstream not answering"
         status = f"ok, policy {self.policy.version if self.policy else 'none'}"
-        warnings = unprotected(self.policy.policy if self.policy else None)
-        return True, "\n".join([status, *(f"warning: {w}" for w in warnings)])
+        return True, "\n".join([status, *(f"warning: {w}" for w in self._unprotected())])
+
+    def _unprotected(self) -> tuple[str, ...]:
+        return unprotected(self.policy.policy if self.policy else None)
 
     def _warn_if_unprotected(self) -> None:
-        for problem in unprotected(self.policy.policy if self.policy else None):
+        for problem in self._unprotected():
             log.warning("unprotected", problem=problem)
 
     def _watch_metrics(self) -> None:

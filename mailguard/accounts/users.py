@@ -143,7 +143,7 @@ class UserStore:
 
     def set_password(self, name: str, password: str, *, by: str) -> None:
         _check_password(password)
-        self._update(name, "password = ?", self._hasher.hash(password), by, "password", "")
+        self._update(name, "password = ?", (self._hasher.hash(password),), by, "password", "")
 
     def set_role(self, name: str, role: Role, *, by: str) -> None:
         if role not in STAFF_ROLES:
@@ -154,7 +154,7 @@ class UserStore:
 
     def set_disabled(self, name: str, disabled: bool, *, by: str) -> None:
         change = "disabled" if disabled else "enabled"
-        self._update(name, "disabled = ?", int(disabled), by, change, "")
+        self._update(name, "disabled = ?", (int(disabled),), by, change, "")
 
     def changes(self, limit: int = 500) -> list[UserChange]:
         """The user-management audit, newest first."""
@@ -165,9 +165,14 @@ class UserStore:
         return [UserChange(float(r[0]), *(str(v) for v in r[1:])) for r in rows]
 
     def _update(
-        self, name: str, assignment: str, value: object, by: str, change: str, detail: str
+        self,
+        name: str,
+        assignment: str,
+        values: tuple[object, ...],
+        by: str,
+        change: str,
+        detail: str,
     ) -> None:
-        values = value if isinstance(value, tuple) else (value,)
         with self.db.transaction() as tx:
             cur = tx.execute(f"UPDATE users SET {assignment} WHERE name = ?", (*values, name))
             # Any change to who someone is or what they may do ends their sessions.
@@ -256,14 +261,17 @@ class LoginThrottle:
                 "INSERT INTO login_failures (account, client, at) VALUES (?, ?, ?)",
                 (account.lower(), client, now),
             )
-        return not self.blocked(account, client, allowance=self.limit + 1)
+        return self._count(account, client) <= self.limit
 
-    def blocked(self, account: str, client: str, *, allowance: int | None = None) -> bool:
+    def blocked(self, account: str, client: str) -> bool:
+        return self._count(account, client) >= self.limit
+
+    def _count(self, account: str, client: str) -> int:
         row = self.db.execute(
             "SELECT count(*) FROM login_failures WHERE account = ? AND client = ? AND at > ?",
             (account.lower(), client, time.time() - self.window),
         ).fetchone()
-        return int(row[0]) >= (allowance or self.limit)
+        return int(row[0])
 
     def succeeded(self, account: str, client: str) -> None:
         """A right password: this account's count from this client starts again."""

@@ -15,7 +15,6 @@ from typing import Any
 from mailguard import log as mglog
 from mailguard import replies
 from mailguard.actions import notify
-from mailguard.addresses import domain_of, in_domains
 from mailguard.delivery import rewrite
 from mailguard.delivery.upstream import (
     Delivery,
@@ -102,8 +101,8 @@ class Actions:
     def _rules_shown(
         self, decision: Decision, rcpts: Sequence[str], policy: Policy
     ) -> tuple[str, ...]:
-        internal = policy.organisation.internal_domains
-        if self.rules_outside or all(in_domains(domain_of(r), internal) for r in rcpts):
+        domains = policy.organisation.domains
+        if self.rules_outside or all(domains.is_internal(r) for r in rcpts):
             return tuple(decision.rules)
         return ()
 

@@ -29,6 +29,7 @@ from mailguard.quarantine.service import (
     ReleaseResult,
 )
 from mailguard.quarantine.store import AuditEntry, HeldMessage, State
+from mailguard.runtime import Runtime
 
 BY_HELP = (
     "Act for this user account: admins only, with --reason; the audit names you too."
@@ -40,19 +41,23 @@ def _common(f: Any) -> Any:
     return state_options(json_option(f))
 
 
-def _service(config_file: Path | None, *, deliver: bool = False, **flags: Any) -> QuarantineService:
-    """The relay's quarantine service; with an upstream pool only to deliver releases."""
+def _runtime(config_file: Path | None, **flags: Any) -> Runtime:
+    """The command's runtime, once it is clear there is a quarantine to work on."""
     runtime = runtime_from(config_file, **flags)
     if not runtime.quarantine_exists():
         fail(f"no quarantine in {runtime.settings.data_dir} (wrong --data-dir?)")
+    return runtime
+
+
+def _service(runtime: Runtime, *, deliver: bool = False) -> QuarantineService:
+    """The relay's quarantine service; with an upstream pool only to deliver releases."""
     if deliver:
         return opened("the quarantine", lambda: runtime.quarantine)
     return opened("the quarantine", lambda: runtime.quarantine_offline)
 
 
-def _acting(config_file: Path | None, by: str | None, reason: str, **flags: Any) -> Acting:
+def _acting(runtime: Runtime, by: str | None, reason: str) -> Acting:
     """The shell user (or, for an admin with a reason, the account named by --by)."""
-    runtime = runtime_from(config_file, **flags)
     users = opened("users", lambda: runtime.users) if runtime.users_exist() else None
     try:
         return acting(users, by, reason)
@@ -80,7 +85,7 @@ def list_(
     limit: int,
 ) -> None:
     """Held messages, newest first."""
-    service = _service(config_file, data_dir=data_dir, database=database)
+    service = _service(_runtime(config_file, data_dir=data_dir, database=database))
     items = service.store.list(State(state) if state else None, limit)
     if as_json:
         for held in items:
@@ -110,7 +115,7 @@ def show(
     raw: bool,
 ) -> None:
     """One held message: envelope, why it was held, findings and its audit trail."""
-    service = _service(config_file, data_dir=data_dir, database=database)
+    service = _service(_runtime(config_file, data_dir=data_dir, database=database))
     held = _get(service, message_id)
     if raw:
         content = service.store.content(message_id)
@@ -152,10 +157,9 @@ def _delivering(done: str, reason_help: str, default_reason: str, act: Deliver) 
         by: str | None,
         upstream: str | None,
     ) -> None:
-        service = _service(
-            config_file, deliver=True, data_dir=data_dir, database=database, upstream=upstream
-        )
-        who = _acting(config_file, by, reason, data_dir=data_dir, database=database)
+        runtime = _runtime(config_file, data_dir=data_dir, database=database, upstream=upstream)
+        service = _service(runtime, deliver=True)
+        who = _acting(runtime, by, reason)
         _deliver(
             service,
             lambda s: act(s, message_id, who.actor, who.noted(reason or default_reason)),
@@ -229,9 +233,10 @@ def request_release(
     by: str | None,
 ) -> None:
     """Ask for a two-person release; a different approver must then approve it."""
-    service = _service(config_file, data_dir=data_dir, database=database)
+    runtime = _runtime(config_file, data_dir=data_dir, database=database)
+    service = _service(runtime)
     try:
-        who = _acting(config_file, by, reason, data_dir=data_dir, database=database)
+        who = _acting(runtime, by, reason)
         held = service.request_release(message_id, who.actor, who.noted(reason))
     except QuarantineError as exc:
         fail(str(exc), code=1)
@@ -265,9 +270,10 @@ def reject(
     by: str | None,
 ) -> None:
     """Never deliver a held message: its content is deleted, its record kept."""
-    service = _service(config_file, data_dir=data_dir, database=database)
+    runtime = _runtime(config_file, data_dir=data_dir, database=database)
+    service = _service(runtime)
     try:
-        who = _acting(config_file, by, reason, data_dir=data_dir, database=database)
+        who = _acting(runtime, by, reason)
         held = service.reject(message_id, who.actor, who.noted(reason or "(no reason given)"))
     except QuarantineError as exc:
         fail(str(exc), code=1)
@@ -285,7 +291,7 @@ def audit(
     message_id: str | None,
 ) -> None:
     """Every state change: who, when, why (all messages, or one)."""
-    service = _service(config_file, data_dir=data_dir, database=database)
+    service = _service(_runtime(config_file, data_dir=data_dir, database=database))
     for a in service.store.audit_log(message_id):
         if as_json:
             click.echo(json.dumps(audit_json(a)))
@@ -300,8 +306,8 @@ def expire(
 ) -> None:
     """Expire messages held past their date, and delete the content of mail released
     longer ago than the policy's keep_released_days (the relay does both hourly)."""
-    runtime = runtime_from(config_file, data_dir=data_dir, database=database)
-    service = _service(config_file, data_dir=data_dir, database=database)
+    runtime = _runtime(config_file, data_dir=data_dir, database=database)
+    service = _service(runtime)
     for held in service.expire():
         click.echo(json.dumps(held_json(held)) if as_json else f"expired {held.id}")
     policy = runtime.settings.policy

@@ -18,7 +18,6 @@ an ``Unreadable`` (reported as ``UNINSPECTABLE``), never an exception.
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import io
 import re
 import zipfile
@@ -56,7 +55,7 @@ from mailguard.intake.budget import (
 from mailguard.intake.flowed import unflow
 from mailguard.intake.htmltext import html_to_text, text_and_tables
 from mailguard.intake.mime import ParsedMessage
-from mailguard.intake.sheets import Sheet
+from mailguard.intake.sheets import Sheet, cell_text
 
 __all__ = [
     "MB",
@@ -321,8 +320,6 @@ def _file(
             _message(inner, prefix, depth + 1, budget, out)
         elif kind == "ole":
             _ole(name, data, where, prefix, depth, budget, out)
-        elif kind == "xls":
-            out.tables.extend(_sheet_table(s, where) for s in xls.read(data, budget))
         elif kind in ("ods", "odt"):
             _opendoc(data, where, budget, out)
         elif kind == "rtf":
@@ -457,8 +454,7 @@ def _outlook(
         raise Uninspectable("nested too deeply")
     for name, member in saved.attachments:
         budget.file()
-        inner = f"{prefix}{name}"
-        _file(name, member, f"attachment:{inner}", f"{inner}/", depth + 1, budget, out)
+        _member(name, member, prefix, depth, budget, out)
     for name, inner_msg in saved.messages:
         budget.file()
         inner = f"{prefix}{name}"
@@ -532,7 +528,7 @@ def _xlsx(data: bytes, where: str, budget: Budget, out: Extracted) -> list[Table
             cells += len(row)
             if cells > budget.limits.max_cells:
                 raise Uninspectable(f"more than {budget.limits.max_cells} cells")
-            values = tuple(_cell_text(v) for v in row)
+            values = tuple(cell_text(v) for v in row)
             if not any(v.strip() for v in values):
                 continue
             dim = sheet.row_dimensions.get(r_index)
@@ -582,15 +578,6 @@ def _column_number(letters: bytes) -> int:
     for ch in letters:
         n = n * 26 + ch - 64
     return n
-
-
-def _cell_text(value: object) -> str:
-    """Cells as a person sees them: dates as 12/03/1980, not 1980-03-12 00:00:00."""
-    if value is None:
-        return ""
-    if isinstance(value, dt.datetime | dt.date):
-        return value.strftime("%d/%m/%Y")
-    return str(value)
 
 
 def _column_hidden(sheet: object, index: int) -> bool:
@@ -700,8 +687,7 @@ def _pptx(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out:
         raise Uninspectable("nested too deeply")
     for name, member in deck.embedded:
         budget.file()
-        inner = f"{prefix}{name}"
-        _file(name, member, f"attachment:{inner}", f"{inner}/", depth + 1, budget, out)
+        _member(name, member, prefix, depth, budget, out)
 
 
 # --- PDF -----------------------------------------------------------------------------
@@ -803,30 +789,21 @@ def _zip(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: 
         budget.file()
         member = archive.read(info)
         budget.spend(len(member))
-        _file(
-            info.filename,
-            member,
-            f"attachment:{prefix}{info.filename}",
-            f"{prefix}{info.filename}/",
-            depth + 1,
-            budget,
-            out,
-        )
+        _member(info.filename, member, prefix, depth, budget, out)
 
 
 def _tar(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
     if depth + 1 > budget.limits.max_depth:
         raise Uninspectable("nested too deeply")
     for member, content in archives.tar_members(data, budget):
-        _file(
-            member,
-            content,
-            f"attachment:{prefix}{member}",
-            f"{prefix}{member}/",
-            depth + 1,
-            budget,
-            out,
-        )
+        _member(member, content, prefix, depth, budget, out)
+
+
+def _member(
+    name: str, data: bytes, prefix: str, depth: int, budget: Budget, out: Extracted
+) -> None:
+    """A file inside another (an archive, a deck, a saved message), one level down."""
+    _file(name, data, f"attachment:{prefix}{name}", f"{prefix}{name}/", depth + 1, budget, out)
 
 
 # --- HTML ----------------------------------------------------------------------------

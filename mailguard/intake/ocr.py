@@ -15,6 +15,7 @@ import os
 import shutil
 import subprocess
 import time
+from typing import Any
 
 from mailguard.intake.budget import Budget, Uninspectable
 
@@ -37,9 +38,7 @@ def languages() -> str:
 def worth_reading(data: bytes) -> bool:
     """Big enough to hold text: checked from the header, without decoding pixels. An
     image claiming absurd dimensions is "worth reading" so that it is refused loudly."""
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    Image = _pillow()
     try:
         with Image.open(io.BytesIO(data)) as image:
             width, height = image.size
@@ -67,9 +66,7 @@ def image_text(data: bytes, budget: Budget) -> str:
 def _prepared(data: bytes) -> bytes:
     """The image as Tesseract should see it: bombs refused, huge photos scaled down,
     formats Leptonica lacks (and palette or alpha images) converted to PNG."""
-    from PIL import Image
-
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    Image = _pillow()
     try:
         image = Image.open(io.BytesIO(data))
         frames = getattr(image, "n_frames", 1)
@@ -94,6 +91,14 @@ def _prepared(data: bytes) -> bytes:
         raise Uninspectable(
             f"image could not be decoded ({type(exc).__name__})", structural=False
         ) from None
+
+
+def _pillow() -> Any:
+    """Pillow, imported only for mail with images, refusing decompression bombs."""
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    return Image
 
 
 def _tesseract(data: bytes, seconds: float) -> str:

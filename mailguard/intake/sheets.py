@@ -17,11 +17,9 @@ class Sheet:
 
 
 def cell_text(value: object) -> str:
-    """Cells as a person sees them: dates as 12/03/1980, whole numbers without ".0"."""
+    """Cells as a person sees them: dates as 12/03/1980, not 1980-03-12 00:00:00."""
     if value is None:
         return ""
     if isinstance(value, dt.datetime | dt.date):
         return value.strftime("%d/%m/%Y")
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
     return str(value)

@@ -79,7 +79,14 @@ def _value(book: object, cell: object, xlrd: object) -> str:
             parts = xlrd.xldate_as_tuple(value, book.datemode)  # type: ignore[attr-defined]
             return cell_text(dt.datetime(*parts) if parts[0] else dt.time(*parts[3:]))
         except Exception:  # an out-of-range date serial: show the number
-            return cell_text(value)
+            return _number(value)
     if kind in (xlrd.XL_CELL_ERROR, xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):  # type: ignore[attr-defined]
         return ""
+    return _number(value)
+
+
+def _number(value: object) -> str:
+    """xlrd gives every number as a float; Excel shows 42, not 42.0."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return cell_text(int(value))
     return cell_text(value)

@@ -74,7 +74,6 @@ class WebContext:
     session_hours: float = 8.0
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Europe/London"))
     ready: Callable[[], tuple[bool, str]] | None = None
-    throttle: LoginThrottle | None = None  # None: the users store's own database
     metrics: Metrics | None = None
     metrics_allow: tuple[Any, ...] = ()
 
@@ -118,7 +117,7 @@ class _Web:
     def __init__(self, ctx: WebContext, env: Environment) -> None:
         self.ctx = ctx
         self.env = env
-        self.throttle = ctx.throttle or LoginThrottle(ctx.users.db)
+        self.throttle = LoginThrottle(ctx.users.db)  # in the users' database: shared
 
     # --- plumbing --------------------------------------------------------------------
 

@@ -130,9 +130,31 @@ def detect(
     message: ParsedMessage, envelope: Envelope, context: DetectionContext | None = None
 ) -> list[Finding]:
     context = context or DetectionContext()
-    extracted = contents_of(message, outside=goes_outside(envelope, context))
-    scanned = scan(extracted, context.identifiers, own=context.own)
+    extracted, scanned = scanned_contents(message, envelope, context)
     return scanned.findings + _own_data(message, envelope, context, extracted, scanned)
+
+
+def scanned_contents(
+    message: ParsedMessage, envelope: Envelope, context: DetectionContext
+) -> tuple[Extracted, Scan]:
+    """The message's contents and their scan, worked out once for every detector that
+    reads them (``redaction`` and ``quoted_history`` look at parts of the same scan)."""
+    outside = goes_outside(envelope, context)
+    extracted = contents_of(message, outside=outside)
+    scanned = message.shared(
+        f"scanned:{'outside' if outside else 'inside'}",
+        lambda: scan(extracted, context.identifiers, own=context.own),
+    )
+    return extracted, scanned
+
+
+def types_in(scanned: Scan, where: str) -> set[str]:
+    """What the scan found in one part (``#hidden`` or not), failures left out."""
+    return {
+        f.type
+        for f in scanned.findings
+        if f.where in (where, f"{where}#hidden") and f.type != "UNINSPECTABLE"
+    }
 
 
 # What identifies one person; one value of each, and no table, is one person's data.

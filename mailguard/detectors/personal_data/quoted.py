@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 
-from mailguard.detectors import Cost, DetectionContext, Detector, goes_outside
+from mailguard.detectors import Cost, DetectionContext, Detector
 from mailguard.detectors.personal_data import subject
-from mailguard.detectors.personal_data.detector import SEVERITY, scan
+from mailguard.detectors.personal_data.detector import SEVERITY, scanned_contents, types_in
 from mailguard.intake import quoting
-from mailguard.intake.extract import Extracted, TextPart, contents_of
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity
 
@@ -29,7 +28,7 @@ _HEADER_LINE = re.compile(
 
 
 def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
-    extracted = contents_of(message, outside=goes_outside(envelope, context))
+    extracted, scanned = scanned_contents(message, envelope, context)
     thread = "\n".join(p.text for p in extracted.texts if p.where == "quoted")
     if not thread.strip():
         return []
@@ -37,10 +36,7 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
     new = [r for r in recipients if not _on_thread(r, thread)]
     if not new:
         return []
-    found = scan(
-        Extracted(texts=[TextPart("quoted", thread)]), context.identifiers, own=context.own
-    )
-    kinds = sorted({f.type for f in found.findings if f.type in SENSITIVE})
+    kinds = sorted(types_in(scanned, "quoted") & SENSITIVE)
     if not kinds:
         return []
     return [

@@ -9,11 +9,8 @@ kinds of personal data are in it, by the same scan as ``personal_data``.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from mailguard.detectors import Cost, DetectionContext, Detector, goes_outside
-from mailguard.detectors.personal_data.detector import scan
-from mailguard.intake.extract import Extracted, contents_of
+from mailguard.detectors import Cost, DetectionContext, Detector
+from mailguard.detectors.personal_data.detector import scanned_contents, types_in
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Severity
 
@@ -21,15 +18,12 @@ NAME = "redaction"
 
 
 def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
-    extracted = contents_of(message, outside=goes_outside(envelope, context))
+    extracted, scanned = scanned_contents(message, envelope, context)
     findings = []
     for part in extracted.texts:
         if "#redacted" not in part.where:
             continue
-        found = scan(
-            Extracted(texts=[replace(part, hidden=False)]), context.identifiers, own=context.own
-        )
-        kinds = sorted({f.type for f in found.findings if f.type != "UNINSPECTABLE"})
+        kinds = sorted(types_in(scanned, part.where))
         lines = sum(1 for line in part.text.splitlines() if line.strip())
         what = f"; personal data in it: {', '.join(kinds)}" if kinds else ""
         findings.append(
