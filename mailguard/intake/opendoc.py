@@ -40,12 +40,10 @@ def read(data: bytes, budget: Budget) -> Document:
         mimetype = archive.read("mimetype").decode("ascii", "replace").strip()
     except KeyError:
         mimetype = ""
-    if "content.xml" not in archive.namelist():
-        if _encrypted(archive):
-            raise Uninspectable("encrypted (password protected)", structural=False)
-        raise Uninspectable("not an OpenDocument file", structural=False)
     if _encrypted(archive):
         raise Uninspectable("encrypted (password protected)", structural=False)
+    if "content.xml" not in archive.namelist():
+        raise Uninspectable("not an OpenDocument file", structural=False)
     root = _xml(archive, "content.xml", budget)
     doc = Document()
     hidden_tables = _hidden_table_styles(root)

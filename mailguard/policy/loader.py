@@ -92,9 +92,8 @@ def load_policy(path: Path | str) -> LoadedPolicy:
 def _valid_part(data: dict[str, Any]) -> tuple[Policy | None, list[int]]:
     """For the cross-checks after a failed validation only: the policy without its
     invalid parts (never used to decide anything), and each rule's place in the file."""
-    rules = data.get("rules") if isinstance(data.get("rules"), list) else []
     kept, positions = [], []
-    for i, rule in enumerate(rules):
+    for i, rule in enumerate(_raw_rules(data)):
         try:
             Rule.model_validate(rule)
         except ValidationError:
@@ -358,13 +357,18 @@ def _context(path: Path_) -> str:
     return f" (in {'.'.join(str(p) for p in path)})" if path else ""
 
 
+def _raw_rules(data: dict[str, Any]) -> list[Any]:
+    """The rules as the file writes them, valid or not."""
+    rules = data.get("rules")
+    return rules if isinstance(rules, list) else []
+
+
 def _cross_references(policy: Policy, doc: _Doc, positions: list[int] | None) -> list[Problem]:
     """``positions``: where each of the policy's rules is in the file's list, when some
     invalid ones were left out."""
     problems: list[Problem] = []
-    raw_rules = doc.data.get("rules") if isinstance(doc.data.get("rules"), list) else []
     names = {rule.name for rule in policy.rules} | {
-        r.get("name") for r in raw_rules if isinstance(r, dict)
+        r.get("name") for r in _raw_rules(doc.data) if isinstance(r, dict)
     }
     known_types = registry.finding_types() | {i.name for i in policy.identifiers}
     for n, rule in enumerate(policy.rules):
