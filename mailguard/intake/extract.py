@@ -309,6 +309,8 @@ def _file(
             _zip(data, where, prefix, depth, budget, out)
         elif kind == "tar":
             _tar(archives.unpacked(data, budget), where, prefix, depth, budget, out)
+        elif kind == "7z":
+            _sevenzip(data, prefix, depth, budget, out)
         elif kind == "gzip":
             inner = name[: -len(".gz")] if name.lower().endswith(".gz") else f"{name}.out"
             budget.file()
@@ -360,6 +362,8 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
         return "pdf"
     if ext == "zip" or ctype in ("application/zip", "application/x-zip-compressed"):
         return "zip"
+    if ext == "7z" or ctype == "application/x-7z-compressed" or data[:6] == _SEVENZIP:
+        return "7z"
     lowered = name.lower()
     if lowered.endswith((".tar", ".tar.gz", ".tgz")) or ctype == "application/x-tar":
         return "tar"
@@ -380,8 +384,11 @@ def _kind(name: str, data: bytes, ctype: str) -> str:
     return "other"
 
 
+_SEVENZIP = b"7z\xbc\xaf\x27\x1c"
 _IMAGE_MAGIC = re.compile(
-    rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|II\*\x00|MM\x00\*|BM....\x00\x00|RIFF....WEBP", re.DOTALL
+    rb"\x89PNG|\xff\xd8\xff|GIF8[79]a|II\*\x00|MM\x00\*|BM....\x00\x00|RIFF....WEBP"
+    rb"|....ftyp(?:heic|heix|hevc|heim|heis|mif1|msf1)",
+    re.DOTALL,
 )
 _HEADER_LINE = re.compile(
     rb"(?im)^(received|return-path|from|to|subject|date|message-id|mime-version):[ \t]"
@@ -796,6 +803,13 @@ def _tar(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: 
     if depth + 1 > budget.limits.max_depth:
         raise Uninspectable("nested too deeply")
     for member, content in archives.tar_members(data, budget):
+        _member(member, content, prefix, depth, budget, out)
+
+
+def _sevenzip(data: bytes, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
+    if depth + 1 > budget.limits.max_depth:
+        raise Uninspectable("nested too deeply")
+    for member, content in archives.sevenzip_members(data, budget):
         _member(member, content, prefix, depth, budget, out)
 
 

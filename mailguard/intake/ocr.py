@@ -10,6 +10,8 @@ before OCR. Languages: ``MAILGUARD_OCR_LANGUAGES`` (default ``eng``; Welsh counc
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import io
 import os
 import shutil
@@ -24,7 +26,10 @@ MIN_WIDTH, MIN_HEIGHT = 300, 200  # smaller cannot hold a line of body text at p
 MAX_PIXELS = 60_000_000  # more: a decompression bomb, not a photo
 OCR_PIXELS = 9_000_000  # about A4 at 300 dpi (2480 x 3508); larger is scaled down
 PAGE_SECONDS = 10.0  # the most one image may take, within the message's allowance
-IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "jpe", "tif", "tiff", "gif", "bmp", "webp")
+IMAGE_EXTENSIONS = (
+    *("png", "jpg", "jpeg", "jpe", "tif", "tiff", "gif", "bmp", "webp"),
+    *("heic", "heif", "hif"),  # iPhone photos; Pillow reads them through pillow-heif
+)
 
 
 def available() -> bool:
@@ -94,11 +99,21 @@ def _prepared(data: bytes) -> bytes:
 
 
 def _pillow() -> Any:
-    """Pillow, imported only for mail with images, refusing decompression bombs."""
+    """Pillow, imported only for mail with images, refusing decompression bombs, and
+    able to open HEIC where pillow-heif is installed (a photo from an iPhone)."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    _heif()
     return Image
+
+
+@functools.cache
+def _heif() -> None:
+    with contextlib.suppress(ImportError):
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener(thumbnails=False)
 
 
 def _tesseract(data: bytes, seconds: float) -> str:

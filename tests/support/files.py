@@ -454,8 +454,13 @@ def letter_image(lines: list[str], *, photo: bool = False, fmt: str = "PNG") -> 
         page = ImageEnhance.Contrast(page).enhance(0.6)
         page = page.resize((page.width * 2 // 3, page.height * 2 // 3))
         fmt = "JPEG"
+    if fmt == "HEIF":  # what an iPhone saves
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+        page = page.convert("RGB")
     buf = io.BytesIO()
-    page.save(buf, format=fmt, **({"quality": 70} if fmt == "JPEG" else {}))
+    page.save(buf, format=fmt, **({"quality": 70} if fmt in ("JPEG", "HEIF") else {}))
     return buf.getvalue()
 
 
@@ -628,6 +633,22 @@ def tar_gz_bytes(members: dict[str, bytes], *, link: str | None = None) -> bytes
             info.type = tarfile.SYMTYPE
             info.linkname = link
             archive.addfile(info)
+    return buf.getvalue()
+
+
+def sevenzip_bytes(
+    members: dict[str, bytes], *, password: str | None = None, hide_names: bool = False
+) -> bytes:
+    """A .7z as 7-Zip makes one (py7zr writes the same format); ``hide_names``: the
+    file list is encrypted too."""
+    import py7zr
+
+    buf = io.BytesIO()
+    with py7zr.SevenZipFile(
+        buf, "w", password=password, header_encryption=hide_names and password is not None
+    ) as archive:
+        for name, data in members.items():
+            archive.writestr(data, name)
     return buf.getvalue()
 
 

@@ -161,6 +161,7 @@ def hostile_new_formats() -> dict[str, bytes]:
         b"<manifest:encryption-data/></manifest:file-entry></manifest:manifest>",
     )
     xls = files.xls_bytes(files.residents(5))
+    rows = files.residents(50)
     return {
         "laughs.ods": _replace_member(ods, "content.xml", _laughs(b"office:document-content")),
         "repeated.ods": _replace_member(ods, "content.xml", repeated),
@@ -171,6 +172,12 @@ def hostile_new_formats() -> dict[str, bytes]:
         "nested.msg": _nested_msg(40),
         "bomb.gz": gzip.compress(b"\0" * (300 * 1024 * 1024), compresslevel=1),
         "damaged.tgz": b"\x1f\x8b\x08" + b"not a gzip stream" * 20,
+        "bomb.7z": files.sevenzip_bytes({"zeros.csv": b"\0" * (40 * 1024 * 1024)}),
+        "locked.7z": files.sevenzip_bytes({"r.csv": files.csv_bytes(rows)}, password="x"),
+        "sealed.7z": files.sevenzip_bytes(
+            {"r.csv": files.csv_bytes(rows)}, password="x", hide_names=True
+        ),
+        "truncated.7z": files.sevenzip_bytes({"r.csv": files.csv_bytes(rows)})[:-40],
         "deep.rtf": b"{\\rtf1 " + b"{" * 100_000 + b"x" + b"}" * 100_000 + b"}",
     }
 

@@ -116,6 +116,25 @@ def test_a_tar_gz_export_is_opened_member_by_member_and_links_are_not_followed()
     assert out.problems == [] and not any("root:" in t.text for t in out.texts)
 
 
+def test_a_7z_archive_is_opened_member_by_member_inside_other_archives_too():
+    csv = files.csv_bytes(files.residents(6))
+    inner = files.sevenzip_bytes({"care/clients.csv": csv, "readme.txt": b"Quarterly export"})
+    out = extracted({"export.7z": inner, "bundle.zip": files.zip_bytes({"nested.7z": inner})})
+    assert sorted((t.where, len(t.rows)) for t in out.tables) == [
+        ("attachment:bundle.zip/nested.7z/care/clients.csv", 6),
+        ("attachment:export.7z/care/clients.csv", 6),
+    ]
+    assert out.problems == []
+
+
+def test_a_7z_that_declares_more_than_the_budget_is_refused_before_it_is_expanded():
+    data = files.sevenzip_bytes({"a.csv": b"name,dob\n" * 10, "b.bin": b"x" * (3 * 1024 * 1024)})
+    out = extracted({"two.7z": data}, max_bytes=2 * 1024 * 1024)
+    [problem] = out.problems
+    assert problem.where == "attachment:two.7z" and "bomb" in problem.reason
+    assert out.tables == []
+
+
 def test_a_gzipped_csv_is_read_as_the_csv():
     out = extracted({"list.csv.gz": gzip.compress(files.csv_bytes(files.residents(3)))})
     [table] = out.tables

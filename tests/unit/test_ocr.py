@@ -27,6 +27,14 @@ def test_a_scan_is_read_only_when_asked():
     assert "Rent arrears" in ocr_texts(extracted(raw))["attachment:scan.png#ocr"]
 
 
+def test_a_phone_photo_saved_as_heic_is_read():
+    photo = files.letter_image(["Housing benefit claim for 4 Mill Lane"], fmt="HEIF")
+    assert photo[4:12] == b"ftypheic"
+    out = extracted(files.message_with({"IMG_0412.HEIC": photo}))
+    assert "Housing benefit" in ocr_texts(out)["attachment:IMG_0412.HEIC#ocr"]
+    assert out.problems == []
+
+
 def test_logos_and_tracking_pixels_are_not_read():
     from PIL import Image
 
