@@ -298,8 +298,9 @@ def _file(
         elif kind == "pdf":
             text, scans, covered = _pdf(data, budget)
             _text(text, where, budget, out)
-            for number, hidden in covered:
-                _text(hidden, f"{where}#redacted:page {number}", budget, out, hidden=True)
+            for number, kind, hidden in covered:
+                page = f"{where}#redacted:page {number} {kind}"
+                _text(hidden, page, budget, out, hidden=True)
             if scans and budget.limits.outside:
                 _scanned_pages(scans, where, budget, out)
         elif kind == "image":
@@ -439,8 +440,8 @@ def _opendoc(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
     out.tables.extend(_sheet_table(s, where) for s in doc.sheets)
     if doc.text:
         _text("\n".join(doc.text), where, budget, out)
-    if doc.hidden_text:  # hidden text, tracked deletions, comments: not on the page
-        _text("\n\n".join(doc.hidden_text), f"{where}#redacted", budget, out, hidden=True)
+    for kind, texts in doc.hidden_text.items():  # not on the page
+        _text("\n\n".join(texts), f"{where}#redacted:{kind}", budget, out, hidden=True)
 
 
 def _msg(data: bytes, where: str, prefix: str, depth: int, budget: Budget, out: Extracted) -> None:
@@ -644,12 +645,13 @@ def _docx(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
     # What Word keeps but does not show: tracked deletions, hidden (w:vanish) runs,
     # white text. A "redaction" done by deleting with track changes on, or by colouring
     # the words white, sends them anyway.
-    hidden = [t.text or "" for t in body.iter(qn("w:delText"))]
-    hidden += ["".join(t.text or "" for t in run.iter(text_tag)) for run in unseen]
-    if any(h.strip() for h in hidden):
-        out.texts.append(
-            TextPart(f"{where}#redacted", "\n".join(h for h in hidden if h.strip()), True)
-        )
+    hidden = {redaction.DELETED: [t.text or "" for t in body.iter(qn("w:delText"))]}
+    for run, kind in unseen.items():
+        hidden.setdefault(kind, []).append("".join(t.text or "" for t in run.iter(text_tag)))
+    for kind, texts in hidden.items():
+        if any(t.strip() for t in texts):
+            text = "\n".join(t for t in texts if t.strip())
+            out.texts.append(TextPart(f"{where}#redacted:{kind}", text, True))
     for section in document.sections:
         for part in (section.header, section.footer):
             chunks.extend(p.text for p in part.paragraphs)
@@ -661,9 +663,9 @@ def _docx(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
         out.texts.append(TextPart(where, text))
 
 
-def _unseen_runs(body: Any, qn: Any) -> set[Any]:
+def _unseen_runs(body: Any, qn: Any) -> dict[Any, str]:
     """Runs a reader of the document does not see: hidden (``w:vanish``) or white."""
-    unseen = set()
+    unseen = {}
     for run in body.iter(qn("w:r")):
         props = run.find(qn("w:rPr"))
         if props is None:
@@ -673,7 +675,7 @@ def _unseen_runs(body: Any, qn: Any) -> set[Any]:
         color = props.find(qn("w:color"))
         white = color is not None and (color.get(qn("w:val")) or "").upper() == "FFFFFF"
         if hidden or white:
-            unseen.add(run)
+            unseen[run] = redaction.HIDDEN if hidden else redaction.WHITE
     return unseen
 
 
@@ -717,7 +719,7 @@ def _pdf(
             raise Uninspectable("encrypted (password protected)", structural=False) from None
     pages = []
     scans: list[tuple[int, list[bytes]]] = []
-    covered: list[tuple[int, str]] = []
+    covered: list[tuple[int, str, str]] = []
     for n, page in enumerate(reader.pages):
         if n >= budget.limits.max_pdf_pages:
             raise Uninspectable(f"more than {budget.limits.max_pdf_pages} pages")
@@ -731,18 +733,17 @@ def _pdf(
         if budget.limits.outside and len(text.strip()) < _SCAN_TEXT:
             scans.append((n + 1, _page_images(page, budget)))
         elif budget.limits.outside:
-            hidden = _covered(page)
-            if hidden:
-                covered.append((n + 1, hidden))
+            covered.extend((n + 1, kind, text) for kind, text in _covered(page))
     return "\n".join(pages), [(n, i) for n, i in scans if i], covered
 
 
-def _covered(page: object) -> str:
+def _covered(page: object) -> list[tuple[str, str]]:
     try:
         hidden = redaction.hidden_text(page)
     except Exception:  # a content stream pypdf reads for text but not for drawing
-        return ""
-    return "\n".join(t for t in (hidden.under_boxes, hidden.white) if t)
+        return []
+    kinds = ((redaction.UNDER_BOX, hidden.under_boxes), (redaction.WHITE, hidden.white))
+    return [(kind, text) for kind, text in kinds if text]
 
 
 _SCAN_TEXT = 20  # fewer characters than this on a page: a scan (perhaps with a stamp)

@@ -17,6 +17,7 @@ from xml.etree.ElementTree import Element
 
 from defusedxml import ElementTree
 
+from mailguard.intake import redaction
 from mailguard.intake.budget import Budget, CellCount, Uninspectable, check_zip
 from mailguard.intake.sheets import Sheet
 
@@ -31,7 +32,8 @@ _MAX_REPEAT = 1000  # a repeated cell or row that holds something, at most this 
 class Document:
     sheets: list[Sheet] = field(default_factory=list)
     text: list[str] = field(default_factory=list)
-    hidden_text: list[str] = field(default_factory=list)  # hidden, deleted, comments
+    # Text a reader of the page does not see, by kind (``redaction.HIDDEN`` ...).
+    hidden_text: dict[str, list[str]] = field(default_factory=dict)
 
 
 def read(data: bytes, budget: Budget) -> Document:
@@ -144,24 +146,24 @@ def _sheet(
     )
 
 
-_HIDDEN_TEXT = (f"{_TEXT}hidden-text", f"{_TEXT}hidden-paragraph", f"{_TEXT}tracked-changes")
+_HIDDEN_TEXT = {
+    f"{_TEXT}hidden-text": redaction.HIDDEN,
+    f"{_TEXT}hidden-paragraph": redaction.HIDDEN,
+    f"{_TEXT}tracked-changes": redaction.DELETED,  # what was deleted (insertions are shown)
+    f"{_OFFICE}annotation": redaction.COMMENT,
+}
 
 
 def _text_document(body: Element, doc: Document, cells: CellCount, budget: Budget) -> None:
     """Paragraphs in order; a table of data as a sheet; hidden things set apart."""
     skip: set[int] = set()
-    for hidden in (e for tag in _HIDDEN_TEXT for e in body.iter(tag)):
-        text = "\n".join("".join(p.itertext()) for p in hidden.iter(f"{_TEXT}p")) or "".join(
-            hidden.itertext()
-        )
-        if text.strip():
-            doc.hidden_text.append(text)
-        skip.update(id(e) for e in hidden.iter())
-    for note in body.iter(f"{_OFFICE}annotation"):
-        text = "\n".join("".join(p.itertext()) for p in note.iter(f"{_TEXT}p"))
-        if text.strip():
-            doc.hidden_text.append(text)
-        skip.update(id(e) for e in note.iter())
+    for tag, kind in _HIDDEN_TEXT.items():
+        for hidden in body.iter(tag):
+            text = "\n".join("".join(p.itertext()) for p in hidden.iter(f"{_TEXT}p"))
+            text = text or "".join(hidden.itertext())
+            if text.strip():
+                doc.hidden_text.setdefault(kind, []).append(text)
+            skip.update(id(e) for e in hidden.iter())
     for number, table in enumerate(body.iter(f"{_TABLE}table"), start=1):
         budget.tick()
         sheet = _sheet(table, set(), cells, budget)

@@ -16,6 +16,13 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
+# What kind of unseen text a ``#redacted:KIND`` part holds, as the reviewer reads it.
+UNDER_BOX = "under a box"
+WHITE = "white text"
+DELETED = "tracked deletion"
+HIDDEN = "hidden text"
+COMMENT = "comment"
+
 _DARK = 0.25  # luminance at or below: a box that hides what is under it
 _LIGHT = 0.95  # at or above: white text on a white page
 _FILLS = frozenset({b"f", b"F", b"f*", b"B", b"B*", b"b", b"b*"})

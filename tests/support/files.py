@@ -532,6 +532,30 @@ def redacted_pdf(lines: list[str], secret_lines: tuple[int, ...], *, proper: boo
     return bytes(pdf.output())
 
 
+def searchable_scan_pdf(lines: list[str], boxed: tuple[int, ...] = ()) -> bytes:
+    """A scanned letter as a scanner with OCR saves it: the page image with an
+    invisible text layer over it. ``boxed``: lines blacked out on the image afterwards,
+    the way a reviewer "redacts" a scan in a PDF editor, leaving the layer's words."""
+    from fpdf import FPDF
+    from fpdf.enums import TextMode
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.image(io.BytesIO(letter_image(lines)), x=0, y=0, w=210, h=297)
+    pdf.set_font("Helvetica", size=11)
+    pdf.text_mode = TextMode.INVISIBLE
+    line_mm = 70 / 300 * 25.4  # where letter_image draws each line, in millimetres
+    for n, line in enumerate(lines):
+        y = (300 + 46) / 300 * 25.4 + n * line_mm
+        pdf.text(250 / 300 * 25.4, y, line)
+    pdf.text_mode = TextMode.FILL
+    pdf.set_fill_color(0, 0, 0)
+    for n in boxed:
+        y = 300 / 300 * 25.4 + n * line_mm
+        pdf.rect(250 / 300 * 25.4 - 1, y - 1, 170, line_mm, style="F")
+    return bytes(pdf.output())
+
+
 def white_text_pdf(visible: list[str], white: list[str]) -> bytes:
     """Visible lines, then lines in white on the white page."""
     from fpdf import FPDF

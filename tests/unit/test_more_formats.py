@@ -52,8 +52,8 @@ def test_an_odt_keeps_its_table_and_sets_apart_what_the_page_does_not_show():
     visible = {t.where: t.text for t in out.texts if not t.hidden}
     hidden = {t.where: t.text for t in out.texts if t.hidden}
     assert "Dear resident" in visible["attachment:letter.odt"]
-    assert "out of sight" in hidden["attachment:letter.odt#redacted"]
-    assert "track changes" in hidden["attachment:letter.odt#redacted"]
+    assert "out of sight" in hidden["attachment:letter.odt#redacted:hidden text"]
+    assert "track changes" in hidden["attachment:letter.odt#redacted:tracked deletion"]
     assert "out of sight" not in visible["attachment:letter.odt"]
 
 

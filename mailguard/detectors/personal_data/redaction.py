@@ -26,6 +26,7 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
         kinds = sorted(types_in(scanned, part.where))
         lines = sum(1 for line in part.text.splitlines() if line.strip())
         what = f"; personal data in it: {', '.join(kinds)}" if kinds else ""
+        _, _, unseen = part.where.partition("#redacted:")
         findings.append(
             Finding(
                 NAME,
@@ -33,7 +34,8 @@ def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext
                 lines,
                 Severity.HIGH if kinds else Severity.MEDIUM,
                 part.where,
-                f"{lines} line(s) of text hidden but still in the file{what}",
+                f"{lines} line(s) of text hidden but still in the file"
+                f"{f' ({unseen})' if unseen else ''}{what}",
             )
         )
     return findings
