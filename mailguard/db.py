@@ -15,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -92,6 +94,44 @@ def private_dir(path: Path) -> int | None:
         path.chmod(0o700)
         return mode
     return None
+
+
+def secret_file(data_dir: Path, filename: str, *, create: bool = True) -> bytes:
+    """A site secret kept in the data dir, owner only, made on first use (None of it
+    is ever logged). ``create=False``: a reader that finds none gets ``FileNotFoundError``."""
+    path = data_dir / filename
+    if not path.exists() and create:
+        private_dir(data_dir)
+        # Written whole to a private temporary file, then linked into place: a reader
+        # never sees an empty or half-written secret, and of two racing writers one wins.
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(secrets.token_hex(32).encode())
+                fh.flush()
+                os.fsync(fh.fileno())
+            with contextlib.suppress(FileExistsError):
+                os.link(tmp, path)
+        finally:
+            os.unlink(tmp)
+    secret = path.read_bytes().strip()
+    if len(secret) < 32:
+        raise OSError(f"{path} holds no usable secret (under 32 bytes): remove it to make one")
+    return secret
+
+
+def database_secret(db: Database, component: str, table: str, *, create: bool = True) -> bytes:
+    """A site secret kept in the shared database, so every relay and UI agrees on it."""
+    db.migrate(component, (f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, secret TEXT NOT NULL)",))
+    if create:
+        db.execute(
+            f"INSERT INTO {table} (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
+            (secrets.token_hex(32),),
+        )
+    row = db.execute(f"SELECT secret FROM {table} WHERE id = 1").fetchone()
+    if row is None:
+        raise FileNotFoundError(f"no {table} in the database yet")
+    return str(row[0]).encode()
 
 
 class SQLiteDatabase(Database):

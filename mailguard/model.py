@@ -73,9 +73,10 @@ class Finding:
     severity: Severity
     where: str
     detail: str = ""
+    table: str = ""  # KNOWN_RECORD: which of the council's tables
 
     def to_json(self) -> dict[str, object]:
-        return {
+        out: dict[str, object] = {
             "detector": self.detector,
             "type": self.type,
             "count": self.count,
@@ -83,6 +84,9 @@ class Finding:
             "where": self.where,
             "detail": self.detail,
         }
+        if self.table:
+            out["table"] = self.table
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ from mailguard.policy.schema import Policy
 from mailguard.quarantine import links as sender_links
 from mailguard.quarantine import sql as quarantine_sql
 from mailguard.quarantine.service import QuarantineService
+from mailguard.records.store import RecordsStore
 
 QUARANTINE_FILE = "quarantine.db"
 
@@ -132,6 +133,12 @@ class Runtime:
         else:
             secret = sender_links.load_secret(s.data_dir)
         return sender_links.SenderLinks(secret, web_url(s))
+
+    @cached_property
+    def records(self) -> RecordsStore:
+        """The council's imported tables (keyed hashes): files in the data dir, and
+        PostgreSQL too when relays share one."""
+        return RecordsStore(self.settings.data_dir, self.settings.database)
 
     # --- services --------------------------------------------------------------------
     @cached_property

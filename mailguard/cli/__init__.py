@@ -12,6 +12,7 @@ from mailguard.cli.history import history
 from mailguard.cli.policy import policy
 from mailguard.cli.postfix import postfix
 from mailguard.cli.quarantine import quarantine
+from mailguard.cli.records import records
 from mailguard.cli.serve import serve
 from mailguard.cli.users import users
 from mailguard.cli.web import web
@@ -26,5 +27,5 @@ def main() -> None:
     mglog.configure("error")
 
 
-for command in (serve, check, evaluate, policy, quarantine, history, users, web, postfix):
+for command in (serve, check, evaluate, policy, quarantine, history, records, users, web, postfix):
     main.add_command(command)

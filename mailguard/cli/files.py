@@ -158,10 +158,11 @@ def inspect_files(
         history = runtime.inspection.open_history()
     except Exception as exc:  # sqlite3 or psycopg errors alike
         fail(f"cannot read history: {type(exc).__name__}: {exc}")
+    records = runtime.inspection.open_records()
     try:
         for message, dns in zip(messages, answers, strict=True):
             inspection = pipeline.inspect(
-                message.envelope, message.raw, loaded, history=history, dns=dns
+                message.envelope, message.raw, loaded, history=history, dns=dns, records=records
             )
             yield message, inspection
     finally:

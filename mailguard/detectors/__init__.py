@@ -19,6 +19,7 @@ from mailguard.model import Envelope, Finding, Severity
 
 if TYPE_CHECKING:
     from mailguard.detectors.personal_data.identifiers import Identifier
+    from mailguard.records.store import RecordsReader
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class DetectionContext:
     history (None
     when there is no history store or no sender); DNS answers for recipient domains
     gathered while the client was still sending (``DomainStatus`` values; missing =
-    not looked up).
+    not looked up); the council's own tables (None: no records store).
     """
 
     identifiers: tuple[Identifier, ...] = ()
@@ -47,6 +48,7 @@ class DetectionContext:
     history: SenderProfile | None = None
     dns: Mapping[str, str] = field(default_factory=dict)
     own: OwnDetails = field(default_factory=OwnDetails)
+    records: RecordsReader | None = None
 
 
 DetectFn = Callable[[ParsedMessage, Envelope, DetectionContext], Sequence[Finding]]
@@ -76,6 +78,7 @@ class Detector:
     uses_history: bool = False
     uses_dns: bool = False  # reads the DNS answers the relay gathers at RCPT time
     site_types: bool = False  # also reports the policy's own ``identifiers``
+    uses_records: bool = False  # reads the council's imported tables (``records``)
     warm_up: Callable[[], None] | None = None
     summary: str = ""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from mailguard.detectors import Detector
+from mailguard.detectors import Detector, known_records
 from mailguard.detectors.personal_data import detector as personal_data
 from mailguard.detectors.personal_data import quoted, redaction
 from mailguard.detectors.recipients import (
@@ -33,6 +33,7 @@ DETECTORS: tuple[Detector, ...] = (
     redaction.DETECTOR,
     quoted.DETECTOR,
     attachment_mismatch.DETECTOR,
+    known_records.DETECTOR,
 )
 
 # Any detector that fails reports this, whatever it otherwise emits.
@@ -63,6 +64,12 @@ def using_dns(names: Iterable[str]) -> bool:
     """Does any of the named detectors read DNS answers?"""
     wanted = set(names)
     return any(d.uses_dns for d in DETECTORS if d.name in wanted)
+
+
+def using_records(names: Iterable[str]) -> bool:
+    """Does any of the named detectors read the council's imported tables?"""
+    wanted = set(names)
+    return any(d.uses_records for d in DETECTORS if d.name in wanted)
 
 
 def sorted_by_cost(detectors: Iterable[Detector]) -> tuple[Detector, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from mailguard.addresses import domain_of
 from mailguard.config import Settings
@@ -18,16 +19,20 @@ from mailguard.history.store import DEFAULT_MAX_AGE_DAYS, HistoryReader
 from mailguard.inspection.dns import DomainChecker, answers_for
 from mailguard.policy.engine import detectors_needed
 from mailguard.policy.loader import LoadedPolicy
+from mailguard.records.store import RecordsReader, RecordsStore
 
 
 @dataclass(frozen=True, slots=True)
 class InspectionContext:
-    """Picklable: where the history is and how old it may be, and how DNS is asked."""
+    """Picklable: where the history is and how old it may be, how DNS is asked, and
+    where the council's imported tables are."""
 
     history_location: str | None = None  # file path or database URL; None: no history
     history_max_age_days: int = DEFAULT_MAX_AGE_DAYS
     dns_servers: tuple[tuple[str, int], ...] = ()  # empty: the system's resolver
     dns_timeout: float = 2.0
+    data_dir: str | None = None  # the council's imported tables: DATA_DIR/records
+    database: str | None = None  # ... copied from PostgreSQL when relays share one
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InspectionContext:
@@ -36,6 +41,8 @@ class InspectionContext:
             history_max_age_days=settings.history_max_age_days,
             dns_servers=tuple(settings.dns_servers),
             dns_timeout=settings.dns_timeout,
+            data_dir=str(settings.data_dir),
+            database=settings.database,
         )
 
     def open_history(self) -> HistoryReader | None:
@@ -44,6 +51,13 @@ class InspectionContext:
         if self.history_location is None:
             return None
         return history_sql.open_reader(self.history_location, self.history_max_age_days)
+
+    def open_records(self) -> RecordsReader | None:
+        """The imported tables as they are now and after each refresh; None when the
+        site has no data dir (a bare ``check``). Opening creates nothing."""
+        if self.data_dir is None:
+            return None
+        return RecordsReader(RecordsStore(Path(self.data_dir), self.database))
 
     def dns_checker(self) -> DomainChecker:
         return DomainChecker(list(self.dns_servers) or None, timeout=self.dns_timeout)

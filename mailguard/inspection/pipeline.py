@@ -16,6 +16,7 @@ from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
 from mailguard.policy import engine
 from mailguard.policy.loader import LoadedPolicy
+from mailguard.records.store import RecordsReader
 
 
 def inspect(
@@ -26,6 +27,7 @@ def inspect(
     history: HistoryReader | None = None,
     dns: Mapping[str, str] | None = None,
     detector_set: Sequence[Detector] | None = None,
+    records: RecordsReader | None = None,
 ) -> Inspection:
     """Findings and the decision for one message; every command and worker calls this.
 
@@ -33,7 +35,7 @@ def inspect(
     ``detector_set`` replaces the registry's detectors (tests, benchmarks), still
     narrowed to what the policy needs. ``history`` is read, never written;
     ``dns`` holds the answers gathered for the recipients' domains
-    (``InspectionContext.dns_answers``).
+    (``InspectionContext.dns_answers``); ``records`` the council's imported tables.
     """
     started = time.perf_counter()
     message = ParsedMessage(raw)
@@ -56,6 +58,7 @@ def inspect(
         profile,
         dns or {},
         site.organisation.own_details if site else OwnDetails(),
+        records if any(d.uses_records for d in chosen) else None,
     )
     findings: list[Finding] = []
     inspected: list[str] = []

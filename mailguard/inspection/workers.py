@@ -32,6 +32,7 @@ from mailguard.history.store import HistoryReader
 from mailguard.inspection.context import InspectionContext
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
+from mailguard.records.store import RecordsReader
 
 log = mglog.get_logger()
 
@@ -272,6 +273,7 @@ def _serve_requests(spec: str) -> None:
     policy: LoadedPolicy | None = None
     context: InspectionContext | None = None
     history: HistoryReader | None = None
+    records: RecordsReader | None = None
     replies.write(_READY)
     replies.flush()
     # Load models after saying ready: the relay starts at once, and only a message
@@ -292,6 +294,7 @@ def _serve_requests(spec: str) -> None:
                 if history is not None:
                     history.close()
                 context, history = new_context, _open_history(new_context)
+                records = new_context.open_records() if new_context else None
         body = _read_frame(requests)
         if body is None:
             return
@@ -299,7 +302,7 @@ def _serve_requests(spec: str) -> None:
         try:
             result: tuple[bool, Any] = (
                 True,
-                inspect(envelope, raw, policy, history=history, **extras),
+                inspect(envelope, raw, policy, history=history, records=records, **extras),
             )
         except Exception as exc:  # reported to the relay, which answers 4xx
             result = (False, type(exc).__name__)

@@ -149,6 +149,8 @@ def _findings_match(cond: FindingCondition, findings: Sequence[Finding]) -> bool
             continue
         if cond.detector and f.detector not in cond.detector:
             continue
+        if cond.table and f.table not in cond.table:
+            continue
         if f.severity.rank < cond.min_severity.rank:
             continue
         if not _where_matches(cond.where, f.where):

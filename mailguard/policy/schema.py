@@ -96,6 +96,7 @@ class FindingCondition(_Strict):
     min_count: int = Field(default=1, ge=1)
     min_severity: Severity = Severity.LOW
     where: Where = "any"
+    table: Names = Field(default_factory=list)  # KNOWN_RECORD: only these imported tables
 
     @field_validator("detector")
     @classmethod

@@ -8,15 +8,11 @@ using it after the message's expiry, gets "not valid".
 
 from __future__ import annotations
 
-import contextlib
-import os
-import secrets
-import tempfile
 from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from mailguard.db import Database, private_dir
+from mailguard.db import Database, database_secret, secret_file
 
 SECRET_FILE = "secret.key"
 
@@ -27,45 +23,12 @@ class BadLink(Exception):
 
 def load_secret(data_dir: Path) -> bytes:
     """The site secret in the data dir (``shared_secret`` when relays share a database)."""
-    path = data_dir / SECRET_FILE
-    if not path.exists():
-        private_dir(data_dir)
-        # Written whole to a private temporary file, then linked into place: a reader
-        # never sees an empty or half-written secret, and of two racing writers one wins.
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".secret-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(secrets.token_hex(32).encode())
-                fh.flush()
-                os.fsync(fh.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(tmp, path)
-        finally:
-            os.unlink(tmp)
-    secret = path.read_bytes().strip()
-    if len(secret) < 32:
-        raise OSError(f"{path} holds no usable secret (under 32 bytes): remove it to make one")
-    return secret
-
-
-_SECRET_MIGRATIONS = (
-    """
-    CREATE TABLE site_secret (
-        id INTEGER PRIMARY KEY,
-        secret TEXT NOT NULL
-    )
-    """,
-)
+    return secret_file(data_dir, SECRET_FILE)
 
 
 def shared_secret(db: Database) -> bytes:
     """The site secret kept in the shared database, so every relay and UI agrees."""
-    db.migrate("secret", _SECRET_MIGRATIONS)
-    db.execute(
-        "INSERT INTO site_secret (id, secret) VALUES (1, ?) ON CONFLICT (id) DO NOTHING",
-        (secrets.token_hex(32),),
-    )
-    return str(db.execute("SELECT secret FROM site_secret WHERE id = 1").fetchone()[0]).encode()
+    return database_secret(db, "secret", "site_secret")
 
 
 class SenderLinks:
