@@ -22,7 +22,7 @@ NAME = "known_records"
 
 
 def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
-    if context.records is None:
+    if context.records is None or not context.records.active():
         return []
     extracted = contents_of(message, outside=goes_outside(envelope, context))
     parts: dict[str, set[str]] = {}

@@ -86,7 +86,13 @@ def markdown_table() -> str:
     for d in DETECTORS:
         types = ", ".join(f"`{t}` ({s.value})" for t, s in d.emits.items())
         reads = ", ".join(
-            n for n, used in (("history", d.uses_history), ("DNS", d.uses_dns)) if used
+            n
+            for n, used in (
+                ("history", d.uses_history),
+                ("DNS", d.uses_dns),
+                ("records", d.uses_records),
+            )
+            if used
         )
         rows.append(f"| `{d.name}` | {types} | {d.cost.name.lower()} | {reads} | {d.summary} |")
     return "\n".join(rows)

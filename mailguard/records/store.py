@@ -270,10 +270,14 @@ class RecordsReader:
     def tables(self) -> list[TableIndex]:
         return list(self._tables.values())
 
+    def active(self) -> bool:
+        """Is any table in force? (Checked first, so mail costs nothing without one.)"""
+        self.refresh()
+        return bool(self._tables)
+
     def find(self, parts: dict[str, set[str]]) -> list[Match]:
         """Rows of every table in force found in these parts' values."""
-        self.refresh()
-        if not self._tables:
+        if not self.active():
             return []
         if self._hasher is None:
             self._hasher = Hasher(self.store.key(create=False))

@@ -76,7 +76,8 @@ CONSTRUCTED_ONLY_IN = {
     "SQLHistory": {"runtime.py"},
     "UserStore": {"runtime.py"},
     "SenderLinks": {"runtime.py"},
-    "PostgresDatabase": {"runtime.py", "db.py", "history/sql.py"},  # + the workers' reader
+    # + the workers' history reader, and the records store's copy of shared tables
+    "PostgresDatabase": {"runtime.py", "db.py", "history/sql.py", "records/store.py"},
     "SQLiteDatabase": {"db.py", "history/sql.py", "quarantine/sql.py"},
     "ReadOnlyHistory": {"history/sql.py"},  # open_reader, for InspectionContext
     "DomainChecker": {"inspection/context.py"},

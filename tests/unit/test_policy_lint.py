@@ -72,8 +72,9 @@ def test_a_valid_policy_loads_with_a_version(tmp_path):
             """,
             [
                 "{f}:3:32: unknown detector personal_dat (known: attachment_mismatch, "
-                "bulk_visible, lookalike_domain, name_mismatch, new_external_domain, "
-                "personal_data, quoted_history, recipient_near_miss, redaction, unroutable_domain) "
+                "bulk_visible, known_records, lookalike_domain, name_mismatch, "
+                "new_external_domain, personal_data, quoted_history, recipient_near_miss, "
+                "redaction, unroutable_domain) "
                 "(in rules.0.when.finding.detector)"
             ],
         ),
