@@ -24,23 +24,21 @@ NAME = "known_records"
 def detect(message: ParsedMessage, envelope: Envelope, context: DetectionContext) -> list[Finding]:
     if context.records is None or not context.records.active():
         return []
+    kinds = context.records.kinds()
     extracted = contents_of(message, outside=goes_outside(envelope, context))
-    parts: dict[str, set[str]] = {}
-    for part in extracted.texts:
-        parts.setdefault(part.where, set()).update(normalise.candidates(part.text))
-    for table in extracted.tables:
-        values = parts.setdefault(table.where, set())
-        values.update(normalise.table_candidates(table.rows))
-        if not table.header:
-            continue
-        values.update(normalise.row_candidates(table.header))  # a header that is a record
+    parts: dict[str, normalise.Values] = {}
+    for n, part in enumerate(extracted.texts):
+        parts[f"{part.where}\0{n}"] = normalise.prose_contexts(part.text, kinds)
+    for n, table in enumerate(extracted.tables):
+        rows = (table.header, *table.rows) if table.header else table.rows  # a header: a row?
+        parts[f"{table.where}\0t{n}"] = normalise.table_contexts(rows, kinds)
     return [
         Finding(
             NAME,
             "KNOWN_RECORD",
             match.rows,
             Severity.HIGH,
-            match.where,
+            match.where.partition("\0")[0],
             f"{match.rows} row(s) of '{match.table}' ({', '.join(match.columns)})",
             table=match.table,
         )

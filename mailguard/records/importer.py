@@ -59,9 +59,12 @@ def import_table(
             continue  # a blank line
         if count >= MAX_ROWS:
             raise RecordsError(f"{path}: more than {MAX_ROWS:,} rows; split the export")
-        for i, (position, column) in enumerate(chosen):
-            value = cells[position] if position < len(cells) else None
-            form = normalise.normalised(column.kind, _plain(value))
+        for i, (positions, column) in enumerate(chosen):
+            if len(positions) == 1:
+                value = _plain(cells[positions[0]]) if positions[0] < len(cells) else None
+            else:  # first and last name, read as one name
+                value = " ".join(str(cells[p] or "") for p in positions if p < len(cells))
+            form = normalise.normalised(column.kind, value)
             if form:
                 hashes[i].append(hasher(form))
                 row_numbers[i].append(count)
@@ -219,7 +222,7 @@ def _shape(cell: str) -> str:
 
 def _chosen(
     path: Path, header: list[str], columns: Sequence[str], key_columns: Sequence[str]
-) -> tuple[list[tuple[int, Column]], tuple[str, ...]]:
+) -> tuple[list[tuple[tuple[int, ...], Column]], tuple[str, ...]]:
     by_name = {h.lower(): i for i, h in enumerate(header)}
 
     def position(wanted: str) -> int:
@@ -259,6 +262,14 @@ def _chosen(
         )
     if len(kinds) > MAX_COLUMNS:
         raise RecordsError(f"{path}: more than {MAX_COLUMNS} columns chosen")
-    chosen = [(at, Column(header[at], kinds[at], at in keys)) for at in sorted(kinds)]
+    chosen = [((at,), Column(header[at], kinds[at], at in keys)) for at in sorted(kinds)]
+    firsts = [c for c in chosen if c[1].kind is Kind.FIRST_NAME]
+    lasts = [c for c in chosen if c[1].kind is Kind.LAST_NAME]
+    if len(firsts) == 1 and len(lasts) == 1:
+        # "Jane" | "Smith" is kept as the one name "jane smith": a first name or a
+        # surname alone picks out nobody, and one column costs less than two.
+        (first, a), (last, b) = firsts[0], lasts[0]
+        chosen = [c for c in chosen if c not in (firsts[0], lasts[0])]
+        chosen.insert(0, (first + last, Column(f"{a.name} + {b.name}", Kind.FULL_NAME)))
     skipped = tuple(h for i, h in enumerate(header) if i not in kinds)
     return chosen, skipped

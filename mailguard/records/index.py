@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mailguard.records.normalise import NAME_PARTS, Kind
+from mailguard.records.normalise import NAME_PARTS, Kind, Values
 
 MAX_ROWS = 1 << 24  # the row number's 24 bits
 _ROW_BITS = 24
 _ROW_MASK = np.uint64((1 << _ROW_BITS) - 1)
-_COMMON = 250_000  # a value in more rows than this names nobody (a common first name)
+_COMMON = 20_000  # a value in more rows than this names nobody (a common surname)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +91,17 @@ class Hasher:
         outer.update(inner.digest())
         return int.from_bytes(outer.digest()[:8], "big")
 
-    def many(self, values: Iterable[str]) -> np.ndarray:
-        return np.fromiter((self(v) for v in values), dtype=np.uint64)
+    def table(self, values: Iterable[str]) -> dict[str, int]:
+        """Each distinct value's hash, in one tight loop (the per-message cost)."""
+        inner_copy, outer_copy, big = self._inner.copy, self._outer.copy, int.from_bytes
+        out: dict[str, int] = {}
+        for value in dict.fromkeys(values):
+            inner = inner_copy()
+            inner.update(value.encode("utf-8"))
+            outer = outer_copy()
+            outer.update(inner.digest())
+            out[value] = big(outer.digest()[:8], "big")
+        return out
 
 
 def pack(hashes: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -142,118 +151,117 @@ class TableIndex:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.meta = Meta.from_json(json.loads((directory / "meta.json").read_text()))
-        self._columns: list[tuple[Column, np.ndarray, np.ndarray | None]] = []
+        self._columns: list[tuple[int, Column, np.ndarray, np.ndarray | None]] = []
+        fields: dict[str, int] = {}
         for i, column in enumerate(self.meta.columns):
+            # A name counts once, however many columns hold parts of it.
+            field = fields.setdefault(
+                "name" if column.kind in NAME_PARTS else column.name, len(fields)
+            )
             if column.key:
                 hashes = _load(directory / f"col-{i}.h64", np.uint64)
                 rows = _load(directory / f"col-{i}.row", np.uint32)
-                self._columns.append((column, hashes, rows))
+                self._columns.append((field, column, hashes, rows))
             else:
-                self._columns.append((column, _load(directory / f"col-{i}.u64", np.uint64), None))
-        kinds = {c.kind for c in self.meta.columns}
-        self._names_need_both = Kind.FIRST_NAME in kinds and Kind.LAST_NAME in kinds
+                packed = _load(directory / f"col-{i}.u64", np.uint64)
+                self._columns.append((field, column, packed, None))
+        self.kinds = frozenset(c.kind for c in self.meta.columns)
 
-    def match(self, hashes: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
-        """The rows this message's values (``hashes``, sorted, unique) pick out: a
-        key column's value alone, or two fields of one row (a name counts once,
-        whether it is one column or first and last name)."""
-        nothing = (np.empty(0, dtype=np.uint32), ())
-        if not len(hashes):
-            return nothing
+    def match(
+        self, contexts: np.ndarray, hashes: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
+        """The table's rows that the message's values pick out, and for each the
+        context (a table row or a few lines of text) it was found in: a key column's
+        value alone, or two fields of one row in one context.
+
+        ``contexts`` and ``hashes`` are parallel: each value's hash and where it was.
+        Every hit is expanded to (context, row, field); values in more than
+        ``_COMMON`` rows name nobody and are left out."""
+        pairs: list[np.ndarray] = []  # (context << 24 | row) << 5 | field
         keyed: list[np.ndarray] = []
-        fields: dict[str, list[tuple[Column, np.ndarray]]] = {}
-        for column, table, rows in self._columns:
+        hit_columns: list[tuple[str, np.ndarray]] = []
+        for field, column, table, rows in self._columns:
             if rows is not None:
-                found = _key_rows(table, rows, hashes)
-                if len(found):
-                    keyed.append(found)
-                    fields.setdefault(column.name, []).append((column, found))
+                lo = np.searchsorted(table, hashes, side="left")
+                hi = np.searchsorted(table, hashes, side="right")
+                found_rows, found_at = _expand(lo, hi, contexts)
+                found_rows = rows[found_rows].astype(np.uint64) if len(found_rows) else found_rows
+            else:
+                prefix = (hashes >> np.uint64(_ROW_BITS)) << np.uint64(_ROW_BITS)
+                lo = np.searchsorted(table, prefix, side="left")
+                hi = np.searchsorted(table, prefix | _ROW_MASK, side="right")
+                found_rows, found_at = _expand(lo, hi, contexts)
+                if len(found_rows):
+                    found_rows = table[found_rows] & _ROW_MASK
+            if not len(found_rows):
                 continue
-            found = _packed_rows(table, hashes)
-            if found is not None:
-                group = "name" if column.kind in NAME_PARTS else column.name
-                fields.setdefault(group, []).append((column, found))
-        if not keyed and len(fields) < 2:
-            return nothing  # the usual case: one kind of value at most, nobody's record
-        per_field = [self._field_rows(group, hits) for group, hits in fields.items()]
-        per_field = [r for r in per_field if len(r)]
-        counted = np.empty(0, dtype=np.uint32)
-        if len(per_field) >= 2:
-            joined = np.concatenate(per_field)
-            values, counts = np.unique(joined, return_counts=True)
-            counted = values[counts >= 2]
+            key = (found_at.astype(np.uint64) << np.uint64(_ROW_BITS)) | found_rows
+            pairs.append((key << np.uint64(5)) | np.uint64(field))
+            hit_columns.append((column.name, key))
+            if column.key:
+                keyed.append(key)
+        if not pairs:
+            return _NONE, _NONE, ()
+        distinct = np.unique(np.concatenate(pairs))
+        keys, counts = np.unique(distinct >> np.uint64(5), return_counts=True)
+        counted = keys[counts >= 2]
         if keyed:
             counted = np.union1d(counted, np.concatenate(keyed))
         if not len(counted):
-            return nothing
-        matched = tuple(
-            column.name
-            for hits in fields.values()
-            for column, rows in hits
-            if np.isin(rows, counted, assume_unique=True).any()
+            return _NONE, _NONE, ()
+        columns = tuple(
+            dict.fromkeys(name for name, key in hit_columns if np.isin(key, counted).any())
         )
-        return counted, matched
-
-    def _field_rows(self, group: str, hits: list[tuple[Column, np.ndarray]]) -> np.ndarray:
-        if group != "name":
-            return np.unique(np.concatenate([rows for _, rows in hits]))
-        full = [rows for column, rows in hits if column.kind is Kind.FULL_NAME]
-        first = [rows for column, rows in hits if column.kind is Kind.FIRST_NAME]
-        last = [rows for column, rows in hits if column.kind is Kind.LAST_NAME]
-        parts = list(full)
-        if self._names_need_both:
-            if first and last:  # "Jane" and "Smith" in the same row, not just "Smith"
-                parts.append(np.intersect1d(first[0], last[0]))
-        else:
-            parts.extend(first + last)
-        return np.unique(np.concatenate(parts)) if parts else np.empty(0, dtype=np.uint32)
+        return counted & _ROW_MASK, counted >> np.uint64(_ROW_BITS), columns
 
 
-def _key_rows(table: np.ndarray, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
-    lo = np.searchsorted(table, hashes, side="left")
-    hi = np.searchsorted(table, hashes, side="right")
-    hit = hi > lo
+_NONE = np.empty(0, dtype=np.uint64)
+
+
+def _expand(lo: np.ndarray, hi: np.ndarray, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``lo[i]..hi[i]`` for every value with a hit in fewer than ``_COMMON``
+    rows, each with its value's context."""
+    sizes = hi - lo
+    hit = (sizes > 0) & (sizes <= _COMMON)
     if not hit.any():
-        return np.empty(0, dtype=np.uint32)
-    return np.unique(np.concatenate([rows[a:b] for a, b in zip(lo[hit], hi[hit], strict=True)]))
-
-
-def _packed_rows(table: np.ndarray, hashes: np.ndarray) -> np.ndarray | None:
-    prefix = (hashes >> np.uint64(_ROW_BITS)) << np.uint64(_ROW_BITS)
-    lo = np.searchsorted(table, prefix, side="left")
-    hi = np.searchsorted(table, prefix | _ROW_MASK, side="right")
-    hit = (hi > lo) & (hi - lo <= _COMMON)
-    if not hit.any():
-        return None
-    entries = np.concatenate([table[a:b] for a, b in zip(lo[hit], hi[hit], strict=True)])
-    return np.unique((entries & _ROW_MASK).astype(np.uint32))
+        return _NONE, _NONE
+    lo, sizes, at = lo[hit], sizes[hit], contexts[hit]
+    total = int(sizes.sum())
+    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes)
+    return starts + np.arange(total), np.repeat(at, sizes)
 
 
 def match_parts(
-    tables: Sequence[TableIndex], hasher: Hasher, parts: Mapping[str, set[str]]
+    tables: Sequence[TableIndex], hasher: Hasher, parts: Mapping[str, Values]
 ) -> list[Match]:
-    """Each table's rows found in the message, part by part (a record's fields are
-    looked for together in one body or one attachment), rows counted once."""
-    cache: dict[str, int] = {}
-    hashed: dict[str, np.ndarray] = {}
-    for where, values in parts.items():
-        for value in values:
-            if value not in cache:
-                cache[value] = hasher(value)
-        hashed[where] = np.unique(np.fromiter((cache[v] for v in values), dtype=np.uint64))
-    found = []
+    """Each table's rows found in the message: ``parts`` maps each part (the body, an
+    attachment) to its values by record context (a table row, a few lines of text).
+    A row counts once, however often it is found."""
+    contexts: list[np.ndarray] = []
+    owner: list[str] = []
+    values: list[str] = []
+    for where, found in parts.items():
+        if not found.values:
+            continue
+        contexts.append(np.asarray(found.contexts, dtype=np.uint64) + np.uint64(len(owner)))
+        owner.extend([where] * found.count)
+        values.extend(found.values)
+    if not values:
+        return []
+    hashed = hasher.table(values)
+    hashes = np.fromiter(map(hashed.__getitem__, values), dtype=np.uint64, count=len(values))
+    at = np.concatenate(contexts)
+    order = np.argsort(hashes)  # the index is read in order, not at random
+    at, hashes = at[order], hashes[order]
+    out = []
     for table in tables:
-        rows: list[np.ndarray] = []
-        columns: dict[str, None] = {}
-        best, most = "", 0
-        for where, hashes in hashed.items():
-            part_rows, part_columns = table.match(hashes)
-            if len(part_rows):
-                rows.append(part_rows)
-                columns.update(dict.fromkeys(part_columns))
-                if len(part_rows) > most:
-                    best, most = where, len(part_rows)
-        if rows:
-            total = len(np.unique(np.concatenate(rows)))
-            found.append(Match(table.meta.name, total, tuple(columns), best))
-    return found
+        rows, where, columns = table.match(at, hashes)
+        if not len(rows):
+            continue
+        distinct = np.unique(rows)
+        by_part: dict[str, set[int]] = {}
+        for row, context in zip(rows.tolist(), where.tolist(), strict=True):
+            by_part.setdefault(owner[context], set()).add(row)
+        best = max(by_part, key=lambda w: len(by_part[w]))
+        out.append(Match(table.meta.name, len(distinct), columns, best))
+    return out

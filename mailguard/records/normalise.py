@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 
 class Kind(enum.StrEnum):
@@ -91,6 +93,7 @@ _TITLES = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=65536)
 def fold(text: str) -> str:
     """Lower case, accents and punctuation gone, single spaces: "O'Brien-Núñez" and
     "OBRIEN NUNEZ" become "obrien nunez"."""
@@ -102,16 +105,17 @@ def fold(text: str) -> str:
 
 
 def full_name(value: str) -> str:
-    """First and last name only: titles, middle names and initials dropped, and
-    "SMITH, Jane" turned round."""
+    """First and last word of the name only: titles, middle names and initials
+    dropped, and "SMITH, Jane" turned round ("Jane Smith-Jones" is "jane jones", as
+    on the message's side)."""
     if "," in value:
         last, _, first = value.partition(",")
         value = f"{first} {last}"
-    words = [w for w in value.split() if fold(w) not in _TITLES]
-    words = [w for w in words if len(fold(w).replace(" ", "")) > 1] or words
+    words = [w for w in fold(value).split() if w not in _TITLES]
+    words = [w for w in words if len(w) > 1] or words
     if len(words) < 2:
-        return fold(" ".join(words))
-    return f"{fold(words[0])} {fold(words[-1])}".strip()
+        return " ".join(words)
+    return f"{words[0]} {words[-1]}"
 
 
 _MONTHS = {
@@ -134,6 +138,8 @@ _MONTHS = {
     )
     for m in names.split()
 }
+_HAS_LETTER = re.compile(r"[A-Za-z]")
+_HAS_DIGIT = re.compile(r"\d")
 _NUMERIC_DATE = re.compile(r"\b(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{2,4})\b")
 _DAY_MONTH = r"(\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?[\s\-]+([A-Za-z]{3,9})\.?,?[\s\-]+(\d{4}|\d{2})"
 _WORDED_DATE = re.compile(rf"\b{_DAY_MONTH}\b")
@@ -158,7 +164,9 @@ def _iso(year: int, month: int, day: int) -> str | None:
 def dates_in(text: str) -> list[str]:
     """Every date written in a UK way (3/3/1961, 03-03-61, 1961-03-03, 3 March 1961,
     3rd Mar 61, March 3, 1961), as YYYY-MM-DD."""
-    found = []
+    found: list[str] = []
+    if not _HAS_DIGIT.search(text):
+        return found
     for a, b, c in _NUMERIC_DATE.findall(text):
         if len(a) == 4:
             iso = _iso(int(a), int(b), int(c)) if len(c) <= 2 else None
@@ -168,6 +176,8 @@ def dates_in(text: str) -> list[str]:
             iso = None
         if iso:
             found.append(iso)
+    if text.isdigit() or not _HAS_LETTER.search(text):
+        return found
     for day, month, year in _WORDED_DATE.findall(text):
         number = _MONTHS.get(month.lower())
         if number and (iso := _iso(_year(year), number, int(day))):
@@ -188,23 +198,26 @@ def date(value: object) -> str:
     return found[0] if found else ""
 
 
+_SPACE = re.compile(r"\s+")
+_NOT_ALNUM = re.compile(r"[^0-9A-Z]")
+_NOT_DIGIT = re.compile(r"\D")
 _POSTCODE = re.compile(r"\b([A-Z]{1,2}\d[A-Z\d]?) ?(\d[A-Z]{2})\b", re.I)
 _WHOLE_POSTCODE = re.compile(r"[A-Z]{1,2}\d[A-Z\d]?\d[A-Z]{2}")
 
 
 def postcode(value: str) -> str:
-    compact = re.sub(r"\s+", "", value).upper()
+    compact = _SPACE.sub("", value).upper()
     return compact if _WHOLE_POSTCODE.fullmatch(compact) else ""
 
 
 def identifier(value: str) -> str:
     """Upper case letters and digits only: "943 476 5919", "943-476-5919" and
     "9434765919" are one NHS number; "CT/00123" and "ct00123" one account."""
-    return re.sub(r"[^0-9A-Z]", "", value.upper())
+    return _NOT_ALNUM.sub("", value.upper())
 
 
 def phone(value: str) -> str:
-    digits = re.sub(r"\D", "", value)
+    digits = _NOT_DIGIT.sub("", value)
     if digits.startswith("44") and len(digits) == 12:
         digits = "0" + digits[2:]
     return digits if len(digits) >= 9 else ""
@@ -251,62 +264,203 @@ _ADDRESS_START = re.compile(r"\b(\d{1,4}[A-Za-z]?)\s+((?:[^\W\d_]+[ \t]+){0,3}[^
 _EMAIL = re.compile(r"[\w.+\-']+@[\w\-]+(?:\.[\w\-]+)+")
 _NUMBERISH = re.compile(r"\b[A-Za-z]{0,3}\d[\dA-Za-z]*(?:[ \-/.]\d[\dA-Za-z]*)*(?:[ ]?[A-Da-d])?\b")
 _MAX_PROSE = 400_000  # characters of one part read for candidates
+_MAX_CELL = 80  # a longer cell is a note, not a value of a register
+ALL_KINDS = frozenset(Kind)
+SINGLE_WORDS = frozenset({Kind.FIRST_NAME, Kind.LAST_NAME, Kind.TEXT})
 
 
-def candidates(text: str) -> set[str]:
-    """Every normalised value this text could hold, of every kind: its words and
-    pairs of words (names), dates, postcodes, numbers, email addresses, phone
-    numbers and first lines of addresses."""
+def candidates(text: str, kinds: frozenset[Kind] = ALL_KINDS) -> set[str]:
+    """Every normalised value of the wanted ``kinds`` this text could hold: names
+    (capitalised words, in pairs: "Jane Smith", "SMITH Jane", "Jane M. Smith"),
+    dates, postcodes, numbers, email addresses, phone numbers, first lines of
+    addresses."""
     text = text[:_MAX_PROSE]
     out: set[str] = set()
-    words = [fold(w) for w in _WORD.findall(text)]
-    words = [w for w in words if w and w not in _TITLES]
-    out.update(words)
-    for a, b in itertools.pairwise(words):
-        out.add(f"{a} {b}")
-        out.add(f"{b} {a}")  # "SMITH Jane", as registers write names
-    out.update(f"{a} {c}" for a, c in zip(words, words[2:], strict=False))  # a middle name
-    out.update(dates_in(text))
-    out.update(f"{a}{b}".upper() for a, b in _POSTCODE.findall(text))
-    for found in _NUMBERISH.findall(text):
-        number = identifier(found)
-        if len(number) >= 4:
-            out.add(number)
-            if number.isdigit():
-                out.add(phone(number) or number)
-    out.update(e.lower() for e in _EMAIL.findall(text))
-    for number, street in _ADDRESS_START.findall(text):
-        parts = fold(street).split()
-        out.update(fold(number) + " " + " ".join(parts[:n]) for n in range(1, len(parts) + 1))
+    if kinds & NAME_PARTS or Kind.TEXT in kinds:
+        words = [w for w in _WORD.findall(text) if w[0].isupper()]
+        folded = [f for w in words for f in fold(w).split() if f not in _TITLES]
+        if kinds & SINGLE_WORDS:
+            out.update(folded)
+        if Kind.FULL_NAME in kinds or Kind.TEXT in kinds:
+            for a, b in itertools.pairwise(folded):
+                out.add(f"{a} {b}")
+                out.add(f"{b} {a}")  # "SMITH Jane", as registers write names
+            out.update(f"{a} {c}" for a, c in zip(folded, folded[2:], strict=False))
+    if not _HAS_DIGIT.search(text):
+        return out  # every other kind has a digit in it
+    if Kind.DATE in kinds:
+        out.update(dates_in(text))
+    if Kind.POSTCODE in kinds:
+        out.update(f"{a}{b}".upper() for a, b in _POSTCODE.findall(text))
+    if kinds & {Kind.IDENTIFIER, Kind.PHONE}:
+        for found in _NUMBERISH.findall(text):
+            number = identifier(found)
+            if len(number) >= 4:
+                out.add(number)
+                if Kind.PHONE in kinds and number.isdigit():
+                    out.add(phone(number) or number)
+    if Kind.EMAIL in kinds:
+        out.update(e.lower() for e in _EMAIL.findall(text))
+    if Kind.ADDRESS in kinds:
+        for number, street in _ADDRESS_START.findall(text):
+            parts = fold(street).split()
+            out.update(f"{fold(number)} {' '.join(parts[:n])}" for n in range(1, len(parts) + 1))
     out.discard("")
     return out
 
 
-def row_candidates(cells: Sequence[str]) -> set[str]:
-    """A table row's values: each cell as a whole and as text, and neighbouring cells
-    read as one name (a "Forename | Surname" table against a "Name" column)."""
-    out: set[str] = set()
-    alpha: list[str] = []
-    for cell in cells:
-        if not cell:
-            alpha.append("")
+@dataclass(slots=True)
+class Values:
+    """What one part of a message may hold, by record context (a table row, or a few
+    lines of text): ``values[i]`` was seen in context ``contexts[i]``."""
+
+    contexts: list[int] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    count: int = 0  # contexts
+
+    def add(self, found: Iterable[str]) -> None:
+        at = self.count
+        for value in found:
+            if value:
+                self.contexts.append(at)
+                self.values.append(value)
+        self.count += 1
+
+    def sets(self) -> list[set[str]]:
+        out: list[set[str]] = [set() for _ in range(self.count)]
+        for at, value in zip(self.contexts, self.values, strict=True):
+            out[at].add(value)
+        return [s for s in out if s]
+
+
+def prose_contexts(text: str, kinds: frozenset[Kind] = ALL_KINDS) -> Values:
+    """The values of a text, a few lines at a time: one person's details sit
+    together ("Jane Smith, born ... of ..."; a "Name:/DOB:" block), and values many
+    lines apart are not one record (a text table is read row by row this way)."""
+    lines = text[:_MAX_PROSE].splitlines()
+    out = Values()
+    for start in range(0, max(len(lines), 1), 2):
+        window = "\n".join(lines[start : start + 3])
+        if window.strip():
+            out.add(candidates(window, kinds))
+    return out
+
+
+def table_contexts(rows: Iterable[Sequence[str]], kinds: frozenset[Kind] = ALL_KINDS) -> Values:
+    """One context a row: each cell read as the kind its column holds (judged from the
+    column's first cells), and neighbouring name cells read as one name ("Forename |
+    Surname"). A cell seen before in its column is not read again."""
+    rows = [r for r in rows if any(r)]
+    out = Values()
+    if not rows:
+        return out
+    width = max(len(r) for r in rows)
+    readers = [_column_reader([r[i] for r in rows[:30] if i < len(r)], kinds) for i in range(width)]
+    names = [i for i in range(width - 1) if readers[i] is readers[i + 1] is _name_values]
+    contexts, values = out.contexts, out.values
+    numbers = range(len(rows))
+    for i, reader in enumerate(readers):
+        if reader is _nothing:
             continue
-        out.update(candidates(cell))
-        whole = fold(cell)
-        out.add(whole)
-        out.add(full_name(cell))
-        short = len(whole.split()) <= 2 and not any(c.isdigit() for c in whole)
-        alpha.append(whole if short else "")
-    for a, b in itertools.pairwise(alpha):
-        if a and b:
-            out.add(f"{a} {b}")
-            out.add(f"{b} {a}")
-    out.discard("")
+        cells = [row[i] if i < len(row) else "" for row in rows]
+        read = {c: tuple(v for v in reader(c, kinds) if v) for c in dict.fromkeys(cells)
+                if c and len(c) <= _MAX_CELL}  # fmt: skip
+        if all(len(v) <= 1 for v in read.values()):  # the usual column: one value a cell
+            one = {c: v[0] for c, v in read.items() if v}
+            values.extend(one.get(c, "") for c in cells)
+            contexts.extend(numbers)
+            continue
+        for at, cell in enumerate(cells):
+            for value in read.get(cell, ()):
+                contexts.append(at)
+                values.append(value)
+    for i in names:
+        for at, row in enumerate(rows):
+            if i + 1 < len(row) and row[i] and row[i + 1]:
+                a, b = fold(row[i]).split(), fold(row[i + 1]).split()
+                if a and b:
+                    contexts.extend((at, at))
+                    values.extend((f"{a[0]} {b[-1]}", f"{b[0]} {a[-1]}"))
+    out.count = len(rows)
     return out
 
 
-def table_candidates(rows: Iterable[Sequence[str]]) -> set[str]:
-    out: set[str] = set()
-    for row in rows:
-        out.update(row_candidates(row))
-    return out
+_ID_LIKE = re.compile(r"[A-Za-z]{0,3}[\d][\d \-/.]*[A-Za-z]?")
+
+
+def _name_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    values = {full_name(cell)}
+    if kinds & SINGLE_WORDS:
+        values.add(fold(cell))
+    return values
+
+
+def _id_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    number = identifier(cell)
+    if Kind.PHONE in kinds and number.isdigit():
+        return {number, phone(number)}
+    return {number}
+
+
+def _date_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    return set(dates_in(cell)[:1])
+
+
+def _worded_date_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    """A column of "3 March 1961": one pattern, not every way of writing a date."""
+    found = _WORDED_DATE.fullmatch(cell.strip())
+    if found is None:
+        return _date_values(cell, kinds)
+    day, month, year = found.groups()
+    number = _MONTHS.get(month.lower())
+    iso = _iso(_year(year), number, int(day)) if number else None
+    return {iso} if iso else set()
+
+
+def _numeric_date_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    found = _NUMERIC_DATE.fullmatch(cell.strip())
+    if found is None or len(found.group(1)) == 4:
+        return _date_values(cell, kinds)
+    day, month, year = found.groups()
+    iso = _iso(_year(year), int(month), int(day)) if len(year) in (2, 4) else None
+    return {iso} if iso else set()
+
+
+def _postcode_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    return {postcode(cell)}
+
+
+def _email_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    return {email(cell)}
+
+
+def _nothing(cell: str, kinds: frozenset[Kind]) -> set[str]:
+    return set()
+
+
+def _column_reader(sample: list[str], kinds: frozenset[Kind]):  # type: ignore[no-untyped-def]
+    """How to read a column's cells, judged from its first values."""
+    sample = [c.strip() for c in sample if c and len(c) <= _MAX_CELL]
+    if not sample:
+        return _nothing
+
+    def most(test) -> bool:  # type: ignore[no-untyped-def]
+        return sum(1 for c in sample if test(c)) * 2 > len(sample)
+
+    if Kind.DATE in kinds and most(lambda c: bool(dates_in(c))):
+        if most(lambda c: _WORDED_DATE.fullmatch(c) is not None):
+            return _worded_date_values
+        if most(lambda c: _NUMERIC_DATE.fullmatch(c) is not None):
+            return _numeric_date_values
+        return _date_values
+    if Kind.POSTCODE in kinds and most(lambda c: bool(postcode(c))):
+        return _postcode_values
+    if Kind.EMAIL in kinds and most(lambda c: "@" in c):
+        return _email_values
+    if kinds & {Kind.IDENTIFIER, Kind.PHONE} and most(lambda c: _ID_LIKE.fullmatch(c)):
+        return _id_values
+    if most(lambda c: _HAS_DIGIT.search(c) is not None):
+        return candidates  # an address, a reference in words
+    if kinds & (NAME_PARTS | {Kind.TEXT}) and most(lambda c: len(c.split()) <= 4):
+        return _name_values
+    return _nothing  # notes and other prose: not a register's value

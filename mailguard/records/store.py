@@ -25,6 +25,7 @@ from pathlib import Path
 
 from mailguard.db import PostgresDatabase, database_secret, private_dir, secret_file
 from mailguard.records.index import Hasher, Match, Meta, TableIndex, match_parts
+from mailguard.records.normalise import Kind, Values
 
 DIRNAME = "records"
 KEY_FILE = "records.key"
@@ -275,7 +276,11 @@ class RecordsReader:
         self.refresh()
         return bool(self._tables)
 
-    def find(self, parts: dict[str, set[str]]) -> list[Match]:
+    def kinds(self) -> frozenset[Kind]:
+        """What the tables in force hold: the message is only read for those."""
+        return frozenset().union(*(t.kinds for t in self._tables.values()))
+
+    def find(self, parts: dict[str, Values]) -> list[Match]:
         """Rows of every table in force found in these parts' values."""
         if not self.active():
             return []

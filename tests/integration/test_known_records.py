@@ -152,8 +152,8 @@ def test_a_refreshed_register_takes_over_with_no_moment_without_one(tmp_path):
     assert imported(data, registers.write_csv(tmp_path / "old.csv", old)).returncode == 0
     reader = RecordsReader(RecordsStore(data), interval=0)
     probe = {
-        "old": normalise.table_candidates([(p.first, p.last, p.born.isoformat()) for p in old[:3]]),
-        "new": normalise.table_candidates([(p.first, p.last, p.born.isoformat()) for p in new[:3]]),
+        "old": normalise.table_contexts([(p.first, p.last, p.born.isoformat()) for p in old[:3]]),
+        "new": normalise.table_contexts([(p.first, p.last, p.born.isoformat()) for p in new[:3]]),
     }
     seen: list[tuple[str, ...]] = []
     stop = threading.Event()

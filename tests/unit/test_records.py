@@ -37,9 +37,9 @@ from tests.support import registers
 def test_an_export_and_an_email_agree_on_a_value_however_each_writes_it(kind, exported, written):
     form = normalise.normalised(kind, exported)
     assert form
-    assert form in normalise.candidates(f"Re: {written}, as discussed") | normalise.row_candidates(
-        [written]
-    )
+    [in_text] = normalise.prose_contexts(f"Re: {written}, as discussed").sets()
+    [in_cell] = normalise.table_contexts([[written]]).sets()
+    assert form in in_text | in_cell
 
 
 def test_headers_say_what_a_column_holds():
@@ -60,7 +60,7 @@ def register(tmp_path):
 
 
 def found(reader: RecordsReader, text: str) -> int:
-    matches = reader.find({"body": normalise.candidates(text)})
+    matches = reader.find({"body": normalise.prose_contexts(text)})
     return matches[0].rows if matches else 0
 
 
