@@ -420,11 +420,18 @@ def _ole(
     elif kind == "encrypted":
         raise Uninspectable("encrypted (password protected)", structural=False)
     elif kind == "doc":
-        _text(doc.read(data, budget), where, budget, out)
+        _doc(data, where, budget, out)
     elif kind == "damaged":
         raise Uninspectable("a damaged or encrypted Office file", structural=False)
     else:
         raise Uninspectable("an old-format Office file that could not be read", structural=False)
+
+
+def _doc(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
+    document = doc.read(data, budget)
+    _text(document.text, where, budget, out)
+    if document.hidden:  # tracked deletions, hidden and white text: not on the page
+        _text(document.hidden, f"{where}#redacted", budget, out, hidden=True)
 
 
 def _opendoc(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
