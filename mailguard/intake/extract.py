@@ -428,11 +428,18 @@ def _ole(
     elif kind == "encrypted":
         raise Uninspectable("encrypted (password protected)", structural=False)
     elif kind == "doc":
-        _text(doc.read(data, budget), where, budget, out)
+        _doc(data, where, budget, out)
     elif kind == "damaged":
         raise Uninspectable("a damaged or encrypted Office file", structural=False)
     else:
         raise Uninspectable("an old-format Office file that could not be read", structural=False)
+
+
+def _doc(data: bytes, where: str, budget: Budget, out: Extracted) -> None:
+    document = doc.read(data, budget)
+    _text(document.text, where, budget, out)
+    for kind, text in document.hidden.items():  # not on the page
+        _text(text, f"{where}#redacted:{kind}", budget, out, hidden=True)
 
 
 def _opendoc(data: bytes, where: str, budget: Budget, out: Extracted) -> None:

@@ -308,6 +308,31 @@ CASES = {
         "hold",
         "hold-redaction-failure",
     ),
+    "a legacy Word letter whose redaction is a tracked deletion": (
+        "requester@gmail.com",
+        lambda: files.message_with(
+            {
+                "letter.doc": files.doc_with_unseen(
+                    ["Dear requester,", "Please find the information you asked for."],
+                    deleted=f"{SAR_LETTER[2]} {SAR_LETTER[3]}",
+                )
+            }
+        ),
+        "hold",
+        "hold-redaction-failure",
+    ),
+    "the same legacy Word letter with the resident's details properly removed": (
+        "requester@gmail.com",
+        lambda: files.message_with(
+            {
+                "letter.doc": files.doc_with_unseen(
+                    ["Dear requester,", "Please find the information you asked for."]
+                )
+            }
+        ),
+        "pass",
+        None,
+    ),
     "a reply to a contractor carrying the internal thread about a resident's health": (
         "repairs@contractor-ltd.co.uk",
         lambda: files.message_with(

@@ -698,3 +698,44 @@ def _converted(docx: bytes, to: str) -> bytes:
 def doc_bytes(paragraphs: list[str], table: list[list[str]] | None = None) -> bytes:
     """Legacy Word (.doc), as LibreOffice writes it from the same document as docx_bytes."""
     return _converted(docx_bytes(paragraphs, table), "doc")
+
+
+def doc_with_unseen(
+    visible: list[str], *, deleted: str | None = None, vanished: str | None = None,
+    white: str | None = None,
+) -> bytes:  # fmt: skip
+    """The Word letter of docx_with_unseen saved as .doc by LibreOffice, which keeps the
+    tracked deletion (sprmCFRMarkDel), the hidden run (sprmCFVanish) and the white run
+    (sprmCIco 8 and sprmCCv FFFFFF)."""
+    return _converted(
+        docx_with_unseen(visible, deleted=deleted, vanished=vanished, white=white), "doc"
+    )
+
+
+def doc_with_comment(paragraphs: list[str], comment: str) -> bytes:
+    """A .doc letter with a comment on its first paragraph (LibreOffice keeps it as an
+    annotation, its text after the body's)."""
+    import docx
+
+    document = docx.Document()
+    first, *rest = paragraphs
+    document.add_comment(document.add_paragraph(first).runs, text=comment, author="Officer")
+    for text in rest:
+        document.add_paragraph(text)
+    buf = io.BytesIO()
+    document.save(buf)
+    return _converted(buf.getvalue(), "doc")
+
+
+def ole_patched(data: bytes, stream: str, at: int, new: bytes) -> bytes:
+    """A compound file with some bytes of one stream overwritten (its size unchanged):
+    a damaged table inside a file that still opens."""
+    import olefile
+
+    buf = io.BytesIO(data)
+    ole = olefile.OleFileIO(buf, write_mode=True)
+    content = bytearray(ole.openstream(stream).read())
+    content[at : at + len(new)] = new
+    ole.write_stream(stream, bytes(content))
+    ole.close()
+    return buf.getvalue()

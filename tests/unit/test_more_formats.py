@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import gzip
+import io
+import random
+import struct
 import time
 from email import message_from_bytes
 
@@ -78,6 +81,124 @@ def test_a_damaged_doc_is_uninspectable_not_a_crash():
     out = extracted({"broken.doc": data[: len(data) // 3]})
     [problem] = out.problems
     assert problem.where == "attachment:broken.doc" and not problem.structural
+
+
+def doc_texts(data: bytes) -> tuple[dict[str, str], dict[str, str]]:
+    out = extracted({"letter.doc": data})
+    assert out.problems == []
+    visible = {t.where: t.text for t in out.texts if not t.hidden}
+    hidden = {t.where: t.text for t in out.texts if t.hidden}
+    return visible, hidden
+
+
+def test_a_doc_sets_apart_its_tracked_deletion_hidden_run_and_white_run_as_redacted():
+    name, condition = files.fake.name(), "type 2 diabetes"
+    data = files.doc_with_unseen(
+        ["Dear requester,", "Please find the information you asked for."],
+        deleted=f"{name}, NHS number 943 476 5919", vanished=condition, white="Flat 4B",
+    )  # fmt: skip
+    visible, hidden = doc_texts(data)
+    assert hidden == {
+        "attachment:letter.doc#redacted:tracked deletion": f"{name}, NHS number 943 476 5919",
+        "attachment:letter.doc#redacted:hidden text": condition,
+        "attachment:letter.doc#redacted:white text": "Flat 4B",
+    }
+    seen = visible["attachment:letter.doc"]
+    assert "Please find the information" in seen and "Details:" in seen
+    assert name not in seen and "943 476" not in seen and condition not in seen
+    assert "Flat 4B" not in seen
+
+
+def test_a_plain_doc_has_no_redacted_text():
+    visible, hidden = doc_texts(files.doc_with_unseen(["Dear requester,", "All done."]))
+    assert hidden == {} and "All done." in visible["attachment:letter.doc"]
+
+
+def test_a_comment_in_a_doc_is_read_as_text_as_word_shows_it_in_the_margin():
+    name = files.fake.name()
+    visible, hidden = doc_texts(
+        files.doc_with_comment(["Dear colleague,", "See the note."], f"Ask {name} first")
+    )
+    assert hidden == {} and f"Ask {name} first" in visible["attachment:letter.doc"]
+
+
+def chpx_places(data: bytes) -> tuple[str, int, int, int]:
+    """Where the character-formatting table is: the table stream's name, the
+    PlcBteChpx's offset and length in it, and the first ChpxFkp page's number."""
+    import olefile
+
+    ole = olefile.OleFileIO(io.BytesIO(data))
+    word = ole.openstream("WordDocument").read()
+    table_name = "1Table" if struct.unpack_from("<H", word, 0x0A)[0] & 0x0200 else "0Table"
+    table = ole.openstream(table_name).read()
+    ole.close()
+    fc, lcb = struct.unpack_from("<II", word, 0xFA)
+    n = (lcb - 4) // 8
+    return table_name, fc, lcb, struct.unpack_from("<I", table, fc + 4 * (n + 1))[0] & 0x3FFFFF
+
+
+def chpx_page(data: bytes, pn: int) -> bytes:
+    import olefile
+
+    ole = olefile.OleFileIO(io.BytesIO(data))
+    word = ole.openstream("WordDocument").read()
+    ole.close()
+    return word[pn * 512 : pn * 512 + 512]
+
+
+def chpx_damaged(data: bytes, damage: str) -> bytes:
+    table_name, fc, lcb, pn = chpx_places(data)
+    if damage == "table longer than its stream":
+        return files.ole_patched(data, "WordDocument", 0xFE, struct.pack("<I", 10**6))
+    if damage == "page past the end of the document":
+        return files.ole_patched(data, table_name, fc + lcb - 4, struct.pack("<I", 0x3FFFFF))
+    if damage == "more runs than a page holds":
+        return files.ole_patched(data, "WordDocument", pn * 512 + 511, b"\xff")
+    assert damage == "properties running off the page"
+    # One run (the last byte) whose properties start at the page's last word (rgb 0xFF)
+    # and claim 255 bytes there.
+    one_run = files.ole_patched(data, "WordDocument", pn * 512 + 510, b"\xff\x01")
+    return files.ole_patched(one_run, "WordDocument", pn * 512 + 8, b"\xff")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "table longer than its stream",
+        "page past the end of the document",
+        "more runs than a page holds",
+        "properties running off the page",
+    ],
+)
+def test_a_doc_with_a_damaged_character_formatting_table_is_uninspectable_not_a_crash(damage):
+    data = chpx_damaged(files.doc_with_unseen(["Dear requester,"], deleted="a name"), damage)
+    out = extracted({"broken.doc": data})
+    [problem] = out.problems
+    assert problem.where == "attachment:broken.doc" and not problem.structural
+    assert problem.reason == "a damaged Word document"
+
+
+def test_a_doc_whose_formatting_is_garbled_is_read_or_uninspectable_never_a_crash():
+    data = files.doc_with_unseen(["Dear requester,"], deleted="a name", white="an address")
+    table_name, fc, lcb, pn = chpx_places(data)
+    page = pn * 512
+    crun = chpx_page(data, pn)[511]
+    heads = 4 * (crun + 1) + crun  # run boundaries and property offsets, then properties
+    rng = random.Random(16)
+    read = 0
+    for _ in range(20):
+        garbled = {
+            "page.doc": files.ole_patched(data, "WordDocument", page, rng.randbytes(511)),
+            "bounds.doc": files.ole_patched(data, "WordDocument", page, rng.randbytes(heads)),
+            "props.doc": files.ole_patched(
+                data, "WordDocument", page + heads, rng.randbytes(511 - heads)
+            ),
+            "plc.doc": files.ole_patched(data, table_name, fc, rng.randbytes(lcb)),
+        }
+        out = extracted(garbled)
+        assert {p.reason for p in out.problems} <= {"a damaged Word document"}
+        read += len(garbled) - len(out.problems)
+    assert read > 0
 
 
 def test_an_rtf_export_is_read_with_its_table():
