@@ -237,3 +237,38 @@ def test_the_dashboard_counts_shared_held_mail_once_however_many_relays_report_i
     assert m, panel["targets"][0]["expr"]
     shown = {"max": max, "min": min, "sum": sum, "avg": lambda v: sum(v) / len(v)}[m[1]]
     assert shown(reported) == held
+
+
+def test_an_imported_register_reaches_every_relay_and_a_refresh_replaces_it(pg_url, tmp_path):
+    from mailguard.records import normalise
+    from mailguard.records.store import RecordsReader, RecordsStore
+    from tests.support import registers
+
+    old, new = registers.residents(500, seed=21), registers.residents(500, seed=22)
+
+    def imported(people, *extra: str) -> None:
+        export = registers.write_csv(tmp_path / "export.csv", people)
+        done = mailguard_cli(
+            "records", "import", "tenants", str(export), "--data-dir", str(tmp_path / "admin"),
+            "--database", pg_url, *extra,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    def probe(people) -> normalise.Values:
+        return normalise.table_contexts([(p.first, p.last, p.postcode) for p in people[:3]])
+
+    imported(old)
+    # Another relay: its own data dir, the same database; nothing copied by hand.
+    relay = RecordsReader(RecordsStore(tmp_path / "relay-2", pg_url), interval=0)
+    [match] = relay.find({"list": probe(old)})
+    assert match.rows == 3 and relay.find({"list": probe(new)}) == []
+    imported(new, "--replace")
+    [match] = relay.find({"list": probe(new)})
+    assert match.rows == 3 and relay.find({"list": probe(old)}) == []
+    listed = mailguard_cli("records", "list", "--json", "--database", pg_url,
+                           "--data-dir", str(tmp_path / "elsewhere"))  # fmt: skip
+    assert [t["name"] for t in json.loads(listed.stdout)] == ["tenants"]
+    dropped = mailguard_cli("records", "drop", "tenants", "--database", pg_url,
+                            "--data-dir", str(tmp_path / "admin"))  # fmt: skip
+    assert dropped.returncode == 0, dropped.stderr
+    assert relay.find({"list": probe(new)}) == [] and not relay.active()
