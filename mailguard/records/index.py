@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from mailguard.records.normalise import NAME_PARTS, Kind, Values
+from mailguard.records.normalise import NAME_PARTS, SEARCHED, Kind, Values
 
 MAX_ROWS = 1 << 24  # the row number's 24 bits
 _ROW_BITS = 24
 _ROW_MASK = np.uint64((1 << _ROW_BITS) - 1)
+_ROW_SHIFT = np.uint64(_ROW_BITS)
 _COMMON = 20_000  # a value in more rows than this names nobody (a common surname)
 
 
@@ -166,69 +167,149 @@ class TableIndex:
                 packed = _load(directory / f"col-{i}.u64", np.uint64)
                 self._columns.append((field, column, packed, None))
         self.kinds = frozenset(c.kind for c in self.meta.columns)
+        self._keyed = np.array([c.key for _, c, _, _ in self._columns], dtype=bool)
+        self._searched = [np.int8(SEARCHED[c.kind]) for _, c, _, _ in self._columns]
 
     def match(
-        self, contexts: np.ndarray, hashes: np.ndarray
+        self, contexts: np.ndarray, hashes: np.ndarray, groups: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-        """The table's rows that the message's values pick out, and for each the
-        context (a table row or a few lines of text) it was found in: a key column's
-        value alone, or two fields of one row in one context.
+        """The table's rows that the message's values pick out, each with the context
+        (a table row, a few lines of text) it was found in: a key column's value
+        alone, or two fields of one row in one context. Also the columns that matched.
 
-        ``contexts`` and ``hashes`` are parallel: each value's hash and where it was.
-        Every hit is expanded to (context, row, field); values in more than
-        ``_COMMON`` rows name nobody and are left out."""
-        pairs: list[np.ndarray] = []  # (context << 24 | row) << 5 | field
-        keyed: list[np.ndarray] = []
-        hit_columns: list[tuple[str, np.ndarray]] = []
-        for field, column, table, rows in self._columns:
-            if rows is not None:
-                lo = np.searchsorted(table, hashes, side="left")
-                hi = np.searchsorted(table, hashes, side="right")
-                found_rows, found_at = _expand(lo, hi, contexts)
-                found_rows = rows[found_rows].astype(np.uint64) if len(found_rows) else found_rows
-            else:
-                prefix = (hashes >> np.uint64(_ROW_BITS)) << np.uint64(_ROW_BITS)
-                lo = np.searchsorted(table, prefix, side="left")
-                hi = np.searchsorted(table, prefix | _ROW_MASK, side="right")
-                found_rows, found_at = _expand(lo, hi, contexts)
-                if len(found_rows):
-                    found_rows = table[found_rows] & _ROW_MASK
-            if not len(found_rows):
-                continue
-            key = (found_at.astype(np.uint64) << np.uint64(_ROW_BITS)) | found_rows
-            pairs.append((key << np.uint64(5)) | np.uint64(field))
-            hit_columns.append((column.name, key))
-            if column.key:
-                keyed.append(key)
-        if not pairs:
+        ``contexts``, ``hashes`` and ``groups`` are parallel, sorted by hash. Each value
+        is looked up only in the columns that could hold it. In each context, the hit
+        that names most rows (a date of birth shared by hundreds) is not spelled out:
+        a row found through another field is checked against it one by one."""
+        hits = [self._hits(i, contexts, hashes, groups) for i in range(len(self._columns))]
+        hits = [h for h in hits if h is not None]
+        if not hits:
             return _NONE, _NONE, ()
-        distinct = np.unique(np.concatenate(pairs))
-        keys, counts = np.unique(distinct >> np.uint64(5), return_counts=True)
-        counted = keys[counts >= 2]
-        if keyed:
-            counted = np.union1d(counted, np.concatenate(keyed))
+        column = np.concatenate([np.full(len(h[0]), h[4], dtype=np.int64) for h in hits])
+        at, lo, size, hashed = (np.concatenate([h[i] for h in hits]) for i in range(4))
+        keyed = self._keyed[column]
+        # The broadest ordinary hit of each context is checked, not expanded.
+        order = np.lexsort((-size, at))
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = at[order][1:] != at[order][:-1]
+        broad = np.zeros(len(at), dtype=bool)
+        broad[order[first]] = True
+        broad &= ~keyed
+        spelled = ~broad
+        rows, found_at, field, col = self._expand(column[spelled], at[spelled], lo[spelled],
+                                                  size[spelled])  # fmt: skip
+        key = (found_at << _ROW_SHIFT) | rows
+        # Distinct (context, row, field), sorted: runs of one (context, row) count fields.
+        distinct = np.sort((key << np.uint64(5)) | field)
+        if len(distinct):
+            distinct = distinct[np.concatenate(([True], distinct[1:] != distinct[:-1]))]
+        pair = distinct >> np.uint64(5)
+        starts = np.flatnonzero(np.concatenate(([True], pair[1:] != pair[:-1])))
+        counts = np.diff(np.append(starts, len(pair)))
+        counted = pair[starts[counts >= 2]]
+        alone = key[self._keyed[col]]
+        # Found through one field: is the context's broad value in the same row?
+        single = starts[counts == 1]
+        checked = self._check(
+            pair[single], distinct[single] & np.uint64(31), at[broad], hashed[broad], column[broad]
+        )
+        counted = np.unique(np.concatenate((counted, alone, checked)))
         if not len(counted):
             return _NONE, _NONE, ()
-        columns = tuple(
-            dict.fromkeys(name for name, key in hit_columns if np.isin(key, counted).any())
-        )
-        return counted & _ROW_MASK, counted >> np.uint64(_ROW_BITS), columns
+        matched = set(col[_within(key, counted)].tolist())
+        matched |= set(column[broad][_within(at[broad], checked >> _ROW_SHIFT)].tolist())
+        names = tuple(dict.fromkeys(self._columns[c][1].name for c in sorted(matched)))
+        return counted & _ROW_MASK, counted >> _ROW_SHIFT, names
+
+    def _hits(
+        self, index: int, contexts: np.ndarray, hashes: np.ndarray, groups: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int] | None:
+        """(context, first position, how many rows, hash) of each value found in one
+        column, values in more than ``_COMMON`` rows left out."""
+        _, _, table, rows = self._columns[index]
+        wanted = (groups & self._searched[index]) != 0
+        if not wanted.any():
+            return None
+        at, values = contexts[wanted], hashes[wanted]
+        if not len(table):
+            return None
+        if rows is None:
+            values = (values >> _ROW_SHIFT) << _ROW_SHIFT
+        lo = np.searchsorted(table, values, side="left")
+        # Most values are in no row: the end of the range is looked for only for hits.
+        first = table[np.minimum(lo, len(table) - 1)]
+        found = (lo < len(table)) & ((first >> _ROW_SHIFT) == (values >> _ROW_SHIFT))
+        if rows is not None:
+            found &= first == values
+        if not found.any():
+            return None
+        at, values, lo = at[found], values[found], lo[found]
+        last = values | _ROW_MASK if rows is None else values
+        size = np.searchsorted(table, last, side="right") - lo
+        keep = (size > 0) & (size <= _COMMON)
+        if not keep.any():
+            return None
+        return at[keep], lo[keep], size[keep], values[keep], index
+
+    def _expand(
+        self, column: np.ndarray, at: np.ndarray, lo: np.ndarray, size: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Every (row, context, field, column) the hits name."""
+        if not len(at):
+            return _NONE, _NONE, _NONE, np.empty(0, dtype=np.int64)
+        total = int(size.sum())
+        offsets = np.repeat(lo - np.concatenate(([0], np.cumsum(size)[:-1])), size)
+        positions = offsets + np.arange(total)
+        col = np.repeat(column, size)
+        rows = np.empty(total, dtype=np.uint64)
+        for c in np.unique(column).tolist():
+            _, _, table, row_of = self._columns[c]
+            here = col == c
+            if row_of is not None:  # a key column: the rows beside the hashes
+                rows[here] = row_of[positions[here]]
+            else:
+                rows[here] = table[positions[here]] & _ROW_MASK
+        fields = np.array([f for f, *_ in self._columns], dtype=np.uint64)[col]
+        return rows, np.repeat(at, size).astype(np.uint64), fields, col
+
+    def _check(
+        self, once: np.ndarray, once_field: np.ndarray, at: np.ndarray, hashed: np.ndarray,
+        column: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """Of the (context, row) pairs found through one field (``once_field``), those
+        whose context's broad value (a common date of birth) is also in that row."""
+        if not len(once) or not len(at):
+            return _NONE
+        # One broad value a context: find each pair's by its context, in order.
+        by_context = np.argsort(at)
+        sorted_at = at[by_context]
+        place = np.minimum(np.searchsorted(sorted_at, once >> _ROW_SHIFT), len(sorted_at) - 1)
+        which = by_context[place]
+        # ... and not in the field the pair was found through (two dates in one row of a
+        # list, one of them the broad one, are one field, not two).
+        fields = np.array([f for f, *_ in self._columns], dtype=np.uint64)
+        keep = (sorted_at[place] == (once >> _ROW_SHIFT)) & (fields[column[which]] != once_field)
+        pairs, which = once[keep], which[keep]
+        confirmed = np.zeros(len(pairs), dtype=bool)
+        for c in np.unique(column[which]).tolist():
+            here = np.flatnonzero(column[which] == c)
+            table = self._columns[c][2]
+            probe = hashed[which[here]] | (pairs[here] & _ROW_MASK)  # 40 bits of hash + row
+            order = np.argsort(probe)  # the column is read in order, not at random
+            place = np.minimum(np.searchsorted(table, probe[order]), len(table) - 1)
+            confirmed[here[order]] = table[place] == probe[order]
+        return pairs[confirmed]
+
+
+def _within(values: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """``np.isin`` for a short sorted ``wanted``: a binary search each, no sorting."""
+    if not len(wanted):
+        return np.zeros(len(values), dtype=bool)
+    place = np.minimum(np.searchsorted(wanted, values), len(wanted) - 1)
+    return wanted[place] == values
 
 
 _NONE = np.empty(0, dtype=np.uint64)
-
-
-def _expand(lo: np.ndarray, hi: np.ndarray, contexts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Positions ``lo[i]..hi[i]`` for every value with a hit in fewer than ``_COMMON``
-    rows, each with its value's context."""
-    sizes = hi - lo
-    hit = (sizes > 0) & (sizes <= _COMMON)
-    if not hit.any():
-        return _NONE, _NONE
-    lo, sizes, at = lo[hit], sizes[hit], contexts[hit]
-    total = int(sizes.sum())
-    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(sizes)[:-1])), sizes)
-    return starts + np.arange(total), np.repeat(at, sizes)
 
 
 def match_parts(
@@ -240,22 +321,25 @@ def match_parts(
     contexts: list[np.ndarray] = []
     owner: list[str] = []
     values: list[str] = []
+    groups: list[int] = []
     for where, found in parts.items():
         if not found.values:
             continue
         contexts.append(np.asarray(found.contexts, dtype=np.uint64) + np.uint64(len(owner)))
         owner.extend([where] * found.count)
         values.extend(found.values)
+        groups.extend(found.groups)
     if not values:
         return []
     hashed = hasher.table(values)
     hashes = np.fromiter(map(hashed.__getitem__, values), dtype=np.uint64, count=len(values))
     at = np.concatenate(contexts)
+    looks = np.asarray(groups, dtype=np.int8)
     order = np.argsort(hashes)  # the index is read in order, not at random
-    at, hashes = at[order], hashes[order]
+    at, hashes, looks = at[order], hashes[order], looks[order]
     out = []
     for table in tables:
-        rows, where, columns = table.match(at, hashes)
+        rows, where, columns = table.match(at, hashes, looks)
         if not len(rows):
             continue
         distinct = np.unique(rows)

@@ -33,6 +33,34 @@ class Kind(enum.StrEnum):
 
 NAME_PARTS = frozenset({Kind.FULL_NAME, Kind.FIRST_NAME, Kind.LAST_NAME})
 
+
+class Group(enum.IntFlag):
+    """What a value read from a message looks like (it may look like two things:
+    "KR9 5RE" is a postcode and a reference), so it is looked up only in the columns
+    that could hold it (a date never in the postcode column)."""
+
+    WORDS = 1  # names, and whole cells of text
+    DATE = 2
+    POSTCODE = 4
+    NUMBER = 8  # identifiers and phone numbers
+    EMAIL = 16
+    ADDRESS = 32
+
+
+# The values each kind of column is searched for.
+SEARCHED: dict[Kind, Group] = {
+    Kind.FULL_NAME: Group.WORDS,
+    Kind.FIRST_NAME: Group.WORDS,
+    Kind.LAST_NAME: Group.WORDS,
+    Kind.TEXT: Group.WORDS | Group.ADDRESS,
+    Kind.DATE: Group.DATE,
+    Kind.POSTCODE: Group.POSTCODE,
+    Kind.IDENTIFIER: Group.NUMBER,
+    Kind.PHONE: Group.NUMBER,
+    Kind.EMAIL: Group.EMAIL,
+    Kind.ADDRESS: Group.ADDRESS,
+}
+
 # Header words that say a column's kind, most specific first.
 _HEADER_KINDS: tuple[tuple[re.Pattern[str], Kind], ...] = tuple(
     (re.compile(p, re.I), k)
@@ -269,61 +297,70 @@ ALL_KINDS = frozenset(Kind)
 SINGLE_WORDS = frozenset({Kind.FIRST_NAME, Kind.LAST_NAME, Kind.TEXT})
 
 
-def candidates(text: str, kinds: frozenset[Kind] = ALL_KINDS) -> set[str]:
-    """Every normalised value of the wanted ``kinds`` this text could hold: names
-    (capitalised words, in pairs: "Jane Smith", "SMITH Jane", "Jane M. Smith"),
-    dates, postcodes, numbers, email addresses, phone numbers, first lines of
-    addresses."""
+def candidates(text: str, kinds: frozenset[Kind] = ALL_KINDS) -> dict[str, Group]:
+    """Every normalised value of the wanted ``kinds`` this text could hold, with what
+    it looks like: names (capitalised words, in pairs: "Jane Smith", "SMITH Jane",
+    "Jane M. Smith"), dates, postcodes, numbers, email addresses, phone numbers, first
+    lines of addresses."""
     text = text[:_MAX_PROSE]
-    out: set[str] = set()
+    out: dict[str, Group] = {}
+
+    def add(values: Iterable[str], group: Group) -> None:
+        for value in values:
+            out[value] = out.get(value, Group(0)) | group
+
     if kinds & NAME_PARTS or Kind.TEXT in kinds:
         words = [w for w in _WORD.findall(text) if w[0].isupper()]
         folded = [f for w in words for f in fold(w).split() if f not in _TITLES]
         if kinds & SINGLE_WORDS:
-            out.update(folded)
+            add(folded, Group.WORDS)
         if Kind.FULL_NAME in kinds or Kind.TEXT in kinds:
-            for a, b in itertools.pairwise(folded):
-                out.add(f"{a} {b}")
-                out.add(f"{b} {a}")  # "SMITH Jane", as registers write names
-            out.update(f"{a} {c}" for a, c in zip(folded, folded[2:], strict=False))
+            add((f"{a} {b}" for a, b in itertools.pairwise(folded)), Group.WORDS)
+            # "SMITH Jane", as registers write names; "Jane M. Smith"
+            add((f"{b} {a}" for a, b in itertools.pairwise(folded)), Group.WORDS)
+            add((f"{a} {c}" for a, c in zip(folded, folded[2:], strict=False)), Group.WORDS)
     if not _HAS_DIGIT.search(text):
         return out  # every other kind has a digit in it
     if Kind.DATE in kinds:
-        out.update(dates_in(text))
+        add(dates_in(text), Group.DATE)
     if Kind.POSTCODE in kinds:
-        out.update(f"{a}{b}".upper() for a, b in _POSTCODE.findall(text))
+        add((f"{a}{b}".upper() for a, b in _POSTCODE.findall(text)), Group.POSTCODE)
     if kinds & {Kind.IDENTIFIER, Kind.PHONE}:
         for found in _NUMBERISH.findall(text):
             number = identifier(found)
             if len(number) >= 4:
-                out.add(number)
+                add((number,), Group.NUMBER)
                 if Kind.PHONE in kinds and number.isdigit():
-                    out.add(phone(number) or number)
+                    add((phone(number) or number,), Group.NUMBER)
     if Kind.EMAIL in kinds:
-        out.update(e.lower() for e in _EMAIL.findall(text))
+        add((e.lower() for e in _EMAIL.findall(text)), Group.EMAIL)
     if Kind.ADDRESS in kinds:
         for number, street in _ADDRESS_START.findall(text):
             parts = fold(street).split()
-            out.update(f"{fold(number)} {' '.join(parts[:n])}" for n in range(1, len(parts) + 1))
-    out.discard("")
+            start = fold(number)
+            add((f"{start} {' '.join(parts[:n])}" for n in range(1, len(parts) + 1)), Group.ADDRESS)
+    out.pop("", None)
     return out
 
 
 @dataclass(slots=True)
 class Values:
     """What one part of a message may hold, by record context (a table row, or a few
-    lines of text): ``values[i]`` was seen in context ``contexts[i]``."""
+    lines of text): ``values[i]``, which looks like ``groups[i]``, was seen in context
+    ``contexts[i]``."""
 
     contexts: list[int] = field(default_factory=list)
     values: list[str] = field(default_factory=list)
+    groups: list[int] = field(default_factory=list)
     count: int = 0  # contexts
 
-    def add(self, found: Iterable[str]) -> None:
+    def add(self, found: dict[str, Group]) -> None:
         at = self.count
-        for value in found:
+        for value, group in found.items():
             if value:
                 self.contexts.append(at)
                 self.values.append(value)
+                self.groups.append(group)
         self.count += 1
 
     def sets(self) -> list[set[str]]:
@@ -357,23 +394,27 @@ def table_contexts(rows: Iterable[Sequence[str]], kinds: frozenset[Kind] = ALL_K
     width = max(len(r) for r in rows)
     readers = [_column_reader([r[i] for r in rows[:30] if i < len(r)], kinds) for i in range(width)]
     names = [i for i in range(width - 1) if readers[i] is readers[i + 1] is _name_values]
-    contexts, values = out.contexts, out.values
+    contexts, values, groups = out.contexts, out.values, out.groups
     numbers = range(len(rows))
     for i, reader in enumerate(readers):
         if reader is _nothing:
             continue
         cells = [row[i] if i < len(row) else "" for row in rows]
-        read = {c: tuple(v for v in reader(c, kinds) if v) for c in dict.fromkeys(cells)
-                if c and len(c) <= _MAX_CELL}  # fmt: skip
-        if all(len(v) <= 1 for v in read.values()):  # the usual column: one value a cell
-            one = {c: v[0] for c, v in read.items() if v}
+        read = {c: reader(c, kinds) for c in dict.fromkeys(cells) if c and len(c) <= _MAX_CELL}
+        group = _GROUP_OF.get(reader)
+        if group is not None and all(len(v) <= 1 for v in read.values()):
+            # The usual column: one value a cell, all of one look.
+            one = {c: next(iter(v)) for c, v in read.items() if v}
             values.extend(one.get(c, "") for c in cells)
             contexts.extend(numbers)
+            groups.extend([group] * len(cells))
             continue
         for at, cell in enumerate(cells):
-            for value in read.get(cell, ()):
-                contexts.append(at)
-                values.append(value)
+            for value, looks in read.get(cell, {}).items():
+                if value:
+                    contexts.append(at)
+                    values.append(value)
+                    groups.append(looks)
     for i in names:
         for at, row in enumerate(rows):
             if i + 1 < len(row) and row[i] and row[i + 1]:
@@ -381,6 +422,7 @@ def table_contexts(rows: Iterable[Sequence[str]], kinds: frozenset[Kind] = ALL_K
                 if a and b:
                     contexts.extend((at, at))
                     values.extend((f"{a[0]} {b[-1]}", f"{b[0]} {a[-1]}"))
+                    groups.extend((Group.WORDS, Group.WORDS))
     out.count = len(rows)
     return out
 
@@ -388,25 +430,25 @@ def table_contexts(rows: Iterable[Sequence[str]], kinds: frozenset[Kind] = ALL_K
 _ID_LIKE = re.compile(r"[A-Za-z]{0,3}[\d][\d \-/.]*[A-Za-z]?")
 
 
-def _name_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
-    values = {full_name(cell)}
+def _name_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
+    values = {full_name(cell): Group.WORDS}
     if kinds & SINGLE_WORDS:
-        values.add(fold(cell))
+        values[fold(cell)] = Group.WORDS
     return values
 
 
-def _id_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+def _id_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
     number = identifier(cell)
     if Kind.PHONE in kinds and number.isdigit():
-        return {number, phone(number)}
-    return {number}
+        return {number: Group.NUMBER, phone(number): Group.NUMBER}
+    return {number: Group.NUMBER}
 
 
-def _date_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
-    return set(dates_in(cell)[:1])
+def _date_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
+    return dict.fromkeys(dates_in(cell)[:1], Group.DATE)
 
 
-def _worded_date_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+def _worded_date_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
     """A column of "3 March 1961": one pattern, not every way of writing a date."""
     found = _WORDED_DATE.fullmatch(cell.strip())
     if found is None:
@@ -414,28 +456,39 @@ def _worded_date_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
     day, month, year = found.groups()
     number = _MONTHS.get(month.lower())
     iso = _iso(_year(year), number, int(day)) if number else None
-    return {iso} if iso else set()
+    return {iso: Group.DATE} if iso else {}
 
 
-def _numeric_date_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
+def _numeric_date_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
     found = _NUMERIC_DATE.fullmatch(cell.strip())
     if found is None or len(found.group(1)) == 4:
         return _date_values(cell, kinds)
     day, month, year = found.groups()
     iso = _iso(_year(year), int(month), int(day)) if len(year) in (2, 4) else None
-    return {iso} if iso else set()
+    return {iso: Group.DATE} if iso else {}
 
 
-def _postcode_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
-    return {postcode(cell)}
+def _postcode_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
+    return {postcode(cell): Group.POSTCODE}
 
 
-def _email_values(cell: str, kinds: frozenset[Kind]) -> set[str]:
-    return {email(cell)}
+def _email_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
+    return {email(cell): Group.EMAIL}
 
 
-def _nothing(cell: str, kinds: frozenset[Kind]) -> set[str]:
-    return set()
+def _nothing(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
+    return {}
+
+
+_GROUP_OF = {
+    _name_values: Group.WORDS,
+    _id_values: Group.NUMBER,
+    _date_values: Group.DATE,
+    _worded_date_values: Group.DATE,
+    _numeric_date_values: Group.DATE,
+    _postcode_values: Group.POSTCODE,
+    _email_values: Group.EMAIL,
+}
 
 
 def _column_reader(sample: list[str], kinds: frozenset[Kind]):  # type: ignore[no-untyped-def]
