@@ -16,7 +16,7 @@ mailguard = mailguard_cli
 def test_the_shipped_default_policy_is_valid():
     result = mailguard("policy", "lint", str(DEFAULT))
     assert result.returncode == 0, result.stdout
-    assert result.stdout.startswith(f"{DEFAULT}: OK (23 rules, version ")
+    assert result.stdout.startswith(f"{DEFAULT}: OK (25 rules, version ")
 
 
 def test_lint_prints_one_line_per_problem_and_exits_1(tmp_path):
