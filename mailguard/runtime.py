@@ -138,7 +138,9 @@ class Runtime:
     def records(self) -> RecordsStore:
         """The council's imported tables (keyed hashes): files in the data dir, and
         PostgreSQL too when relays share one."""
-        return RecordsStore(self.settings.data_dir, self.settings.database)
+        store = RecordsStore(self.settings.data_dir, self.settings.database)
+        self._opened.append(store)
+        return store
 
     # --- services --------------------------------------------------------------------
     @cached_property

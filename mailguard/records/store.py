@@ -76,6 +76,7 @@ class RecordsStore:
         self.data_dir = data_dir
         self.root = data_dir / DIRNAME
         self.database = database
+        self._db: PostgresDatabase | None = None
 
     # --- the site key ------------------------------------------------------------------
     def key(self, *, create: bool = False) -> bytes:
@@ -165,13 +166,23 @@ class RecordsStore:
     # --- PostgreSQL --------------------------------------------------------------------
     @contextlib.contextmanager
     def _shared(self):  # type: ignore[no-untyped-def]
+        """The shared database, connected and migrated once per store (a relay's
+        worker asks it for new versions every few seconds)."""
         assert self.database
-        db = PostgresDatabase(self.database)
-        try:
-            db.migrate("records", _MIGRATIONS)
-            yield db
-        finally:
-            db.close()
+        if self._db is None:
+            db = PostgresDatabase(self.database)
+            try:
+                db.migrate("records", _MIGRATIONS)
+            except BaseException:
+                db.close()
+                raise
+            self._db = db
+        yield self._db
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     def _upload(self, meta: Meta, staged: Path) -> None:
         with self._shared() as db, db.transaction():
