@@ -125,3 +125,26 @@ def test_a_policy_can_name_the_table(register):
 
     assert decided("care-clients") == "hold"
     assert decided("housing-tenants") == "pass"
+
+
+def test_an_xlsx_export_with_real_dates_and_numbers_matches_a_spreadsheet_in_a_message(tmp_path):
+    from openpyxl import Workbook
+
+    people = registers.residents(300, seed=8)
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Client ID", "Forename", "Surname", "DOB", "NHS No"])
+    for p in people:  # Excel keeps dates as dates and NHS numbers as numbers
+        sheet.append([p.ref, p.first, p.last, dt.datetime.combine(p.born, dt.time()), int(p.nhs)])
+    export = tmp_path / "clients.xlsx"
+    book.save(export)
+    store = RecordsStore(tmp_path / "data")
+    done = import_table(store, "care-clients", export)
+    names = [c.name for c in done.meta.columns]
+    assert names == ["Forename + Surname", "Client ID", "DOB", "NHS No"]
+    reader = RecordsReader(store)
+    # The same people as another team's list: "Surname | Forename | Born" in text.
+    rows = [(p.last.upper(), p.first, f"{p.born:%d.%m.%Y}") for p in people[:4]]
+    [match] = reader.find({"list.xlsx": normalise.table_contexts(rows)})
+    assert match.rows == 4 and match.table == "care-clients"
+    assert set(match.columns) == {"Forename + Surname", "DOB"}
