@@ -13,6 +13,7 @@ from mailguard.cli.policy import policy
 from mailguard.cli.postfix import postfix
 from mailguard.cli.quarantine import quarantine
 from mailguard.cli.records import records
+from mailguard.cli.replay import replay
 from mailguard.cli.serve import serve
 from mailguard.cli.users import users
 from mailguard.cli.web import web
@@ -27,5 +28,17 @@ def main() -> None:
     mglog.configure("error")
 
 
-for command in (serve, check, evaluate, policy, quarantine, history, records, users, web, postfix):
+for command in (
+    serve,
+    check,
+    replay,
+    evaluate,
+    policy,
+    quarantine,
+    history,
+    records,
+    users,
+    web,
+    postfix,
+):
     main.add_command(command)

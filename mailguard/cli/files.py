@@ -26,7 +26,7 @@ from mailguard.cli.common import (
     runtime_from,
 )
 from mailguard.inspection import pipeline
-from mailguard.intake.mime import ParsedMessage
+from mailguard.intake.mime import ParsedMessage, to_crlf
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
 from mailguard.runtime import Runtime
@@ -142,11 +142,6 @@ def message_file(path: str, mail_from: str | None, rcpt: Sequence[str]) -> Messa
     if not recipients:
         raise BadMessage(f"{path}: no recipients: no To, Cc or Bcc header and no --rcpt")
     return MessageFile(path, raw, Envelope(mail_from=sender, rcpt_tos=recipients))
-
-
-def to_crlf(raw: bytes) -> bytes:
-    """Files on disk usually have LF line endings; on the wire every line ends CRLF."""
-    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
 def inspect_files(

@@ -23,6 +23,11 @@ _POLICY = email.policy.compat32
 T = TypeVar("T")
 
 
+def to_crlf(raw: bytes) -> bytes:
+    """Files on disk usually have LF line endings; on the wire every line ends CRLF."""
+    return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 class ParsedMessage:
     """A message as detectors see it. The raw bytes are never modified."""
 
