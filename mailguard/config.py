@@ -159,6 +159,7 @@ class Settings(BaseModel):
     # this long are forgotten, and the relay learns from what it delivers unless off.
     history_max_age_days: int = Field(default=365, ge=1)
     history_learn: bool = True
+    ledger_retention_days: int = Field(default=90, ge=1)
     # DNS for the unroutable_domain detector (only asked when a rule uses it):
     # nameservers as HOST:PORT, empty = the system's resolv.conf; and the longest a
     # message waits for answers (lookups start at RCPT, so usually it waits not at all).

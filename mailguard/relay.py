@@ -23,6 +23,7 @@ from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.inspection.context import RecipientDns
 from mailguard.inspection.workers import InspectionError, InspectionPool
+from mailguard.ledger.recorder import LedgerRecorder, entry_of
 from mailguard.model import Action, Decision, Envelope
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.readiness import unprotected
@@ -59,6 +60,7 @@ class Relay:
         self._loops: list[asyncio.Task[Any]] = []  # housekeeping loops: cancelled at exit
         # Created before the workers start: they open it read-only.
         self.recorder = HistoryRecorder(self.runtime.history)
+        self.ledger = LedgerRecorder(self.runtime.ledger)
         self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
         # No policy: no rules, so no detector runs.
         self.inspector.set_policy(policy, self.runtime.inspection)
@@ -109,6 +111,11 @@ class Relay:
             self.metrics.inspection_errors.inc()
             return Outcome(replies.INSPECTION_FAILED)
         outcome = await self.actions.carry_out(message_id, envelope, raw, inspection, txn)
+        if outcome.reply.is_positive or inspection.decision.action is Action.REJECT:
+            try:  # decided for good (a 4xx is tried again, and recorded then)
+                self.ledger.note(entry_of(message_id, envelope, raw, inspection, time.time()))
+            except Exception as exc:  # the ledger never costs a message
+                log.error("ledger_note_failed", error=f"{type(exc).__name__}: {exc}")
         delivered = inspection.decision.action in _DELIVERED
         if self._teaches(inspection.decision) and outcome.reply.is_positive and delivered:
             try:  # delivered (or split into copies), not held: the sender meant them
@@ -237,7 +244,17 @@ class Relay:
             else:
                 if pruned:
                     log.info("history_pruned", rows=pruned)
+            await self._prune_ledger()
             await asyncio.sleep(3600)
+
+    async def _prune_ledger(self) -> None:
+        try:
+            pruned = await asyncio.to_thread(self.runtime.ledger.prune)
+        except Exception as exc:
+            log.error("ledger_prune_failed", error=f"{type(exc).__name__}: {exc}")
+        else:
+            if pruned:
+                log.info("ledger_pruned", rows=pruned)
 
     async def _expire_held(self) -> None:
         """Held mail nobody reviewed in time is treated as rejected (content deleted)."""
@@ -280,6 +297,7 @@ class Relay:
             self._watch_metrics()
             self._loops.append(asyncio.ensure_future(self._probe_upstream()))
         self.recorder.start()
+        self.ledger.start()
         self._warn_if_unprotected()
         if self._link_problem:
             log.warning(
@@ -317,6 +335,7 @@ class Relay:
             await self.web.stop()
         await self.inspector.close()
         await self.recorder.close()
+        await self.ledger.close()
         await self.runtime.aclose()
         log.info("stopped")
 

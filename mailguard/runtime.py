@@ -28,6 +28,8 @@ from mailguard.history import sql as history_sql
 from mailguard.history.learn import learn_released
 from mailguard.inspection.context import InspectionContext
 from mailguard.inspection.dns import DomainChecker
+from mailguard.ledger import store as ledger_store
+from mailguard.ledger.store import Ledger
 from mailguard.metrics import Metrics
 from mailguard.model import Envelope
 from mailguard.policy.loader import LoadedPolicy
@@ -133,6 +135,18 @@ class Runtime:
         else:
             secret = sender_links.load_secret(s.data_dir)
         return sender_links.SenderLinks(secret, web_url(s))
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        """Every decision the relay made (no content), for reports and incidents."""
+        db = self._database(ledger_store.FILENAME, synchronous="NORMAL")
+        store = Ledger(db, self.settings.ledger_retention_days)
+        self._opened.append(store)
+        return store
+
+    def ledger_exists(self) -> bool:
+        s = self.settings
+        return bool(s.database) or (s.data_dir / ledger_store.FILENAME).exists()
 
     @cached_property
     def records(self) -> RecordsStore:

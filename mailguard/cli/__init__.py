@@ -14,6 +14,7 @@ from mailguard.cli.postfix import postfix
 from mailguard.cli.quarantine import quarantine
 from mailguard.cli.records import records
 from mailguard.cli.replay import replay
+from mailguard.cli.report import report
 from mailguard.cli.serve import serve
 from mailguard.cli.users import users
 from mailguard.cli.web import web
@@ -32,6 +33,7 @@ for command in (
     serve,
     check,
     replay,
+    report,
     evaluate,
     policy,
     quarantine,
