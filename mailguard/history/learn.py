@@ -101,6 +101,8 @@ def read_messages(path: Path) -> Iterator[SourceMessage]:
             if line.startswith(b"From ") and previous_blank:
                 yield SourceMessage(b"".join(lines), consumed)
                 lines, consumed = [], 0
+            elif line.startswith(b">") and line.lstrip(b">").startswith(b"From "):
+                lines.append(line[1:])  # ">From " escaped by the mbox writer (mboxrd)
             else:
                 lines.append(line)
             consumed += len(line)

@@ -7,7 +7,7 @@ import asyncio
 import re
 
 from mailguard import log as mglog
-from mailguard.ledger.store import Entry, Ledger, LedgerFinding, where_kind
+from mailguard.ledger.store import Entry, Ledger, LedgerFinding, where_kind, without_names
 from mailguard.model import Envelope, Inspection
 
 log = mglog.get_logger()
@@ -38,7 +38,7 @@ def entry_of(queue_id: str, envelope: Envelope, raw: bytes, inspection: Inspecti
                 f.count,
                 f.severity.value,
                 where_kind(f.where),
-                f.detail,
+                without_names(f.detail),
                 f.table,
             )
             for f in inspection.findings

@@ -10,6 +10,7 @@ any of the content: a finding's place is kept as its kind (body, attachment, quo
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,15 @@ class Entry:
     findings: tuple[LedgerFinding, ...]
     size: int
     policy_version: str
+
+
+_PART_NAME = re.compile(r"attachment:.*?(?=, e\.g\.|[;)]|$)", re.M)
+
+
+def without_names(detail: str) -> str:
+    """A finding's detail with the attachment's name taken out ("... of attachment:John
+    Smith care plan.pdf, e.g. ..." is "... of attachment, e.g. ...")."""
+    return _PART_NAME.sub("attachment", detail)
 
 
 def where_kind(where: str) -> str:
