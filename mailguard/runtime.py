@@ -26,6 +26,9 @@ from mailguard.db import Database, PostgresDatabase, open_database
 from mailguard.delivery.upstream import UpstreamPool, config_from
 from mailguard.history import sql as history_sql
 from mailguard.history.learn import learn_released
+from mailguard.incidents import store as incidents_store
+from mailguard.incidents.service import Incidents
+from mailguard.incidents.store import IncidentStore
 from mailguard.inspection.context import InspectionContext
 from mailguard.inspection.dns import DomainChecker
 from mailguard.ledger import store as ledger_store
@@ -125,16 +128,21 @@ class Runtime:
     @cached_property
     def links(self) -> sender_links.SenderLinks:
         """Signed links in hold notices; the secret is shared through the database."""
-        s = self.settings
-        if s.database:
-            db = PostgresDatabase(s.database)
-            try:
-                secret = sender_links.shared_secret(db)
-            finally:
-                db.close()
-        else:
-            secret = sender_links.load_secret(s.data_dir)
-        return sender_links.SenderLinks(secret, web_url(s))
+        return sender_links.SenderLinks(self._secret(), web_url(self.settings))
+
+    def _secret(self) -> bytes:
+        """The site secret that signs links (hold notices, deletion requests)."""
+        if "_site_secret" not in self.__dict__:
+            s = self.settings
+            if s.database:
+                db = PostgresDatabase(s.database)
+                try:
+                    self.__dict__["_site_secret"] = sender_links.shared_secret(db)
+                finally:
+                    db.close()
+            else:
+                self.__dict__["_site_secret"] = sender_links.load_secret(s.data_dir)
+        return self.__dict__["_site_secret"]
 
     @cached_property
     def ledger(self) -> Ledger:
@@ -147,6 +155,20 @@ class Runtime:
     def ledger_exists(self) -> bool:
         s = self.settings
         return bool(s.database) or (s.data_dir / ledger_store.FILENAME).exists()
+
+    @cached_property
+    def incidents(self) -> Incidents:
+        """Breach incidents: found in the ledger (or the quarantine), with their pack."""
+        store = IncidentStore(self._database(incidents_store.FILENAME, synchronous="FULL"))
+        self._opened.append(store)
+        return Incidents(
+            store,
+            self.ledger,
+            self.quarantine_store if self.quarantine_exists() else None,
+            self._secret(),
+            web_url(self.settings),
+            lambda: self.policy().organisation.domains,
+        )
 
     @cached_property
     def records(self) -> RecordsStore:

@@ -9,6 +9,7 @@ from mailguard import log as mglog
 from mailguard.cli.check import check
 from mailguard.cli.evaluate import evaluate
 from mailguard.cli.history import history
+from mailguard.cli.incident import incident
 from mailguard.cli.policy import policy
 from mailguard.cli.postfix import postfix
 from mailguard.cli.quarantine import quarantine
@@ -34,6 +35,7 @@ for command in (
     check,
     replay,
     report,
+    incident,
     evaluate,
     policy,
     quarantine,

@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailguard.accounts.users import STAFF_ROLES, AccountError, LoginThrottle, Session, UserStore
+from mailguard.incidents.service import IncidentError, Incidents
 from mailguard.metrics import Metrics
 from mailguard.quarantine.links import BadLink, SenderLinks
 from mailguard.quarantine.service import (
@@ -76,6 +77,7 @@ class WebContext:
     ready: Callable[[], tuple[bool, str]] | None = None
     metrics: Metrics | None = None
     metrics_allow: tuple[Any, ...] = ()
+    incidents: Incidents | None = None  # deletion confirmations (no login: a signed link)
 
 
 def build_app(ctx: WebContext) -> Starlette:
@@ -103,6 +105,8 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/users", web.staff(web.users, admin=True), methods=["GET", "POST"]),
         Route("/s/{token}", web.sender_page, methods=["GET"]),
         Route("/s/{token}/{action}", web.sender_action, methods=["POST"]),
+        Route("/d/{token}", web.deletion_page, methods=["GET"]),
+        Route("/d/{token}", web.deletion_confirm, methods=["POST"]),
         Route("/healthz", web.healthz),
         Route("/metrics", web.metrics),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
@@ -418,6 +422,39 @@ class _Web:
         if held is None or held.mail_from.lower() != sender:
             return None
         return held, Actor(sender, Role.SENDER)
+
+    async def deletion_page(self, request: Request) -> Response:
+        """An unintended recipient, from the link in a deletion request."""
+        self.anon_csrf(request)
+        return self._deletion(request, confirmed=False)
+
+    async def deletion_confirm(self, request: Request) -> Response:
+        form = await self.anon_form(request)
+        self.anon_csrf(request)
+        if form is None:
+            return self.error(request, 403, "The form was stale. Open the link again.")
+        incidents = self.ctx.incidents
+        if incidents is None:
+            return self.error(request, 404, "Not found.")
+        client = request.client.host if request.client else "?"
+        try:
+            incidents.confirm(request.path_params["token"], f"link, from {client}")
+        except IncidentError as exc:
+            return self.error(request, 403, str(exc))
+        return self._deletion(request, confirmed=True)
+
+    def _deletion(self, request: Request, *, confirmed: bool) -> Response:
+        incidents = self.ctx.incidents
+        if incidents is None:
+            return self.error(request, 404, "Not found.")
+        try:
+            incident, recipient = incidents.read_link(request.path_params["token"])
+        except IncidentError as exc:
+            return self.error(request, 403, str(exc))
+        return self.render(
+            request, "deletion.html", token=request.path_params["token"], confirmed=confirmed,
+            reference=incident.id, sender=incident.sender, recipient=recipient,
+        )  # fmt: skip
 
     async def sender_page(self, request: Request, error: str = "", status: int = 200) -> Response:
         self.anon_csrf(request)

@@ -48,6 +48,7 @@ def review_context(
         ready=ready,
         metrics=metrics,
         metrics_allow=tuple(settings.metrics_allow),
+        incidents=runtime.incidents,
     )
     if metrics is not None:
         metrics.watch(
