@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 import time
@@ -11,9 +10,8 @@ from pathlib import Path
 import click
 
 from mailguard.cli.common import fail, opened, runtime_from, state_options
-from mailguard.ledger.store import Entry
 from mailguard.reports import html
-from mailguard.reports.summary import Row, Summary
+from mailguard.reports.summary import Summary, from_ledger
 
 _SPAN = re.compile(r"(\d+)([hdw])")
 _SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
@@ -44,7 +42,7 @@ def report(
     if runtime.ledger_exists():
         ledger = opened("the decision ledger", lambda: runtime.ledger)
         for entry in ledger.since(time.time() - seconds):
-            summary.add(row_of(entry))
+            summary.add(from_ledger(entry))
     summary.elapsed_s = time.monotonic() - started
     if as_json:
         click.echo(json.dumps({"summary": summary.to_json()}))
@@ -59,18 +57,3 @@ def report(
         html_file.write_text(page, encoding="utf-8")
         if not as_json:
             click.echo(f"Report: {html_file}")
-
-
-def row_of(entry: Entry) -> Row:
-    """A ledger entry as the report counts it: the would-action of a monitor-mode rule
-    is what the policy would have done."""
-    domain = entry.sender.rpartition("@")[2].lower()
-    return Row(
-        dt.datetime.fromtimestamp(entry.at, dt.UTC),
-        entry.would_action or entry.action,
-        entry.rules,
-        tuple((f.type, f.count, f.detail) for f in entry.findings),
-        domain,
-        ref=entry.queue_id,
-        rule=entry.rule,
-    )

@@ -20,11 +20,16 @@ _OTHER = "#999999"
 
 
 def render(summary: Summary, *, title: str, subtitle: str = "") -> str:
+    """The whole page, its style inline: it opens from disk or an attachment."""
     made = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    head = f"<h1>{escape(title)}</h1><p class=sub>{escape(subtitle)} Made {made}.</p>"
+    return _PAGE.format(title=escape(title), body=head + body(summary))
+
+
+def body(summary: Summary) -> str:
+    """The charts and tables alone (the review UI puts them in its own page)."""
     held = summary.actions.get("hold", 0)
     parts = [
-        f"<h1>{escape(title)}</h1>",
-        f"<p class=sub>{escape(subtitle)} Made {made}.</p>",
         "<div class=totals>",
         _total("messages", summary.messages),
         *(_total(a, n) for a, n in summary.actions.most_common()),
@@ -55,7 +60,7 @@ def render(summary: Summary, *, title: str, subtitle: str = "") -> str:
                     f"<td>{found}</td></tr>"
                 )
             parts.append("</table>")
-    return _PAGE.format(title=escape(title), body="\n".join(parts))
+    return "\n".join(parts)
 
 
 def _total(label: str, n: int) -> str:

@@ -13,6 +13,8 @@ import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
 
+from mailguard.ledger.store import Entry
+
 SAMPLES_PER_RULE = 5
 
 
@@ -96,3 +98,17 @@ class Summary:
             "sender_domains": dict(self.domains.most_common(20)),
             "changed_by_rule": dict(self.changed_by_rule.most_common()),
         }
+
+
+def from_ledger(entry: Entry) -> Row:
+    """A ledger entry as a report counts it: the would-action of a monitor-mode rule is
+    what the policy would have done."""
+    return Row(
+        dt.datetime.fromtimestamp(entry.at, dt.UTC),
+        entry.would_action or entry.action,
+        entry.rules,
+        tuple((f.type, f.count, f.detail) for f in entry.findings),
+        entry.sender.rpartition("@")[2].lower(),
+        ref=entry.queue_id,
+        rule=entry.rule,
+    )

@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mailguard.accounts.users import STAFF_ROLES, AccountError, LoginThrottle, Session, UserStore
 from mailguard.incidents.service import IncidentError, Incidents
+from mailguard.ledger.store import Ledger
 from mailguard.metrics import Metrics
 from mailguard.quarantine.links import BadLink, SenderLinks
 from mailguard.quarantine.service import (
@@ -44,6 +45,8 @@ from mailguard.quarantine.service import (
     Role,
 )
 from mailguard.quarantine.store import HeldMessage, Search, State
+from mailguard.reports import html as report_html
+from mailguard.reports.summary import Summary, from_ledger
 from mailguard.web.render import safe_html, view_of
 
 SESSION_COOKIE = "mg_session"
@@ -78,6 +81,7 @@ class WebContext:
     metrics: Metrics | None = None
     metrics_allow: tuple[Any, ...] = ()
     incidents: Incidents | None = None  # deletion confirmations (no login: a signed link)
+    ledger: Ledger | None = None  # the Reports page
 
 
 def build_app(ctx: WebContext) -> Starlette:
@@ -99,10 +103,14 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/held", web.staff(web.held_list)),
         Route("/held/{id}", web.staff(web.held_detail)),
         Route("/held/{id}/body", web.staff(web.held_body)),
+        Route("/held/{id}/incident", web.staff(web.open_incident, admin=True), methods=["POST"]),
         Route("/held/{id}/{action}", web.staff(web.held_action), methods=["POST"]),
         Route("/audit", web.staff(web.audit)),
         Route("/audit.csv", web.staff(web.audit_csv)),
         Route("/users", web.staff(web.users, admin=True), methods=["GET", "POST"]),
+        Route("/reports", web.staff(web.reports, admin=True)),
+        Route("/incidents", web.staff(web.incidents, admin=True)),
+        Route("/incidents/{id}", web.staff(web.incidents, admin=True)),
         Route("/s/{token}", web.sender_page, methods=["GET"]),
         Route("/s/{token}/{action}", web.sender_action, methods=["POST"]),
         Route("/d/{token}", web.deletion_page, methods=["GET"]),
@@ -163,7 +171,7 @@ class _Web:
                     return self.error(request, 403, "The form was stale or forged. Try again.")
                 request.state.form = form
             if admin and session.user.role is not Role.ADMIN:
-                return self.error(request, 403, "Only an administrator can manage users.")
+                return self.error(request, 403, "Only an administrator can open this page.")
             return await endpoint(request)
 
         return guarded
@@ -371,6 +379,46 @@ class _Web:
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": 'attachment; filename="mailguard-audit.csv"'},
         )
+
+    # --- reports and incidents (admin) ----------------------------------------------
+
+    async def reports(self, request: Request) -> Response:
+        days = _int(request.query_params.get("days"), 7)
+        days = days if days in (1, 7, 30, 90) else 7
+        summary = Summary()
+        if self.ctx.ledger is not None:
+            for entry in self.ctx.ledger.since(time.time() - days * 86400):
+                summary.add(from_ledger(entry))
+        return self.render(
+            request, "reports.html", days=days, messages=summary.messages,
+            charts=report_html.body(summary),
+        )  # fmt: skip
+
+    async def incidents(self, request: Request) -> Response:
+        incidents = self.ctx.incidents
+        if incidents is None:
+            return self.error(request, 404, "Incidents are not available here.")
+        wanted = request.path_params.get("id")
+        if wanted:
+            try:
+                pack = incidents.pack(wanted)
+            except IncidentError as exc:
+                return self.error(request, 404, str(exc))
+            done = "Incident opened." if request.query_params.get("done") else ""
+            return self.render(request, "incidents.html", pack=pack, done=done)
+        packs = [incidents.pack(i.id) for i in incidents.store.all()]
+        return self.render(request, "incidents.html", pack=None, packs=packs)
+
+    async def open_incident(self, request: Request) -> Response:
+        incidents = self.ctx.incidents
+        if incidents is None:
+            return self.error(request, 404, "Incidents are not available here.")
+        session: Session = request.state.session
+        try:
+            opened = incidents.open(held=request.path_params["id"], by=session.user.name)
+        except IncidentError as exc:
+            return self.error(request, 404, str(exc))
+        return RedirectResponse(f"/incidents/{opened.id}?done=1", 303)
 
     # --- users (admin) ---------------------------------------------------------------
 

@@ -49,6 +49,7 @@ def review_context(
         metrics=metrics,
         metrics_allow=tuple(settings.metrics_allow),
         incidents=runtime.incidents,
+        ledger=runtime.ledger,
     )
     if metrics is not None:
         metrics.watch(

@@ -283,3 +283,38 @@ def test_a_hostile_html_body_runs_nothing_and_loads_nothing(ui, page):
     assert page.title() != "pwned"
     assert frame.locator("script, img, iframe").count() == 0
     assert frame.locator("a").get_attribute("href") is None
+
+
+def test_an_admin_opens_an_incident_from_held_mail_and_sees_the_reports(ui, sink, page, artifacts):
+    mg, base = ui
+    add_user(mg.data_dir, "ada", "admin")
+    held = queued_id(send(mg.port, ["wrong.person@example.org"]))
+    login(page, base, "ada")
+    page.goto(f"{base}/held/{held}")
+    page.click("form.incident button:text-is('Open incident')")
+    page.wait_for_url(re.compile(r"/incidents/INC-"))
+    text = page.inner_text("main")
+    assert "Incident opened." in text and "Report to the ICO by" in text
+    assert "wrong.person@example.org" in text and "held by mailguard" in text
+    page.screenshot(path=str(artifacts / "incident.png"), full_page=True)
+
+    page.click("header a:text-is('Incidents')")
+    assert page.locator("table tr", has_text="INC-").count() >= 1
+    ledger = ("report", "--json", "--data-dir", str(mg.data_dir))
+    assert wait_until(lambda: '"hold"' in mailguard_cli(*ledger).stdout)
+    page.click("header a:text-is('Reports')")
+    page.wait_for_url(re.compile(r"/reports"))
+    assert "Actions per day" in page.inner_text("main")
+    assert page.locator("svg.days rect").count() >= 1
+    assert page.locator("svg.bars rect").count() >= 1
+    page.screenshot(path=str(artifacts / "reports.png"), full_page=True)
+
+
+def test_a_reviewer_has_no_reports_or_incidents(ui, page):
+    _, base = ui
+    login(page, base, "rita")
+    assert page.locator("header a:text-is('Reports')").count() == 0
+    for path in ("/reports", "/incidents"):
+        response = page.goto(f"{base}{path}")
+        assert response.status == 403
+        assert "Only an administrator" in page.inner_text("main")
