@@ -21,7 +21,7 @@ from mailguard.quarantine.service import Actor, Role
 
 FILENAME = "users.db"
 MIN_PASSWORD = 12
-STAFF_ROLES = (Role.REVIEWER, Role.APPROVER, Role.ADMIN)
+STAFF_ROLES = (Role.REVIEWER, Role.APPROVER, Role.ADMIN, Role.DPO)
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
 
 _MIGRATIONS = (

@@ -10,12 +10,12 @@ from typing import Any
 
 import click
 
-from mailguard.accounts.users import AccountError, UserStore
+from mailguard.accounts.users import STAFF_ROLES, AccountError, UserStore
 from mailguard.cli.common import fail, opened, runtime_from, state_options
 from mailguard.cli.identity import shell_user
 from mailguard.quarantine.service import Role
 
-ROLES = click.Choice(["reviewer", "approver", "admin"])
+ROLES = click.Choice([r.value for r in STAFF_ROLES])
 
 
 def _store(

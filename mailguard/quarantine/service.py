@@ -39,11 +39,16 @@ class Role(enum.Enum):
     REVIEWER = "reviewer"  # release, reject, ask for a second opinion
     APPROVER = "approver"  # also approves two-person releases
     ADMIN = "admin"  # also manages users
+    DPO = "dpo"  # the data protection officer: reads reports and incidents, decides nothing
     SENDER = "sender"  # through the notice link: only their own message
 
     @property
     def approves(self) -> bool:
         return self in (Role.APPROVER, Role.ADMIN)
+
+    @property
+    def reads_only(self) -> bool:
+        return self is Role.DPO
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +139,7 @@ class QuarantineService:
         return self.store.search(search)
 
     def choices(self, held: HeldMessage, actor: Actor) -> Choices:
-        if held.state is not State.HELD:
+        if held.state is not State.HELD or actor.role.reads_only:
             return Choices()
         staff = actor.role is not Role.SENDER
         asked = held.request
@@ -158,6 +163,7 @@ class QuarantineService:
         return True
 
     def _check_release(self, held: HeldMessage, actor: Actor) -> None:
+        _decides(actor)
         if actor.role is Role.SENDER:
             if held.release != "sender" or actor.name.lower() != held.mail_from.lower():
                 raise NotAllowed("only a reviewer can release this message")
@@ -186,6 +192,7 @@ class QuarantineService:
     def request_release(self, message_id: str, actor: Actor, reason: str) -> HeldMessage:
         """First half of a two-person release."""
         held = self.get(message_id)
+        _decides(actor)
         if actor.role is Role.SENDER:
             raise NotAllowed("only a reviewer can ask for a release")
         if held.release != "approver":
@@ -207,6 +214,7 @@ class QuarantineService:
         as_bcc: bool = False,
     ) -> ReleaseResult:
         """Second half: a different person with the approver role releases it."""
+        _decides(actor)
         held = self.get(message_id)
         if not actor.role.approves:
             raise NotAllowed("only an approver can approve a release")
@@ -294,6 +302,7 @@ class QuarantineService:
     def reject(self, message_id: str, actor: Actor, reason: str) -> HeldMessage:
         """Never deliver it: the content is deleted, the record and audit stay."""
         held = self.get(message_id)
+        _decides(actor)
         if actor.role is Role.SENDER and actor.name.lower() != held.mail_from.lower():
             raise NotAllowed("only the sender or a reviewer can cancel this message")
         _need_reason(reason)
@@ -359,6 +368,11 @@ class QuarantineService:
                 )
                 forgotten.append(message_id)
         return forgotten
+
+
+def _decides(actor: Actor) -> None:
+    if actor.role.reads_only:
+        raise NotAllowed(f"{actor.name} is {actor.role.value}: reads, does not decide on held mail")
 
 
 def _need_reason(reason: str) -> None:

@@ -103,14 +103,14 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/held", web.staff(web.held_list)),
         Route("/held/{id}", web.staff(web.held_detail)),
         Route("/held/{id}/body", web.staff(web.held_body)),
-        Route("/held/{id}/incident", web.staff(web.open_incident, admin=True), methods=["POST"]),
+        Route("/held/{id}/incident", web.staff(web.open_incident, dpo=True), methods=["POST"]),
         Route("/held/{id}/{action}", web.staff(web.held_action), methods=["POST"]),
         Route("/audit", web.staff(web.audit)),
         Route("/audit.csv", web.staff(web.audit_csv)),
         Route("/users", web.staff(web.users, admin=True), methods=["GET", "POST"]),
-        Route("/reports", web.staff(web.reports, admin=True)),
-        Route("/incidents", web.staff(web.incidents, admin=True)),
-        Route("/incidents/{id}", web.staff(web.incidents, admin=True)),
+        Route("/reports", web.staff(web.reports, dpo=True)),
+        Route("/incidents", web.staff(web.incidents, dpo=True)),
+        Route("/incidents/{id}", web.staff(web.incidents, dpo=True)),
         Route("/s/{token}", web.sender_page, methods=["GET"]),
         Route("/s/{token}/{action}", web.sender_action, methods=["POST"]),
         Route("/d/{token}", web.deletion_page, methods=["GET"]),
@@ -155,8 +155,9 @@ class _Web:
     def error(self, request: Request, status: int, message: str) -> HTMLResponse:
         return self.render(request, "error.html", status, code=status, message=message)
 
-    def staff(self, endpoint: Endpoint, *, admin: bool = False) -> Endpoint:
-        """Login required; POSTs need the session's CSRF token; admin pages need admin."""
+    def staff(self, endpoint: Endpoint, *, admin: bool = False, dpo: bool = False) -> Endpoint:
+        """Login required; POSTs need the session's CSRF token; admin pages need admin;
+        ``dpo`` pages (reports, incidents) admin or the data protection officer."""
 
         async def guarded(request: Request) -> Response:
             token = request.cookies.get(SESSION_COOKIE, "")
@@ -170,6 +171,12 @@ class _Web:
                 if not hmac.compare_digest(str(form.get("csrf", "")), session.csrf):
                     return self.error(request, 403, "The form was stale or forged. Try again.")
                 request.state.form = form
+            if dpo and session.user.role not in (Role.ADMIN, Role.DPO):
+                return self.error(
+                    request,
+                    403,
+                    "Only an administrator or the data protection officer can open this page.",
+                )
             if admin and session.user.role is not Role.ADMIN:
                 return self.error(request, 403, "Only an administrator can open this page.")
             return await endpoint(request)

@@ -317,4 +317,20 @@ def test_a_reviewer_has_no_reports_or_incidents(ui, page):
     for path in ("/reports", "/incidents"):
         response = page.goto(f"{base}{path}")
         assert response.status == 403
-        assert "Only an administrator" in page.inner_text("main")
+        assert "Only an administrator or the data protection officer" in page.inner_text("main")
+
+
+def test_the_data_protection_officer_reads_reports_and_incidents_but_decides_nothing(ui, page):
+    mg, base = ui
+    add_user(mg.data_dir, "dora", "dpo")
+    held = queued_id(send(mg.port, ["dpo.case@example.org"]))
+    login(page, base, "dora")
+    for path in ("/reports", "/incidents"):
+        assert page.goto(f"{base}{path}").status == 200
+    page.goto(f"{base}/held/{held}")
+    assert page.locator("form.release").count() == 0 and page.locator("form.reject").count() == 0
+    csrf = page.locator("form.incident input[name=csrf]").get_attribute("value")
+    refused = page.request.post(f"{base}/held/{held}/reject", form={"csrf": csrf, "reason": "x"})
+    assert refused.status == 403
+    shown = mailguard_cli("quarantine", "show", held, "--json", "--data-dir", str(mg.data_dir))
+    assert '"state": "held"' in shown.stdout
