@@ -272,3 +272,29 @@ def test_an_imported_register_reaches_every_relay_and_a_refresh_replaces_it(pg_u
                             "--data-dir", str(tmp_path / "admin"))  # fmt: skip
     assert dropped.returncode == 0, dropped.stderr
     assert relay.find({"list": probe(new)}) == [] and not relay.active()
+
+
+def test_the_ledger_and_incidents_live_in_postgresql_too(pg_url):
+    from mailguard.incidents.store import Incident, IncidentStore
+    from mailguard.ledger.store import Entry, Ledger, LedgerFinding
+
+    ledger = Ledger(PostgresDatabase(pg_url), retention_days=90)
+    found = (LedgerFinding("personal_data", "UK_NHS", 40, "high", "attachment", "40 x UK_NHS"),)
+    now = 1_800_000_000.0
+    rule = "hold-bulk-personal-data"
+    ledger.add([Entry(now, "Q1", "<a@b>", OFFICER, ("x@gmail.com",), "pass", "hold", (rule,),
+                      rule, found, 9, "v")])  # fmt: skip
+    ledger.add([Entry(now - 100 * 86400, "Q0", "<old@b>", OFFICER, ("y@gmail.com",), "pass",
+                      None, (), "", (), 9, "v")])  # fmt: skip
+    [entry] = ledger.find(message_id="a@b")
+    assert entry.findings == found and entry.would_action == "hold"
+    assert ledger.prune(now) == 1 and [e.queue_id for e in ledger.since(0)] == ["Q1"]
+    store = IncidentStore(PostgresDatabase(pg_url))
+    incident = Incident("INC-1", now, "dpo", now, now, "Q1", "<a@b>", OFFICER, ("x@gmail.com",),
+                        ("x@gmail.com",), "pass", "hold-bulk-personal-data", found)  # fmt: skip
+    store.add(incident, "dpo")
+    store.requested("INC-1", "x@gmail.com", "dpo")
+    assert store.confirmed("INC-1", "x@gmail.com", "phone: spoke to them", "dpo")
+    assert not store.confirmed("INC-1", "x@gmail.com", "again", "dpo")  # once
+    assert store.get("INC-1") == incident
+    assert [line.what for line in store.log("INC-1")][-1].startswith("x@gmail.com confirmed")
