@@ -119,7 +119,7 @@ class Relay:
         delivered = inspection.decision.action in _DELIVERED
         if self._teaches(inspection.decision) and outcome.reply.is_positive and delivered:
             try:  # delivered (or split into copies), not held: the sender meant them
-                self.recorder.note(envelope, raw)
+                self.recorder.note_message(envelope, raw)
             except Exception as exc:  # history is a hint; it never costs a message
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return outcome

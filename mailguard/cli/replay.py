@@ -73,8 +73,7 @@ def replay(
         _archived(files, start), loaded, runtime.inspection, against=old, dns=dns,
         workers=workers,
     )  # fmt: skip
-    total = sum(f.stat().st_size for f in files)
-    with _progress(total, as_json) as bar:
+    with _progress() as bar:
         for one in judged:
             bar.update(1)
             if one.inspection is None:
@@ -207,7 +206,7 @@ class _Quiet:
         return None
 
 
-def _progress(total: int, as_json: bool):  # type: ignore[no-untyped-def]
+def _progress():  # type: ignore[no-untyped-def]
     """A count of messages on a terminal; nothing when stderr is a file or a pipe."""
     if not sys.stderr.isatty():
         return _Quiet()

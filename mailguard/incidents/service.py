@@ -19,7 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from mailguard.addresses import Domains
 from mailguard.incidents import pack
 from mailguard.incidents.store import DeletionRequest, Incident, IncidentStore, new_id
-from mailguard.ledger.store import Entry, Ledger, LedgerFinding, where_kind, without_names
+from mailguard.ledger.store import Entry, Ledger, finding_of
 from mailguard.quarantine.sql import SQLStore
 
 LINK_DAYS = 30
@@ -103,18 +103,7 @@ class Incidents:
                     None,
                     message.rules,
                     message.rule,
-                    tuple(
-                        LedgerFinding(
-                            f.detector,
-                            f.type,
-                            f.count,
-                            f.severity.value,
-                            where_kind(f.where),
-                            without_names(f.detail),
-                            f.table,
-                        )
-                        for f in message.findings
-                    ),
+                    tuple(finding_of(f) for f in message.findings),
                     message.size,
                     message.policy_version,
                 )

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailguard.db import Database
-from mailguard.ledger.store import LedgerFinding
+from mailguard.ledger.store import LedgerFinding, finding_json
 
 FILENAME = "incidents.db"
 
@@ -98,7 +98,7 @@ class IncidentStore:
                     incident.discovered_at, incident.queue_id, incident.message_id,
                     incident.sender, json.dumps(incident.recipients), json.dumps(incident.outside),
                     incident.action, incident.rule,
-                    json.dumps([_finding(f) for f in incident.findings]),
+                    json.dumps([finding_json(f) for f in incident.findings]),
                 ),
             )  # fmt: skip
             self._log(incident.id, who, "opened the incident")
@@ -172,10 +172,6 @@ _COLUMNS = (
     "id, opened_at, opened_by, happened_at, discovered_at, queue_id, message_id, sender,"
     " recipients, outside, action, rule, findings"
 )
-
-
-def _finding(f: LedgerFinding) -> list[object]:
-    return [f.detector, f.type, f.count, f.severity, f.where, f.detail, f.table]
 
 
 def _incident(row: Sequence[object]) -> Incident:

@@ -3,14 +3,11 @@ batches from a thread, so recording never delays a reply."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 
-from mailguard import log as mglog
-from mailguard.ledger.store import Entry, Ledger, LedgerFinding, where_kind, without_names
+from mailguard.batches import Batches
+from mailguard.ledger.store import Entry, Ledger, finding_of
 from mailguard.model import Envelope, Inspection
-
-log = mglog.get_logger()
 
 MAX_PENDING = 50_000  # a ledger that cannot be written is not allowed to eat memory
 _MESSAGE_ID = re.compile(rb"(?im)^message-id:[ \t]*(\S+)")
@@ -31,57 +28,12 @@ def entry_of(queue_id: str, envelope: Envelope, raw: bytes, inspection: Inspecti
         decision.would_action.value if decision.would_action else None,
         tuple(decision.rules),
         decision.rule,
-        tuple(
-            LedgerFinding(
-                f.detector,
-                f.type,
-                f.count,
-                f.severity.value,
-                where_kind(f.where),
-                without_names(f.detail),
-                f.table,
-            )
-            for f in inspection.findings
-        ),
+        tuple(finding_of(f) for f in inspection.findings),
         len(raw),
         decision.policy_version,
     )
 
 
-class LedgerRecorder:
+class LedgerRecorder(Batches[Entry]):
     def __init__(self, ledger: Ledger, *, interval: float = 1.0) -> None:
-        self.ledger = ledger
-        self.interval = interval
-        self._pending: list[Entry] = []
-        self._task: asyncio.Task[None] | None = None
-        self.dropped = 0
-
-    def note(self, entry: Entry) -> None:
-        self._pending.append(entry)
-        if len(self._pending) > MAX_PENDING:
-            del self._pending[0]
-            self.dropped += 1
-
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self.flush()
-
-    async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        try:
-            await asyncio.to_thread(self.ledger.add, batch)
-        except Exception as exc:
-            log.error(
-                "ledger_write_failed", error=f"{type(exc).__name__}: {exc}", messages=len(batch)
-            )
-
-    async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-        await self.flush()
+        super().__init__(ledger.add, "ledger_write_failed", limit=MAX_PENDING, interval=interval)

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mailguard.db import Database
+from mailguard.model import Finding
 
 FILENAME = "ledger.db"
 DAY = 86400.0
@@ -80,6 +81,14 @@ def without_names(detail: str) -> str:
     return _PART_NAME.sub("attachment", detail)
 
 
+def finding_of(f: Finding) -> LedgerFinding:
+    """A finding as the ledger keeps it: no file name in its place or its detail."""
+    return LedgerFinding(
+        f.detector, f.type, f.count, f.severity.value, where_kind(f.where),
+        without_names(f.detail), f.table,
+    )  # fmt: skip
+
+
 def where_kind(where: str) -> str:
     """ "attachment:John Smith care plan.pdf#ocr" is kept as "attachment"."""
     return where.split(":", 1)[0].split("#", 1)[0] or "body"
@@ -101,7 +110,7 @@ class Ledger:
                     (
                         e.at, e.queue_id, e.message_id, e.sender, json.dumps(e.recipients),
                         e.action, e.would_action, json.dumps(e.rules), e.rule,
-                        json.dumps([_finding_json(f) for f in e.findings]), e.size,
+                        json.dumps([finding_json(f) for f in e.findings]), e.size,
                         e.policy_version,
                     ),
                 )  # fmt: skip
@@ -142,7 +151,7 @@ _COLUMNS = (
 )
 
 
-def _finding_json(f: LedgerFinding) -> list[object]:
+def finding_json(f: LedgerFinding) -> list[object]:
     return [f.detector, f.type, f.count, f.severity, f.where, f.detail, f.table]
 
 
