@@ -152,6 +152,10 @@ class Runtime:
         self._opened.append(store)
         return store
 
+    def incidents_exist(self) -> bool:
+        s = self.settings
+        return bool(s.database) or (s.data_dir / incidents_store.FILENAME).exists()
+
     def ledger_exists(self) -> bool:
         s = self.settings
         return bool(s.database) or (s.data_dir / ledger_store.FILENAME).exists()

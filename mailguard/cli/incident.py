@@ -83,7 +83,10 @@ def open_(
 def show(config_file: Path | None, data_dir: Path | None, database: str | None,
          incident_id: str, as_json: bool, html_file: Path | None) -> None:  # fmt: skip
     """The pack: what the ICO's breach report asks, as far as mailguard knows it."""
-    service = _incidents(runtime_from(config_file, data_dir=data_dir, database=database))
+    runtime = runtime_from(config_file, data_dir=data_dir, database=database)
+    if not runtime.incidents_exist():  # reading creates nothing
+        fail(f"no incident {incident_id} (see: mailguard incident list)")
+    service = _incidents(runtime)
     try:
         found = service.pack(incident_id)
     except IncidentError as exc:
@@ -99,8 +102,11 @@ def show(config_file: Path | None, data_dir: Path | None, database: str | None,
 def list_(config_file: Path | None, data_dir: Path | None, database: str | None,
           as_json: bool) -> None:  # fmt: skip
     """Every incident, newest first."""
-    service = _incidents(runtime_from(config_file, data_dir=data_dir, database=database))
-    packs = [service.pack(i.id) for i in service.store.all()]
+    runtime = runtime_from(config_file, data_dir=data_dir, database=database)
+    packs = []
+    if runtime.incidents_exist():  # reading creates nothing
+        service = _incidents(runtime)
+        packs = [service.pack(i.id) for i in service.store.all()]
     if as_json:
         click.echo(json.dumps(packs))
         return

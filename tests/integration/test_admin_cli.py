@@ -86,6 +86,12 @@ def test_reading_commands_in_the_wrong_directory_create_nothing(tmp_path):
         )  # fmt: skip
         assert result.returncode == 2, command
         assert "wrong --data-dir" in result.stderr
+    for command in (["records", "list"], ["report"], ["incident", "list"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "mailguard", *command],
+            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert result.returncode == 0, (command, result.stderr)  # nothing there yet: says so
     assert list(tmp_path.iterdir()) == []  # no mailguard-data appeared
 
 
