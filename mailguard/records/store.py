@@ -23,9 +23,12 @@ import shutil
 import time
 from pathlib import Path
 
+from mailguard import log as mglog
 from mailguard.db import PostgresDatabase, database_secret, private_dir, secret_file
 from mailguard.records.index import Hasher, Match, Meta, TableIndex, match_parts
 from mailguard.records.normalise import Kind, Values
+
+log = mglog.get_logger()
 
 DIRNAME = "records"
 KEY_FILE = "records.key"
@@ -277,15 +280,29 @@ class RecordsReader:
         self._tables: dict[str, TableIndex] = {}
         self._checked = float("-inf")
         self._hasher: Hasher | None = None
+        self._warned = False
 
     @property
     def tables(self) -> list[TableIndex]:
         return list(self._tables.values())
 
     def active(self) -> bool:
-        """Is any table in force? (Checked first, so mail costs nothing without one.)"""
+        """Is any table in force? (Checked first, so mail costs nothing without one.)
+
+        Tables without their key (``records.key`` removed) match nothing and say so in
+        the log: holding every outgoing message for it would be worse."""
         self.refresh()
-        return bool(self._tables)
+        if not self._tables:
+            return False
+        if self._hasher is None:
+            try:
+                self._hasher = Hasher(self.store.key(create=False))
+            except OSError as exc:
+                if not self._warned:
+                    log.error("records_key_missing", error=str(exc), tables=len(self._tables))
+                    self._warned = True
+                return False
+        return True
 
     def kinds(self) -> frozenset[Kind]:
         """What the tables in force hold: the message is only read for those."""
@@ -295,8 +312,7 @@ class RecordsReader:
         """Rows of every table in force found in these parts' values."""
         if not self.active():
             return []
-        if self._hasher is None:
-            self._hasher = Hasher(self.store.key(create=False))
+        assert self._hasher is not None
         return match_parts(self.tables, self._hasher, parts)
 
     def refresh(self, *, force: bool = False) -> None:
@@ -304,7 +320,10 @@ class RecordsReader:
         if not force and now - self._checked < self.interval:
             return
         self._checked = now
-        self.store.sync_from_database()
+        try:
+            self.store.sync_from_database()
+        except Exception as exc:  # the shared database is away: keep the tables we have
+            log.error("records_sync_failed", error=f"{type(exc).__name__}: {exc}")
         present: dict[str, TableIndex] = {}
         for name in self.store._local_names():
             version = _read_current(self.store.root / name)

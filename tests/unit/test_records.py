@@ -148,3 +148,14 @@ def test_an_xlsx_export_with_real_dates_and_numbers_matches_a_spreadsheet_in_a_m
     [match] = reader.find({"list.xlsx": normalise.table_contexts(rows)})
     assert match.rows == 4 and match.table == "care-clients"
     assert set(match.columns) == {"Forename + Surname", "DOB"}
+
+
+def test_tables_whose_key_was_removed_match_nothing_instead_of_failing_mail(register):
+    people, reader = register
+    (reader.store.data_dir / "records.key").unlink()
+    fresh = RecordsReader(reader.store)
+    p = people[10]
+    assert not fresh.active()
+    assert (
+        fresh.find({"body": normalise.prose_contexts(f"{p.first} {p.last} ({p.postcode})")}) == []
+    )
