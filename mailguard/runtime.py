@@ -171,7 +171,7 @@ class Runtime:
             self.quarantine_store if self.quarantine_exists() else None,
             self._secret(),
             web_url(self.settings),
-            lambda: self.policy().organisation.domains,
+            self.policy,
         )
 
     @cached_property

@@ -12,7 +12,6 @@ import click
 
 from mailguard.cli.common import fail, load_policy_or_exit, runtime_from, state_options
 from mailguard.cli.identity import shell_user
-from mailguard.delivery.upstream import UpstreamError, deliver
 from mailguard.incidents.service import IncidentError, Incidents
 from mailguard.runtime import Runtime
 
@@ -126,22 +125,10 @@ def request_deletion(config_file: Path | None, data_dir: Path | None, database: 
     confirm they have (sent through the upstream, as hold notices are)."""
     runtime = runtime_from(config_file, data_dir=data_dir, database=database)
     service = _incidents(runtime)
-    policy = runtime.policy()
-    domains = policy.organisation.internal_domains
-    sender = policy.notify.from_address or f"postmaster@{domains[0] if domains else 'localhost'}"
-
-    async def send(recipient: str, message: bytes) -> bool:
-        try:
-            result = await deliver(runtime.upstream, "", (recipient,), message,
-                                   smtputf8=not recipient.isascii())  # fmt: skip
-        except (UpstreamError, OSError) as exc:
-            click.echo(f"mailguard: {recipient}: not sent: {exc}", err=True)
-            return False
-        return bool(result.delivered)
 
     async def run() -> list[str]:
         try:
-            return await service.request_deletion(incident_id, send, sender, by or shell_user())
+            return await service.request_deletion(incident_id, runtime.upstream, by or shell_user())
         finally:
             await runtime.aclose()
 

@@ -10,22 +10,24 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from mailguard.addresses import Domains
+from mailguard import log as mglog
+from mailguard.delivery.upstream import UpstreamError, UpstreamPool, deliver
 from mailguard.incidents import pack
 from mailguard.incidents.store import DeletionRequest, Incident, IncidentStore, new_id
 from mailguard.ledger.store import Entry, Ledger, finding_of
+from mailguard.policy.schema import Policy
 from mailguard.quarantine.sql import SQLStore
+
+log = mglog.get_logger()
 
 LINK_DAYS = 30
 OPEN_FIELDS = ("cause", "staff training", "likely consequences for the people affected")
-
-Send = Callable[[str, bytes], Awaitable[bool]]  # (recipient, message) -> accepted
 
 
 class IncidentError(Exception):
@@ -40,14 +42,14 @@ class Incidents:
         quarantine: SQLStore | None,
         secret: bytes,
         base_url: str,
-        domains: Callable[[], Domains],
+        policy: Callable[[], Policy],
     ) -> None:
         self.store = store
         self.ledger = ledger
         self.quarantine = quarantine
         self._signer = URLSafeTimedSerializer(secret, salt="mailguard-deletion-confirmed")
         self.base_url = base_url.rstrip("/")
-        self._domains = domains
+        self._policy = policy
 
     # --- opening ---------------------------------------------------------------------
     def open(
@@ -61,7 +63,7 @@ class Incidents:
     ) -> Incident:
         entry = self._decision(held=held, message_id=message_id, queue_id=queue_id)
         now = time.time()
-        domains = self._domains()
+        domains = self._policy().organisation.domains
         outside = tuple(r for r in entry.recipients if not domains.is_internal(r))
         incident = Incident(
             new_id(now),
@@ -222,15 +224,28 @@ class Incidents:
         return msg.as_bytes()
 
     async def request_deletion(
-        self, incident_id: str, send: Send, from_address: str, by: str
+        self, incident_id: str, upstream: UpstreamPool, by: str
     ) -> list[str]:
-        """Ask every recipient outside the council; the ones the upstream accepted."""
+        """Ask every recipient outside the council, through the upstream as hold notices
+        go (null sender: a bounce causes nothing); the ones the upstream accepted."""
         incident = self.get(incident_id)
         if not self.base_url:
             raise IncidentError("web_url is not set: the request could carry no link to confirm")
+        policy = self._policy()
+        internal = policy.organisation.internal_domains
+        sender = (
+            policy.notify.from_address or f"postmaster@{internal[0] if internal else 'localhost'}"
+        )
         sent = []
         for recipient in incident.outside:
-            if await send(recipient, self.request_message(incident, recipient, from_address)):
+            message = self.request_message(incident, recipient, sender)
+            try:
+                result = await deliver(upstream, "", (recipient,), message,
+                                       smtputf8=not recipient.isascii())  # fmt: skip
+            except (UpstreamError, OSError) as exc:
+                log.warning("deletion_request_not_sent", incident=incident.id, error=str(exc))
+                continue
+            if result.delivered:
                 self.store.requested(incident.id, recipient, by)
                 sent.append(recipient)
         return sent

@@ -111,6 +111,9 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/reports", web.staff(web.reports, dpo=True)),
         Route("/incidents", web.staff(web.incidents, dpo=True)),
         Route("/incidents/{id}", web.staff(web.incidents, dpo=True)),
+        Route(
+            "/incidents/{id}/{action}", web.staff(web.incident_action, dpo=True), methods=["POST"]
+        ),
         Route("/s/{token}", web.sender_page, methods=["GET"]),
         Route("/s/{token}/{action}", web.sender_action, methods=["POST"]),
         Route("/d/{token}", web.deletion_page, methods=["GET"]),
@@ -427,6 +430,37 @@ class _Web:
             return self.error(request, 404, str(exc))
         return RedirectResponse(f"/incidents/{opened.id}?done=1", 303)
 
+    async def incident_action(self, request: Request) -> Response:
+        """Send the deletion requests, or record one confirmed by phone."""
+        incidents = self.ctx.incidents
+        upstream = self.ctx.service.upstream
+        if incidents is None:
+            return self.error(request, 404, "Incidents are not available here.")
+        session: Session = request.state.session
+        form = await request.form()
+        wanted = request.path_params["id"]
+        try:
+            if request.path_params["action"] == "request-deletion":
+                if upstream is None:
+                    raise IncidentError("no upstream to send through")
+                sent = await incidents.request_deletion(wanted, upstream, session.user.name)
+                done = f"Deletion requested from {len(sent)} recipient(s)."
+            elif request.path_params["action"] == "confirmed":
+                recipient = str(form.get("recipient", "")).strip().lower()
+                note = str(form.get("note", "")).strip()
+                if not note or not incidents.confirm_by_phone(
+                    wanted, recipient, session.user.name, note
+                ):
+                    raise IncidentError(f"no open deletion request to {recipient}, or no note")
+                done = f"Recorded: {recipient} deleted it."
+            else:
+                return self.error(request, 404, "Not found.")
+            pack = incidents.pack(wanted)
+        except IncidentError as exc:
+            pack = _pack_or_none(incidents, wanted)
+            return self.render(request, "incidents.html", 400, pack=pack, error=str(exc))
+        return self.render(request, "incidents.html", pack=pack, done=done)
+
     # --- users (admin) ---------------------------------------------------------------
 
     async def users(self, request: Request) -> Response:
@@ -605,6 +639,13 @@ def _secure(app: ASGIApp) -> ASGIApp:
         await app(scope, receive, send_with_headers)
 
     return secured
+
+
+def _pack_or_none(incidents: Incidents, wanted: str) -> dict[str, object] | None:
+    try:
+        return incidents.pack(wanted)
+    except IncidentError:
+        return None
 
 
 def _safe_next(values: Any) -> str:

@@ -285,7 +285,9 @@ def test_a_hostile_html_body_runs_nothing_and_loads_nothing(ui, page):
     assert frame.locator("a").get_attribute("href") is None
 
 
-def test_an_admin_opens_an_incident_from_held_mail_and_sees_the_reports(ui, sink, page, artifacts):
+def test_an_admin_opens_an_incident_from_held_mail_contains_it_and_sees_the_reports(
+    ui, sink, page, artifacts
+):
     mg, base = ui
     add_user(mg.data_dir, "ada", "admin")
     held = queued_id(send(mg.port, ["wrong.person@example.org"]))
@@ -296,6 +298,15 @@ def test_an_admin_opens_an_incident_from_held_mail_and_sees_the_reports(ui, sink
     text = page.inner_text("main")
     assert "Incident opened." in text and "Report to the ICO by" in text
     assert "wrong.person@example.org" in text and "held by mailguard" in text
+    page.click("form.deletion button")
+    assert "Deletion requested from 1 recipient(s)." in page.inner_text(".done")
+    assert wait_until(
+        lambda: any(m.rcpt_tos == ["wrong.person@example.org"] for m in sink.messages)
+    )
+    page.fill("form.phone input[name=note]", "rang them, they deleted it")
+    page.click("form.phone button")
+    assert "Recorded: wrong.person@example.org deleted it." in page.inner_text(".done")
+    assert "phone: rang them" in page.inner_text("main")
     page.screenshot(path=str(artifacts / "incident.png"), full_page=True)
 
     page.click("header a:text-is('Incidents')")
