@@ -114,9 +114,9 @@ def matching_csv(known: list[registers.Resident], strangers: list[registers.Resi
     return out.getvalue().encode()
 
 
-def wide_csv(known: list[registers.Resident]) -> bytes:
-    """A 200 KB export of 500 known people as a case system writes it: wide rows with
-    address, phone, email and a note."""
+def wide_csv(known: list[registers.Resident], note_words: int = 16) -> bytes:
+    """An export of 500 known people as a case system writes it: wide rows with
+    address, phone, email and a case note (``note_words`` long)."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["Ref", "Surname", "Forename", "DOB", "Address", "Postcode", "Phone",
@@ -129,11 +129,41 @@ def wide_csv(known: list[registers.Resident]) -> bytes:
                 f"{rng.randint(1, 200)} {rng.choice(['High', 'Mill', 'Church', 'Park'])} Road",
                 p.postcode, f"07700 9{rng.randint(10000, 99999)}",
                 f"{p.first}.{p.last}@example.org".lower(), p.nhs,
-                "Tenancy sustainment visit booked; arrears plan agreed with the tenant and "
-                "reviewed by the income team this week.",
+                " ".join(rng.choice(_NOTE) for _ in range(note_words)),
             ]
         )  # fmt: skip
     return out.getvalue().encode()
+
+
+_NOTE = [
+    "tenancy",
+    "sustainment",
+    "visit",
+    "booked",
+    "arrears",
+    "plan",
+    "agreed",
+    "with",
+    "the",
+    "tenant",
+    "reviewed",
+    "by",
+    "the",
+    "income",
+    "team",
+    "this",
+    "week",
+    "repairs",
+    "reported",
+    "damp",
+    "in",
+    "the",
+    "bedroom",
+    "follow",
+    "up",
+    "call",
+    "made",
+]
 
 
 def timed(reader: RecordsReader, raw: bytes, repeat: int) -> tuple[float, float, int]:
@@ -178,10 +208,13 @@ def main() -> int:
         strangers = registers.residents(2000, seed=987654)
         sheet = matching_csv(known, strangers)
         wide = wide_csv(known)
+        noted = wide_csv(known, note_words=60)
         cases = (
             (f"plain {len(plain) / 1024:.0f} KB message, no match", plain, 1.0),
             (f"{len(wide) / 1024:.0f} KB CSV, 500 wide rows, all known",
              files.message_with({"export.csv": wide}), 20.0),
+            (f"{len(noted) / 1024:.0f} KB CSV, 500 wide rows with long notes, all known",
+             files.message_with({"cases.csv": noted}), 20.0),
             (f"{len(sheet) / 1024:.0f} KB CSV, 2,000 rows, 500 known",
              files.message_with({"arrears.csv": sheet}), 20.0),
         )  # fmt: skip

@@ -405,9 +405,10 @@ def table_contexts(rows: Iterable[Sequence[str]], kinds: frozenset[Kind] = ALL_K
         if group is not None and all(len(v) <= 1 for v in read.values()):
             # The usual column: one value a cell, all of one look.
             one = {c: next(iter(v)) for c, v in read.items() if v}
-            values.extend(one.get(c, "") for c in cells)
-            contexts.extend(numbers)
-            groups.extend([group] * len(cells))
+            found = [at for at in numbers if cells[at] in one]
+            values.extend(one[cells[at]] for at in found)
+            contexts.extend(found)
+            groups.extend([group] * len(found))
             continue
         for at, cell in enumerate(cells):
             for value, looks in read.get(cell, {}).items():
@@ -427,11 +428,16 @@ def table_contexts(rows: Iterable[Sequence[str]], kinds: frozenset[Kind] = ALL_K
     return out
 
 
+_ADDRESS_KINDS = frozenset({Kind.ADDRESS, Kind.TEXT})
+_ADDRESS_LINE = re.compile(r"\d{1,4}[A-Za-z]?,?\s+[^\W\d_]")
 _ID_LIKE = re.compile(r"[A-Za-z]{0,3}[\d][\d \-/.]*[A-Za-z]?")
 
 
 def _name_values(cell: str, kinds: frozenset[Kind]) -> dict[str, Group]:
-    values = {full_name(cell): Group.WORDS}
+    """A name cell. One word alone ("Smith") is looked up only where a register keeps
+    single names; next to another name cell it is read as part of a pair anyway."""
+    name = full_name(cell)
+    values = {name: Group.WORDS} if " " in name or kinds & SINGLE_WORDS else {}
     if kinds & SINGLE_WORDS:
         values[fold(cell)] = Group.WORDS
     return values
@@ -508,8 +514,10 @@ def _column_reader(sample: list[str], kinds: frozenset[Kind]):  # type: ignore[n
         return _date_values
     if Kind.POSTCODE in kinds and most(lambda c: bool(postcode(c))):
         return _postcode_values
-    if Kind.EMAIL in kinds and most(lambda c: "@" in c):
-        return _email_values
+    if most(lambda c: "@" in c):  # email addresses: read only where a register has them
+        return _email_values if Kind.EMAIL in kinds else _nothing
+    if most(lambda c: _ADDRESS_LINE.match(c) is not None) and not kinds & _ADDRESS_KINDS:
+        return _nothing  # "12 High Road": the register holds no addresses
     if kinds & {Kind.IDENTIFIER, Kind.PHONE} and most(lambda c: _ID_LIKE.fullmatch(c)):
         return _id_values
     if most(lambda c: _HAS_DIGIT.search(c) is not None):
