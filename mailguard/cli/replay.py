@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import json
 import re
 import sys
@@ -18,7 +17,7 @@ from mailguard.addresses import domain_of
 from mailguard.cli.common import config_option, fail, load_policy_or_exit, runtime_from
 from mailguard.history.learn import input_files, read_messages
 from mailguard.inspection.context import needs_dns
-from mailguard.inspection.replay import Archived, Judged
+from mailguard.inspection.replay import Archived, Judged, date_of
 from mailguard.inspection.replay import replay as replay_all
 from mailguard.intake.mime import ParsedMessage
 from mailguard.policy.loader import LoadedPolicy
@@ -152,15 +151,8 @@ def _archived(files: Sequence[Path], start: dt.datetime | None) -> Iterator[Arch
 def _on_or_after(raw: bytes, start: dt.datetime) -> bool:
     head = raw[: raw.find(b"\n\n") if b"\n\n" in raw else 16384]
     found = _DATE.search(head)
-    if not found:
-        return False
-    try:
-        when = email.utils.parsedate_to_datetime(found.group(1).decode("ascii", "replace"))
-    except (TypeError, ValueError, IndexError):
-        return False
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return when >= start
+    when = date_of(found.group(1).decode("ascii", "replace")) if found else None
+    return when is not None and when >= start
 
 
 def _day(text: str) -> dt.datetime:

@@ -80,7 +80,7 @@ def judge(item: Archived) -> Judged:
     found = message.addresses("from")
     sender = found[0][1] if found else ""
     recipients = tuple(a for _, a in message.addresses("to", "cc", "bcc"))
-    date = _date(headers.get("Date"))
+    date = date_of(headers.get("Date"))
     base = dict(
         source=item.source,
         message_id=str(headers.get("Message-ID", "") or "").strip(),
@@ -100,7 +100,8 @@ def judge(item: Archived) -> Judged:
     return Judged(**base, inspection=inspection, against=against)
 
 
-def _date(value: object) -> dt.datetime | None:
+def date_of(value: object) -> dt.datetime | None:
+    """A Date header as UTC; None when there is none or it cannot be read."""
     if not value:
         return None
     try:
