@@ -112,6 +112,11 @@ class Settings(BaseModel):
     # connection back; the client's next command gets a 451 and it starts again.
     upstream_idle_release: float = Field(default=30.0, gt=0)
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
+    # Relay processes taking connections on the one listening port (the inspection
+    # workers are shared out among them): one event loop per core.
+    processes: int = Field(default=1, ge=1)
+    # uvloop (libuv) when it is installed: the wire costs less CPU per message.
+    event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     inspect_timeout: float = Field(default=60.0, gt=0)
     # How long SIGTERM waits for in-flight messages before closing anyway.
     shutdown_grace: float = Field(default=60.0, gt=0)

@@ -8,6 +8,7 @@ Prometheus scrapes, so it is right even with several relays sharing one database
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,6 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
 from mailguard.model import Inspection
@@ -27,8 +29,14 @@ _LATENCY = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 
 
 
 class Metrics:
+    """One relay's metrics; with several relay processes (PROMETHEUS_MULTIPROC_DIR set
+    by the supervisor) their counters are summed when any of them renders."""
+
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._shared = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        self._watched: list[Collector] = []
+        self._policy_version: str | None = None
         r = self.registry
         self.messages = Counter(
             "mailguard_messages", "Messages answered, by action and SMTP reply class",
@@ -63,7 +71,7 @@ class Metrics:
         )  # fmt: skip
         self.policy = Gauge(
             "mailguard_policy_info", "The live policy version (value 1)", ["version"],
-            registry=r,
+            registry=r, multiprocess_mode="max",
         )  # fmt: skip
 
     def message(
@@ -87,17 +95,30 @@ class Metrics:
             self.upstream.observe(upstream_seconds)
 
     def set_policy(self, version: str | None) -> None:
-        self.policy.clear()
-        self.policy.labels(version or "none").set(1)
+        if self._shared:  # shared files cannot drop a label: the old version reads 0
+            if self._policy_version is not None:
+                self.policy.labels(self._policy_version).set(0)
+        else:
+            self.policy.clear()
+        self._policy_version = version or "none"
+        self.policy.labels(self._policy_version).set(1)
 
     def watch(
         self, name: str, help_text: str, read: Callable[[], dict[str, float]], label: str
     ) -> None:
         """A gauge read at scrape time (quarantine size, worker pool)."""
-        self.registry.register(_ReadAtScrape(name, help_text, read, label))
+        collector = _ReadAtScrape(name, help_text, read, label)
+        self.registry.register(collector)
+        self._watched.append(collector)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if not self._shared:
+            return generate_latest(self.registry)
+        every = CollectorRegistry()
+        MultiProcessCollector(every, self._shared)
+        for collector in self._watched:
+            every.register(collector)
+        return generate_latest(every)
 
 
 class _ReadAtScrape(Collector):

@@ -123,6 +123,15 @@ class Decision:
 
 
 @dataclass(frozen=True, slots=True)
+class Addressing:
+    """Whom the headers name (To/Cc display names) and the Message-ID, read in the
+    inspection worker so the relay's event loop never parses headers to learn."""
+
+    named: tuple[tuple[str, str], ...] = ()  # (display name, address)
+    message_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Inspection:
     """Everything ``pipeline.inspect`` learnt about one message."""
 
@@ -130,3 +139,4 @@ class Inspection:
     findings: tuple[Finding, ...] = ()
     inspected: tuple[str, ...] = field(default=())
     elapsed_ms: float = 0.0
+    addressing: Addressing = Addressing()

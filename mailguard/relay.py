@@ -7,10 +7,13 @@ review UI is ``web/``. This module only wires them together and runs them.
 from __future__ import annotations
 
 import asyncio
+import os
 import resource
 import signal
+import socket
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,24 @@ log = mglog.get_logger()
 _DELIVERED = (Action.PASS, Action.TAG, Action.REWRITE)
 
 
+@dataclass(frozen=True)
+class Share:
+    """This process's part of a relay run as several processes (``supervisor``)."""
+
+    index: int = 0
+    of: int = 1
+    sock: socket.socket | None = None  # the supervisor's listening socket
+
+    @property
+    def leads(self) -> bool:
+        """The first process alone serves the UI and does the housekeeping."""
+        return self.index == 0
+
+    def workers(self, total: int) -> int:
+        """``total`` inspection workers shared out, at least one each."""
+        return max(1, total // self.of + (1 if self.index < total % self.of else 0))
+
+
 class Relay:
     """Owns the listener, the inspection workers, the UI and the housekeeping loops."""
 
@@ -48,9 +69,11 @@ class Relay:
         settings: Settings,
         inspector: InspectionPool | None = None,
         policy: LoadedPolicy | None = None,
+        share: Share = Share(),
     ) -> None:
         self.settings = settings
         self.policy = policy
+        self.share = share
         tls = server_tls(settings)  # first: a bad certificate opens no store
         self.runtime = build(settings, live_policy=lambda: self.policy)
         self.metrics = self.runtime.metrics
@@ -61,7 +84,9 @@ class Relay:
         # Created before the workers start: they open it read-only.
         self.recorder = HistoryRecorder(self.runtime.history)
         self.ledger = LedgerRecorder(self.runtime.ledger)
-        self.inspector = inspector or InspectionPool(settings.workers, settings.inspect_timeout)
+        self.inspector = inspector or InspectionPool(
+            share.workers(settings.workers), settings.inspect_timeout
+        )
         # No policy: no rules, so no detector runs.
         self.inspector.set_policy(policy, self.runtime.inspection)
         self._watch(policy.files if policy else ())
@@ -92,7 +117,8 @@ class Relay:
             received_by=settings.hostname if settings.received_header else None,
         )
         self.listener = Listener(settings, handler, self.spawn, tls)
-        self.web = WebServer(settings, self._web_context) if settings.web is not None else None
+        serves_web = settings.web is not None and share.leads
+        self.web = WebServer(settings, self._web_context) if serves_web else None
 
     @property
     def upstream(self) -> UpstreamPool:
@@ -119,7 +145,7 @@ class Relay:
         delivered = inspection.decision.action in _DELIVERED
         if self._teaches(inspection.decision) and outcome.reply.is_positive and delivered:
             try:  # delivered (or split into copies), not held: the sender meant them
-                self.recorder.note_message(envelope, raw)
+                self.recorder.note_message(envelope, raw, inspection.addressing)
             except Exception as exc:  # history is a hint; it never costs a message
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return outcome
@@ -289,10 +315,11 @@ class Relay:
         if self.web is not None:  # first: a taken web port stops start-up before SMTP
             await self.web.start()
         await self.inspector.start()
-        await self.listener.start()
+        await self.listener.start(self.share.sock)
         if s.policy is not None:
             self._loops.append(asyncio.ensure_future(self._watch_policy()))
-        self._loops.append(asyncio.ensure_future(self._housekeeping()))
+        if self.share.leads:
+            self._loops.append(asyncio.ensure_future(self._housekeeping()))
         if self.web is not None:
             self._watch_metrics()
             self._loops.append(asyncio.ensure_future(self._probe_upstream()))
@@ -306,13 +333,14 @@ class Relay:
             )
         host, port = s.listen
         log.info(
-            "ready",
+            "ready" if self.share.of == 1 else "process_ready",
             policy_version=self.policy.version if self.policy else None,
             listen=f"{host}:{port}",
             upstream=f"{s.upstream[0]}:{s.upstream[1]}",
-            workers=s.workers,
+            workers=self.inspector.size,
             max_size=s.max_size,
             version=__version__,
+            **({"pid": os.getpid()} if self.share.of > 1 else {}),
         )
 
     async def shutdown(self) -> None:
@@ -362,12 +390,33 @@ def _stamp(files: tuple[Path, ...]) -> tuple[tuple[str, int | None, int | None],
     return tuple(stamps)
 
 
-async def serve(settings: Settings, policy: LoadedPolicy | None = None) -> None:
+def run(settings: Settings, main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on the event loop the settings ask for (uvloop when it is there)."""
+    if settings.event_loop != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if settings.event_loop == "uvloop":
+                main.close()
+                raise OSError("event_loop is uvloop, but uvloop is not installed") from None
+        else:
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                runner.run(main)
+            return
+    asyncio.run(main)
+
+
+async def serve(
+    settings: Settings,
+    policy: LoadedPolicy | None = None,
+    share: Share = Share(),
+    on_ready: Callable[[], None] | None = None,
+) -> None:
     """Run until SIGTERM/SIGINT; SIGHUP reloads the policy and never kills the relay."""
     was = private_dir(settings.data_dir)  # before any store opens in it
-    if was is not None:
+    if was is not None and share.leads:
         log.warning("data_dir_tightened", path=str(settings.data_dir), was=f"{was:04o}")
-    relay = Relay(settings, policy=policy)
+    relay = Relay(settings, policy=policy, share=share)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     # Before start: a SIGHUP sent the moment "ready" is logged must reload, not kill.
@@ -375,5 +424,7 @@ async def serve(settings: Settings, policy: LoadedPolicy | None = None) -> None:
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, lambda: relay.reload_policy("SIGHUP"))
     await relay.start()
+    if on_ready is not None:
+        on_ready()
     await stop.wait()
     await relay.shutdown()

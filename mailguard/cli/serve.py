@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from mailguard.cli.common import (
 @click.option("--max-size", type=Size(), help="Largest message accepted, e.g. 50M [50M].")
 @click.option("--max-recipients", type=int, help="Recipients per message [1000].")
 @click.option("--workers", type=int, help="Inspection worker processes [CPU count].")
+@click.option("--processes", type=int, help="Relay processes on the listen port [1].")
 @click.option("--hostname", help="Name in the greeting and EHLO [FQDN].")
 @click.option("--database", help="postgresql://... to share state between relays [SQLite].")
 @click.option("--web", type=HostPort(), help="Serve the review UI here, e.g. 127.0.0.1:8025.")
@@ -47,12 +47,17 @@ from mailguard.cli.common import (
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> None:
     """Run the SMTP relay: inspect every message, then deliver it upstream."""
+    from mailguard.relay import run
     from mailguard.relay import serve as run_relay
+    from mailguard.supervisor import supervise
 
     settings = settings_from(config_file, **flags)
     policy = load_policy_or_exit(settings.policy) if settings.policy else None
     mglog.configure(settings.log_level)
     try:
-        asyncio.run(run_relay(settings, policy))
+        if settings.processes > 1:
+            run(settings, supervise(settings, policy))
+        else:
+            run(settings, run_relay(settings, policy))
     except (OSError, sqlite3.Error) as exc:  # listen port taken, data dir unwritable...
         fail(f"cannot start: {getattr(exc, 'strerror', None) or exc}")

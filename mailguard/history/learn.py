@@ -19,18 +19,18 @@ from pathlib import Path
 from mailguard.history.model import LearnSummary, SentMessage, Sighting
 from mailguard.history.store import HistoryStore
 from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope
+from mailguard.model import Addressing, Envelope
 
 _BATCH = 500
 
 
 def sightings_of(
-    sender: str, recipients: Sequence[str], message: ParsedMessage, at: float
+    sender: str, recipients: Sequence[str], addressing: Addressing, at: float
 ) -> list[Sighting]:
     """One sighting per distinct recipient, with the display name To/Cc gave it."""
     sender = sender.lower()
     names: dict[str, str] = {}
-    for name, address in message.addresses("to", "cc"):
+    for name, address in addressing.named:
         if name.strip():
             names.setdefault(address.lower(), " ".join(name.split())[:200])
     seen: dict[str, None] = dict.fromkeys(r.lower() for r in recipients if "@" in r)
@@ -38,13 +38,13 @@ def sightings_of(
 
 
 def sent_message(
-    sender: str, recipients: Sequence[str], message: ParsedMessage, at: float
+    sender: str, recipients: Sequence[str], addressing: Addressing, raw: bytes, at: float
 ) -> SentMessage | None:
     """What the history keeps of one sent message; None when it teaches nothing."""
-    found = sightings_of(sender, recipients, message, at)
+    found = sightings_of(sender, recipients, addressing, at)
     if not sender or not found:
         return None
-    key = message_key(sender.lower(), message.headers.get("Message-ID"), message.raw)
+    key = message_key(sender.lower(), addressing.message_id, raw)
     return SentMessage(sender.lower(), at, tuple(found), key)
 
 
@@ -62,7 +62,8 @@ def learn_released(
 ) -> None:
     """Record a released message now: a person confirmed these recipients were meant.
     ``confirmed``: a reviewer, not the sender, so look-alike domains become real too."""
-    sent = sent_message(envelope.mail_from, envelope.rcpt_tos, ParsedMessage(raw), time.time())
+    addressing = ParsedMessage(raw).addressing()
+    sent = sent_message(envelope.mail_from, envelope.rcpt_tos, addressing, raw, time.time())
     if sent is not None:
         store.record([dataclasses.replace(sent, weight=CONFIRMED, confirmed=confirmed)])
 
@@ -141,7 +142,7 @@ class Learner:
         if at < self.oldest:
             self.summary.too_old += 1
             return
-        sent = sent_message(senders[0][1], recipients, message, at)
+        sent = sent_message(senders[0][1], recipients, message.addressing(), raw, at)
         if sent is None:
             self.summary.unusable += 1
             return

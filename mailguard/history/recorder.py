@@ -13,8 +13,7 @@ from mailguard.batches import Batches
 from mailguard.history.learn import sent_message
 from mailguard.history.model import SentMessage
 from mailguard.history.store import HistoryStore
-from mailguard.intake.mime import ParsedMessage
-from mailguard.model import Envelope
+from mailguard.model import Addressing, Envelope
 
 MAX_PENDING = 20_000  # messages; if writes stall, the oldest are dropped
 
@@ -25,10 +24,10 @@ class HistoryRecorder(Batches[SentMessage]):
                          interval=interval)  # fmt: skip
         self.store = store
 
-    def note_message(self, envelope: Envelope, raw: bytes) -> None:
+    def note_message(self, envelope: Envelope, raw: bytes, addressing: Addressing) -> None:
         """Remember who this delivered message went to. Bounces teach nothing."""
         if not envelope.mail_from:
             return
-        sent = sent_message(envelope.mail_from, envelope.rcpt_tos, ParsedMessage(raw), time.time())
+        sent = sent_message(envelope.mail_from, envelope.rcpt_tos, addressing, raw, time.time())
         if sent is not None:
             self.note(sent)

@@ -74,7 +74,8 @@ def inspect(
     else:
         decision = engine.decide(policy.policy, findings, envelope, message, policy.version)
     elapsed_ms = (time.perf_counter() - started) * 1000
-    return Inspection(decision, tuple(findings), tuple(inspected), elapsed_ms)
+    addressing = message.addressing()
+    return Inspection(decision, tuple(findings), tuple(inspected), elapsed_ms, addressing)
 
 
 def warm_up() -> None:

@@ -16,6 +16,7 @@ from functools import cached_property
 from typing import TypeVar
 
 from mailguard.intake.structure import Bounded, bounded
+from mailguard.model import Addressing
 
 # compat32: plain strings instead of header objects. Parsing is several times faster,
 # and it never raises on malformed headers; we decode what we need ourselves.
@@ -74,6 +75,12 @@ class ParsedMessage:
             cached = [(_decoded(n), repair_utf8(a)) for n, a in getaddresses(values) if a]
             self._addresses[names] = cached
         return list(cached)
+
+    def addressing(self) -> Addressing:
+        message_id = self.headers.get("Message-ID")
+        return Addressing(
+            tuple(self.addresses("to", "cc")), str(message_id) if message_id else None
+        )
 
 
 def _unfolded(value: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import ipaddress
+import socket
 import ssl
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -69,10 +70,15 @@ class Listener:
             require_starttls=s.tls_required,
         )
 
-    async def start(self) -> None:
+    async def start(self, sock: socket.socket | None = None) -> None:
+        """``sock``: a socket already listening (a supervisor's, shared by its relays)."""
         host, port = self.settings.listen
+        loop = asyncio.get_running_loop()
         try:
-            self._server = await asyncio.get_running_loop().create_server(
+            if sock is not None:
+                self._server = await loop.create_server(self._protocol, sock=sock)
+                return
+            self._server = await loop.create_server(
                 self._protocol, host=host, port=port, reuse_address=True
             )
         except OSError as exc:
@@ -88,6 +94,16 @@ class Listener:
             self._server.close()
         for session in list(self.sessions):
             session.say_goodbye(replies.SHUTTING_DOWN)
+
+
+def listening_socket(settings: Settings) -> socket.socket:
+    """The listen port bound once, for several relay processes to accept on."""
+    host, port = settings.listen
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        raise OSError(exc.errno, f"SMTP {host}:{port} (setting listen): {_why(exc)}") from None
 
 
 def server_tls(settings: Settings) -> ssl.SSLContext | None:

@@ -376,7 +376,7 @@ def test_sightings_are_one_per_distinct_recipient_with_the_name_to_or_cc_gave():
     message = ParsedMessage(raw)
     recipients = [address.upper(), other, other, SENDER, "not-an-address"]
 
-    found = sightings_of(SENDER.upper(), recipients, message, 1000.0)
+    found = sightings_of(SENDER.upper(), recipients, message.addressing(), 1000.0)
 
     assert found == [Sighting(SENDER, address, name, 1000.0), Sighting(SENDER, other, "", 1000.0)]
 
