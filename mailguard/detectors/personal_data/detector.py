@@ -353,11 +353,12 @@ def _text_hits(
         k for k in special_category.mentions(text) if _is_fact(text, k, layout)
     )
     results = _custom_results(text, custom)
-    candidates = _PRESCAN.search(text) is not None
+    seeded = _seeded(text)
+    candidates = any(_PRESCAN.search(text, start, end) for start, end in seeded)
     if not candidates and not keywords and not results:
         return []
     if candidates:
-        results.extend(corroborated(text, _pattern_results(text), own))
+        results.extend(corroborated(text, _pattern_results(text, seeded), own))
         results.extend(_named_dates(text))
     deduped = _dedupe(results)
     people: list[tuple[int, int]] = []
@@ -688,12 +689,22 @@ def _custom_results(text: str, custom: Sequence[_Custom]) -> list[tuple[str, int
     return out
 
 
-def _pattern_results(text: str) -> list[tuple[str, int, int]]:
+def _pattern_results(
+    text: str, seeded: Sequence[tuple[int, int]] | None = None
+) -> list[tuple[str, int, int]]:
     lowered = text.lower()
     out = []
+    spans = _seeded(text) if seeded is None else seeded
+    windows = [(start, text[start:end]) for start, end in spans]
     for recognizer in pattern_recognizers():
         context = [w.lower() for w in (recognizer.context or [])]
-        for r in recognizer.analyze(text, recognizer.supported_entities):
+        found = (
+            (r, start)
+            for start, part in windows
+            for r in recognizer.analyze(part, recognizer.supported_entities)
+        )
+        for r, start in found:
+            r.start, r.end = r.start + start, r.end + start
             score = r.score
             if context and score < SCORE_THRESHOLD:
                 window = lowered[max(0, r.start - CONTEXT_WINDOW) : r.end + CONTEXT_WINDOW]
@@ -702,6 +713,30 @@ def _pattern_results(text: str) -> list[tuple[str, int, int]]:
             if score >= SCORE_THRESHOLD:
                 out.append((r.entity_type, r.start, r.end))
     return out
+
+
+# Every value a pattern recogniser finds holds a digit or an @: it only needs to read
+# the text around them. An email address runs at most 64 characters either side.
+_SEED = re.compile(r"[\d@]+")
+_SEED_REACH = 100
+_SPACE = re.compile(r"\s")
+
+
+def _seeded(text: str) -> list[tuple[int, int]]:
+    """The stretches of ``text`` within reach of a digit or an @, cut at whitespace so
+    no word is split; a prose paragraph without either is never scanned."""
+    spans: list[tuple[int, int]] = []
+    for m in _SEED.finditer(text):
+        start = max(0, m.start() - _SEED_REACH)
+        if start > 0:
+            start = max(text.rfind(c, 0, start) for c in " \t\r\n") + 1
+        after = _SPACE.search(text, min(m.end() + _SEED_REACH, len(text)))
+        end = after.start() if after else len(text)
+        if spans and start <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
+    return spans
 
 
 def _dedupe(results: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
