@@ -118,6 +118,10 @@ class Settings(BaseModel):
     # uvloop (libuv) when it is installed: the wire costs less CPU per message.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     inspect_timeout: float = Field(default=60.0, gt=0)
+    # Text-only mail up to this size is inspected on the relay's own event loop (the
+    # cheap pass is its whole inspection); larger mail, attachments and text that
+    # needs the NER model go to a worker. 0: every message goes to a worker.
+    inspect_inline_max_size: Size = 32 * 1024
     # How long SIGTERM waits for in-flight messages before closing anyway.
     shutdown_grace: float = Field(default=60.0, gt=0)
     log_level: str = "info"

@@ -65,6 +65,10 @@ class Metrics:
             "mailguard_upstream_errors", "Upstream unreachable or lost, by SMTP stage",
             ["stage"], registry=r,
         )  # fmt: skip
+        self.inspected_in = Counter(
+            "mailguard_inspected", "Messages inspected, by where: on the relay's own loop "
+            "(small text-only mail) or in a worker process", ["where"], registry=r,
+        )  # fmt: skip
         self.inspection_errors = Counter(
             "mailguard_inspection_errors", "Messages that could not be inspected (4xx)",
             registry=r,

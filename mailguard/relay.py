@@ -25,9 +25,10 @@ from mailguard.db import private_dir
 from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.inspection.context import RecipientDns
+from mailguard.inspection.inline import InlineInspector
 from mailguard.inspection.workers import InspectionError, InspectionPool
 from mailguard.ledger.recorder import LedgerRecorder, entry_of
-from mailguard.model import Action, Decision, Envelope
+from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.policy.readiness import unprotected
 from mailguard.policy.schema import Mode
@@ -87,8 +88,9 @@ class Relay:
         self.inspector = inspector or InspectionPool(
             share.workers(settings.workers), settings.inspect_timeout
         )
+        self.inline = InlineInspector(settings.inspect_inline_max_size)
         # No policy: no rules, so no detector runs.
-        self.inspector.set_policy(policy, self.runtime.inspection)
+        self._set_policy(policy)
         self._watch(policy.files if policy else ())
         # A link to this machine's loopback, made up because web_url is unset, is not
         # sent at all; one the admin set explicitly is sent (a one-machine trial), with
@@ -131,7 +133,10 @@ class Relay:
         carried out on the open upstream transaction, the history taught."""
         dns = await self.dns.answers(envelope.rcpt_tos)
         try:
-            inspection = await self.inspector.inspect(envelope, raw, dns=dns)
+            inspection = self._inspect_here(envelope, raw, dns)
+            if inspection is None:
+                inspection = await self.inspector.inspect(envelope, raw, dns=dns)
+                self.metrics.inspected_in.labels("worker").inc()
         except InspectionError as exc:
             log.error("inspection_failed", error=str(exc))
             self.metrics.inspection_errors.inc()
@@ -149,6 +154,18 @@ class Relay:
             except Exception as exc:  # history is a hint; it never costs a message
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return outcome
+
+    def _inspect_here(
+        self, envelope: Envelope, raw: bytes, dns: dict[str, str]
+    ) -> Inspection | None:
+        try:
+            inspection = self.inline.inspect(envelope, raw, dns)
+        except Exception as exc:  # a worker tries again, in its own process
+            log.error("inline_inspection_failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+        if inspection is not None:
+            self.metrics.inspected_in.labels("inline").inc()
+        return inspection
 
     def _teaches(self, decision: Decision) -> bool:
         """Mail in monitor mode, or that a monitored rule would have stopped, teaches
@@ -238,11 +255,15 @@ class Relay:
         if self.policy and loaded.version == self.policy.version:
             return False
         self.policy = loaded
-        self.inspector.set_policy(loaded, self.runtime.inspection)
+        self._set_policy(loaded)
         self.metrics.set_policy(loaded.version)
         log.info("policy_loaded", why=why, version=loaded.version, rules=len(loaded.policy.rules))
         self._warn_if_unprotected()
         return True
+
+    def _set_policy(self, policy: LoadedPolicy | None) -> None:
+        self.inspector.set_policy(policy, self.runtime.inspection)
+        self.inline.set_policy(policy, self.runtime.inspection)
 
     def _watch(self, files: tuple[Path, ...]) -> None:
         self._watched = files
@@ -325,7 +346,8 @@ class Relay:
             self._loops.append(asyncio.ensure_future(self._probe_upstream()))
         self.recorder.start()
         self.ledger.start()
-        self._warn_if_unprotected()
+        if self.share.leads:
+            self._warn_if_unprotected()
         if self._link_problem:
             log.warning(
                 "sender_links_off" if self._no_links else "sender_links_local",
@@ -362,6 +384,7 @@ class Relay:
         if self.web is not None:
             await self.web.stop()
         await self.inspector.close()
+        self.inline.close()
         await self.recorder.close()
         await self.ledger.close()
         await self.runtime.aclose()

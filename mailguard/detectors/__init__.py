@@ -7,8 +7,10 @@ its ``DETECTOR`` (name, finding types, cost); ``registry`` lists them once.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import enum
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -81,6 +83,28 @@ class Detector:
     uses_records: bool = False  # reads the council's imported tables (``records``)
     warm_up: Callable[[], None] | None = None
     summary: str = ""
+
+
+class ModelNeeded(BaseException):  # a signal, not an error: it passes every handler
+    """Raised where a detector would load the NER model while ``without_model`` is in
+    force: the message goes to a worker process, which has the model, instead."""
+
+
+_MODEL_ALLOWED = contextvars.ContextVar("model_allowed", default=True)
+
+
+@contextlib.contextmanager
+def without_model() -> Iterator[None]:
+    """Inspection on the relay's own event loop never loads or runs the model."""
+    token = _MODEL_ALLOWED.set(False)
+    try:
+        yield
+    finally:
+        _MODEL_ALLOWED.reset(token)
+
+
+def model_allowed() -> bool:
+    return _MODEL_ALLOWED.get()
 
 
 def goes_outside(envelope: Envelope, context: DetectionContext) -> bool:

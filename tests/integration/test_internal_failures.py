@@ -48,6 +48,7 @@ def _settings(upstream_port: int, tmp_path):
             "upstream": f"{HOST}:{upstream_port}",
             "data_dir": tmp_path,
             "workers": 1,
+            "inspect_inline_max_size": 0,  # every message meets the worker pool
         },
     )
 

@@ -26,7 +26,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 
-from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails, goes_outside
+from mailguard.detectors import (
+    Cost,
+    DetectionContext,
+    Detector,
+    ModelNeeded,
+    OwnDetails,
+    goes_outside,
+    model_allowed,
+)
 from mailguard.detectors.personal_data import special_category, subject
 from mailguard.detectors.personal_data.corroborate import corroborated
 from mailguard.detectors.personal_data.identifiers import Identifier
@@ -1042,12 +1050,18 @@ def pattern_recognizers() -> tuple:
     )
 
 
-@cache
 def nlp():  # type: ignore[no-untyped-def]
     """The spaCy model from its installed package (never downloaded), NER only.
 
     MAILGUARD_SPACY_MODEL names another installed spaCy model, e.g. en_core_web_lg.
     """
+    if not model_allowed():
+        raise ModelNeeded
+    return _model()
+
+
+@cache
+def _model():  # type: ignore[no-untyped-def]
     import spacy
 
     model = os.environ.get("MAILGUARD_SPACY_MODEL", DEFAULT_MODEL)

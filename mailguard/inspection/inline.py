@@ -1,0 +1,78 @@
+"""Small plain messages inspected on the relay's own event loop.
+
+For most mail, a few kilobytes of text with no attachment, the whole inspection is
+the cheap pass (headers, recipients, patterns over the text: about a millisecond),
+and sending it to a worker process and back costs more than that. Such a message
+is inspected where it arrived; anything else, or a message whose text would need
+the NER model, still goes to a worker (the model is never loaded on the loop).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from mailguard import log as mglog
+from mailguard.detectors import ModelNeeded, without_model
+from mailguard.history.store import HistoryReader
+from mailguard.inspection import pipeline
+from mailguard.inspection.context import InspectionContext
+from mailguard.model import Envelope, Inspection
+from mailguard.policy.loader import LoadedPolicy
+from mailguard.records.store import RecordsReader
+
+log = mglog.get_logger()
+
+_CONTENT_TYPE = re.compile(rb"^content-type:[ \t]*([!-~]+?)[ \t]*(?:;|\r?$)", re.I | re.M)
+_PLAIN = frozenset({b"text/plain", b"text/html", b"multipart/alternative"})
+# A named part, an inline image or an encoded blob is reading that can take time.
+_NOT_CHEAP = re.compile(rb"name=|data:image|^begin [0-7]{3} ", re.I | re.M)
+
+
+def is_plain(raw: bytes, max_size: int) -> bool:
+    """Text only (plain, HTML, or both as alternatives), nothing attached, small."""
+    if len(raw) > max_size or _NOT_CHEAP.search(raw):
+        return False
+    return all(t.lower() in _PLAIN for t in _CONTENT_TYPE.findall(raw))
+
+
+class InlineInspector:
+    """The relay's own pipeline, with the same policy, history and records as its
+    workers (``set_policy`` is called with theirs)."""
+
+    def __init__(self, max_size: int) -> None:
+        self.max_size = max_size
+        self.policy: LoadedPolicy | None = None
+        self._context: InspectionContext | None = None
+        self._history: HistoryReader | None = None
+        self._records: RecordsReader | None = None
+
+    def set_policy(self, policy: LoadedPolicy | None, context: InspectionContext) -> None:
+        self.policy = policy
+        if context != self._context:
+            if self._history is not None:
+                self._history.close()
+            self._context = context
+            try:
+                self._history = context.open_history()
+            except Exception as exc:  # inspect without history rather than not at all
+                log.warning("inline_history_unavailable", error=type(exc).__name__)
+                self._history = None
+            self._records = context.open_records()
+
+    def inspect(self, envelope: Envelope, raw: bytes, dns: Mapping[str, str]) -> Inspection | None:
+        """The inspection, or None when the message is for a worker."""
+        if self.max_size <= 0 or not is_plain(raw, self.max_size):
+            return None
+        try:
+            with without_model():
+                return pipeline.inspect(
+                    envelope, raw, self.policy, history=self._history, dns=dns,
+                    records=self._records,
+                )  # fmt: skip
+        except ModelNeeded:
+            return None
+
+    def close(self) -> None:
+        if self._history is not None:
+            self._history.close()
