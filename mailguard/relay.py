@@ -167,6 +167,15 @@ class Relay:
             self.metrics.inspected_in.labels("inline").inc()
         return inspection
 
+    async def _warm_inline(self) -> None:
+        try:
+            await asyncio.to_thread(self.inline.warm_up)
+        except Exception as exc:  # then the workers judge every message
+            log.error("inline_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.inline.ready = True
+        log.info("inline_inspection_ready", max_size=self.inline.max_size)
+
     def _teaches(self, decision: Decision) -> bool:
         """Mail in monitor mode, or that a monitored rule would have stopped, teaches
         nothing: the monitor week must not make a typo domain look normal."""
@@ -336,6 +345,8 @@ class Relay:
         if self.web is not None:  # first: a taken web port stops start-up before SMTP
             await self.web.start()
         await self.inspector.start()
+        if s.inspect_inline_max_size > 0:
+            self.spawn(self._warm_inline())
         await self.listener.start(self.share.sock)
         if s.policy is not None:
             self._loops.append(asyncio.ensure_future(self._watch_policy()))

@@ -9,11 +9,12 @@ the NER model, still goes to a worker (the model is never loaded on the loop).
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 
 from mailguard import log as mglog
-from mailguard.detectors import ModelNeeded, without_model
+from mailguard.detectors import ModelNeeded, registry, without_model
 from mailguard.history.store import HistoryReader
 from mailguard.inspection import pipeline
 from mailguard.inspection.context import InspectionContext
@@ -29,6 +30,13 @@ _PLAIN = frozenset({b"text/plain", b"text/html", b"multipart/alternative"})
 _NOT_CHEAP = re.compile(rb"name=|data:image|^begin [0-7]{3} ", re.I | re.M)
 
 
+_WARM_UP = Envelope("warm-up@mailguard.invalid", ("someone@example.invalid",))
+_WARM_UP_MESSAGE = (
+    b"From: warm-up@mailguard.invalid\r\nTo: someone@example.invalid\r\n"
+    b"Subject: warm up\r\n\r\nRef 12345678, AB 12 34 56 C, 01632 960000, a@b.invalid\r\n"
+)
+
+
 def is_plain(raw: bytes, max_size: int) -> bool:
     """Text only (plain, HTML, or both as alternatives), nothing attached, small."""
     if len(raw) > max_size or _NOT_CHEAP.search(raw):
@@ -42,6 +50,7 @@ class InlineInspector:
 
     def __init__(self, max_size: int) -> None:
         self.max_size = max_size
+        self.ready = False  # until warm_up has loaded the recognisers: workers judge
         self.policy: LoadedPolicy | None = None
         self._context: InspectionContext | None = None
         self._history: HistoryReader | None = None
@@ -62,7 +71,7 @@ class InlineInspector:
 
     def inspect(self, envelope: Envelope, raw: bytes, dns: Mapping[str, str]) -> Inspection | None:
         """The inspection, or None when the message is for a worker."""
-        if self.max_size <= 0 or not is_plain(raw, self.max_size):
+        if not self.ready or self.max_size <= 0 or not is_plain(raw, self.max_size):
             return None
         try:
             with without_model():
@@ -72,6 +81,12 @@ class InlineInspector:
                 )  # fmt: skip
         except ModelNeeded:
             return None
+
+    def warm_up(self) -> None:
+        """Load the recognisers (seconds: Presidio imports spaCy) in a thread at start,
+        so the first message never waits for them on the loop."""
+        with without_model(), contextlib.suppress(ModelNeeded):
+            pipeline.inspect(_WARM_UP, _WARM_UP_MESSAGE, detector_set=registry.DETECTORS)
 
     def close(self) -> None:
         if self._history is not None:

@@ -22,6 +22,7 @@ from mailguard.model import Addressing
 # and it never raises on malformed headers; we decode what we need ourselves.
 _POLICY = email.policy.compat32
 T = TypeVar("T")
+_PARSE_WHOLE = 64 * 1024
 
 
 def to_crlf(raw: bytes) -> bytes:
@@ -45,6 +46,10 @@ class ParsedMessage:
 
     @cached_property
     def headers(self) -> Message:
+        """A small message is parsed whole at once: a content detector will want its
+        body anyway, and the headers come with it for free."""
+        if len(self.raw) <= _PARSE_WHOLE and self._bounded.raw is self.raw:
+            return self.message
         return BytesHeaderParser(policy=_POLICY).parsebytes(self.raw)
 
     @cached_property

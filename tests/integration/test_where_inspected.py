@@ -10,7 +10,7 @@ import httpx
 
 from tests.support.files import csv_bytes, message_with, residents
 from tests.support.mail import address, compose
-from tests.support.net import HOST, free_port
+from tests.support.net import HOST, eventually, free_port
 
 POLICY = Path(__file__).parents[2] / "policies" / "council-default.yaml"
 LONELY = "Following the review last week, Danielle Mason has been diagnosed with epilepsy."
@@ -19,6 +19,7 @@ LONELY = "Following the review last week, Danielle Mason has been diagnosed with
 async def test_plain_mail_is_judged_in_the_relay_and_the_rest_in_a_worker(sink, start_mailguard):
     web = free_port()
     relay = start_mailguard(sink.port, "--policy", str(POLICY), "--web", f"{HOST}:{web}")
+    assert await eventually(lambda: relay.events("inline_inspection_ready"), within=60)
     plain, lonely = compose(), compose(body=LONELY)
     table = message_with({"people.csv": csv_bytes(residents(60))}, sender=address())
     for content in (plain, lonely, table):

@@ -40,6 +40,9 @@ def test_without_the_model_a_text_that_needs_it_is_handed_on_not_judged_unreadab
 def test_the_inline_inspector_judges_plain_mail_as_a_worker_would_and_declines_the_rest():
     inline = InlineInspector(32 * 1024)
     inline.policy = POLICY
+    assert inline.inspect(ENVELOPE, compose(), {}) is None  # not warmed up yet
+    inline.warm_up()
+    inline.ready = True
     card = compose(body="Card 4111 1111 1111 1111 exp 09/29 for Mrs Patel's account, thanks.")
     here = inline.inspect(ENVELOPE, card, {})
     assert here is not None
@@ -47,4 +50,6 @@ def test_the_inline_inspector_judges_plain_mail_as_a_worker_would_and_declines_t
     assert inline.inspect(ENVELOPE, compose(body=LONELY), {}) is None  # needs the model
     attached = message_with({"people.csv": csv_bytes(residents(3))})
     assert inline.inspect(ENVELOPE, attached, {}) is None
-    assert InlineInspector(0).inspect(ENVELOPE, compose(), {}) is None  # switched off
+    off = InlineInspector(0)
+    off.ready = True
+    assert off.inspect(ENVELOPE, compose(), {}) is None  # switched off
