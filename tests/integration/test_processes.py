@@ -14,6 +14,7 @@ import aiosmtplib
 import httpx
 import pytest
 
+from mailguard.relay import Share
 from tests.support.mail import address, compose
 from tests.support.net import HOST, eventually, free_port
 
@@ -141,3 +142,8 @@ def test_a_taken_port_stops_start_up_with_one_clear_line(sink, tmp_path):
         )  # fmt: skip
     assert done.returncode != 0
     assert f"SMTP {HOST}:{port} (setting listen): address already in use" in done.stderr
+
+
+def test_the_inspection_workers_are_shared_out_among_the_relay_processes():
+    assert [Share(i, 2).workers(5) for i in range(2)] == [3, 2]
+    assert [Share(i, 3).workers(2) for i in range(3)] == [1, 1, 1]  # never none
