@@ -4,14 +4,20 @@ Three kinds of process run on 127.0.0.1, each in its own interpreter so none
 shares a GIL with another:
 
 - a *sink*, an aiosmtpd server that counts every message it gets (the upstream MTA);
-- the *bare relay*, an aiosmtpd server that forwards each message to the sink with
-  ``aiosmtplib.send`` (one upstream connection per message, no inspection) and says
-  250 only after the sink did: what relaying costs without any of mailguard's work;
+- the *bare relay*, an aiosmtpd server that forwards each message to the sink and says
+  250 only after the sink did, with no inspection: what relaying costs without any of
+  mailguard's work. It is built as a user would build one: on uvloop when installed,
+  with a pool of open upstream connections (``--bare-upstream per-message`` gives the
+  naive one, a new ``aiosmtplib.send`` connection per message, on the same loop);
 - ``mailguard serve``, relaying to the same sink.
 
 The load generator (this process) sends the same synthetic messages through each
 relay in alternating rounds, so drift on the machine hits both alike, and checks at
-the sink that every message arrived exactly once.
+the sink that every message arrived exactly once. It does so in two connection modes
+(``--connection-mode``): one message per client connection, as Exchange or Postfix
+delivering on a new connection, and many messages per connection, as Postfix's
+connection cache does. ``--relay-cpus`` pins both relays (and mailguard's children)
+to the given CPUs, to show what one core gives against two.
 
 Run from the repository root: ``.venv/bin/python bench/relay_bench.py --help``.
 Exit status: 0 all delivered, 1 a message was lost, duplicated or refused, 2 a
@@ -85,26 +91,54 @@ class _SinkHandler:
 
 
 class _BareRelayHandler:
-    """The baseline: relay as plainly as possible, 250 only after the sink's 250."""
+    """The baseline: relay as plainly as possible, 250 only after the sink's 250.
 
-    def __init__(self, sink_port: int) -> None:
+    ``pooled`` keeps finished upstream connections open for the next message, as any
+    relay meant for volume does; otherwise each message opens and closes its own.
+    """
+
+    def __init__(self, sink_port: int, pooled: bool) -> None:
         self.sink_port = sink_port
+        self.pooled = pooled
+        self.idle: list[aiosmtplib.SMTP] = []
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or b""
         try:
-            await aiosmtplib.send(
-                envelope.original_content or b"",
-                sender=envelope.mail_from,
-                recipients=envelope.rcpt_tos,
+            if self.pooled:
+                await self._pooled(envelope.mail_from, envelope.rcpt_tos, content)
+            else:
+                await aiosmtplib.send(
+                    content,
+                    sender=envelope.mail_from,
+                    recipients=envelope.rcpt_tos,
+                    hostname=HOST,
+                    port=self.sink_port,
+                    local_hostname=_BARE_NAME,
+                    start_tls=False,
+                    timeout=30,
+                )
+        except _SMTP_ERRORS as exc:
+            return f"451 4.4.1 bare relay: upstream failed ({type(exc).__name__})"
+        return "250 OK"
+
+    async def _pooled(self, sender: str, recipients: list[str], content: bytes) -> None:
+        smtp = self.idle.pop() if self.idle else None
+        if smtp is None or not smtp.is_connected:
+            smtp = aiosmtplib.SMTP(
                 hostname=HOST,
                 port=self.sink_port,
                 local_hostname=_BARE_NAME,
                 start_tls=False,
                 timeout=30,
             )
-        except _SMTP_ERRORS as exc:
-            return f"451 4.4.1 bare relay: upstream failed ({type(exc).__name__})"
-        return "250 OK"
+            await smtp.connect()
+        try:
+            await smtp.sendmail(sender, recipients, content)
+        except BaseException:
+            smtp.close()
+            raise
+        self.idle.append(smtp)
 
 
 class _LongLineSMTP(SMTP):
@@ -113,19 +147,35 @@ class _LongLineSMTP(SMTP):
     line_length_limit = 1024 * 1024
 
 
-def _child_main(kind: str, sink_port: int, counters: Any, conn: Connection) -> None:
+def _child_main(
+    kind: str, sink_port: int, counters: Any, conn: Connection, options: dict[str, Any]
+) -> None:
     """Entry point of a spawned child; it lives until the parent closes ``conn``."""
     # Ctrl-C reaches the whole process group; the parent decides when we stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # aiosmtpd logs a traceback for every client that vanishes mid-session, as all do
     # on Ctrl-C; real trouble shows up in the counts the parent checks.
     logging.getLogger("mail.log").setLevel(logging.CRITICAL)
+    if options.get("cpus"):
+        os.sched_setaffinity(0, options["cpus"])
     if kind == "sink":
         handler: Any = _SinkHandler(counters)
         name = _SINK_NAME
     else:
-        handler, name = _BareRelayHandler(sink_port), _BARE_NAME
-    asyncio.run(_child_serve(handler, name, conn))
+        handler, name = _BareRelayHandler(sink_port, options["pooled"]), _BARE_NAME
+    with asyncio.Runner(loop_factory=_loop_factory(options.get("uvloop", True))) as runner:
+        runner.run(_child_serve(handler, name, conn))
+
+
+def _loop_factory(wanted: bool) -> Any:
+    """uvloop's loop when wanted and installed, as mailguard itself picks by default."""
+    if wanted:
+        try:
+            import uvloop
+        except ImportError:
+            return None
+        return uvloop.new_event_loop
+    return None
 
 
 async def _child_serve(handler: Any, name: str, conn: Connection) -> None:
@@ -160,11 +210,19 @@ class Fleet:
     children: list[Child] = field(default_factory=list)
     mailguard: subprocess.Popen[bytes] | None = None
 
-    def start_child(self, kind: str, sink_port: int = 0, counters: Any = None) -> Child:
+    def start_child(
+        self,
+        kind: str,
+        sink_port: int = 0,
+        counters: Any = None,
+        options: dict[str, Any] | None = None,
+    ) -> Child:
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter, nothing inherited
         ours, theirs = ctx.Pipe()
         process = ctx.Process(
-            target=_child_main, args=(kind, sink_port, counters, theirs), name=f"bench-{kind}"
+            target=_child_main,
+            args=(kind, sink_port, counters, theirs, options or {"pooled": True}),
+            name=f"bench-{kind}",
         )
         process.daemon = True
         process.start()
@@ -188,6 +246,8 @@ class Fleet:
         workers: int | None,
         log_level: str = "info",
         policy: Path | None = None,
+        extra: list[str] | None = None,
+        cpus: set[int] | None = None,
     ) -> int:
         port = _free_port()
         cmd = [
@@ -206,6 +266,13 @@ class Fleet:
             cmd += ["--workers", str(workers)]
         if policy is not None:
             cmd += ["--policy", str(policy)]
+        cmd += extra or []
+
+        def prepare() -> None:
+            _die_with_parent()
+            if cpus:
+                os.sched_setaffinity(0, cpus)  # inherited by its workers and processes
+
         with log_path.open("wb") as log:
             self.mailguard = subprocess.Popen(
                 cmd,
@@ -213,7 +280,7 @@ class Fleet:
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # Ctrl-C is ours to handle: SIGTERM it cleanly
-                preexec_fn=_die_with_parent,
+                preexec_fn=prepare,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -395,9 +462,14 @@ def _local(name: str) -> str:
 
 
 # --- load generation --------------------------------------------------------------------
+PER_MESSAGE, REUSE = "per-message", "reuse"
+MODES = {"per-message": [PER_MESSAGE], "reuse": [REUSE], "both": [PER_MESSAGE, REUSE]}
+
+
 @dataclass
 class LoadResult:
     target: str
+    mode: str  # PER_MESSAGE or REUSE
     label: str  # "warm-up" or "round N"
     sent: int
     wall_s: float
@@ -552,9 +624,9 @@ class Bench:
             "loadgen": time.process_time(),  # this process alone, not its children
         }
 
-    async def load(self, target: str, label: str, messages: list[Message]) -> LoadResult:
+    async def load(self, target: str, mode: str, label: str, messages: list[Message]) -> LoadResult:
         """One measured batch, then a check at the sink that each arrived exactly once."""
-        tag = f"{target}-{label.replace(' ', '')}-".encode()
+        tag = f"{target}-{mode}-{label.replace(' ', '')}-".encode()
         batch = [(m, _ID_HEADER + tag + b"%06d\r\n" % i + m.body) for i, m in enumerate(messages)]
         before, dups_before = self._sink_counts()
         cpu_before = self._cpu(target)
@@ -563,7 +635,7 @@ class Bench:
                 self.ports[target],
                 batch,
                 self.args.clients,
-                self.args.new_connection_per_message,
+                mode == PER_MESSAGE,
                 self.args.timeout,
             ),
             self.args.round_timeout,
@@ -582,6 +654,7 @@ class Bench:
         unique = after - before - duplicated
         result = LoadResult(
             target,
+            mode,
             label,
             len(batch),
             wall,
@@ -600,16 +673,18 @@ class Bench:
         warm, measured = self.messages[: args.warmup], self.messages[args.warmup :]
         for target in (BARE, MAILGUARD):
             if warm:
-                self.report(await self.load(target, "warm-up", warm))
+                self.report(await self.load(target, REUSE, "warm-up", warm))
         for n in range(1, args.rounds + 1):
-            for target in (BARE, MAILGUARD):
-                self.report(await self.load(target, f"round {n}", measured))
+            for mode in MODES[args.connection_mode]:
+                for target in (BARE, MAILGUARD):
+                    self.report(await self.load(target, mode, f"round {n}", measured))
 
     def report(self, r: LoadResult) -> None:
         use = {k: v / r.wall_s for k, v in r.cpu.items()}
         relay_ms = r.cpu["relay"] / max(1, r.sent) * 1000
         print(
-            f"  {r.label:<8} {r.target:<9} {r.rate:6.1f} msg/s  p50 {r.percentile(50):6.2f} ms"
+            f"  {r.label:<8} {r.mode:<11} {r.target:<9} {r.rate:6.1f} msg/s"
+            f"  p50 {r.percentile(50):6.2f} ms"
             f"  p99 {r.percentile(99):6.2f} ms  {r.wall_s:5.2f} s  | CPU relay {use['relay']:4.0%}"
             f" (main {use['relay_main']:4.0%}) sink {use['sink']:4.0%}"
             f" loadgen {use['loadgen']:4.0%}, relay {relay_ms:.2f} ms/msg",
@@ -624,8 +699,12 @@ class Bench:
                 flush=True,
             )
 
-    def pick(self, target: str) -> LoadResult:
-        rounds = [r for r in self.results if r.target == target and r.label != "warm-up"]
+    def pick(self, target: str, mode: str) -> LoadResult:
+        rounds = [
+            r
+            for r in self.results
+            if r.target == target and r.mode == mode and r.label != "warm-up"
+        ]
         rounds.sort(key=lambda r: r.rate, reverse=True)
         return rounds[0] if self.args.pick == "best" else rounds[(len(rounds) - 1) // 2]
 
@@ -646,9 +725,44 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=100, help="uncounted messages first [100]")
     p.add_argument("--size", type=int, default=4096, help="approximate message bytes [4096]")
     p.add_argument(
+        "--connection-mode",
+        choices=sorted(MODES),
+        default="both",
+        help="per-message: each client connects, sends one message and QUITs; reuse: each"
+        " client keeps one connection for all its messages; both, one after the other in"
+        " each round [both]",
+    )
+    p.add_argument(
         "--new-connection-per-message",
-        action="store_true",
-        help="connect, send one message, QUIT (default: one persistent connection per client)",
+        action="store_const",
+        dest="connection_mode",
+        const=PER_MESSAGE,
+        help="the same as --connection-mode per-message",
+    )
+    p.add_argument(
+        "--bare-upstream",
+        choices=["pooled", "per-message"],
+        default="pooled",
+        help="the bare relay keeps upstream connections open, or opens one per message [pooled]",
+    )
+    p.add_argument(
+        "--bare-loop",
+        choices=["uvloop", "asyncio"],
+        default="uvloop",
+        help="the bare relay's event loop; uvloop falls back to asyncio if not installed [uvloop]",
+    )
+    p.add_argument(
+        "--relay-cpus",
+        type=_cpu_list,
+        help="pin both relays (mailguard with its workers) to these CPUs, e.g. 0 or 0,1;"
+        " the sink and the load generator are not pinned [no pinning]",
+    )
+    p.add_argument(
+        "--mailguard-args",
+        type=shlex.split,
+        default=[],
+        metavar="ARGS",
+        help="more arguments for mailguard serve, e.g. '--processes 2' []",
     )
     p.add_argument("--workers", type=int, help="mailguard --workers [mailguard's default]")
     p.add_argument(
@@ -684,6 +798,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _cpu_list(text: str) -> set[int]:
+    """'0,1' or '0-3' as a set of CPU numbers."""
+    cpus: set[int] = set()
+    for part in text.split(","):
+        first, _, last = part.partition("-")
+        cpus.update(range(int(first), int(last or first) + 1))
+    return cpus
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     # A SIGTERM ends the run through the same clean-up path as Ctrl-C.
@@ -694,7 +817,15 @@ def main(argv: list[str] | None = None) -> int:
             ctx = multiprocessing.get_context("spawn")
             counters = ctx.Array("q", 2)
             sink = fleet.start_child("sink", counters=counters)
-            bare = fleet.start_child("bare", sink_port=sink.port)
+            bare = fleet.start_child(
+                "bare",
+                sink_port=sink.port,
+                options={
+                    "pooled": args.bare_upstream == "pooled",
+                    "uvloop": args.bare_loop == "uvloop",
+                    "cpus": args.relay_cpus,
+                },
+            )
             log_path = Path(tmp, "mailguard.log")
             mg_port = fleet.start_mailguard(
                 args.mailguard_cmd,
@@ -704,6 +835,8 @@ def main(argv: list[str] | None = None) -> int:
                 args.workers,
                 args.log_level,
                 args.policy,
+                args.mailguard_args,
+                args.relay_cpus,
             )
             assert fleet.mailguard is not None
             messages = make_messages(args.warmup + args.messages, args.size, args.seed)
@@ -740,17 +873,19 @@ def main(argv: list[str] | None = None) -> int:
 def _print_header(args: argparse.Namespace, messages: list[Message]) -> None:
     mean_kb = sum(len(m.body) for m in messages) / len(messages) / 1024
     workers = args.workers or f"default (CPU count {os.cpu_count()})"
-    mode = "new connection per message" if args.new_connection_per_message else "persistent"
+    pinned = ",".join(map(str, sorted(args.relay_cpus))) if args.relay_cpus else "any"
     print(
         f"mailguard relay benchmark: {args.messages} msgs/round (~{mean_kb:.1f} KB), "
-        f"{args.clients} clients, {mode} connections, {args.rounds} round(s) per target, "
-        f"warm-up {args.warmup}, mailguard workers {workers}, {os.cpu_count()} CPUs",
+        f"{args.clients} clients, connections: {args.connection_mode}, {args.rounds} round(s)"
+        f" per target, warm-up {args.warmup}, mailguard workers {workers}"
+        f" {' '.join(args.mailguard_args)}, {os.cpu_count()} CPUs, relays on CPUs {pinned};"
+        f" bare relay: {args.bare_loop}, {args.bare_upstream} upstream",
         flush=True,
     )
-    latency = "connect+EHLO+MAIL..DATA" if args.new_connection_per_message else "MAIL..DATA"
     print(
-        f"latency = {latency} per message; CPU % = share of one core during the batch"
-        " (main = the relay process without its inspection workers)",
+        "latency = MAIL..DATA per message (per-message mode: connect+EHLO+MAIL..DATA);"
+        " CPU % = share of one core during the batch (main = the relay process without"
+        " its inspection workers)",
         flush=True,
     )
 
@@ -767,17 +902,32 @@ def _is_problem(line: str) -> bool:
 
 def _print_summary(bench: Bench, mg_log: list[str]) -> int:
     args = bench.args
-    bare, mg = bench.pick(BARE), bench.pick(MAILGUARD)
-    ratio = mg.rate / bare.rate if bare.rate else math.nan
-    add50 = mg.percentile(50) - bare.percentile(50)
-    add99 = mg.percentile(99) - bare.percentile(99)
     which = "best (highest msg/s)" if args.pick == "best" else "median (by msg/s)"
-    print(f"\nResult: {which} of {args.rounds} round(s) per target")
-    print(f"  {'':<11}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}")
-    for name, r in (("bare relay", bare), ("mailguard", mg)):
-        print(f"  {name:<11}{r.rate:9.1f}{r.percentile(50):9.2f}{r.percentile(99):9.2f}")
-    print(f"  throughput mailguard/bare: {ratio:.2f}x")
-    print(f"  added latency (mailguard - bare): p50 {add50:+.2f} ms, p99 {add99:+.2f} ms")
+    print(f"\nResult: {which} of {args.rounds} round(s) per target and connection mode")
+    print(f"  {'':<23}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/msg':>12}")
+    modes: dict[str, Any] = {}
+    for mode in MODES[args.connection_mode]:
+        bare, mg = bench.pick(BARE, mode), bench.pick(MAILGUARD, mode)
+        ratio = mg.rate / bare.rate if bare.rate else math.nan
+        add50 = mg.percentile(50) - bare.percentile(50)
+        add99 = mg.percentile(99) - bare.percentile(99)
+        for name, r in (("bare relay", bare), ("mailguard", mg)):
+            cpu_ms = r.cpu["relay"] / max(1, r.sent) * 1000
+            print(
+                f"  {mode:<11} {name:<11}{r.rate:9.1f}{r.percentile(50):9.2f}"
+                f"{r.percentile(99):9.2f}{cpu_ms:12.2f}"
+            )
+        print(
+            f"  {mode:<11} mailguard/bare {ratio:.2f}x; added latency p50 {add50:+.2f} ms,"
+            f" p99 {add99:+.2f} ms"
+        )
+        modes[mode] = {
+            BARE: bare.summary(),
+            MAILGUARD: mg.summary(),
+            "ratio": round(ratio, 3),
+            "added_p50_ms": round(add50, 2),
+            "added_p99_ms": round(add99, 2),
+        }
 
     expected = sum(r.sent for r in bench.results)
     failed = sum(sum(r.failures.values()) for r in bench.results)
@@ -797,35 +947,27 @@ def _print_summary(bench: Bench, mg_log: list[str]) -> int:
     if not ok:
         print("ERROR: not every message was delivered exactly once (see above)")
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "messages": args.messages,
-                    "clients": args.clients,
-                    "connection": "per-message"
-                    if args.new_connection_per_message
-                    else "persistent",
-                    "rounds": args.rounds,
-                    "pick": args.pick,
-                    "workers": args.workers,
-                    "cpus": os.cpu_count(),
-                    BARE: bare.summary(),
-                    MAILGUARD: mg.summary(),
-                    "ratio": round(ratio, 3),
-                    "added_p50_ms": round(add50, 2),
-                    "added_p99_ms": round(add99, 2),
-                    "sink": {
-                        "expected": expected,
-                        "received": received,
-                        "failed": failed,
-                        "lost": lost,
-                        "duplicated": duplicated,
-                    },
-                    "ok": ok,
-                }
-            ),
-            flush=True,
-        )
+        summary = {
+            "messages": args.messages,
+            "clients": args.clients,
+            "rounds": args.rounds,
+            "pick": args.pick,
+            "workers": args.workers,
+            "mailguard_args": args.mailguard_args,
+            "relay_cpus": sorted(args.relay_cpus or []),
+            "bare": {"loop": args.bare_loop, "upstream": args.bare_upstream},
+            "cpus": os.cpu_count(),
+            "modes": modes,
+            "sink": {
+                "expected": expected,
+                "received": received,
+                "failed": failed,
+                "lost": lost,
+                "duplicated": duplicated,
+            },
+            "ok": ok,
+        }
+        print(json.dumps(summary), flush=True)
     return 0 if ok else 1
 
 
