@@ -24,6 +24,7 @@ MAX_FREQUENT = 1000  # contacts compared for near misses; a shared mailbox has m
 FREQUENT_TTL = 60.0  # seconds a worker reuses a sender's frequent contacts
 FREQUENT_SENDERS = 256
 CACHE_FROM = 200  # frequent contacts; fewer are read fresh for every message
+ORG_DOMAINS_KEPT = 4096
 
 _MIGRATIONS = (
     """
@@ -206,10 +207,13 @@ class ReadOnlyHistory:
         self.db = source if isinstance(source, Database) else SQLiteDatabase(source, read_only=True)
         self.max_age = max_age_days * 86400.0
         self._frequent: OrderedDict[str, tuple[float, tuple[Contact, ...]]] = OrderedDict()
+        self._org_domains = OrgDomainCounts()
 
     def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
         with self.db.session() as db:
-            found = read_profile(db, sender, recipients, time.time() - self.max_age)
+            found = read_profile(
+                db, sender, recipients, time.time() - self.max_age, self._org_domains
+            )
         load = found.frequent_loader
         assert load is not None
         key = found.sender
@@ -241,8 +245,54 @@ class ReadOnlyHistory:
         self.db.close()
 
 
+class OrgDomainCounts:
+    """How many messages the whole council sent to a domain, kept a minute once above 0.
+
+    Summing every sender's row for gmail.com or nhs.net costs as many rows as there are
+    staff, on every message. A domain someone wrote to stays written to (only "never"
+    decides anything), so a count above 0 may be a minute old; 0 is always read fresh.
+    """
+
+    def __init__(self) -> None:
+        self._kept: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def read(self, db: Database, domains: Sequence[str], since: float) -> dict[str, int]:
+        now = time.monotonic()
+        counts: dict[str, int] = {}
+        for domain in domains:
+            hit = self._kept.get(domain)
+            if hit is not None and hit[0] > now:
+                counts[domain] = hit[1]
+        todo = [d for d in domains if d not in counts]
+        if todo:
+            fresh = _org_domain_counts(db, todo, since)
+            for domain, count in fresh.items():
+                if count > 0:
+                    self._kept[domain] = (now + FREQUENT_TTL, count)
+                    self._kept.move_to_end(domain)
+            while len(self._kept) > ORG_DOMAINS_KEPT:
+                self._kept.popitem(last=False)
+            counts.update(fresh)
+        return counts
+
+
+def _org_domain_counts(db: Database, domains: Sequence[str], since: float) -> dict[str, int]:
+    marks = ",".join("?" * len(domains))
+    return dict(
+        db.execute(
+            f"SELECT domain, sum(count) FROM domains WHERE domain IN ({marks})"
+            " AND last_seen >= ? GROUP BY domain",
+            (*domains, since),
+        ).fetchall()
+    )
+
+
 def read_profile(
-    db: Database, sender: str, recipients: Sequence[str], since: float
+    db: Database,
+    sender: str,
+    recipients: Sequence[str],
+    since: float,
+    org_domains: OrgDomainCounts | None = None,
 ) -> SenderProfile:
     sender = sender.lower()
     rcpts = sorted({r.lower() for r in recipients})
@@ -285,13 +335,7 @@ def read_profile(
             (sender, FREQUENT, since),
         )
     )
-    org_domains = dict(
-        db.execute(
-            f"SELECT domain, sum(count) FROM domains WHERE domain IN ({dmarks})"
-            " AND last_seen >= ? GROUP BY domain",
-            (*rdomains, since),
-        ).fetchall()
-    )
+    org_counts = (org_domains or OrgDomainCounts()).read(db, rdomains, since)
     confirmed = frozenset(
         d
         for (d,) in db.execute(
@@ -313,7 +357,7 @@ def read_profile(
         (),
         domains,
         frequent_domains,
-        org_domains,
+        org_counts,
         names,
         frequent_loader=frequent,
         confirmed_domains=confirmed,

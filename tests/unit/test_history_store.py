@@ -302,6 +302,21 @@ def test_the_read_only_reader_sees_what_the_writer_commits(store):
     assert stats.contacts == 1
 
 
+def test_a_domain_nobody_wrote_to_is_new_to_a_reader_until_the_moment_someone_does(store):
+    reader = ReadOnlyHistory(store.path)
+    _, address = person("example.net")
+    assert reader.profile(SENDER, [address]).org_domains.get("example.net", 0) == 0
+
+    send(store, [person("example.net")[1]], sender=COLLEAGUE)  # right after: never kept
+
+    first = reader.profile(SENDER, [address]).org_domains
+    send(store, [person("example.net")[1]], sender=COLLEAGUE)
+    again = reader.profile(SENDER, [address]).org_domains  # a count above 0 may be kept
+    reader.close()
+    assert first == {"example.net": 1}
+    assert again["example.net"] >= 1
+
+
 def test_the_read_only_reader_cannot_write(store):
     send(store, [person()[1]])
     reader = ReadOnlyHistory(store.path)
