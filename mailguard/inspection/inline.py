@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from mailguard import log as mglog
 from mailguard.detectors import ModelNeeded, registry, without_model
@@ -24,10 +24,11 @@ from mailguard.records.store import RecordsReader
 
 log = mglog.get_logger()
 
-_CONTENT_TYPE = re.compile(rb"^content-type:[ \t]*([!-~]+?)[ \t]*(?:;|\r?$)", re.I | re.M)
+_CONTENT_TYPE = re.compile(rb"content-type:[ \t]*([!-~]+?)[ \t]*(?:;|\r?$)", re.M)
 _PLAIN = frozenset({b"text/plain", b"text/html", b"multipart/alternative"})
 # A named part, an inline image or an encoded blob is reading that can take time.
-_NOT_CHEAP = re.compile(rb"name=|data:image|^begin [0-7]{3} ", re.I | re.M)
+_NOT_CHEAP = (b"name=", b"data:image")
+_UUENCODED = re.compile(rb"^begin [0-7]{3} ", re.M)
 
 
 _WARM_UP = Envelope("warm-up@mailguard.invalid", ("someone@example.invalid",))
@@ -38,10 +39,28 @@ _WARM_UP_MESSAGE = (
 
 
 def is_plain(raw: bytes, max_size: int) -> bool:
-    """Text only (plain, HTML, or both as alternatives), nothing attached, small."""
-    if len(raw) > max_size or _NOT_CHEAP.search(raw):
+    """Text only (plain, HTML, or both as alternatives), nothing attached, small.
+
+    Plain substring searches on one lowercased copy: a case-insensitive regular
+    expression over the whole message cost more than the rest of the decision."""
+    if len(raw) > max_size:
         return False
-    return all(t.lower() in _PLAIN for t in _CONTENT_TYPE.findall(raw))
+    low = raw.lower()
+    if any(mark in low for mark in _NOT_CHEAP):
+        return False
+    if b"begin " in low and _UUENCODED.search(low):
+        return False
+    return all(t in _PLAIN for t in _content_types(low))
+
+
+def _content_types(low: bytes) -> Iterator[bytes]:
+    at = low.find(b"content-type:")
+    while at != -1:
+        if at == 0 or low[at - 1] == 10:  # at the start of a line: a header
+            found = _CONTENT_TYPE.match(low, at)
+            if found:
+                yield found.group(1)
+        at = low.find(b"content-type:", at + 13)
 
 
 class InlineInspector:

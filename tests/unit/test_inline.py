@@ -30,6 +30,27 @@ def test_small_text_mail_is_plain_and_attachments_or_size_make_it_a_workers():
     assert not is_plain(inline_image, 32 * 1024)
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"Content-Type: application/pdf",
+        b"CONTENT-TYPE: Image/PNG",
+        b"content-type:multipart/mixed; boundary=x",
+        b'Content-Disposition: attachment; FILENAME="list.txt"',
+    ],
+)
+def test_any_part_that_is_not_text_or_is_named_makes_it_a_workers(header):
+    raw = compose()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert not is_plain(head + b"\r\n" + header + b"\r\n\r\n" + body, 32 * 1024)
+
+
+def test_a_uuencoded_blob_in_the_text_makes_it_a_workers_but_the_word_begin_does_not():
+    blob = compose(body="Please see below.\r\n\r\nbegin 644 tenants.xls\r\nM/0``\r\nend\r\n")
+    assert not is_plain(blob, 32 * 1024)
+    assert is_plain(compose(body="We begin 644 new lettings in May."), 32 * 1024)
+
+
 def test_without_the_model_a_text_that_needs_it_is_handed_on_not_judged_unreadable():
     raw = compose(body=LONELY)
     with without_model(), pytest.raises(ModelNeeded):
