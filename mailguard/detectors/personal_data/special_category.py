@@ -143,7 +143,8 @@ _FIRST_WORDS = frozenset(
     for t in terms
     if not t.startswith("~")
 ) | {"heritage", "origin", "descent", "possession", "served"}
-_WORDS = re.compile(r"[a-z]+")
+_FIRST_WORDS_ASCII = frozenset(w.encode() for w in _FIRST_WORDS)
+_LETTERS_ONLY = bytes(c if 97 <= c <= 122 else 32 for c in range(256))  # a-z, else space
 
 
 def mentions(text: str) -> list[re.Match[str]]:
@@ -154,7 +155,9 @@ def mentions(text: str) -> list[re.Match[str]]:
     them (DLA the benefit next to "allowance" or "award", not DLA Piper).
     """
     lowered = text.lower()
-    if _FIRST_WORDS.isdisjoint(_WORDS.findall(lowered)):
+    # The words a-z of the text, split in C: a regex findall cost twice as much.
+    words = lowered.encode("ascii", "replace").translate(_LETTERS_ONLY).split()
+    if _FIRST_WORDS_ASCII.isdisjoint(words):
         return []
     found: list[re.Match[str]] = []
     end = 0
