@@ -208,7 +208,8 @@ class Fleet:
     """Every process the benchmark starts, so one ``close`` ends them all."""
 
     children: list[Child] = field(default_factory=list)
-    mailguard: subprocess.Popen[bytes] | None = None
+    mailguard: subprocess.Popen[bytes] | None = None  # the last one started
+    earlier: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     def start_child(
         self,
@@ -268,6 +269,9 @@ class Fleet:
             cmd += ["--policy", str(policy)]
         cmd += extra or []
 
+        if self.mailguard is not None:
+            self.earlier.append(self.mailguard)
+
         def prepare() -> None:
             _die_with_parent()
             if cpus:
@@ -292,8 +296,9 @@ class Fleet:
         raise SetupError(f"mailguard did not greet on port {port} in 30 s:\n{_tail(log_path)}")
 
     def close(self) -> None:
-        proc, self.mailguard = self.mailguard, None
-        if proc is not None:
+        procs = [*self.earlier, *([self.mailguard] if self.mailguard else [])]
+        self.mailguard, self.earlier = None, []
+        for proc in procs:
             _end_session(proc)
         for child in reversed(self.children):
             child.conn.close()  # the child's cue to stop
@@ -626,7 +631,7 @@ class Bench:
 
     async def load(self, target: str, mode: str, label: str, messages: list[Message]) -> LoadResult:
         """One measured batch, then a check at the sink that each arrived exactly once."""
-        tag = f"{target}-{mode}-{label.replace(' ', '')}-".encode()
+        tag = f"{target}-{mode}-{label}-".replace(" ", "").encode()
         batch = [(m, _ID_HEADER + tag + b"%06d\r\n" % i + m.body) for i, m in enumerate(messages)]
         before, dups_before = self._sink_counts()
         cpu_before = self._cpu(target)
@@ -668,22 +673,26 @@ class Bench:
         self.results.append(result)
         return result
 
+    @property
+    def targets(self) -> list[str]:
+        return [t for t in self.ports if t != "sink"]
+
     async def run(self) -> None:
         args = self.args
         warm, measured = self.messages[: args.warmup], self.messages[args.warmup :]
-        for target in (BARE, MAILGUARD):
+        for target in self.targets:
             if warm:
                 self.report(await self.load(target, REUSE, "warm-up", warm))
         for n in range(1, args.rounds + 1):
             for mode in MODES[args.connection_mode]:
-                for target in (BARE, MAILGUARD):
+                for target in self.targets:
                     self.report(await self.load(target, mode, f"round {n}", measured))
 
     def report(self, r: LoadResult) -> None:
         use = {k: v / r.wall_s for k, v in r.cpu.items()}
         relay_ms = r.cpu["relay"] / max(1, r.sent) * 1000
         print(
-            f"  {r.label:<8} {r.mode:<11} {r.target:<9} {r.rate:6.1f} msg/s"
+            f"  {r.label:<8} {r.mode:<11} {r.target:<12} {r.rate:6.1f} msg/s"
             f"  p50 {r.percentile(50):6.2f} ms"
             f"  p99 {r.percentile(99):6.2f} ms  {r.wall_s:5.2f} s  | CPU relay {use['relay']:4.0%}"
             f" (main {use['relay_main']:4.0%}) sink {use['sink']:4.0%}"
@@ -758,6 +767,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         " the sink and the load generator are not pinned [no pinning]",
     )
     p.add_argument(
+        "--scaling",
+        type=int,
+        metavar="N",
+        help="run mailguard twice, with 1 relay process pinned to one CPU and with N"
+        " processes pinned to N CPUs (the first of --relay-cpus, default 0..N-1), the bare"
+        " relay pinned to the first; reports the N-CPU/1-CPU ratio [off]",
+    )
+    p.add_argument(
         "--mailguard-args",
         type=shlex.split,
         default=[],
@@ -798,6 +815,18 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _mailguards(args: argparse.Namespace) -> list[tuple[str, list[str], set[int] | None]]:
+    """(target name, extra serve arguments, CPUs) of each mailguard to run."""
+    if not args.scaling:
+        return [(MAILGUARD, args.mailguard_args, args.relay_cpus)]
+    n = args.scaling
+    cpus = sorted(args.relay_cpus or range(n))[:n]
+    return [
+        ("mailguard 1", [*args.mailguard_args, "--processes", "1"], set(cpus[:1])),
+        (f"mailguard {n}", [*args.mailguard_args, "--processes", str(n)], set(cpus)),
+    ]
+
+
 def _cpu_list(text: str) -> set[int]:
     """'0,1' or '0-3' as a set of CPU numbers."""
     cpus: set[int] = set()
@@ -817,48 +846,47 @@ def main(argv: list[str] | None = None) -> int:
             ctx = multiprocessing.get_context("spawn")
             counters = ctx.Array("q", 2)
             sink = fleet.start_child("sink", counters=counters)
+            first = set(sorted(args.relay_cpus or {0})[:1])
             bare = fleet.start_child(
                 "bare",
                 sink_port=sink.port,
                 options={
                     "pooled": args.bare_upstream == "pooled",
                     "uvloop": args.bare_loop == "uvloop",
-                    "cpus": args.relay_cpus,
+                    "cpus": first if args.scaling else args.relay_cpus,
                 },
             )
-            log_path = Path(tmp, "mailguard.log")
-            mg_port = fleet.start_mailguard(
-                args.mailguard_cmd,
-                sink.port,
-                Path(tmp, "data"),
-                log_path,
-                args.workers,
-                args.log_level,
-                args.policy,
-                args.mailguard_args,
-                args.relay_cpus,
-            )
-            assert fleet.mailguard is not None
+            ports, pids = {BARE: bare.port}, {BARE: bare.process.pid or 0}
+            logs: list[Path] = []
+            for name, extra, cpus in _mailguards(args):
+                logs.append(Path(tmp, f"{name.replace(' ', '-')}.log"))
+                ports[name] = fleet.start_mailguard(
+                    args.mailguard_cmd,
+                    sink.port,
+                    Path(tmp, f"data-{len(logs)}"),
+                    logs[-1],
+                    args.workers,
+                    args.log_level,
+                    args.policy,
+                    extra,
+                    cpus,
+                )
+                assert fleet.mailguard is not None
+                pids[name] = fleet.mailguard.pid
+            pids["sink"] = sink.process.pid or 0
             messages = make_messages(args.warmup + args.messages, args.size, args.seed)
-            bench = Bench(
-                args,
-                messages,
-                ports={BARE: bare.port, MAILGUARD: mg_port},
-                pids={
-                    BARE: bare.process.pid or 0,
-                    MAILGUARD: fleet.mailguard.pid,
-                    "sink": sink.process.pid or 0,
-                },
-                counters=counters,
-            )
+            bench = Bench(args, messages, ports=ports, pids=pids, counters=counters)
             _print_header(args, messages)
             try:
-                asyncio.run(bench.run())
+                with asyncio.Runner(loop_factory=_loop_factory(True)) as runner:
+                    runner.run(bench.run())  # uvloop: the load costs the machine less
             except TimeoutError:
                 print(f"ERROR: a batch took longer than {args.round_timeout:g} s", flush=True)
                 return 1
             finally:
-                mg_log = log_path.read_text(errors="replace").splitlines()
+                mg_log = [
+                    line for log in logs for line in log.read_text(errors="replace").splitlines()
+                ]
             return _print_summary(bench, mg_log)
     except SetupError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
@@ -904,30 +932,36 @@ def _print_summary(bench: Bench, mg_log: list[str]) -> int:
     args = bench.args
     which = "best (highest msg/s)" if args.pick == "best" else "median (by msg/s)"
     print(f"\nResult: {which} of {args.rounds} round(s) per target and connection mode")
-    print(f"  {'':<23}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/msg':>12}")
+    print(f"  {'':<24}{'msg/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/msg':>12}")
     modes: dict[str, Any] = {}
     for mode in MODES[args.connection_mode]:
-        bare, mg = bench.pick(BARE, mode), bench.pick(MAILGUARD, mode)
-        ratio = mg.rate / bare.rate if bare.rate else math.nan
-        add50 = mg.percentile(50) - bare.percentile(50)
-        add99 = mg.percentile(99) - bare.percentile(99)
-        for name, r in (("bare relay", bare), ("mailguard", mg)):
+        picked = {t: bench.pick(t, mode) for t in bench.targets}
+        bare = picked[BARE]
+        for name, r in picked.items():
             cpu_ms = r.cpu["relay"] / max(1, r.sent) * 1000
             print(
-                f"  {mode:<11} {name:<11}{r.rate:9.1f}{r.percentile(50):9.2f}"
+                f"  {mode:<11} {name:<12}{r.rate:9.1f}{r.percentile(50):9.2f}"
                 f"{r.percentile(99):9.2f}{cpu_ms:12.2f}"
             )
-        print(
-            f"  {mode:<11} mailguard/bare {ratio:.2f}x; added latency p50 {add50:+.2f} ms,"
-            f" p99 {add99:+.2f} ms"
-        )
-        modes[mode] = {
-            BARE: bare.summary(),
-            MAILGUARD: mg.summary(),
-            "ratio": round(ratio, 3),
-            "added_p50_ms": round(add50, 2),
-            "added_p99_ms": round(add99, 2),
-        }
+        modes[mode] = {name: r.summary() for name, r in picked.items()}
+        for name, r in picked.items():
+            if name == BARE:
+                continue
+            ratio = r.rate / bare.rate if bare.rate else math.nan
+            add50 = r.percentile(50) - bare.percentile(50)
+            add99 = r.percentile(99) - bare.percentile(99)
+            print(
+                f"  {mode:<11} {name}/bare {ratio:.2f}x; added latency p50 {add50:+.2f} ms,"
+                f" p99 {add99:+.2f} ms"
+            )
+            modes[mode][name].update(
+                ratio=round(ratio, 3), added_p50_ms=round(add50, 2), added_p99_ms=round(add99, 2)
+            )
+        if args.scaling:
+            one, many = picked["mailguard 1"], picked[f"mailguard {args.scaling}"]
+            scale = many.rate / one.rate if one.rate else math.nan
+            print(f"  {mode:<11} {args.scaling} CPUs / 1 CPU: {scale:.2f}x")
+            modes[mode]["scaling"] = round(scale, 3)
 
     expected = sum(r.sent for r in bench.results)
     failed = sum(sum(r.failures.values()) for r in bench.results)
@@ -955,6 +989,7 @@ def _print_summary(bench: Bench, mg_log: list[str]) -> int:
             "workers": args.workers,
             "mailguard_args": args.mailguard_args,
             "relay_cpus": sorted(args.relay_cpus or []),
+            "scaling": args.scaling,
             "bare": {"loop": args.bare_loop, "upstream": args.bare_upstream},
             "cpus": os.cpu_count(),
             "modes": modes,
