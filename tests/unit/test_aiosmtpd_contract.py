@@ -5,8 +5,12 @@ fails before any mail does."""
 from __future__ import annotations
 
 import asyncio
+import inspect
+import re
 from importlib.metadata import version
+from pathlib import Path
 
+import aiosmtpd.smtp as aiosmtpd_smtp
 from aiosmtpd.smtp import SMTP
 
 from mailguard.smtp.protocol import AIOSMTPD_PRIVATE_NAMES
@@ -39,3 +43,32 @@ async def test_aiosmtpd_still_has_every_private_name_the_relay_uses():
         writer.close()
         server.close()
         await server.wait_closed()
+
+
+class _AuthHandler:
+    async def auth_TOKEN(self, server, args):  # a mechanism the handler adds
+        return None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        return responses
+
+
+def test_the_relays_per_class_member_lookup_gives_aiosmtpd_the_same_tables():
+    """mailguard answers aiosmtpd's per-connection inspect calls from the class
+    (mailguard.smtp.protocol); the AUTH table and EHLO hook must come out the same."""
+    used = set(re.findall(r"\binspect\.(\w+)", Path(aiosmtpd_smtp.__file__).read_text()))
+    assert used <= {"getmembers", "signature"}, used  # a new use needs a look first
+    loop = asyncio.new_event_loop()
+    try:
+        smtp = SMTP(_AuthHandler(), hostname="contract.invalid", loop=loop)
+    finally:
+        loop.close()
+    expected = {
+        name.removeprefix("auth_").replace("__", "-")
+        for obj in (smtp, smtp.event_handler)
+        for name, _ in inspect.getmembers(obj)
+        if name.startswith("auth_")
+    }
+    assert set(smtp._auth_methods) == expected >= {"TOKEN", "LOGIN", "PLAIN"}
+    assert smtp._auth_methods["TOKEN"].method.__self__ is smtp.event_handler
+    assert smtp._ehlo_hook_ver == "new"
