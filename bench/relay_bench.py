@@ -802,6 +802,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="how to run mailguard, 'serve ...' is appended; e.g. to profile it: "
         "'py-spy record -o mg.svg -- python -m mailguard' [this python -m mailguard]",
     )
+    p.add_argument(
+        "--baseline-cmd",
+        type=shlex.split,
+        metavar="CMD",
+        help="also run another mailguard as the target 'before', e.g. an earlier commit:"
+        " 'env PYTHONPATH=../old python -m mailguard' [none]",
+    )
     p.add_argument("--timeout", type=float, default=30.0, help="client SMTP timeout s [30]")
     p.add_argument("--round-timeout", type=float, default=300.0, help="per batch, s [300]")
     p.add_argument("--seed", type=int, default=1, help="for the synthetic messages [1]")
@@ -815,15 +822,20 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _mailguards(args: argparse.Namespace) -> list[tuple[str, list[str], set[int] | None]]:
-    """(target name, extra serve arguments, CPUs) of each mailguard to run."""
+def _mailguards(
+    args: argparse.Namespace,
+) -> list[tuple[str, list[str], list[str], set[int] | None]]:
+    """(target name, command, extra serve arguments, CPUs) of each mailguard to run."""
+    command, extra = args.mailguard_cmd, args.mailguard_args
+    before = [("before", args.baseline_cmd, extra, args.relay_cpus)] if args.baseline_cmd else []
     if not args.scaling:
-        return [(MAILGUARD, args.mailguard_args, args.relay_cpus)]
+        return [*before, (MAILGUARD, command, extra, args.relay_cpus)]
     n = args.scaling
     cpus = sorted(args.relay_cpus or range(n))[:n]
     return [
-        ("mailguard 1", [*args.mailguard_args, "--processes", "1"], set(cpus[:1])),
-        (f"mailguard {n}", [*args.mailguard_args, "--processes", str(n)], set(cpus)),
+        *before,
+        ("mailguard 1", command, [*extra, "--processes", "1"], set(cpus[:1])),
+        (f"mailguard {n}", command, [*extra, "--processes", str(n)], set(cpus)),
     ]
 
 
@@ -858,10 +870,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             ports, pids = {BARE: bare.port}, {BARE: bare.process.pid or 0}
             logs: list[Path] = []
-            for name, extra, cpus in _mailguards(args):
+            for name, command, extra, cpus in _mailguards(args):
                 logs.append(Path(tmp, f"{name.replace(' ', '-')}.log"))
                 ports[name] = fleet.start_mailguard(
-                    args.mailguard_cmd,
+                    command,
                     sink.port,
                     Path(tmp, f"data-{len(logs)}"),
                     logs[-1],
