@@ -33,9 +33,10 @@ STAGES: list[tuple[str, tuple[str, ...]]] = [
             "mailguard/ledger/",
             "mailguard/history/recorder.py",
             "history/learn.py",
+            "SQLHistory.",  # the writes of the history recorder's batches
         ),
     ),
-    ("history lookup (SQLite)", ("mailguard/history/sql.py", "mailguard/db.py")),
+    ("history lookup (SQLite)", ("read_profile", "ReadOnlyHistory", "OrgDomainCounts")),
     ("policy evaluation", ("mailguard/policy/",)),
     ("NER (spaCy)", ("spacy/", "thinc/", "_people_in", "_people_named")),
     ("pattern recognisers (Presidio)", ("presidio_analyzer/", "phonenumbers/", "_pattern_results")),
@@ -74,11 +75,13 @@ def breakdown(raw: Path) -> dict[str, Counter[str]]:
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         frames = stack.split(";")
-        roots = [i for i, f in enumerate(frames) if f.startswith("process ")]
-        if not roots or not count.isdigit():
+        if not count.isdigit():
             continue
-        who = process_of(frames[roots[-1]])
-        body = frames[roots[-1] + 1 :]
+        # Recorded with --subprocesses, each stack starts with its process; without,
+        # the profile is of the one relay process.
+        roots = [i for i, f in enumerate(frames) if f.startswith("process ")]
+        who = process_of(frames[roots[-1]]) if roots else "relay"
+        body = frames[roots[-1] + 1 :] if roots else frames
         if any(s in f for f in body for s in STARTUP):
             continue
         out[who][stage_of(body)] += int(count)
