@@ -3,6 +3,8 @@
 - a 200 KB CSV of 2,000 synthetic residents, attached to a message (target <= 0.5 s)
 - a 10 KB free-text body with a few identifiers and a special-category word (<= 50 ms)
 - a plain 4 KB message with nothing personal in it (what most mail costs)
+- a 4 KB prose letter to a resident: a name, a postal address, a reference (what a
+  council sends most; issue 19: it should cost about what the plain message costs)
 - the worker's peak RSS with the model loaded (<= 400 MB)
 
 Run:  python bench/inspect_bench.py [--repeat N]
@@ -46,6 +48,20 @@ def free_text(size: int) -> str:
     return "\n\n".join(parts)[:size]
 
 
+def letter(size: int) -> str:
+    fake = files.fake
+    name, address = fake.name(), fake.address().replace("\n", ", ")
+    text = [
+        f"Dear {name},",
+        f"Thank you for your letter of {fake.date()} about the repairs at {address}. "
+        f"Your reference is HR/{fake.random_int(10000, 99999)}.",
+    ]
+    while sum(len(t) for t in text) < size - 60:
+        text.append(fake.paragraph(nb_sentences=5))
+    text.append(f"Yours sincerely,\n{fake.name()}\nHousing Officer")
+    return "\n\n".join(text)
+
+
 def timed(raw: bytes, repeat: int) -> tuple[float, float, int]:
     times = []
     findings = 0
@@ -78,6 +94,7 @@ def main() -> int:
         ),
         "10 KB free-text body with identifiers": files.message_with(body=free_text(10_000)),
         "plain 4 KB message, nothing personal": compose(body=files.fake.text(4000)),
+        "4 KB prose letter to a resident": compose(body=letter(4000)),
     }
     print(f"model and recognisers loaded in {warm:.2f} s")
     for name, raw in cases.items():
