@@ -436,17 +436,26 @@ def summary(bench: Bench, kinds: list[str], paths: list[str]) -> dict[str, objec
             )
             for p in paths
         }
+        # Single messages were sent in the first round; the best round may be another.
+        singles = {
+            p: next(
+                (r for r in bench.results if r.kind == kind and r.path == p and r.latencies_ms),
+                best[p],
+            )
+            for p in paths
+        }
         rows = {}
         for p, r in best.items():
+            lat = singles[p]
             rows[p] = {
                 "msg_per_s": round(r.rate, 1),
                 "filter_cpu_ms": round(r.cpu_ms, 2),
-                "p50_ms": round(r.percentile(50), 1),
-                "p99_ms": round(r.percentile(99), 1),
+                "p50_ms": round(lat.percentile(50), 1),
+                "p99_ms": round(lat.percentile(99), 1),
             }
             print(
                 f"  {kind:<7} {p:<14} {r.rate:7.1f} msg/s  CPU {r.cpu_ms:6.2f} ms/msg"
-                f"  p50 {r.percentile(50):6.1f}  p99 {r.percentile(99):6.1f} ms"
+                f"  p50 {lat.percentile(50):6.1f}  p99 {lat.percentile(99):6.1f} ms"
             )
         amavis = [p for p in paths if p.startswith("amavis")]
         if amavis and "mailguard" in best:
