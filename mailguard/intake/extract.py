@@ -98,6 +98,10 @@ class Table:
     def is_hidden(self, row: int, col: int) -> bool:
         return self.sheet_hidden or row in self.hidden_rows or col in self.hidden_cols
 
+    @property
+    def hides_anything(self) -> bool:
+        return self.sheet_hidden or bool(self.hidden_rows) or bool(self.hidden_cols)
+
 
 @dataclass(frozen=True, slots=True)
 class Unreadable:

@@ -772,11 +772,12 @@ def _table_findings(
     columns = _classify_columns(table, custom)
     rows_with: dict[tuple[str, bool], set[int]] = defaultdict(set)
     examples: dict[str, str] = {}
+    hides = table.hides_anything  # most tables hide nothing: no look-up per cell
     for col, type_ in columns.items():
         for r, row in enumerate(table.rows):
             value = row[col] if col < len(row) else ""
             if value.strip():
-                rows_with[(type_, table.is_hidden(r, col))].add(r)
+                rows_with[(type_, hides and table.is_hidden(r, col))].add(r)
                 examples.setdefault(type_, value)
     name = table.where + (f" [{table.sheet}]" if table.sheet else "")
     findings = []
@@ -886,6 +887,8 @@ def _uninspectable(where: str, exc: Exception) -> Finding:
 
 
 def _hidden_rows_with_data(table: Table) -> int:
+    if not table.hides_anything:
+        return 0
     return sum(
         1
         for r, row in enumerate(table.rows)
@@ -996,6 +999,8 @@ def _cell_types(value: str, custom: Sequence[_Custom] = ()) -> list[tuple[str, f
     """Entity types whose pattern covers (nearly) the whole cell, with their score."""
     value = value.strip()
     found = [(c.name, 0.2 if c.needs_context else 0.6) for c in custom if c.regex.fullmatch(value)]
+    if not _SEED.search(value):  # every value they find holds a digit or an @ (_seeded)
+        return found
     for recognizer in pattern_recognizers():
         for r in recognizer.analyze(value, recognizer.supported_entities):
             if r.end - r.start >= len(value) - 2:
