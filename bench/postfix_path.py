@@ -65,6 +65,7 @@ from relay_bench import (
     SetupError,
     _free_port,
     _greets,
+    _process_tree_cpu,
 )
 
 from tests.support import files
@@ -293,31 +294,6 @@ def _stop(proc: subprocess.Popen[bytes] | None) -> None:
 
 
 # --- measuring --------------------------------------------------------------------------
-def tree_cpu(root: int) -> float:
-    """CPU seconds of ``root`` and its descendants, with those that already exited.
-
-    amavis replaces its children after so many messages; a child that exited and was
-    waited for is in its parent's cutime/cstime, or its CPU would vanish.
-    """
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            text = Path(entry.path, "stat").read_text()
-            fields = text[text.rindex(")") + 2 :].split()
-            used = sum(int(f) for f in fields[11:15]) / tick  # utime stime cutime cstime
-            stats[int(entry.name)] = (int(fields[1]), used)
-    total, todo = 0.0, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            total += stats[pid][1]
-            todo.extend(p for p, (ppid, _) in stats.items() if ppid == pid)
-    return total
-
-
 @dataclass
 class Result:
     path: str
@@ -354,7 +330,7 @@ class Bench:
 
     def cpu(self, path: str) -> float:
         pid = self.pids.get(path)
-        return tree_cpu(pid) if pid else 0.0
+        return _process_tree_cpu(pid, exited=True)[1] if pid else 0.0
 
     def wait_for(self, count: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
