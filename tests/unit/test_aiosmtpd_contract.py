@@ -56,8 +56,12 @@ class _AuthHandler:
 def test_the_relays_per_class_member_lookup_gives_aiosmtpd_the_same_tables():
     """mailguard answers aiosmtpd's per-connection inspect calls from the class
     (mailguard.smtp.protocol); the AUTH table and EHLO hook must come out the same."""
-    used = set(re.findall(r"\binspect\.(\w+)", Path(aiosmtpd_smtp.__file__).read_text()))
+    source = Path(aiosmtpd_smtp.__file__).read_text()
+    used = set(re.findall(r"\binspect\.(\w+)", source))
     assert used <= {"getmembers", "signature"}, used  # a new use needs a look first
+    # The one getmembers call keeps only auth_* members: all the lookup answers with.
+    [call] = re.finditer(r"inspect\.getmembers\(", source)
+    assert 'startswith("auth_")' in source[call.end() : call.end() + 120]
     loop = asyncio.new_event_loop()
     try:
         smtp = SMTP(_AuthHandler(), hostname="contract.invalid", loop=loop)
