@@ -10,7 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 
 from mailguard.addresses import Domains
-from mailguard.detectors import DetectionContext, Detector, OwnDetails, registry
+from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails, registry
 from mailguard.history.store import HistoryReader
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
@@ -38,13 +38,13 @@ def inspect(
     (``InspectionContext.dns_answers``); ``records`` the council's imported tables.
     """
     started = time.perf_counter()
-    message = ParsedMessage(raw)
     candidates = registry.DETECTORS if detector_set is None else detector_set
     if policy is not None:
         wanted = engine.detectors_needed(policy.policy)
         chosen = registry.sorted_by_cost(d for d in candidates if d.name in wanted)
     else:
         chosen = () if detector_set is None else registry.sorted_by_cost(detector_set)
+    message = ParsedMessage(raw, whole=any(d.cost is Cost.CONTENT for d in chosen))
     profile = None
     if history is not None and envelope.mail_from and any(d.uses_history for d in chosen):
         try:

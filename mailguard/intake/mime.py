@@ -33,8 +33,9 @@ def to_crlf(raw: bytes) -> bytes:
 class ParsedMessage:
     """A message as detectors see it. The raw bytes are never modified."""
 
-    def __init__(self, raw: bytes) -> None:
+    def __init__(self, raw: bytes, *, whole: bool = False) -> None:
         self.raw = raw
+        self.whole = whole  # the body will be read too: parse it with the headers
         self._addresses: dict[tuple[str, ...], list[tuple[str, str]]] = {}
         self._shared: dict[str, object] = {}
 
@@ -46,9 +47,9 @@ class ParsedMessage:
 
     @cached_property
     def headers(self) -> Message:
-        """A small message is parsed whole at once: a content detector will want its
-        body anyway, and the headers come with it for free."""
-        if len(self.raw) <= _PARSE_WHOLE and self._bounded.raw is self.raw:
+        """When the body will be read (``whole``), a small message is parsed whole at
+        once and the headers come with it for free; else the headers alone."""
+        if self.whole and len(self.raw) <= _PARSE_WHOLE and self._bounded.raw is self.raw:
             return self.message
         return BytesHeaderParser(policy=_POLICY).parsebytes(self.raw)
 

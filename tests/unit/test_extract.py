@@ -9,6 +9,7 @@ from email.parser import BytesParser
 import pytest
 
 from mailguard.intake.extract import Limits, extract
+from mailguard.intake.mime import ParsedMessage
 from tests.support import files
 
 
@@ -160,3 +161,13 @@ def test_a_csv_over_the_cell_budget_is_a_problem():
     out = extracted(files.message_with({"wide.csv": data}), Limits(max_cells=1000))
     [problem] = out.problems
     assert problem.where == "attachment:wide.csv" and "cells" in problem.reason
+
+
+def test_headers_read_alone_are_the_headers_read_with_the_body():
+    """Mail no content detector reads is parsed for its headers only; what recipient
+    rules and the history see must not depend on that."""
+    raw = files.message_with({"list.csv": files.csv_bytes(files.residents(3))}, body="See list")
+    alone, whole = ParsedMessage(raw), ParsedMessage(raw, whole=True)
+    assert alone.headers.items() == whole.headers.items()
+    assert alone.addressing() == whole.addressing()
+    assert whole.headers is whole.message  # one parse when the body is wanted anyway
