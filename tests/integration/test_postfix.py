@@ -152,6 +152,8 @@ def test_behind_postfix_the_log_names_the_machine_that_sent_the_mail(
 
     asyncio.run(from_a_pc())
     assert wait_until(lambda: len(delivered(sink)) == 1, within=30), pf.log()
+    # mailguard logs the message after the upstream's 250, so after the sink has it.
+    assert wait_until(lambda: any(e.get("reply") == 250 for e in mg.events("message")))
     [event] = [e for e in mg.events("message") if e.get("reply") == 250]
     assert event["client"] == "127.0.0.2"
     assert event["helo"] == "pc-17.northdown.test"
