@@ -39,7 +39,6 @@ Exit status: 0 every message arrived exactly once, 1 not, 2 setup failed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import multiprocessing
@@ -63,9 +62,10 @@ from relay_bench import (
     SMTP_SOURCE,
     Fleet,
     SetupError,
+    _end_session,
     _free_port,
-    _greets,
     _process_tree_cpu,
+    await_greeting,
 )
 
 from tests.support import files
@@ -82,14 +82,15 @@ KINDS = ("letter", "filler", "csv")
 def message(kind: str) -> bytes:
     """One synthetic message of the kind (Faker en_GB people; never real ones)."""
     fake = files.fake
+    attachments: dict[str, bytes] = {}
     if kind == "csv":
         rows = [r[:3] for r in files.residents(3400)]  # name, address, postcode
         csv = files.csv_bytes(rows, files.HEADER[:3])
         while len(csv) > 200_000:
             rows.pop()
             csv = files.csv_bytes(rows, files.HEADER[:3])
+        attachments["estate-visits.csv"] = csv
         body = "The list for the estate visits is attached.\n\nRegards,\nHousing Office"
-        raw = files.message_with({"estate-visits.csv": csv}, body=body)
     else:
         if kind == "letter":
             name, address = fake.name(), fake.address().replace("\n", ", ")
@@ -104,15 +105,11 @@ def message(kind: str) -> bytes:
             parts.append(fake.paragraph(nb_sentences=5))
         if kind == "letter":
             parts.append(f"Yours sincerely,\n{fake.name()}\nHousing Officer")
-        raw = files.message_with(body="\n\n".join(parts))
-    head, _, rest = raw.partition(b"\n\n") if b"\r\n" not in raw else raw.partition(b"\r\n\r\n")
-    headers = [
-        line
-        for line in head.replace(b"\r\n", b"\n").split(b"\n")
-        if not line.lower().startswith((b"from:", b"to:"))
-    ]
-    top = [f"From: Housing Office <{SENDER}>".encode(), f"To: <{RECIPIENT}>".encode()]
-    return b"\n".join([*top, *headers]) + b"\n\n" + rest.replace(b"\r\n", b"\n")
+        body = "\n\n".join(parts)
+    raw = files.message_with(
+        attachments, body=body, sender=f"Housing Office <{SENDER}>", to=RECIPIENT
+    )
+    return raw.replace(b"\r\n", b"\n")  # smtp-source adds the CRs itself
 
 
 # --- the parts --------------------------------------------------------------------------
@@ -235,7 +232,7 @@ def start_amavis(root: Path, ports: Ports, maxproc: int) -> subprocess.Popen[byt
         stderr=(root / "amavis-stderr.log").open("wb"),
         start_new_session=True,
     )
-    _wait_for(proc, ports.amavis, root / "amavis-stderr.log", "amavisd")
+    await_greeting(ports.amavis, "amavisd", proc, root / "amavis-stderr.log", within=60)
     return proc
 
 
@@ -265,32 +262,8 @@ def start_mailguard(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _wait_for(proc, ports.mailguard, log, "mailguard")
+    await_greeting(ports.mailguard, "mailguard", proc, log, within=60)
     return proc
-
-
-def _wait_for(proc: subprocess.Popen[bytes], port: int, log: Path, what: str) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SetupError(f"{what} exited: {log.read_text(errors='replace')[-2000:]}")
-        if _greets(port):
-            return
-        time.sleep(0.2)
-    raise SetupError(f"{what} did not greet on port {port} within 60 s")
-
-
-def _stop(proc: subprocess.Popen[bytes] | None) -> None:
-    if proc is None or proc.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
 
 
 # --- measuring --------------------------------------------------------------------------
@@ -494,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         if started.returncode:
             raise SetupError(f"postfix start: {started.stderr}{postfix.log()[-2000:]}")
         for path in paths:
-            _wait_for_port(ports.inputs[path])
+            await_greeting(ports.inputs[path], "postfix")
         bench = Bench(args, ports, counters, pids)
         texts = {}
         for kind in kinds:
@@ -537,18 +510,9 @@ def main(argv: list[str] | None = None) -> int:
         if postfix is not None:
             postfix.command("stop")
         for proc in filters:
-            _stop(proc)
+            _end_session(proc)
         fleet.close()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _wait_for_port(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if _greets(port):
-            return
-        time.sleep(0.2)
-    raise SetupError(f"postfix did not listen on {port}")
 
 
 if __name__ == "__main__":

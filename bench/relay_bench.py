@@ -288,14 +288,8 @@ class Fleet:
                 start_new_session=True,  # Ctrl-C is ours to handle: SIGTERM it cleanly
                 preexec_fn=prepare,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.mailguard.poll() is not None:
-                raise SetupError(f"mailguard exited early:\n{_tail(log_path)}")
-            if _greets(port):
-                return port
-            time.sleep(0.05)
-        raise SetupError(f"mailguard did not greet on port {port} in 30 s:\n{_tail(log_path)}")
+        await_greeting(port, "mailguard", self.mailguard, log_path)
+        return port
 
     def close(self) -> None:
         procs = [*self.earlier, *([self.mailguard] if self.mailguard else [])]
@@ -357,6 +351,29 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind((HOST, 0))
         return int(s.getsockname()[1])
+
+
+def await_greeting(
+    port: int,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+    within: float = 30.0,
+) -> None:
+    """Until ``port`` answers with a 220; SetupError, with the tail of ``log``, when
+    ``proc`` exits first or nothing greets in time."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise SetupError(f"{what} exited early{_tail_of(log)}")
+        if _greets(port):
+            return
+        time.sleep(0.05)
+    raise SetupError(f"{what} did not greet on port {port} in {within:g} s{_tail_of(log)}")
+
+
+def _tail_of(log: Path | None) -> str:
+    return f":\n{_tail(log)}" if log is not None else ""
 
 
 def _greets(port: int) -> bool:
@@ -714,7 +731,7 @@ class Bench:
 
     @property
     def targets(self) -> list[str]:
-        return [t for t in self.ports if t != "sink"]
+        return list(self.ports)
 
     async def run(self) -> None:
         args = self.args
