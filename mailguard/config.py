@@ -77,6 +77,109 @@ Networks = Annotated[list[IPNetwork], BeforeValidator(_networks)]
 Lowered = Annotated[list[str], BeforeValidator(_lower_list)]  # domains, addresses, words
 
 
+def _urls(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _secret(value: str | None, file: Path | None, what: str) -> str | None:
+    """A secret given inline or, better, in a file only mailguard's user can read."""
+    if value is not None and file is not None:
+        raise ValueError(f"give {what} or {what}_file, not both")
+    return value
+
+
+class DirectoryAttributes(_Section):
+    """Which LDAP attribute holds what; the defaults are Active Directory's."""
+
+    mail: str = "mail"
+    proxy_addresses: str = "proxyAddresses"  # AD's "smtp:alias@..." (Exchange)
+    member_of: str = "memberOf"
+    display_name: str = "displayName"
+    department: str = "department"
+    login: str = "userPrincipalName"  # what staff type to sign in to the review UI
+
+
+# Enabled user accounts (bit 2 of userAccountControl is "disabled").
+AD_USER_FILTER = (
+    "(&(objectCategory=person)(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))"
+)
+
+
+class DirectorySettings(_Section):
+    """The council's directory (Active Directory or any LDAP server), read-only."""
+
+    url: Annotated[list[str], BeforeValidator(_urls)]  # tried in order: ldaps://dc1, ...
+    base_dn: str
+    bind_dn: str = ""  # a read-only service account; empty: anonymous
+    bind_password: str | None = None
+    bind_password_file: Path | None = None
+    user_filter: str = AD_USER_FILTER  # people who count as current staff
+    attributes: DirectoryAttributes = Field(default_factory=DirectoryAttributes)
+    tls_ca: Path | None = None  # the council's CA for ldaps:// (default: the system's)
+    tls_verify: bool = True
+    # The longest one message waits for the directory; while it is down, tried again
+    # this often (messages meanwhile are decided without it, at once).
+    timeout: float = Field(default=3.0, gt=0)
+    retry_interval: float = Field(default=30.0, gt=0)
+    # Answers are kept this long (and refreshed in the background once half as old),
+    # for at most this many addresses.
+    cache_ttl: float = Field(default=900.0, gt=0)
+    cache_size: int = Field(default=50_000, ge=100)
+    max_list_members: int = Field(default=10_000, ge=1)  # a bigger list counts as this
+    # Reviewers sign in to the UI with their directory password (an LDAP bind), as
+    # their login attribute (userPrincipalName) or through this DN template.
+    login: bool = False
+    login_dn_template: str | None = None  # "uid={login},ou=people,dc=example,dc=org"
+
+    @model_validator(mode="after")
+    def _check(self) -> DirectorySettings:
+        _secret(self.bind_password, self.bind_password_file, "bind_password")
+        bad = [u for u in self.url if not u.lower().startswith(("ldap://", "ldaps://"))]
+        if bad or not self.url:
+            raise ValueError(f"url must be ldap:// or ldaps:// URLs, got {bad or 'none'}")
+        if self.login_dn_template is not None and "{login}" not in self.login_dn_template:
+            raise ValueError("login_dn_template needs {login} where the name goes")
+        return self
+
+    def password(self) -> str:
+        if self.bind_password_file is not None:
+            return self.bind_password_file.read_text(encoding="utf-8").strip()
+        return self.bind_password or ""
+
+
+class OidcSettings(_Section):
+    """Sign-in through an OpenID Connect provider (Entra ID, Keycloak, ...)."""
+
+    discovery_url: str  # https://login.microsoftonline.com/TENANT/v2.0/.well-known/...
+    client_id: str
+    client_secret: str | None = None
+    client_secret_file: Path | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    username_claim: str = "preferred_username"  # Entra ID: the user's UPN
+    groups_claim: str = "groups"
+    label: str = "Sign in with your council account"
+    timeout: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> OidcSettings:
+        _secret(self.client_secret, self.client_secret_file, "client_secret")
+        if not self.discovery_url.startswith(("https://", "http://")):
+            raise ValueError("discovery_url must be an https:// URL")
+        return self
+
+    def secret(self) -> str:
+        if self.client_secret_file is not None:
+            return self.client_secret_file.read_text(encoding="utf-8").strip()
+        return self.client_secret or ""
+
+
+RoleName = Literal["reviewer", "approver", "admin", "dpo"]
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -193,6 +296,15 @@ class Settings(BaseModel):
     # Who may read /metrics on the web port (a Prometheus server); others get 403.
     metrics_allow: Networks = Field(default_factory=lambda: _networks(["127.0.0.0/8", "::1/128"]))
     web_timezone: str = "Europe/London"
+    # The council's directory: groups and departments in policy, list sizes for the
+    # bulk rules, and (with directory.login) reviewers' sign-in. None: not used.
+    directory: DirectorySettings | None = None
+    oidc: OidcSettings | None = None  # reviewers sign in through this provider
+    # Directory (or OIDC) groups that give a role in the review UI; someone in several
+    # gets the strongest. A directory user in none of them cannot sign in.
+    roles: dict[RoleName, Annotated[list[str], BeforeValidator(_urls)]] = Field(
+        default_factory=dict
+    )
 
 
 def load_settings(config_file: Path | None, overrides: dict[str, Any]) -> Settings:
@@ -280,8 +392,22 @@ def _read_config_file(
         except yaml.YAMLError as exc:
             problems.append(f"{at(value_node)}: {key}: {getattr(exc, 'problem', exc)}")
             continue
-        marks[(key,)] = at(value_node)
-        if isinstance(value_node, yaml.SequenceNode):
-            for i, item in enumerate(value_node.value):
-                marks[(key, i)] = at(item)
+        _mark(value_node, (key,), marks, at)
     return values, marks, problems
+
+
+def _mark(
+    node: yaml.Node,
+    path: tuple[Any, ...],
+    marks: dict[tuple[Any, ...], str],
+    at: Any,
+) -> None:
+    """Where each value is, nested sections (``directory: {url: ...}``) included."""
+    marks[path] = at(node)
+    if isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _mark(item, (*path, i), marks, at)
+    elif isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                _mark(value_node, (*path, key_node.value), marks, at)

@@ -49,6 +49,11 @@ class Metrics:
             "mailguard_findings", "Findings by type (counted once per message)", ["type"],
             registry=r,
         )  # fmt: skip
+        self.directory_lookups = Counter(
+            "mailguard_directory_lookups",
+            "Directory answers for message addresses: cached, asked, or unavailable",
+            ["result"], registry=r,
+        )  # fmt: skip
         self.inspection = Histogram(
             "mailguard_inspection_seconds", "Time to inspect one message", buckets=_LATENCY,
             registry=r,

@@ -120,6 +120,10 @@ class Decision:
     # Every enforced rule that fired, most serious first (the winner leads): a reviewer
     # sees all the reasons, not only the strictest.
     reasons: tuple[RuleReason, ...] = ()
+    # "ok" or "unavailable" when a rule asked the directory; the rules it left
+    # undecided (neither true nor false) while it could not be asked.
+    directory: str = ""
+    undetermined: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,10 @@ from mailguard.actions.execute import Actions
 from mailguard.config import Settings
 from mailguard.db import private_dir
 from mailguard.delivery.upstream import UpstreamPool, UpstreamTransaction
+from mailguard.directory.model import DirectoryAnswers
+from mailguard.directory.service import Directory
 from mailguard.history.recorder import HistoryRecorder
-from mailguard.inspection.context import RecipientDns
+from mailguard.inspection.context import RecipientDns, directory_addresses
 from mailguard.inspection.inline import InlineInspector
 from mailguard.inspection.workers import InspectionError, InspectionPool
 from mailguard.ledger.recorder import LedgerRecorder, entry_of
@@ -132,10 +134,13 @@ class Relay:
         """A received message's path: DNS answers, inspection in a worker, the decision
         carried out on the open upstream transaction, the history taught."""
         dns = await self.dns.answers(envelope.rcpt_tos)
+        directory = await self._directory_answers(envelope)
         try:
-            inspection = self._inspect_here(envelope, raw, dns)
+            inspection = self._inspect_here(envelope, raw, dns, directory)
             if inspection is None:
-                inspection = await self.inspector.inspect(envelope, raw, dns=dns)
+                inspection = await self.inspector.inspect(
+                    envelope, raw, dns=dns, directory=directory
+                )
                 self.metrics.inspected_in.labels("worker").inc()
         except InspectionError as exc:
             log.error("inspection_failed", error=str(exc))
@@ -155,11 +160,27 @@ class Relay:
                 log.error("history_note_failed", error=f"{type(exc).__name__}: {exc}")
         return outcome
 
+    async def _directory_answers(self, envelope: Envelope) -> DirectoryAnswers | None:
+        """The directory's answers for this message: from memory, or within its timeout,
+        or at once "unavailable" while it is down. Never a reason to fail the message."""
+        directory = self.runtime.directory
+        if directory is None:
+            return None
+        try:
+            return await directory.answers(directory_addresses(self.policy, envelope))
+        except Exception as exc:  # the directory is a hint; it never costs a message
+            log.error("directory_lookup_failed", error=f"{type(exc).__name__}: {exc}")
+            return DirectoryAnswers(available=False, configured=True)
+
     def _inspect_here(
-        self, envelope: Envelope, raw: bytes, dns: dict[str, str]
+        self,
+        envelope: Envelope,
+        raw: bytes,
+        dns: dict[str, str],
+        directory: DirectoryAnswers | None,
     ) -> Inspection | None:
         try:
-            inspection = self.inline.inspect(envelope, raw, dns)
+            inspection = self.inline.inspect(envelope, raw, dns, directory)
         except Exception as exc:  # a worker tries again, in its own process
             log.error("inline_inspection_failed", error=f"{type(exc).__name__}: {exc}")
             return None
@@ -196,10 +217,20 @@ class Relay:
         if self.upstream_ok is False:
             return False, "upstream not answering"
         status = f"ok, policy {self.policy.version if self.policy else 'none'}"
-        return True, "\n".join([status, *(f"warning: {w}" for w in self._unprotected())])
+        lines = [status, *(f"warning: {w}" for w in self._unprotected())]
+        directory = self.runtime.directory
+        if directory is not None:  # mail flows without it: a warning, not "not ready"
+            state = directory.state
+            lines.append(
+                f"directory: {state}" + (f" ({directory.error})" if directory.error else "")
+            )
+            if state == "down":
+                lines.append("warning: directory unavailable: rules that need it are not applied")
+        return True, "\n".join(lines)
 
     def _unprotected(self) -> tuple[str, ...]:
-        return unprotected(self.policy.policy if self.policy else None)
+        has_directory = self.settings.directory is not None
+        return unprotected(self.policy.policy if self.policy else None, has_directory)
 
     def _warn_if_unprotected(self) -> None:
         for problem in self._unprotected():
@@ -216,6 +247,25 @@ class Relay:
             "mailguard_upstream_up", "1 when the last probe of the upstream got a greeting",
             lambda: {"probe": float(bool(self.upstream_ok))}, "check",
         )  # fmt: skip
+        directory = self.runtime.directory
+        if directory is not None:
+            self.metrics.watch(
+                "mailguard_directory_up", "1 when the directory answered its last question",
+                lambda: {"ldap": float(directory.up is True)}, "check",
+            )  # fmt: skip
+
+    async def _watch_directory(self, directory: Directory) -> None:
+        """Ask at start (one clear line if it cannot be reached), then keep asking: more
+        often while it is down, so mail uses it again soon after it is back."""
+        while True:
+            try:
+                await directory.aprobe()
+            except Exception as exc:  # the watcher must outlive any surprise
+                log.error("directory_probe_failed", error=f"{type(exc).__name__}: {exc}")
+            s = self.settings
+            assert s.directory is not None
+            wait = s.health_check_interval if directory.up else s.directory.retry_interval
+            await asyncio.sleep(min(wait, s.directory.retry_interval))
 
     async def _probe_upstream(self) -> None:
         """Does the upstream answer with a 220 greeting? For /healthz and metrics."""
@@ -352,6 +402,8 @@ class Relay:
             self._loops.append(asyncio.ensure_future(self._watch_policy()))
         if self.share.leads:
             self._loops.append(asyncio.ensure_future(self._housekeeping()))
+        if self.runtime.directory is not None:
+            self._loops.append(asyncio.ensure_future(self._watch_directory(self.runtime.directory)))
         if self.web is not None:
             self._watch_metrics()
             self._loops.append(asyncio.ensure_future(self._probe_upstream()))

@@ -24,12 +24,14 @@ from mailguard.accounts import users as accounts
 from mailguard.config import Settings
 from mailguard.db import Database, PostgresDatabase, open_database
 from mailguard.delivery.upstream import UpstreamPool, config_from
+from mailguard.directory.model import NO_DIRECTORY, DirectoryAnswers
+from mailguard.directory.service import Directory
 from mailguard.history import sql as history_sql
 from mailguard.history.learn import learn_released
 from mailguard.incidents import store as incidents_store
 from mailguard.incidents.service import Incidents
 from mailguard.incidents.store import IncidentStore
-from mailguard.inspection.context import InspectionContext
+from mailguard.inspection.context import InspectionContext, directory_addresses
 from mailguard.inspection.dns import DomainChecker
 from mailguard.ledger import store as ledger_store
 from mailguard.ledger.store import Ledger
@@ -211,6 +213,23 @@ class Runtime:
         """Someone confirmed these recipients were meant: the history learns them (and,
         when a reviewer did, that their domains are real even if they look like others)."""
         learn_released(self.history, envelope, raw, confirmed=by_reviewer)
+
+    @cached_property
+    def directory(self) -> Directory | None:
+        """The council's directory, when the settings name one (opened on first use)."""
+        if self.settings.directory is None:
+            return None
+        directory = Directory(self.settings.directory, metrics=self.metrics)
+        self._opened.append(directory)
+        return directory
+
+    def directory_answers(
+        self, policy: LoadedPolicy | None, envelope: Envelope
+    ) -> DirectoryAnswers:
+        """What ``check`` and ``replay`` learn from the directory, as ``serve`` does."""
+        if self.directory is None:
+            return NO_DIRECTORY
+        return self.directory.answers_now(directory_addresses(policy, envelope))
 
     @cached_property
     def dns(self) -> DomainChecker:

@@ -31,18 +31,23 @@ def check(
 def render(path: str, result: Inspection, as_json: bool) -> str:
     decision = result.decision
     if as_json:
-        return json.dumps(
-            {
-                "path": path,
-                "action": decision.action.value,
-                "rules": list(decision.rules),
-                "findings": [f.to_json() for f in result.findings],
-            },
-            ensure_ascii=False,
-        )
+        out = {
+            "path": path,
+            "action": decision.action.value,
+            "rules": list(decision.rules),
+            "findings": [f.to_json() for f in result.findings],
+        }
+        if decision.directory:
+            out["directory"] = decision.directory
+        if decision.undetermined:
+            out["undetermined"] = list(decision.undetermined)
+        return json.dumps(out, ensure_ascii=False)
     lines = [f"{path}: {decision.action.value}"]
     if decision.rules:
         lines.append(f"  rules: {', '.join(decision.rules)}")
+    if decision.directory == "unavailable":
+        undecided = ", ".join(decision.undetermined) or "none"
+        lines.append(f"  directory unavailable: rules not applied: {undecided}")
     for f in result.findings:
         lines.append(
             f"  {f.severity.value:<6} {f.detector}/{f.type} x{f.count} in {f.where}"

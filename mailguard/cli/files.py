@@ -156,9 +156,11 @@ def inspect_files(
     records = runtime.inspection.open_records()
     try:
         for message, dns in zip(messages, answers, strict=True):
+            directory = runtime.directory_answers(loaded, message.envelope)
             inspection = pipeline.inspect(
-                message.envelope, message.raw, loaded, history=history, dns=dns, records=records
-            )
+                message.envelope, message.raw, loaded, history=history, dns=dns,
+                records=records, directory=directory,
+            )  # fmt: skip
             yield message, inspection
     finally:
         if history is not None:

@@ -9,7 +9,7 @@ import click
 
 from mailguard.cli.files import FileInspection, inspection_options
 from mailguard.policy.loader import PolicyError, load_policy
-from mailguard.policy.readiness import unprotected
+from mailguard.policy.readiness import directory_keys, unprotected
 from mailguard.policy.report import render_policy_table
 
 
@@ -35,6 +35,10 @@ def lint(files: tuple[Path, ...]) -> None:
         click.echo(f"{path}: OK ({n} rule{'s' * (n != 1)}, version {loaded.version})")
         for warning in unprotected(loaded.policy):
             click.echo(f"{path}: warning: {warning}")
+        if wanted := directory_keys(loaded.policy):
+            # Not in the policy's own groups: the directory must know them (a typo here
+            # would never match), so say which names it will be asked about.
+            click.echo(f"{path}: note: asked of the directory: {', '.join(wanted)}")
     sys.exit(1 if failed else 0)
 
 

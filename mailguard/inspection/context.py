@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mailguard.addresses import domain_of
-from mailguard.config import Settings
+from mailguard.config import DirectorySettings, Settings
 from mailguard.detectors import registry
+from mailguard.directory.service import Directory
 from mailguard.history import sql as history_sql
 from mailguard.history.store import DEFAULT_MAX_AGE_DAYS, HistoryReader
 from mailguard.inspection.dns import DomainChecker, answers_for
+from mailguard.model import Envelope
 from mailguard.policy.engine import detectors_needed
 from mailguard.policy.loader import LoadedPolicy
 from mailguard.records.store import RecordsReader, RecordsStore
@@ -33,6 +35,7 @@ class InspectionContext:
     dns_timeout: float = 2.0
     data_dir: str | None = None  # the council's imported tables: DATA_DIR/records
     database: str | None = None  # ... copied from PostgreSQL when relays share one
+    directory: DirectorySettings | None = None  # replay's workers ask it themselves
 
     @classmethod
     def from_settings(cls, settings: Settings) -> InspectionContext:
@@ -43,6 +46,7 @@ class InspectionContext:
             dns_timeout=settings.dns_timeout,
             data_dir=str(settings.data_dir),
             database=settings.database,
+            directory=settings.directory,
         )
 
     def open_history(self) -> HistoryReader | None:
@@ -59,6 +63,9 @@ class InspectionContext:
             return None
         return RecordsReader(RecordsStore(Path(self.data_dir), self.database))
 
+    def open_directory(self) -> Directory | None:
+        return Directory(self.directory) if self.directory is not None else None
+
     def dns_checker(self) -> DomainChecker:
         return DomainChecker(list(self.dns_servers) or None, timeout=self.dns_timeout)
 
@@ -71,6 +78,16 @@ class InspectionContext:
             return {}
         internal = policy.policy.organisation.internal_domains
         return await answers_for(checker, recipients, internal, self.dns_timeout)
+
+
+def directory_addresses(policy: LoadedPolicy | None, envelope: Envelope) -> list[str]:
+    """What the directory is asked about for one message: the sender and the internal
+    recipients (only those can be colleagues or distribution lists)."""
+    if policy is None:
+        return []
+    domains = policy.policy.organisation.domains
+    internal = [r for r in envelope.rcpt_tos if domains.is_internal(r)]
+    return [envelope.mail_from, *internal] if envelope.mail_from else internal
 
 
 def needs_dns(policy: LoadedPolicy | None) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 
 from mailguard import log as mglog
 from mailguard.detectors import ModelNeeded, registry, without_model
+from mailguard.directory.model import DirectoryAnswers
 from mailguard.history.store import HistoryReader
 from mailguard.inspection import pipeline
 from mailguard.inspection.context import InspectionContext
@@ -88,7 +89,13 @@ class InlineInspector:
                 self._history = None
             self._records = context.open_records()
 
-    def inspect(self, envelope: Envelope, raw: bytes, dns: Mapping[str, str]) -> Inspection | None:
+    def inspect(
+        self,
+        envelope: Envelope,
+        raw: bytes,
+        dns: Mapping[str, str],
+        directory: DirectoryAnswers | None = None,
+    ) -> Inspection | None:
         """The inspection, or None when the message is for a worker."""
         if not self.ready or self.max_size <= 0 or not is_plain(raw, self.max_size):
             return None
@@ -96,7 +103,7 @@ class InlineInspector:
             with without_model():
                 return pipeline.inspect(
                     envelope, raw, self.policy, history=self._history, dns=dns,
-                    records=self._records,
+                    records=self._records, directory=directory,
                 )  # fmt: skip
         except ModelNeeded:
             return None

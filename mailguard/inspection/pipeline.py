@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from mailguard.addresses import Domains
 from mailguard.detectors import Cost, DetectionContext, Detector, OwnDetails, registry
+from mailguard.directory.model import NO_DIRECTORY, DirectoryAnswers
 from mailguard.history.store import HistoryReader
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding, Inspection, Severity
@@ -28,6 +29,7 @@ def inspect(
     dns: Mapping[str, str] | None = None,
     detector_set: Sequence[Detector] | None = None,
     records: RecordsReader | None = None,
+    directory: DirectoryAnswers | None = None,
 ) -> Inspection:
     """Findings and the decision for one message; every command and worker calls this.
 
@@ -35,7 +37,8 @@ def inspect(
     ``detector_set`` replaces the registry's detectors (tests, benchmarks), still
     narrowed to what the policy needs. ``history`` is read, never written;
     ``dns`` holds the answers gathered for the recipients' domains
-    (``InspectionContext.dns_answers``); ``records`` the council's imported tables.
+    (``InspectionContext.dns_answers``); ``records`` the council's imported tables;
+    ``directory`` what the council's directory says of the sender and recipients.
     """
     started = time.perf_counter()
     candidates = registry.DETECTORS if detector_set is None else detector_set
@@ -72,7 +75,10 @@ def inspect(
     if policy is None:
         decision = engine.decide(None, findings, envelope, message)
     else:
-        decision = engine.decide(policy.policy, findings, envelope, message, policy.version)
+        decision = engine.decide(
+            policy.policy, findings, envelope, message, policy.version,
+            directory or NO_DIRECTORY,
+        )  # fmt: skip
     elapsed_ms = (time.perf_counter() - started) * 1000
     addressing = message.addressing()
     return Inspection(decision, tuple(findings), tuple(inspected), elapsed_ms, addressing)

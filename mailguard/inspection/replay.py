@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from mailguard.addresses import domain_of
+from mailguard.directory.service import Directory
 from mailguard.history.store import HistoryReader
 from mailguard.inspection import pipeline
-from mailguard.inspection.context import InspectionContext
+from mailguard.inspection.context import InspectionContext, directory_addresses
 from mailguard.intake.mime import ParsedMessage, to_crlf
 from mailguard.model import Decision, Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
@@ -68,6 +69,7 @@ def _start(setup: _Setup) -> None:
     except Exception:  # judged without history rather than not at all, as a relay worker
         _state["history"] = None
     _state["records"] = setup.context.open_records()
+    _state["directory"] = setup.context.open_directory()
 
 
 def judge(item: Archived) -> Judged:
@@ -92,7 +94,11 @@ def judge(item: Archived) -> Judged:
     if not recipients:
         return Judged(**base, inspection=None, problem="no recipients (no To, Cc or Bcc)")
     envelope = Envelope(mail_from=sender, rcpt_tos=recipients)
-    extras = {"history": history, "dns": setup.dns, "records": records}
+    directory: Directory | None = _state.get("directory")
+    answers = None
+    if directory is not None:
+        answers = directory.answers_now(directory_addresses(setup.policy, envelope))
+    extras = {"history": history, "dns": setup.dns, "records": records, "directory": answers}
     inspection = pipeline.inspect(envelope, raw, setup.policy, **extras)
     against = None
     if setup.against is not None:

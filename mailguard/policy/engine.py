@@ -9,14 +9,24 @@ wins: reject > hold > rewrite > tag > pass; among holds, the strictest release
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mailguard.addresses import in_domains
 from mailguard.detectors import registry
+from mailguard.directory.model import NO_DIRECTORY, DirectoryAnswers, Kind, Unknown
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Action, Decision, Envelope, Finding, RuleReason
 from mailguard.policy.facts import Facts
-from mailguard.policy.schema import Condition, FindingCondition, Mode, Policy, Rule, RuleAction
+from mailguard.policy.schema import (
+    Condition,
+    Count,
+    FindingCondition,
+    Mode,
+    Policy,
+    Rule,
+    RuleAction,
+    SenderCondition,
+)
 
 
 def decide(
@@ -25,11 +35,16 @@ def decide(
     envelope: Envelope,
     message: ParsedMessage,
     version: str = "",
+    directory: DirectoryAnswers = NO_DIRECTORY,
 ) -> Decision:
     if policy is None:
         return Decision(Action.PASS, policy_version=version)
-    facts = Facts(envelope, message, findings, policy.organisation)
-    fired = [rule for rule in policy.rules if holds(rule.when, facts, policy)]
+    facts = Facts(envelope, message, findings, policy.organisation, directory)
+    verdicts = [(rule, evaluate(rule.when, facts, policy)) for rule in policy.rules]
+    fired = [rule for rule, verdict in verdicts if verdict is True]
+    # Rules that could be neither true nor false: the directory could not be asked.
+    undetermined = tuple(rule.name for rule, verdict in verdicts if verdict is None)
+    seen = directory.state if facts.asked_directory else ""
     exempt: set[str] = set()
     for rule in fired:
         if rule.action is RuleAction.ALLOW and _mode(rule, policy) is Mode.ENFORCE:
@@ -50,6 +65,8 @@ def decide(
             monitored=tuple(r.name for r in monitored),
             would_action=would.action.action if would else None,
             policy_version=version,
+            directory=seen,
+            undetermined=undetermined,
         )
     action = winner.action.action
     assert action is not None
@@ -73,6 +90,8 @@ def decide(
         would_action=would.action.action if would else None,
         policy_version=version,
         reasons=reasons,
+        directory=seen,
+        undetermined=undetermined,
     )
 
 
@@ -100,46 +119,93 @@ def _rank(rule: Rule) -> tuple[int, int]:
 
 
 def holds(cond: Condition, facts: Facts, policy: Policy) -> bool:
-    """True when every key of the condition holds; cheap keys are tested first."""
-    if cond.visible_external_recipients and not cond.visible_external_recipients.holds(
-        len(facts.visible_external)
-    ):
-        return False
-    if cond.external_recipients and not cond.external_recipients.holds(
-        len(facts.external_recipients)
-    ):
-        return False
-    if cond.untrusted_domains and not cond.untrusted_domains.holds(len(facts.untrusted_domains)):
-        return False
-    if cond.recipient_domain is not None and not any(
-        in_domains(d, cond.recipient_domain) for d in facts.recipient_domains
-    ):
-        return False
-    if cond.sender and not _sender_matches(cond, facts, policy):
-        return False
-    if cond.size and not cond.size.holds(facts.size):
-        return False
-    if cond.finding and not _findings_match(cond.finding, facts.findings):
-        return False
-    if cond.attachment and not set(cond.attachment.type) & facts.attachment_types:
-        return False
-    if cond.all_ is not None and not all(holds(c, facts, policy) for c in cond.all_):
-        return False
-    if cond.any_ is not None and not any(holds(c, facts, policy) for c in cond.any_):
-        return False
-    return not (cond.not_ is not None and holds(cond.not_, facts, policy))
+    return evaluate(cond, facts, policy) is True
 
 
-def _sender_matches(cond: Condition, facts: Facts, policy: Policy) -> bool:
-    assert cond.sender is not None
+Verdict = bool | None  # None: cannot tell (the directory could not be asked)
+
+
+def evaluate(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
+    """True when every key of the condition holds, False when one does not, None when
+    none fails but one cannot be told (three-valued: ``not`` of None is None, so an
+    unreachable directory never makes a rule fire). Cheap keys are tested first."""
+    unknown = False
+    for check in _CHECKS:
+        verdict = check(cond, facts, policy)
+        if verdict is False:
+            return False
+        unknown = unknown or verdict is None
+    if cond.all_ is not None:
+        verdicts = [evaluate(c, facts, policy) for c in cond.all_]
+        if False in verdicts:
+            return False
+        unknown = unknown or None in verdicts
+    if cond.any_ is not None:
+        verdicts = [evaluate(c, facts, policy) for c in cond.any_]
+        if True not in verdicts:
+            if None not in verdicts:
+                return False
+            unknown = True
+    if cond.not_ is not None:
+        inner = evaluate(cond.not_, facts, policy)
+        if inner is True:
+            return False
+        unknown = unknown or inner is None
+    return None if unknown else True
+
+
+def _count(bound: Count | None, n: int | Unknown) -> Verdict:
+    if bound is None:
+        return True
+    return None if isinstance(n, Unknown) else bound.holds(n)
+
+
+_CHECKS: tuple[Callable[[Condition, Facts, Policy], Verdict], ...] = (
+    lambda c, f, _: _count(c.visible_external_recipients, len(f.visible_external))
+    if c.visible_external_recipients else True,
+    lambda c, f, _: _count(c.untrusted_domains, len(f.untrusted_domains))
+    if c.untrusted_domains else True,
+    lambda c, f, _: c.recipient_domain is None
+    or any(in_domains(d, c.recipient_domain) for d in f.recipient_domains),
+    lambda c, f, _: c.size is None or c.size.holds(f.size),
+    lambda c, f, _: c.external_recipients is None
+    or c.external_recipients.holds(len(f.external_recipients)),
+    lambda c, f, _: c.directory_available is None
+    or c.directory_available == (f.directory.configured and f.directory.available),
+    lambda c, f, _: _count(c.recipients, f.reached()) if c.recipients else True,
+    lambda c, f, _: _count(c.unknown_internal_recipients, f.unknown_internal())
+    if c.unknown_internal_recipients else True,
+    lambda c, f, p: _sender_matches(c.sender, f, p) if c.sender else True,
+    lambda c, f, _: c.finding is None or _findings_match(c.finding, f.findings),
+    lambda c, f, _: c.attachment is None or bool(set(c.attachment.type) & f.attachment_types),
+)  # fmt: skip
+
+
+def _sender_matches(cond: SenderCondition, facts: Facts, policy: Policy) -> Verdict:
     sender = facts.envelope.mail_from.lower()
-    addresses = set(cond.sender.address)
-    for group in cond.sender.group:
-        addresses.update(policy.groups.get(group, ()))
+    addresses = set(cond.address)
+    directory_groups: list[str] = []
+    for group in cond.group:
+        if group in policy.groups:
+            addresses.update(policy.groups[group])
+        else:
+            directory_groups.append(group)
     if sender in addresses:
         return True
     _, _, domain = sender.rpartition("@")
-    return bool(cond.sender.domain) and in_domains(domain, cond.sender.domain)
+    if cond.domain and in_domains(domain, cond.domain):
+        return True
+    if not directory_groups and not cond.department:
+        return False
+    entry = facts.sender_entry()
+    if isinstance(entry, Unknown):
+        return None
+    if entry is None or entry.kind is not Kind.PERSON:
+        return False
+    if directory_groups and entry.in_group(directory_groups):
+        return True
+    wanted = {d.casefold() for d in cond.department}
+    return bool(entry.department) and entry.department.casefold() in wanted
 
 
 def _findings_match(cond: FindingCondition, findings: Sequence[Finding]) -> bool:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from functools import cached_property
 
 from mailguard.addresses import domain_of
+from mailguard.directory.model import NO_DIRECTORY, UNKNOWN, DirectoryAnswers, Entry, Kind, Unknown
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding
 from mailguard.policy.schema import Organisation
@@ -22,11 +23,14 @@ class Facts:
         message: ParsedMessage,
         findings: Sequence[Finding],
         organisation: Organisation,
+        directory: DirectoryAnswers = NO_DIRECTORY,
     ) -> None:
         self.envelope = envelope
         self.message = message
         self.findings = findings
         self.domains = organisation.domains
+        self.directory = directory
+        self.asked_directory = False  # some condition read it: the decision says how it was
 
     @cached_property
     def visible_recipients(self) -> tuple[str, ...]:
@@ -42,7 +46,56 @@ class Facts:
 
     @cached_property
     def external_recipients(self) -> tuple[str, ...]:
-        return self.domains.external(self.envelope.rcpt_tos)
+        """Outside addresses the message reaches, distribution lists expanded (a list
+        the directory cannot be asked about counts as itself)."""
+        return self.domains.external(self._expanded[0])
+
+    @cached_property
+    def _expanded(self) -> tuple[tuple[str, ...], bool]:
+        """Every address reached, lists expanded; and whether every list was known."""
+        reached: dict[str, None] = {}
+        complete = True
+        for rcpt in self.envelope.rcpt_tos:
+            entry = self.internal_entry(rcpt)
+            if isinstance(entry, Unknown):
+                complete = False
+            if isinstance(entry, Entry) and entry.kind is Kind.LIST:
+                reached.update(dict.fromkeys(entry.members))
+            else:
+                reached.setdefault(rcpt.lower(), None)
+        return tuple(reached), complete
+
+    def internal_entry(self, address: str) -> Entry | Unknown | None:
+        """The directory's entry for an internal address (None for an outside one, or
+        when there is no directory)."""
+        if not self.directory.configured or not self.domains.is_internal(address):
+            return None
+        self.asked_directory = True
+        return self.directory.lookup(address)
+
+    def reached(self) -> int | Unknown:
+        """How many people the message reaches, lists expanded."""
+        addresses, complete = self._expanded
+        return len(addresses) if complete or not self.directory.configured else UNKNOWN
+
+    def unknown_internal(self) -> int | Unknown:
+        """Internal recipients the directory has no mailbox or list for."""
+        if not self.directory.configured:
+            return UNKNOWN
+        self.asked_directory = True
+        count = 0
+        for rcpt in self.envelope.rcpt_tos:
+            entry = self.internal_entry(rcpt)
+            if isinstance(entry, Unknown):
+                return UNKNOWN
+            count += entry is None and self.domains.is_internal(rcpt)
+        return count
+
+    def sender_entry(self) -> Entry | Unknown | None:
+        if not self.directory.configured:
+            return UNKNOWN
+        self.asked_directory = True
+        return self.directory.lookup(self.envelope.mail_from)
 
     @cached_property
     def untrusted_domains(self) -> frozenset[str]:

@@ -379,10 +379,6 @@ def _cross_references(policy: Policy, doc: _Doc, positions: list[int] | None) ->
                     mark = _nearest(doc, ("rules", i, "exempts", j))
                     problems.append(Problem(mark, f"exempts unknown rule '{target}'"))
         for path, cond in rule.when.walk(("rules", i, "when")):
-            for j, group in enumerate(cond.sender.group if cond.sender else ()):
-                if group not in policy.groups:
-                    where = _nearest(doc, (*path, "sender", "group", j))
-                    problems.append(Problem(where, f"unknown sender group '{group}'"))
             for j, type_ in enumerate(cond.finding.type if cond.finding else ()):
                 if type_ not in known_types:
                     context = _context((*path, "finding", "type"))

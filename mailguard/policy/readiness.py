@@ -15,8 +15,9 @@ PLACEHOLDER_DOMAINS = frozenset({"council.example", "example.gov.uk"})
 _RESERVED_SUFFIXES = (".example", ".invalid", ".test", ".localhost")
 
 
-def unprotected(policy: Policy | None) -> tuple[str, ...]:
-    """Plain sentences; empty when the policy looks like a real council's."""
+def unprotected(policy: Policy | None, directory: bool = True) -> tuple[str, ...]:
+    """Plain sentences; empty when the policy looks like a real council's.
+    ``directory``: whether the settings name a directory for its group rules."""
     if policy is None:
         return (
             "no policy is loaded: every message is relayed without inspection"
@@ -36,7 +37,28 @@ def unprotected(policy: Policy | None) -> tuple[str, ...]:
         )
     if not policy.rules:
         problems.append("the policy has no rules: every message passes")
+    if not directory and (wanted := directory_keys(policy)):
+        problems.append(
+            f"rules use the directory ({', '.join(wanted)}) but no directory is configured:"
+            " those conditions are never true (set directory: in the settings)"
+        )
     return tuple(problems)
+
+
+def directory_keys(policy: Policy) -> list[str]:
+    """What the policy's rules ask the directory, as the admin wrote it."""
+    wanted: dict[str, None] = {}
+    for rule in policy.rules:
+        for _, cond in rule.when.walk():
+            for group in cond.sender.group if cond.sender else ():
+                if group not in policy.groups:
+                    wanted.setdefault(f"group {group!r}")
+            for department in cond.sender.department if cond.sender else ():
+                wanted.setdefault(f"department {department!r}")
+            for key in ("recipients", "unknown_internal_recipients", "directory_available"):
+                if getattr(cond, key) is not None:
+                    wanted.setdefault(key)
+    return list(wanted)
 
 
 def _placeholder(domain: str) -> bool:

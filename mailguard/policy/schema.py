@@ -109,9 +109,13 @@ class FindingCondition(_Strict):
 
 
 class SenderCondition(_Strict):
+    """The envelope sender is one of these. A ``group`` the policy's ``groups`` does
+    not define is a directory group (``CN``), as is every ``department``."""
+
     address: Lowered = Field(default_factory=list)
     domain: Lowered = Field(default_factory=list)
     group: Names = Field(default_factory=list)
+    department: Names = Field(default_factory=list)
 
 
 class AttachmentCondition(_Strict):
@@ -127,6 +131,11 @@ class Condition(_Strict):
     visible_external_recipients: Count | None = None
     external_recipients: Count | None = None
     untrusted_domains: Count | None = None  # distinct recipient domains not internal/partner
+    # With a directory: everyone the message reaches, distribution lists expanded; and
+    # internal addresses the directory does not know (a mistyped colleague).
+    recipients: Count | None = None
+    unknown_internal_recipients: Count | None = None
+    directory_available: bool | None = None  # false: decide while the directory is down
     recipient_domain: Lowered | None = None
     sender: SenderCondition | None = None
     attachment: AttachmentCondition | None = None

@@ -261,6 +261,11 @@ class RelayHandler:
             if decision and decision.would_action
             else None,
             policy=decision.policy_version or None if decision else None,
+            # Decided while the directory could not be asked: these rules were not applied.
+            directory=decision.directory or None if decision else None,
+            undetermined=list(decision.undetermined)
+            if decision and decision.undetermined
+            else None,
             findings=[f.type for f in inspection.findings] if inspection else [],
             inspect_ms=round(inspection.elapsed_ms, 2) if inspection else None,
             upstream=str(outcome.upstream) if outcome.upstream else None,

@@ -1,0 +1,239 @@
+"""Asking the directory over LDAP (``ldap3``): addresses, lists and sign-in binds.
+
+Synchronous and thread-safe; the relay calls it from a thread (``service``) so the
+event loop never waits on a domain controller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ssl
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from ldap3 import BASE, FIRST, NONE, SAFE_SYNC, SUBTREE, Connection, Server, ServerPool, Tls
+from ldap3.core.exceptions import LDAPBindError, LDAPException
+from ldap3.utils.conv import escape_filter_chars
+from ldap3.utils.dn import escape_rdn, parse_dn
+
+from mailguard.config import DirectorySettings
+from mailguard.directory.model import Entry, Kind, Person
+
+_LIST_CLASSES = {"group", "groupofnames", "groupofuniquenames"}
+_BATCH = 50  # addresses per search: one round trip for an ordinary message
+_NESTING = 8  # lists within lists, deeper than this are not followed
+
+
+class DirectoryError(Exception):
+    """The directory could not be asked (unreachable, refused our bind, timed out)."""
+
+
+class LdapDirectory:
+    def __init__(self, settings: DirectorySettings) -> None:
+        self.settings = settings
+        self.attrs = settings.attributes
+        tls = Tls(
+            validate=ssl.CERT_REQUIRED if settings.tls_verify else ssl.CERT_NONE,
+            ca_certs_file=str(settings.tls_ca) if settings.tls_ca else None,
+        )
+        servers = [
+            Server(url, connect_timeout=settings.timeout, tls=tls, get_info=NONE)
+            for url in settings.url
+        ]
+        self._pool = ServerPool(servers, FIRST, active=1, exhaust=False)
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+
+    # --- the service account's connection --------------------------------------------
+    def _connection(self) -> Connection:
+        with self._lock:
+            if self._conn is None:
+                self._conn = self._open(self.settings.bind_dn, self.settings.password())
+            return self._conn
+
+    def _open(self, user: str, password: str) -> Connection:
+        try:
+            return Connection(
+                self._pool,
+                user=user or None,
+                password=password or None,
+                client_strategy=SAFE_SYNC,
+                auto_bind=True,
+                read_only=True,
+                receive_timeout=self.settings.timeout,
+                auto_referrals=False,
+                raise_exceptions=False,
+            )
+        except LDAPBindError as exc:
+            raise DirectoryError(f"bind as {user or 'anonymous'} refused: {exc}") from None
+        except LDAPException as exc:
+            raise DirectoryError(f"cannot reach {', '.join(self.settings.url)}: {exc}") from None
+
+    def _search(
+        self, base: str, query: str, attributes: Sequence[str], *, scope: Any = SUBTREE,
+        limit: int = 0,
+    ) -> list[tuple[str, dict[str, list[Any]]]]:  # fmt: skip
+        conn = self._connection()
+        try:
+            _, result, response, _ = conn.search(
+                base, query, scope, attributes=[a for a in attributes if a], size_limit=limit
+            )
+        except LDAPException as exc:
+            self._drop(conn)
+            raise DirectoryError(f"search failed: {type(exc).__name__}: {exc}") from None
+        code = result.get("result", 0) if result else 0
+        if code not in (0, 4, 32):  # success, size limit exceeded, no such object
+            self._drop(conn)
+            raise DirectoryError(f"search failed: {result.get('description')} ({code})")
+        return [
+            (r["dn"], {k.lower(): _values(v) for k, v in r.get("attributes", {}).items()})
+            for r in response or ()
+            if r.get("type") == "searchResEntry"
+        ]
+
+    def _drop(self, conn: Connection) -> None:
+        """A broken connection is replaced at the next question."""
+        with self._lock:
+            if self._conn is conn:
+                self._conn = None
+        with contextlib.suppress(Exception):  # already gone
+            conn.unbind()
+
+    def check(self) -> None:
+        """Raise DirectoryError unless the directory answers a search as our account."""
+        self._search(self.settings.base_dn, "(objectClass=*)", ["objectClass"], scope=BASE)
+
+    # --- addresses -------------------------------------------------------------------
+    def entries(self, addresses: Iterable[str]) -> dict[str, Entry | None]:
+        """Each address's entry (None: no such address in the directory)."""
+        wanted = sorted({a.lower() for a in addresses if "@" in a})
+        found: dict[str, Entry | None] = dict.fromkeys(wanted)
+        for i in range(0, len(wanted), _BATCH):
+            batch = wanted[i : i + _BATCH]
+            for dn, attrs in self._search(
+                self.settings.base_dn, self._by_address(batch), self._wanted()
+            ):
+                entry = self._entry(dn, attrs)
+                for address in self._addresses(attrs) & set(batch):
+                    found[address] = entry
+        return found
+
+    def _wanted(self) -> list[str]:
+        a = self.attrs
+        return ["objectClass", a.mail, a.proxy_addresses, a.member_of, a.department]
+
+    def _by_address(self, addresses: Sequence[str]) -> str:
+        terms = []
+        for address in addresses:
+            value = escape_filter_chars(address)
+            terms.append(f"({self.attrs.mail}={value})")
+            if self.attrs.proxy_addresses:
+                terms.append(f"({self.attrs.proxy_addresses}=smtp:{value})")
+        return f"(|{''.join(terms)})"
+
+    def _addresses(self, attrs: dict[str, list[Any]]) -> set[str]:
+        out = {str(v).lower() for v in attrs.get(self.attrs.mail.lower(), ())}
+        for proxy in (
+            attrs.get(self.attrs.proxy_addresses.lower(), ()) if self.attrs.proxy_addresses else ()
+        ):
+            kind, _, address = str(proxy).partition(":")
+            if kind.lower() == "smtp" and address:
+                out.add(address.lower())
+        return out
+
+    def _entry(self, dn: str, attrs: dict[str, list[Any]]) -> Entry:
+        classes = {str(c).lower() for c in attrs.get("objectclass", ())}
+        if classes & _LIST_CLASSES:
+            return Entry(Kind.LIST, members=tuple(sorted(self._members(dn))))
+        if "contact" in classes or not classes & {"person", "user", "inetorgperson"}:
+            return Entry(Kind.OTHER)
+        department = attrs.get(self.attrs.department.lower(), [""])
+        groups = tuple(sorted({_name(g) for g in attrs.get(self.attrs.member_of.lower(), ())}))
+        return Entry(Kind.PERSON, str(department[0] if department else ""), groups)
+
+    def _members(self, dn: str) -> set[str]:
+        """Every address a list reaches, lists within it followed (a loop only once)."""
+        limit = self.settings.max_list_members
+        seen_lists = {dn.lower()}
+        todo = [(dn, 0)]
+        addresses: set[str] = set()
+        while todo and len(addresses) < limit:
+            group, depth = todo.pop()
+            query = f"({self.attrs.member_of}={escape_filter_chars(group)})"
+            for member, attrs in self._search(
+                self.settings.base_dn, query, ["objectClass", self.attrs.mail], limit=limit + 1
+            ):
+                classes = {str(c).lower() for c in attrs.get("objectclass", ())}
+                if classes & _LIST_CLASSES:
+                    if depth < _NESTING and member.lower() not in seen_lists:
+                        seen_lists.add(member.lower())
+                        todo.append((member, depth + 1))
+                    continue
+                addresses |= {str(m).lower() for m in attrs.get(self.attrs.mail.lower(), ())}
+        return set(sorted(addresses)[:limit])
+
+    # --- staff -----------------------------------------------------------------------
+    def person(self, login: str) -> Person | None:
+        """A current member of staff (found by ``user_filter``), or None: gone, disabled."""
+        found = self._person(login)
+        return found[0] if found else None
+
+    def _person(self, login: str) -> tuple[Person, str] | None:
+        a = self.attrs
+        attributes = [a.display_name, a.member_of, a.login]
+        template = self.settings.login_dn_template
+        if template is not None:
+            base, scope, query = (
+                template.format(login=escape_rdn(login)),
+                BASE,
+                self.settings.user_filter,
+            )
+        else:
+            base, scope = self.settings.base_dn, SUBTREE
+            query = f"(&{self.settings.user_filter}({a.login}={escape_filter_chars(login)}))"
+        found = self._search(base, query, attributes, scope=scope, limit=2)
+        if len(found) != 1:
+            return None
+        dn, attrs = found[0]
+        name = attrs.get(a.display_name.lower(), [login])
+        groups = tuple(sorted({_name(g) for g in attrs.get(a.member_of.lower(), ())}))
+        return Person(login, str(name[0] if name else login), groups), dn
+
+    def authenticate(self, login: str, password: str) -> Person | None:
+        """The person, if the directory accepts this password for them (a bind as them)."""
+        if not login or not password:  # an empty password is an anonymous bind: never
+            return None
+        found = self._person(login)
+        if found is None:
+            return None
+        person, dn = found
+        try:
+            conn = Connection(
+                self._pool, user=dn, password=password, client_strategy=SAFE_SYNC,
+                read_only=True, receive_timeout=self.settings.timeout, auto_referrals=False,
+            )  # fmt: skip
+            ok = conn.bind()[0]
+            conn.unbind()
+        except LDAPException as exc:
+            raise DirectoryError(f"cannot reach the directory to sign in: {exc}") from None
+        return person if ok else None
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):  # already gone
+                conn.unbind()
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _name(dn: Any) -> str:
+    """A group's name, from its DN's first part (``CN=Revenues,OU=...`` → revenues)."""
+    try:
+        return str(parse_dn(str(dn))[0][1]).casefold()
+    except Exception:  # not a DN: take it as the name
+        return str(dn).casefold()

@@ -1,0 +1,176 @@
+"""The directory as the relay uses it: cached, bounded in time, honest when down.
+
+A message never waits on a domain controller for longer than ``timeout``; while the
+directory is down it waits not at all (no lookups until ``retry_interval`` has
+passed), and its rules see "unknown". Answers are kept for ``cache_ttl`` and
+refreshed in the background once half as old, so an ordinary message is answered
+from memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable, Iterable
+
+import cachetools
+
+from mailguard.config import DirectorySettings
+from mailguard.directory.ldap import DirectoryError, LdapDirectory
+from mailguard.directory.model import DirectoryAnswers, Entry, Person
+from mailguard.log import get_logger
+from mailguard.metrics import Metrics
+
+log = get_logger()
+
+
+class Directory:
+    def __init__(
+        self,
+        settings: DirectorySettings,
+        *,
+        client: LdapDirectory | None = None,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.client = client or LdapDirectory(settings)
+        self.metrics = metrics
+        self.clock = clock
+        self._cache: cachetools.LRUCache[str, tuple[float, Entry | None]] = cachetools.LRUCache(
+            settings.cache_size
+        )
+        self._lock = threading.Lock()
+        self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="directory")
+        self._refreshing: set[str] = set()
+        self.up: bool | None = None  # None: not asked yet
+        self.error = ""
+        self._retry_at = 0.0
+
+    # --- state -----------------------------------------------------------------------
+    @property
+    def state(self) -> str:
+        return {None: "unknown", True: "up", False: "down"}[self.up]
+
+    def _failed(self, error: str) -> None:
+        if self.up is not False or error != self.error:
+            log.error("directory_unavailable", error=error, retry_in_s=self.settings.retry_interval)
+        self.up, self.error = False, error
+        self._retry_at = self.clock() + self.settings.retry_interval
+
+    def _answered(self) -> None:
+        if self.up is False:
+            log.info("directory_available")
+        self.up, self.error = True, ""
+
+    def probe(self) -> bool:
+        """Ask the directory whether it answers (start-up, health checks, retries)."""
+        try:
+            self.client.check()
+        except DirectoryError as exc:
+            self._failed(str(exc))
+            return False
+        self._answered()
+        return True
+
+    async def aprobe(self) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.probe)
+
+    # --- answers ---------------------------------------------------------------------
+    def _cached(self, addresses: Iterable[str]) -> tuple[dict[str, Entry | None], list[str]]:
+        """Entries still good, and the addresses that must be asked (stale ones are
+        used and refreshed in the background)."""
+        now = self.clock()
+        ttl = self.settings.cache_ttl
+        known: dict[str, Entry | None] = {}
+        missing: list[str] = []
+        stale: list[str] = []
+        with self._lock:
+            for address in {a.lower() for a in addresses if "@" in a}:
+                hit = self._cache.get(address)
+                if hit is None or now - hit[0] > ttl:
+                    missing.append(address)
+                    if hit is not None:
+                        known[address] = hit[1]  # better than nothing if the directory is down
+                    continue
+                known[address] = hit[1]
+                if now - hit[0] > ttl / 2 and address not in self._refreshing:
+                    stale.append(address)
+                    self._refreshing.add(address)
+        if stale:
+            self._pool.submit(self._refresh, stale)
+        return known, sorted(missing)
+
+    def _fetch(self, addresses: list[str]) -> dict[str, Entry | None]:
+        found = self.client.entries(addresses)
+        now = self.clock()
+        with self._lock:
+            for address, entry in found.items():
+                self._cache[address] = (now, entry)
+        self._answered()
+        return found
+
+    def _refresh(self, addresses: list[str]) -> None:
+        try:
+            self._fetch(addresses)
+        except DirectoryError as exc:
+            self._failed(str(exc))
+        finally:
+            with self._lock:
+                self._refreshing.difference_update(addresses)
+
+    def _count(self, result: str, n: int) -> None:
+        if self.metrics is not None and n:
+            self.metrics.directory_lookups.labels(result).inc(n)
+
+    async def answers(self, addresses: Iterable[str]) -> DirectoryAnswers:
+        """For the relay: within ``timeout`` at worst, and at once while it is down."""
+        known, missing = self._cached(addresses)
+        self._count("cached", len(known))
+        if not missing:
+            return DirectoryAnswers(known, available=True, configured=True)
+        if self.up is False and self.clock() < self._retry_at:
+            self._count("unavailable", len(missing))
+            return DirectoryAnswers(known, available=False, configured=True)
+        loop = asyncio.get_running_loop()
+        job = loop.run_in_executor(self._pool, self._fetch, missing)
+        try:
+            found = await asyncio.wait_for(asyncio.shield(job), self.settings.timeout)
+        except TimeoutError:
+            self._failed(f"no answer within {self.settings.timeout:g}s")
+        except DirectoryError as exc:
+            self._failed(str(exc))
+        else:
+            self._count("asked", len(missing))
+            return DirectoryAnswers({**known, **found}, available=True, configured=True)
+        self._count("unavailable", len(missing))
+        return DirectoryAnswers(known, available=False, configured=True)
+
+    def answers_now(self, addresses: Iterable[str]) -> DirectoryAnswers:
+        """For ``check`` and ``replay``: the same answers, asked synchronously."""
+        known, missing = self._cached(addresses)
+        if not missing:
+            return DirectoryAnswers(known, available=True, configured=True)
+        try:
+            found = self._fetch(missing)
+        except DirectoryError as exc:
+            self._failed(str(exc))
+            return DirectoryAnswers(known, available=False, configured=True)
+        return DirectoryAnswers({**known, **found}, available=True, configured=True)
+
+    # --- staff -----------------------------------------------------------------------
+    async def authenticate(self, login: str, password: str) -> Person | None:
+        """Raises DirectoryError when the directory cannot be asked."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.client.authenticate, login, password)
+
+    async def person(self, login: str) -> Person | None:
+        """Raises DirectoryError when the directory cannot be asked."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.client.person, login)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()
