@@ -132,6 +132,10 @@ class Runtime:
         """Signed links in hold notices; the secret is shared through the database."""
         return sender_links.SenderLinks(self._secret(), web_url(self.settings))
 
+    def site_secret(self) -> bytes:
+        """The site's signing secret (sender links, deletion requests, sign-in state)."""
+        return self._secret()
+
     def _secret(self) -> bytes:
         """The site secret that signs links (hold notices, deletion requests)."""
         if "_site_secret" not in self.__dict__:

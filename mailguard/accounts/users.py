@@ -66,7 +66,14 @@ _MIGRATIONS = (
     );
     CREATE INDEX login_failures_key ON login_failures (account, client, at);
     """,
+    # v4: accounts that sign in through the council's directory or an OpenID provider;
+    # they have no password here and their role follows their groups.
+    """
+    ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'local';
+    """,
 )
+LOCAL = "local"
+EXTERNAL_SOURCES = ("directory", "oidc")
 
 
 class AccountError(Exception):
@@ -80,6 +87,7 @@ class User:
     created_at: float
     disabled: bool = False
     role_since: float | None = None  # when the current role was given (None: at creation)
+    source: str = LOCAL  # or how they sign in: "directory" (a bind), "oidc"
 
     @property
     def actor(self) -> Actor:
@@ -132,6 +140,44 @@ class UserStore:
         if cur.rowcount != 1:
             raise AccountError(f"user {name} exists already")
         return user
+
+    def sign_in_external(self, name: str, role: Role, source: str) -> User:
+        """The account of someone the directory or the OpenID provider vouched for,
+        made on first sign-in and given the role their groups map to now. A local
+        account of that name is never taken over; one an admin disabled stays so."""
+        if source not in EXTERNAL_SOURCES:
+            raise AccountError(f"unknown sign-in source {source}")
+        if role not in STAFF_ROLES:
+            raise AccountError("role must be reviewer, approver, admin or dpo")
+        now = time.time()
+        with self.db.transaction() as tx:
+            row = tx.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
+            if row is None:
+                # Not an argon2 hash: a password login to this account always fails.
+                tx.execute(
+                    "INSERT INTO users (name, role, password, created_at, role_since, source)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, role.value, f"!{source}", now, now, source),
+                )
+                _record(tx, source, name, "added", role.value, now)
+                return User(name, role, now, False, now, source)
+            user = _user(row)
+            if user.source == LOCAL:
+                raise AccountError(f"{name} is a local account: sign in with its password")
+            if user.disabled:
+                raise AccountError(f"{name} was disabled in mailguard by an admin")
+            if user.role is not role:
+                tx.execute(
+                    "UPDATE users SET role = ?, role_since = ?, source = ? WHERE name = ?",
+                    (role.value, now, source, name),
+                )
+                _record(tx, source, name, "role", role.value, now)
+                return User(name, role, user.created_at, False, now, source)
+            return user
+
+    def end_sessions(self, name: str) -> None:
+        """Someone the directory no longer vouches for: signed out everywhere."""
+        self.db.execute("DELETE FROM sessions WHERE name = ?", (name,))
 
     def get(self, name: str) -> User | None:
         row = self.db.execute(f"SELECT {_COLUMNS} FROM users WHERE name = ?", (name,)).fetchone()
@@ -190,7 +236,7 @@ class UserStore:
         row = self.db.execute(
             f"SELECT {_COLUMNS}, password FROM users WHERE name = ?", (name,)
         ).fetchone()
-        stored = row[5] if row else self._dummy
+        stored = row[6] if row else self._dummy
         try:
             self._hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
@@ -201,7 +247,7 @@ class UserStore:
             self.db.execute(
                 "UPDATE users SET password = ? WHERE name = ?", (self._hasher.hash(password), name)
             )
-        return _user(row[:5])
+        return _user(row[:6])
 
     # --- sessions --------------------------------------------------------------------
 
@@ -219,13 +265,13 @@ class UserStore:
 
     def session(self, token: str) -> Session | None:
         row = self.db.execute(
-            "SELECT u.name, u.role, u.created_at, u.disabled, u.role_since, s.csrf,"
+            "SELECT u.name, u.role, u.created_at, u.disabled, u.role_since, u.source, s.csrf,"
             " s.expires_at FROM sessions s JOIN users u ON u.name = s.name WHERE s.token = ?",
             (_digest(token),),
         ).fetchone()
-        if row is None or row[3] or row[6] < time.time():
+        if row is None or row[3] or row[7] < time.time():
             return None
-        return Session(_user(row[:5]), row[5], row[6])
+        return Session(_user(row[:6]), row[6], row[7])
 
     def end_session(self, token: str) -> None:
         self.db.execute("DELETE FROM sessions WHERE token = ?", (_digest(token),))
@@ -290,17 +336,18 @@ def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-_COLUMNS = "name, role, created_at, disabled, role_since"
+_COLUMNS = "name, role, created_at, disabled, role_since, source"
 
 
 def _user(row: tuple[object, ...]) -> User:
-    name, role, created, disabled, since = row
+    name, role, created, disabled, since, source = row
     return User(
         str(name),
         Role(role),
         float(created),  # type: ignore[arg-type]
         bool(disabled),
         float(since) if since is not None else None,  # type: ignore[arg-type]
+        str(source),
     )
 
 

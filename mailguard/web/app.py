@@ -8,6 +8,7 @@ user pages for admins only).
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hmac
@@ -15,8 +16,8 @@ import io
 import ipaddress
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -32,9 +33,19 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mailguard.accounts.users import STAFF_ROLES, AccountError, LoginThrottle, Session, UserStore
+from mailguard.accounts.oidc import PENDING_SECONDS, OidcClient, OidcError
+from mailguard.accounts.signin import SignInRefused, SignInUnavailable, StaffSignIn
+from mailguard.accounts.users import (
+    STAFF_ROLES,
+    AccountError,
+    LoginThrottle,
+    Session,
+    User,
+    UserStore,
+)
 from mailguard.incidents.service import IncidentError, Incidents
 from mailguard.ledger.store import Ledger
+from mailguard.log import get_logger
 from mailguard.metrics import Metrics
 from mailguard.quarantine.links import BadLink, SenderLinks
 from mailguard.quarantine.service import (
@@ -49,7 +60,10 @@ from mailguard.reports import html as report_html
 from mailguard.reports.summary import Summary, from_ledger
 from mailguard.web.render import safe_html, view_of
 
+log = get_logger()
+
 SESSION_COOKIE = "mg_session"
+OIDC_COOKIE = "mg_oidc"  # the pending sign-in: state, nonce, PKCE verifier (signed)
 ANON_CSRF_COOKIE = "mg_csrf"
 PAGE_SIZE = 50
 PAGE_CSP = (
@@ -82,6 +96,8 @@ class WebContext:
     metrics_allow: tuple[Any, ...] = ()
     incidents: Incidents | None = None  # deletion confirmations (no login: a signed link)
     ledger: Ledger | None = None  # the Reports page
+    sign_in: StaffSignIn | None = None  # council accounts: directory binds, roles by group
+    oidc: OidcClient | None = None  # ... or an OpenID provider
 
 
 def build_app(ctx: WebContext) -> Starlette:
@@ -99,6 +115,8 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/", lambda r: RedirectResponse("/held", 303)),
         Route("/login", web.login_form, methods=["GET"]),
         Route("/login", web.login, methods=["POST"]),
+        Route("/login/oidc", web.oidc_start, methods=["GET"]),
+        Route("/login/oidc/callback", web.oidc_callback, methods=["GET"]),
         Route("/logout", web.staff(web.logout), methods=["POST"]),
         Route("/held", web.staff(web.held_list)),
         Route("/held/{id}", web.staff(web.held_detail)),
@@ -122,7 +140,7 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/metrics", web.metrics),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
-    return _secure(Starlette(routes=routes))
+    return _secure(Starlette(routes=routes, lifespan=web.lifespan))
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -144,6 +162,7 @@ class _Web:
             user=session.user if session else None,
             csrf=session.csrf if session else getattr(request.state, "anon_csrf", ""),
             request=request,
+            oidc_label=self.ctx.oidc.settings.label if self.ctx.oidc else "",
             **values,
         )
         response = HTMLResponse(page, status_code=status)
@@ -165,6 +184,8 @@ class _Web:
         async def guarded(request: Request) -> Response:
             token = request.cookies.get(SESSION_COOKIE, "")
             session = self.ctx.users.session(token) if token else None
+            if session is not None and self.ctx.sign_in is not None:
+                session = await self._still_allowed(session)
             if session is None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target)}", 303)
@@ -186,6 +207,27 @@ class _Web:
 
         return guarded
 
+    async def _still_allowed(self, session: Session) -> Session | None:
+        """A council account's groups are asked again on every request: a leaver, or
+        someone taken out of the group, is signed out at their next click."""
+        assert self.ctx.sign_in is not None
+        user = await self.ctx.sign_in.still_allowed(session.user)
+        if user is None:
+            return None
+        return session if user == session.user else replace(session, user=user)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
+        """At start: say at once, in one line, if the OpenID provider cannot be used."""
+        if self.ctx.oidc is not None:
+            try:
+                await self.ctx.oidc.provider()
+            except OidcError as exc:
+                log.error("oidc_unavailable", error=str(exc))
+            else:
+                log.info("oidc_ready", issuer=(await self.ctx.oidc.provider()).issuer)
+        yield
+
     async def anon_form(self, request: Request) -> FormData | None:
         """A form on a page without login: CSRF by a cookie the form must repeat."""
         form = await request.form()
@@ -205,6 +247,67 @@ class _Web:
         self.anon_csrf(request)
         return self.render(request, "login.html", next=_safe_next(request.query_params))
 
+    def render_login(self, request: Request, status: int, nxt: str, error: str) -> Response:
+        return self.render(request, "login.html", status, next=nxt, error=error)
+
+    def _signed_in(self, user: User, nxt: str, *, via_provider: bool = False) -> Response:
+        token, _ = self.ctx.users.start_session(user, self.ctx.session_hours)
+        if via_provider:
+            # The provider's redirect is a cross-site navigation, which never carries
+            # the SameSite=Strict session cookie: a page of ours moves on to the next.
+            page = self.env.get_template("signed_in.html").render(next=nxt, user=None)
+            response: Response = HTMLResponse(page)
+        else:
+            response = RedirectResponse(nxt, 303)
+        response.set_cookie(
+            SESSION_COOKIE, token, max_age=int(self.ctx.session_hours * 3600), httponly=True,
+            samesite="strict", secure=self.ctx.secure_cookies, path="/",
+        )  # fmt: skip
+        return response
+
+    async def oidc_start(self, request: Request) -> Response:
+        if self.ctx.oidc is None:
+            return self.error(request, 404, "Sign-in through a provider is not set up.")
+        nxt = _safe_next(request.query_params)
+        try:
+            url, pending = await self.ctx.oidc.start(nxt)
+        except OidcError as exc:
+            log.error("oidc_unavailable", error=str(exc))
+            self.anon_csrf(request)
+            return self.render_login(
+                request, 503, nxt, "The council sign-in service cannot be reached. Try again later."
+            )
+        response = RedirectResponse(url, 303)
+        response.set_cookie(
+            OIDC_COOKIE, pending, max_age=PENDING_SECONDS, httponly=True, samesite="lax",
+            secure=self.ctx.secure_cookies, path="/login/oidc",
+        )  # fmt: skip
+        return response
+
+    async def oidc_callback(self, request: Request) -> Response:
+        oidc, q = self.ctx.oidc, request.query_params
+        self.anon_csrf(request)
+        if oidc is None or self.ctx.sign_in is None:
+            return self.error(request, 404, "Sign-in through a provider is not set up.")
+        if q.get("error"):
+            log.info("oidc_sign_in_refused", error=str(q.get("error"))[:100])
+            return self.render_login(request, 401, "/held", "The sign-in was cancelled or refused.")
+        try:
+            nonce, verifier, nxt = oidc.pending(
+                request.cookies.get(OIDC_COOKIE, ""), str(q.get("state", ""))
+            )
+            claims = await oidc.finish(str(q.get("code", "")), nonce, verifier)
+        except OidcError as exc:
+            log.warning("oidc_sign_in_failed", error=str(exc))
+            return self.render_login(request, 401, "/held", "The sign-in could not be completed.")
+        try:
+            user = self.ctx.sign_in.external(claims.username, claims.groups, "oidc")
+        except SignInRefused as exc:
+            return self.render_login(request, 403, nxt, str(exc))
+        response = self._signed_in(user, nxt, via_provider=True)
+        response.delete_cookie(OIDC_COOKIE, path="/login/oidc")
+        return response
+
     async def login(self, request: Request) -> Response:
         form = await self.anon_form(request)
         self.anon_csrf(request)
@@ -219,19 +322,24 @@ class _Web:
                 request, "login.html", 429, next=nxt,
                 error="Too many failed attempts. Wait 15 minutes and try again.",
             )  # fmt: skip
-        user = self.ctx.users.verify(name, str(form.get("password", "")))
+        password = str(form.get("password", ""))
+        try:
+            if self.ctx.sign_in is not None:
+                user = await self.ctx.sign_in.password(name, password)
+            else:
+                user = self.ctx.users.verify(name, password)
+        except SignInUnavailable:
+            return self.render_login(
+                request, 503, nxt,
+                "The council directory cannot be reached, so council accounts cannot sign"
+                " in just now. Try again shortly.",
+            )  # fmt: skip
+        except SignInRefused as exc:
+            return self.render_login(request, 403, nxt, str(exc))
         if user is None:
-            return self.render(
-                request, "login.html", 401, next=nxt, error="Wrong name or password."
-            )
+            return self.render_login(request, 401, nxt, "Wrong name or password.")
         self.throttle.succeeded(name, client)
-        token, _ = self.ctx.users.start_session(user, self.ctx.session_hours)
-        response = RedirectResponse(nxt, 303)
-        response.set_cookie(
-            SESSION_COOKIE, token, max_age=int(self.ctx.session_hours * 3600), httponly=True,
-            samesite="strict", secure=self.ctx.secure_cookies, path="/",
-        )  # fmt: skip
-        return response
+        return self._signed_in(user, nxt)
 
     async def logout(self, request: Request) -> Response:
         self.ctx.users.end_session(request.cookies.get(SESSION_COOKIE, ""))

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 import uvicorn
 
 from mailguard import log as mglog
+from mailguard.accounts.oidc import OidcClient
+from mailguard.accounts.signin import StaffSignIn
 from mailguard.config import Settings
 from mailguard.runtime import Runtime, web_url
 from mailguard.web.app import WebContext, build_app
@@ -50,6 +52,8 @@ def review_context(
         metrics_allow=tuple(settings.metrics_allow),
         incidents=runtime.incidents,
         ledger=runtime.ledger,
+        sign_in=_sign_in(runtime),
+        oidc=_oidc(runtime),
     )
     if metrics is not None:
         metrics.watch(
@@ -57,6 +61,22 @@ def review_context(
             runtime.quarantine_store.counts, "state",
         )  # fmt: skip
     return ctx, runtime.aclose
+
+
+def _sign_in(runtime: Runtime) -> StaffSignIn | None:
+    s = runtime.settings
+    if s.directory is None and s.oidc is None:
+        return None
+    login = bool(s.directory and s.directory.login)
+    return StaffSignIn(runtime.users, runtime.directory, s.roles, directory_login=login)
+
+
+def _oidc(runtime: Runtime) -> OidcClient | None:
+    s = runtime.settings
+    if s.oidc is None:
+        return None
+    redirect = f"{web_url(s)}/login/oidc/callback"
+    return OidcClient(s.oidc, redirect, runtime.site_secret())
 
 
 class _QuietServer(uvicorn.Server):
