@@ -7,6 +7,7 @@ event loop never waits on a domain controller.
 from __future__ import annotations
 
 import contextlib
+import math
 import ssl
 import threading
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,7 @@ class LdapDirectory:
         self._pool = ServerPool(servers, FIRST, active=1, exhaust=False)
         self._lock = threading.Lock()
         self._conn: Connection | None = None
+        self._wait = max(1, math.ceil(settings.timeout))  # ldap3 wants whole seconds here
 
     # --- the service account's connection --------------------------------------------
     def _connection(self) -> Connection:
@@ -61,7 +63,7 @@ class LdapDirectory:
                 client_strategy=SAFE_SYNC,
                 auto_bind=True,
                 read_only=True,
-                receive_timeout=self.settings.timeout,
+                receive_timeout=self._wait,
                 auto_referrals=False,
                 raise_exceptions=False,
             )
@@ -211,7 +213,7 @@ class LdapDirectory:
         try:
             conn = Connection(
                 self._pool, user=dn, password=password, client_strategy=SAFE_SYNC,
-                read_only=True, receive_timeout=self.settings.timeout, auto_referrals=False,
+                read_only=True, receive_timeout=self._wait, auto_referrals=False,
             )  # fmt: skip
             ok = conn.bind()[0]
             conn.unbind()

@@ -1,0 +1,167 @@
+"""The council's directory in policy, over real SMTP with a real OpenLDAP (slapd) on
+loopback: groups and departments decide, a distribution list counts as its members,
+and mail keeps flowing, logged as decided without it, when the directory is down."""
+
+from __future__ import annotations
+
+import urllib.request
+
+import aiosmtplib
+import pytest
+
+from tests.support import files
+from tests.support.mail import compose
+from tests.support.net import HOST, eventually, free_port
+from tests.support.slapd import ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Person, Slapd, slapd_available
+
+pytestmark = pytest.mark.skipif(not slapd_available(), reason="slapd is not installed")
+
+POLICY = """
+organisation: {name: Northdown, internal_domains: [northdown.gov.uk]}
+rules:
+  - name: no-health-data-from-revenues
+    description: Revenues never sends health data.
+    when:
+      all:
+        - sender: {group: Revenues}
+        - finding: {type: [UK_NHS, SPECIAL_CATEGORY]}
+    action: hold
+    notify: false  # the sink gets the mail, not notices
+  - name: health-data-only-from-care-to-the-nhs
+    description: Health data leaves only from Adult Social Care to nhs.net.
+    when:
+      all:
+        - finding: {type: [UK_NHS, SPECIAL_CATEGORY]}
+        - not: {all: [{sender: {group: Adult Social Care}}, {recipient_domain: [nhs.net]}]}
+    action: hold
+    notify: false
+  - name: large-mailing
+    description: More than 30 people outside the council.
+    when: {external_recipients: {more_than: 30}}
+    action: tag
+"""
+
+REVENUES = Person("rates.officer", "Rita Rates", "rates.officer@northdown.gov.uk", "Revenues")
+CARE = Person("social.worker", "Sam Worker", "social.worker@northdown.gov.uk", "Adult Social Care")
+LATE = Person("late.starter", "Lee Starter", "late.starter@northdown.gov.uk", "Revenues")
+PANEL = "tenants-panel@northdown.gov.uk"
+
+
+def config(slapd: Slapd, web_port: int) -> str:
+    return f"""
+directory:
+  url: {slapd.url}
+  base_dn: "{BASE_DN}"
+  bind_dn: "{ADMIN_DN}"
+  bind_password: "{ADMIN_PASSWORD}"
+  user_filter: "(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))"
+  attributes: {{department: departmentNumber, proxy_addresses: "", login: uid}}
+  timeout: 2
+  retry_interval: 1
+web: "{HOST}:{web_port}"
+health_check_interval: 1
+"""
+
+
+@pytest.fixture
+def directory(tmp_path):
+    with Slapd(tmp_path / "ldap") as slapd:
+        revenues = slapd.add_person(REVENUES)
+        care = slapd.add_person(CARE)
+        late = slapd.add_person(LATE)
+        slapd.add_group("Revenues", [revenues, late])
+        slapd.add_group("Adult Social Care", [care])
+        tenants = [
+            slapd.add_person(Person(f"tenant{i}", f"Tenant {i}", f"tenant{i}@example.org"))
+            for i in range(40)
+        ]
+        slapd.add_group("Tenants Panel", tenants, mail=PANEL)
+        yield slapd
+
+
+@pytest.fixture
+def relay(tmp_path, sink, start_mailguard, directory):
+    web_port = free_port()
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "mailguard.yaml").write_text(config(directory, web_port))
+    mg = start_mailguard(
+        sink.port, "--config", str(tmp_path / "mailguard.yaml"),
+        "--policy", str(tmp_path / "policy.yaml"),
+    )  # fmt: skip
+    mg.web_base = f"http://{HOST}:{web_port}"
+    return mg
+
+
+async def send(relay, sender: str, rcpts: list[str], body: str) -> str:
+    raw = compose(sender=sender, to=rcpts[:1], subject="Referral", body=body)
+    _, reply = await aiosmtplib.send(
+        raw, sender=sender, recipients=rcpts, hostname=HOST, port=relay.port, timeout=30
+    )
+    return reply
+
+
+def health_text() -> str:
+    return f"Referral for Mrs Patel, NHS number {files.nhs_number()}, as discussed."
+
+
+def decision_of(relay, n: int) -> dict:
+    events = relay.events("message")
+    assert len(events) >= n, relay.log_text()
+    return events[n - 1]
+
+
+def healthz(relay) -> str:
+    try:
+        with urllib.request.urlopen(f"{relay.web_base}/healthz", timeout=5) as response:
+            return response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.read().decode()
+
+
+async def test_health_data_is_held_from_revenues_but_passes_from_care_to_the_nhs(relay, sink):
+    await send(relay, REVENUES.mail, ["gp.surgery@nhs.net"], health_text())
+    await send(relay, CARE.mail, ["gp.surgery@nhs.net"], health_text())
+    received = sink.wait_for(1)
+    assert [r.mail_from for r in received] == [CARE.mail]
+    held, passed = decision_of(relay, 1), decision_of(relay, 2)
+    assert held["action"] == "hold" and held["directory"] == "ok"
+    assert held["rules"] == [
+        "no-health-data-from-revenues", "health-data-only-from-care-to-the-nhs"
+    ]  # fmt: skip
+    assert passed["action"] == "pass" and passed["directory"] == "ok"
+    # Care staff sending it anywhere else is still held.
+    await send(relay, CARE.mail, ["someone@example.org"], health_text())
+    assert decision_of(relay, 3)["rules"] == ["health-data-only-from-care-to-the-nhs"]
+
+
+async def test_a_distribution_list_of_40_counts_as_40_for_the_bulk_rules(relay, sink):
+    await send(relay, CARE.mail, [PANEL], "The panel meets on Tuesday at the civic centre.")
+    [received] = sink.wait_for(1)
+    assert received.rcpt_tos == [PANEL]  # expanded for the count, not the delivery
+    event = decision_of(relay, 1)
+    assert event["action"] == "tag" and event["rules"] == ["large-mailing"]
+    assert b"X-Mailguard-Verdict: tag" in received.content
+
+
+async def test_with_the_directory_stopped_mail_flows_and_the_log_says_so(relay, sink, directory):
+    await send(relay, CARE.mail, ["gp.surgery@nhs.net"], health_text())
+    assert decision_of(relay, 1)["directory"] == "ok"
+    assert "directory: up" in healthz(relay)
+    directory.stop()
+    # Someone the relay has not asked about yet: nothing cached to fall back on.
+    reply = await send(relay, LATE.mail, ["gp.surgery@nhs.net"], health_text())
+    assert reply.startswith("2")
+    event = decision_of(relay, 2)
+    assert event["directory"] == "unavailable" and event["action"] == "pass"
+    assert set(event["undetermined"]) == {
+        "no-health-data-from-revenues", "health-data-only-from-care-to-the-nhs"
+    }  # fmt: skip
+    assert len(sink.wait_for(2)) == 2
+    assert await eventually(lambda: "directory: down" in healthz(relay), within=10)
+    assert relay.events("directory_unavailable"), relay.log_text()
+    # Back again: used at once (retry_interval 1s), and the Revenues rule applies.
+    directory.start()
+    assert await eventually(lambda: "directory: up" in healthz(relay), within=15)
+    await send(relay, LATE.mail, ["gp.surgery@nhs.net"], health_text())
+    event = decision_of(relay, 3)
+    assert event["action"] == "hold" and event["directory"] == "ok"

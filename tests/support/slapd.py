@@ -1,0 +1,203 @@
+"""A real OpenLDAP server (Debian's ``slapd``) in a private directory on a loopback
+port, standing in for the council's Active Directory: people, groups, distribution
+lists with an address, and ``memberOf`` kept by slapd's own overlay as AD keeps it.
+
+Not a mock: mailguard's LDAP client talks to it exactly as to a domain controller.
+The entries are written through ``ldap3`` bound as the directory's manager.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection, Server
+
+from tests.support.net import HOST, free_port
+
+SLAPD = "/usr/sbin/slapd"
+BASE_DN = "dc=northdown,dc=gov,dc=uk"
+ADMIN_DN = f"cn=admin,{BASE_DN}"
+ADMIN_PASSWORD = "directory manager test password"
+PASSWORD = "Correct-Horse-Battery-9"
+_NOBODY = f"cn=nobody,{BASE_DN}"
+
+_CONFIG = """
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+moduleload memberof
+moduleload refint
+pidfile {dir}/slapd.pid
+argsfile {dir}/slapd.args
+
+database mdb
+maxsize 67108864
+suffix "{base}"
+rootdn "{admin}"
+rootpw "{password}"
+directory {dir}/data
+access to attrs=userPassword by anonymous auth by * none
+access to * by users read by anonymous auth
+
+overlay memberof
+memberof-group-oc groupOfNames
+memberof-member-ad member
+memberof-memberof-ad memberOf
+memberof-refint TRUE
+overlay refint
+refint_attributes member
+"""
+
+
+def slapd_available() -> bool:
+    return Path(SLAPD).exists()
+
+
+@dataclass(frozen=True)
+class Person:
+    uid: str
+    name: str
+    mail: str
+    department: str = ""
+    password: str = PASSWORD
+
+
+class Slapd:
+    def __init__(self, tmp: Path) -> None:
+        self.dir = tmp
+        self.port = free_port()
+        self.url = f"ldap://{HOST}:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._seeded = False
+
+    def start(self, timeout: float = 20.0) -> Slapd:
+        (self.dir / "data").mkdir(parents=True, exist_ok=True)
+        conf = self.dir / "slapd.conf"
+        conf.write_text(
+            _CONFIG.format(dir=self.dir, base=BASE_DN, admin=ADMIN_DN, password=ADMIN_PASSWORD)
+        )
+        log = (self.dir / "slapd.log").open("ab")
+        # -d 0: stay in the foreground (so the test owns the process) and log nothing.
+        self.proc = subprocess.Popen(
+            [SLAPD, "-d", "0", "-h", self.url, "-f", str(conf)],
+            stdout=log, stderr=log, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"slapd exited at start:\n{self.log_tail()}")
+            try:
+                self._admin().unbind()
+                break
+            except Exception:
+                time.sleep(0.05)
+        else:
+            self.stop()
+            raise RuntimeError(f"slapd did not answer:\n{self.log_tail()}")
+        if not self._seeded:
+            self._seed()
+        return self
+
+    def _seed(self) -> None:
+        conn = self._admin()
+        _add(conn, BASE_DN, ["top", "dcObject", "organization"], o="Northdown", dc="northdown")
+        for ou in ("people", "groups"):
+            _add(conn, f"ou={ou},{BASE_DN}", ["organizationalUnit"], ou=ou)
+        conn.unbind()
+        self._seeded = True
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+    def log_tail(self) -> str:
+        path = self.dir / "slapd.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def _admin(self) -> Connection:
+        return Connection(
+            Server(self.url, connect_timeout=2), ADMIN_DN, ADMIN_PASSWORD, auto_bind=True,
+            receive_timeout=5,
+        )  # fmt: skip
+
+    def _change(self, dn: str, changes: dict[str, list[tuple[str, list[str]]]]) -> None:
+        conn = self._admin()
+        try:
+            if not conn.modify(dn, changes):
+                raise RuntimeError(f"modify {dn}: {conn.result}")
+        finally:
+            conn.unbind()
+
+    # --- the directory's content -----------------------------------------------------
+    def add_person(self, p: Person) -> str:
+        dn = f"uid={p.uid},ou=people,{BASE_DN}"
+        attrs = {"uid": p.uid, "cn": p.name, "sn": p.name.split()[-1], "displayName": p.name,
+                 "mail": p.mail, "userPassword": p.password}  # fmt: skip
+        if p.department:
+            attrs["departmentNumber"] = p.department
+        conn = self._admin()
+        try:
+            _add(conn, dn, ["inetOrgPerson"], **attrs)
+        finally:
+            conn.unbind()
+        return dn
+
+    def add_group(self, cn: str, members: list[str], mail: str | None = None) -> str:
+        """A group (groupOfNames needs a member); with ``mail`` a distribution list."""
+        dn = f"cn={cn},ou=groups,{BASE_DN}"
+        classes = ["groupOfNames"] + (["extensibleObject"] if mail else [])
+        # groupOfNames must have a member; this one names no entry, so it is nobody.
+        attrs: dict[str, object] = {"cn": cn, "member": [*members, _NOBODY]}
+        if mail:
+            attrs["mail"] = mail
+        conn = self._admin()
+        try:
+            _add(conn, dn, classes, **attrs)
+        finally:
+            conn.unbind()
+        return dn
+
+    def add_to_group(self, cn: str, member: str) -> None:
+        self._change(f"cn={cn},ou=groups,{BASE_DN}", {"member": [(MODIFY_ADD, [member])]})
+
+    def remove_from_group(self, cn: str, member: str) -> None:
+        self._change(f"cn={cn},ou=groups,{BASE_DN}", {"member": [(MODIFY_DELETE, [member])]})
+
+    def disable(self, dn: str) -> None:
+        """The tests' stand-in for AD's "account disabled" bit (userAccountControl)."""
+        self._change(dn, {"employeeType": [(MODIFY_REPLACE, ["disabled"])]})
+
+    def delete(self, dn: str) -> None:
+        conn = self._admin()
+        try:
+            if not conn.delete(dn):
+                raise RuntimeError(f"delete {dn}: {conn.result}")
+        finally:
+            conn.unbind()
+
+    def __enter__(self) -> Slapd:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+        shutil.rmtree(self.dir / "data", ignore_errors=True)
+
+
+def _add(conn: Connection, dn: str, classes: list[str], **attrs: object) -> None:
+    if not conn.add(dn, classes, attrs):
+        raise RuntimeError(f"add {dn}: {conn.result}")
