@@ -18,6 +18,9 @@ import jwt
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from mailguard.config import OidcSettings
+from mailguard.log import get_logger
+
+log = get_logger()
 
 _ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
 PENDING_SECONDS = 600  # a sign-in started this long ago cannot be finished
@@ -77,6 +80,16 @@ class OidcClient:
                     f" (no {exc.args[0]})"
                 ) from None
         return self._provider
+
+    async def check(self) -> bool:
+        """At start: one clear line in the log if the provider cannot be used."""
+        try:
+            provider = await self.provider()
+        except OidcError as exc:
+            log.error("oidc_unavailable", error=str(exc))
+            return False
+        log.info("oidc_ready", issuer=provider.issuer)
+        return True
 
     async def start(self, next_path: str) -> tuple[str, str]:
         """Where to send the browser, and the signed state to keep in its cookie."""

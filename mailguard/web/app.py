@@ -8,7 +8,6 @@ user pages for admins only).
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import hmac
@@ -16,7 +15,7 @@ import io
 import ipaddress
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -140,7 +139,7 @@ def build_app(ctx: WebContext) -> Starlette:
         Route("/metrics", web.metrics),
         Mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static"),
     ]
-    return _secure(Starlette(routes=routes, lifespan=web.lifespan))
+    return _secure(Starlette(routes=routes))
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -215,18 +214,6 @@ class _Web:
         if user is None:
             return None
         return session if user == session.user else replace(session, user=user)
-
-    @contextlib.asynccontextmanager
-    async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
-        """At start: say at once, in one line, if the OpenID provider cannot be used."""
-        if self.ctx.oidc is not None:
-            try:
-                await self.ctx.oidc.provider()
-            except OidcError as exc:
-                log.error("oidc_unavailable", error=str(exc))
-            else:
-                log.info("oidc_ready", issuer=(await self.ctx.oidc.provider()).issuer)
-        yield
 
     async def anon_form(self, request: Request) -> FormData | None:
         """A form on a page without login: CSRF by a cookie the form must repeat."""

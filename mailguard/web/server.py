@@ -168,6 +168,8 @@ class WebServer:
                 await asyncio.sleep(0.02)
             if self.server.started:
                 self._started.set()
+            if ctx.oidc is not None:  # asked once at start; a sign-in asks again
+                await ctx.oidc.check()
             await serving
         finally:
             await cleanup()

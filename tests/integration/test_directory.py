@@ -4,14 +4,18 @@ and mail keeps flowing, logged as decided without it, when the directory is down
 
 from __future__ import annotations
 
+import json
 import urllib.request
+from pathlib import Path
 
 import aiosmtplib
+import httpx
 import pytest
 
 from tests.support import files
 from tests.support.mail import compose
 from tests.support.net import HOST, eventually, free_port
+from tests.support.relay import mailguard_cli
 from tests.support.slapd import ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Person, Slapd, slapd_available
 
 pytestmark = pytest.mark.skipif(not slapd_available(), reason="slapd is not installed")
@@ -165,3 +169,81 @@ async def test_with_the_directory_stopped_mail_flows_and_the_log_says_so(relay, 
     await send(relay, LATE.mail, ["gp.surgery@nhs.net"], health_text())
     event = decision_of(relay, 3)
     assert event["action"] == "hold" and event["directory"] == "ok"
+
+
+def test_check_asks_the_directory_as_serve_does(tmp_path, directory):
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "mailguard.yaml").write_text(config(directory, free_port()))
+    eml = tmp_path / "referral.eml"
+    eml.write_bytes(compose(sender=REVENUES.mail, to=["gp.surgery@nhs.net"], body=health_text()))
+    result = mailguard_cli(
+        "check", "--config", str(tmp_path / "mailguard.yaml"),
+        "--policy", str(tmp_path / "policy.yaml"), "--json", str(eml),
+    )  # fmt: skip
+    verdict = json.loads(result.stdout)
+    assert verdict["action"] == "hold" and verdict["directory"] == "ok"
+    assert "no-health-data-from-revenues" in verdict["rules"]
+    directory.stop()
+    result = mailguard_cli(
+        "check", "--config", str(tmp_path / "mailguard.yaml"),
+        "--policy", str(tmp_path / "policy.yaml"), str(eml),
+    )  # fmt: skip
+    assert "directory unavailable: rules not applied: no-health-data-from-revenues" in (
+        result.stdout
+    ), result.stdout + result.stderr
+
+
+def bad_directory(tmp_path, url: str, password: str = ADMIN_PASSWORD, oidc: str = "") -> Path:
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    cfg = tmp_path / "mailguard.yaml"
+    cfg.write_text(f"""
+directory:
+  url: {url}
+  base_dn: "{BASE_DN}"
+  bind_dn: "{ADMIN_DN}"
+  bind_password: "{password}"
+  timeout: 1
+  login: true
+{oidc}
+""")
+    return cfg
+
+
+@pytest.mark.parametrize("problem", ["unreachable", "wrong password"])
+async def test_a_directory_that_cannot_be_used_is_one_clear_line_and_mail_still_flows(
+    tmp_path, sink, start_mailguard, directory, problem
+):
+    if problem == "unreachable":
+        cfg, expected = bad_directory(tmp_path, f"ldap://{HOST}:{free_port()}"), "cannot reach"
+    else:
+        cfg = bad_directory(tmp_path, directory.url, password="not the password")
+        expected = f"bind as {ADMIN_DN} refused"
+    relay = start_mailguard(
+        sink.port, "--config", str(cfg), "--policy", str(tmp_path / "policy.yaml")
+    )
+    assert await eventually(lambda: relay.events("directory_unavailable"), within=10)
+    [line] = relay.events("directory_unavailable")[:1]
+    assert expected in line["error"] and ADMIN_PASSWORD not in relay.log_text()
+    reply = await send(relay, REVENUES.mail, ["gp.surgery@nhs.net"], health_text())
+    assert reply.startswith("2")
+    assert decision_of(relay, 1)["directory"] == "unavailable"
+
+
+async def test_a_bad_openid_discovery_url_is_one_clear_line_and_mail_still_flows(
+    tmp_path, sink, start_mailguard, directory
+):
+    web = free_port()
+    nowhere = f"http://{HOST}:{free_port()}/.well-known/openid-configuration"
+    oidc = f"oidc: {{discovery_url: '{nowhere}', client_id: mailguard}}\nweb: '{HOST}:{web}'"
+    cfg = bad_directory(tmp_path, directory.url, oidc=oidc)
+    relay = start_mailguard(
+        sink.port, "--config", str(cfg), "--policy", str(tmp_path / "policy.yaml")
+    )
+    assert await eventually(lambda: relay.events("oidc_unavailable"), within=15)
+    assert nowhere in relay.events("oidc_unavailable")[0]["error"]
+    await send(relay, CARE.mail, ["gp.surgery@nhs.net"], health_text())
+    assert len(sink.wait_for(1)) == 1
+    # The login page's provider button answers plainly.
+    async with httpx.AsyncClient(base_url=f"http://{HOST}:{web}", timeout=10) as client:
+        page = await client.get("/login/oidc")
+        assert page.status_code == 503 and "cannot be reached" in page.text
