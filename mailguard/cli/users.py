@@ -71,10 +71,11 @@ def add(
 @users.command("list")
 @state_options
 def list_users(config_file: Path | None, data_dir: Path | None, database: str | None) -> None:
-    """Names, roles and whether each account is enabled."""
+    """Names, roles, how each signs in (local, directory, oidc) and whether enabled."""
     store = _store(config_file, data_dir, database)
     for user in store.list():
-        click.echo(f"{user.name:<24} {user.role.value:<9} {'disabled' if user.disabled else ''}")
+        state = "disabled" if user.disabled else ""
+        click.echo(f"{user.name:<32} {user.role.value:<9} {user.source:<9} {state}".rstrip())
     store.close()
 
 
