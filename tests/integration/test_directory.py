@@ -5,6 +5,9 @@ and mail keeps flowing, logged as decided without it, when the directory is down
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -114,12 +117,16 @@ def decision_of(relay, n: int) -> dict:
     return events[n - 1]
 
 
-def healthz(relay) -> str:
+def fetch(url: str) -> str:
     try:
-        with urllib.request.urlopen(f"{relay.web_base}/healthz", timeout=5) as response:
+        with urllib.request.urlopen(url, timeout=5) as response:
             return response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.read().decode()
+
+
+def healthz(relay) -> str:
+    return fetch(f"{relay.web_base}/healthz")
 
 
 async def test_health_data_is_held_from_revenues_but_passes_from_care_to_the_nhs(relay, sink):
@@ -163,6 +170,9 @@ async def test_with_the_directory_stopped_mail_flows_and_the_log_says_so(relay, 
     assert len(sink.wait_for(2)) == 2
     assert await eventually(lambda: "directory: down" in healthz(relay), within=10)
     assert relay.events("directory_unavailable"), relay.log_text()
+    metrics = fetch(f"{relay.web_base}/metrics")
+    assert 'mailguard_directory_up{check="ldap"} 0.0' in metrics
+    assert 'mailguard_directory_lookups_total{result="unavailable"}' in metrics
     # Back again: used at once (retry_interval 1s), and the Revenues rule applies.
     directory.start()
     assert await eventually(lambda: "directory: up" in healthz(relay), within=15)
@@ -183,6 +193,11 @@ def test_check_asks_the_directory_as_serve_does(tmp_path, directory):
     verdict = json.loads(result.stdout)
     assert verdict["action"] == "hold" and verdict["directory"] == "ok"
     assert "no-health-data-from-revenues" in verdict["rules"]
+    replayed = mailguard_cli(
+        "replay", "--config", str(tmp_path / "mailguard.yaml"),
+        "--policy", str(tmp_path / "policy.yaml"), "--json", str(eml),
+    )  # fmt: skip
+    assert json.loads(replayed.stdout.splitlines()[0])["rules"] == verdict["rules"], replayed.stderr
     directory.stop()
     result = mailguard_cli(
         "check", "--config", str(tmp_path / "mailguard.yaml"),
@@ -247,3 +262,44 @@ async def test_a_bad_openid_discovery_url_is_one_clear_line_and_mail_still_flows
     async with httpx.AsyncClient(base_url=f"http://{HOST}:{web}", timeout=10) as client:
         page = await client.get("/login/oidc")
         assert page.status_code == 503 and "cannot be reached" in page.text
+
+
+async def test_a_directory_that_never_answers_delays_one_message_by_its_timeout_at_most(
+    tmp_path, sink, start_mailguard
+):
+    """A domain controller that takes the connection and then says nothing (hung, or a
+    firewall that drops): the first message waits out ``timeout``, the next do not wait
+    at all until ``retry_interval`` has passed."""
+    silent = socket.create_server((HOST, 0))
+    held_open: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        silent.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held_open.append(silent.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        port = silent.getsockname()[1]
+        cfg = bad_directory(tmp_path, f"ldap://{HOST}:{port}")
+        cfg.write_text(cfg.read_text() + "  retry_interval: 600\n")
+        relay = start_mailguard(
+            sink.port, "--config", str(cfg), "--policy", str(tmp_path / "policy.yaml")
+        )
+        took = []
+        for n in range(4):
+            started = time.monotonic()
+            reply = await send(relay, f"officer{n}@northdown.gov.uk", ["a@nhs.net"], "Hello")
+            took.append(time.monotonic() - started)
+            assert reply.startswith("2")
+        assert all(e["directory"] == "unavailable" for e in relay.events("message"))
+        assert took[0] < 3 and max(took[1:]) < 0.5, took
+    finally:
+        stop.set()
+        for conn in held_open:
+            conn.close()
+        silent.close()
