@@ -257,6 +257,7 @@ class Relay:
     async def _watch_directory(self, directory: Directory) -> None:
         """Ask at start (one clear line if it cannot be reached), then keep asking: more
         often while it is down, so mail uses it again soon after it is back."""
+        directory.watched = True
         while True:
             try:
                 await directory.aprobe()

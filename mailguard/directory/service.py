@@ -25,6 +25,8 @@ from mailguard.metrics import Metrics
 
 log = get_logger()
 
+NEGATIVE_TTL = 120.0
+
 
 class Directory:
     def __init__(
@@ -46,6 +48,7 @@ class Directory:
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="directory")
         self._refreshing: set[str] = set()
         self.up: bool | None = None  # None: not asked yet
+        self.watched = False  # a watcher probes it while down (the relay's)
         self.error = ""
         self._retry_at = 0.0
 
@@ -90,13 +93,15 @@ class Directory:
         with self._lock:
             for address in {a.lower() for a in addresses if "@" in a}:
                 hit = self._cache.get(address)
-                if hit is None or now - hit[0] > ttl:
+                # "No such address" is kept briefly: a new starter's mailbox counts soon.
+                good_for = ttl if hit is None or hit[1] is not None else min(ttl, NEGATIVE_TTL)
+                if hit is None or now - hit[0] > good_for:
                     missing.append(address)
                     if hit is not None:
                         known[address] = hit[1]  # better than nothing if the directory is down
                     continue
                 known[address] = hit[1]
-                if now - hit[0] > ttl / 2 and address not in self._refreshing:
+                if now - hit[0] > good_for / 2 and address not in self._refreshing:
                     stale.append(address)
                     self._refreshing.add(address)
         if stale:
@@ -128,10 +133,12 @@ class Directory:
     async def answers(self, addresses: Iterable[str]) -> DirectoryAnswers:
         """For the relay: within ``timeout`` at worst, and at once while it is down."""
         known, missing = self._cached(addresses)
-        self._count("cached", len(known))
+        self._count("cached", len(known.keys() - set(missing)))  # not the stale fallbacks
         if not missing:
             return DirectoryAnswers(known, available=True, configured=True)
-        if self.up is False and self.clock() < self._retry_at:
+        if self.up is False and (self.watched or self.clock() < self._retry_at):
+            # Down: the watcher (``aprobe`` every retry_interval) says when it is back;
+            # until then no message waits for it.
             self._count("unavailable", len(missing))
             return DirectoryAnswers(known, available=False, configured=True)
         loop = asyncio.get_running_loop()

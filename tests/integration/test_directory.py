@@ -15,6 +15,9 @@ import aiosmtplib
 import httpx
 import pytest
 
+from mailguard.config import DirectorySettings
+from mailguard.directory.service import Directory
+from mailguard.metrics import Metrics
 from tests.support import files
 from tests.support.mail import compose
 from tests.support.net import HOST, eventually, free_port
@@ -303,3 +306,34 @@ async def test_a_directory_that_never_answers_delays_one_message_by_its_timeout_
         for conn in held_open:
             conn.close()
         silent.close()
+
+
+def directory_settings(slapd: Slapd, **extra) -> DirectorySettings:
+    return DirectorySettings(
+        url=slapd.url, base_dn=BASE_DN, bind_dn=ADMIN_DN, bind_password=ADMIN_PASSWORD,
+        user_filter="(objectClass=inetOrgPerson)",
+        attributes={"department": "departmentNumber", "proxy_addresses": "", "login": "uid"},
+        **extra,
+    )  # fmt: skip
+
+
+async def test_answers_come_from_memory_and_a_new_starter_is_found_within_minutes(directory):
+    now = [0.0]
+    metrics = Metrics()
+    cache = Directory(directory_settings(directory), metrics=metrics, clock=lambda: now[0])
+    newcomer = "new.starter@northdown.gov.uk"
+    try:
+        first = await cache.answers([REVENUES.mail, newcomer, PANEL])
+        assert first.lookup(REVENUES.mail).groups == ("revenues",)
+        assert len(first.lookup(PANEL).members) == 40
+        assert first.lookup(newcomer) is None
+        directory.add_person(Person("new.starter", "Nia Starter", newcomer, "Revenues"))
+        again = await cache.answers([REVENUES.mail, newcomer, PANEL])
+        assert again.lookup(newcomer) is None  # "no such address" is remembered briefly...
+        now[0] = 121.0
+        later = await cache.answers([REVENUES.mail, newcomer])
+        assert later.lookup(newcomer).department == "Revenues"  # ...and asked again
+        counts = {r: metrics.directory_lookups.labels(r)._value.get() for r in ("cached", "asked")}
+        assert counts == {"cached": 4, "asked": 4}
+    finally:
+        cache.close()

@@ -82,3 +82,42 @@ def test_the_shipped_example_config_is_valid():
     example = Path(__file__).parents[2] / "deploy" / "mailguard.example.yaml"
     s = load_settings(example, {})
     assert s.data_dir == Path("/var/lib/mailguard")
+
+
+@pytest.mark.parametrize(
+    ("section", "problem"),
+    [
+        ("directory: {url: http://dc1, base_dn: dc=x}", "4:12: directory: url must be ldap://"),
+        (
+            "directory: {url: ldaps://dc1, base_dn: dc=x, bind_password: a,"
+            " bind_password_file: /p}",
+            "give bind_password or bind_password_file, not both",
+        ),
+        (
+            "directory: {url: ldaps://dc1, base_dn: dc=x, login_dn_template: uid=x}",
+            "login_dn_template needs {login}",
+        ),
+        (
+            "directory: {url: ldaps://dc1, base_dn: dc=x, attributes: {mial: x}}",
+            "4:65: directory.attributes.mial: unknown setting",
+        ),
+        ("roles: {boss: [Mailguard Admins]}", "roles.boss"),
+        ("oidc: {discovery_url: login.example, client_id: x}", "discovery_url must be an https"),
+    ],
+)
+def test_directory_and_sign_in_settings_say_what_is_wrong_and_where(tmp_path, section, problem):
+    config = tmp_path / "mailguard.yaml"
+    config.write_text(f"listen: 127.0.0.1:10025\nupstream: 127.0.0.1:10026\n\n{section}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, {})
+    assert problem in str(caught.value)
+    assert str(config) in str(caught.value)
+
+
+def test_roles_take_one_group_or_several(tmp_path):
+    config = tmp_path / "mailguard.yaml"
+    config.write_text("roles: {reviewer: Mailguard Reviewers, admin: [A, B]}\n")
+    assert load_settings(config, {}).roles == {
+        "reviewer": ["Mailguard Reviewers"],
+        "admin": ["A", "B"],
+    }
