@@ -88,11 +88,15 @@ class StaffSignIn:
             return user
         try:
             person = await self.directory.person(user.name)
+            if (
+                person is None
+                and user.source == "oidc"
+                and not await self.directory.holds(user.name)
+            ):
+                return user  # the provider vouched for them; the directory never held them
         except DirectoryError as exc:
             log.warning("directory_recheck_unavailable", error=str(exc))
             return user
-        if person is None and user.source == "oidc":
-            return user  # the provider vouched for them; the directory may not hold them
         role = role_for(person.groups, self.roles) if person else None
         if role is None:
             self.users.end_sessions(user.name)

@@ -202,6 +202,18 @@ class LdapDirectory:
         groups = tuple(sorted({_name(g) for g in attrs.get(a.member_of.lower(), ())}))
         return Person(login, str(name[0] if name else login), groups), dn
 
+    def holds(self, login: str) -> bool:
+        """Does the directory hold this login at all, current staff or not (a disabled
+        account)? For OpenID users: one the directory never held is not its to judge."""
+        a = self.attrs
+        template = self.settings.login_dn_template
+        if template is not None:
+            base, scope, query = template.format(login=escape_rdn(login)), BASE, "(objectClass=*)"
+        else:
+            base, scope = self.settings.base_dn, SUBTREE
+            query = f"({a.login}={escape_filter_chars(login)})"
+        return bool(self._search(base, query, ["objectClass"], scope=scope, limit=1))
+
     def authenticate(self, login: str, password: str) -> Person | None:
         """The person, if the directory accepts this password for them (a bind as them)."""
         if not login or not password:  # an empty password is an anonymous bind: never

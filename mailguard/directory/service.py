@@ -178,6 +178,11 @@ class Directory:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._pool, self.client.person, login)
 
+    async def holds(self, login: str) -> bool:
+        """Raises DirectoryError when the directory cannot be asked."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self.client.holds, login)
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.client.close()

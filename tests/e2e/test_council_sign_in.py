@@ -31,6 +31,7 @@ REVIEWER = Person("rev.one", "Rhian Reviewer", "rhian.reviewer@northdown.gov.uk"
 LEAVER = Person("lee.leaver", "Lee Leaver", "lee.leaver@northdown.gov.uk", "Revenues")
 OUTSIDER = Person("olu.other", "Olu Other", "olu.other@northdown.gov.uk", "Highways")
 GUESSED = Person("gus.guessed", "Gus Guessed", "gus.guessed@northdown.gov.uk", "Revenues")
+BOTH = Person("bea.both", "Bea Both", "bea.both@northdown.gov.uk", "Revenues")  # AD and Entra
 OIDC_PASSWORD = "provider-password-42"
 CLIENT = {"client_id": "mailguard-ui", "client_secret": "a-long-test-client-secret-0001"}
 
@@ -39,14 +40,17 @@ CLIENT = {"client_id": "mailguard-ui", "client_secret": "a-long-test-client-secr
 def council(tmp_path_factory, module_sink, start_module_mailguard):
     tmp = tmp_path_factory.mktemp("signin")
     with Slapd(tmp / "ldap") as slapd:
-        people = {p.uid: slapd.add_person(p) for p in (REVIEWER, LEAVER, OUTSIDER, GUESSED)}
-        slapd.add_group("Mailguard Reviewers", [people["rev.one"], people["lee.leaver"],
-                                                people["gus.guessed"]])  # fmt: skip
+        everyone = (REVIEWER, LEAVER, OUTSIDER, GUESSED, BOTH)
+        people = {p.uid: slapd.add_person(p) for p in everyone}
+        reviewers = ("rev.one", "lee.leaver", "gus.guessed", "bea.both")
+        slapd.add_group("Mailguard Reviewers", [people[uid] for uid in reviewers])
         slapd.add_group("Highways", [people["olu.other"]])
         args, base = web_args(tmp)
         accounts = [
             {"username": "ig.approver", "password": OIDC_PASSWORD, "name": "Ife Approver",
              "email": "ife.approver@northdown.gov.uk", "groups": ["Information Governance"]},
+            {"username": "bea.both", "password": OIDC_PASSWORD, "name": "Bea Both",
+             "email": BOTH.mail, "groups": ["Mailguard Reviewers"]},
         ]  # fmt: skip
         redirect = f"{base}/login/oidc/callback"
         with OidcProvider(tmp / "oidc", accounts, [{**CLIENT, "redirect_uris": [redirect]}]) as idp:
@@ -118,6 +122,24 @@ def test_an_approver_signs_in_through_the_openid_provider(council, page, artifac
     page.wait_for_url(re.compile(r"/held"))
     assert "ig.approver (approver)" in page.inner_text("header")
     page.screenshot(path=str(artifacts / "oidc-sign-in.png"), full_page=True)
+
+
+def sign_in_with_provider(page, base: str, name: str) -> None:
+    page.goto(f"{base}/login")
+    page.click("text=Sign in with your council account")
+    page.fill("input[name=login]", name)
+    page.fill("input[name=password]", OIDC_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(re.compile(r"/held"))
+
+
+def test_disabled_in_the_directory_an_openid_user_is_signed_out_too(council, page):
+    _, base, slapd, people = council
+    sign_in_with_provider(page, base, "bea.both")
+    assert "bea.both (reviewer)" in page.inner_text("header")
+    slapd.disable(people["bea.both"])
+    page.reload()
+    assert "/login" in page.url
 
 
 def test_taken_out_of_the_group_they_lose_access_at_the_next_request(council, page):

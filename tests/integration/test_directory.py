@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mailguard.config import DirectorySettings
+from mailguard.directory.ldap import DirectoryError, LdapDirectory
 from mailguard.directory.service import Directory
 from mailguard.metrics import Metrics
 from tests.support import files
@@ -23,6 +24,7 @@ from tests.support.mail import compose
 from tests.support.net import HOST, eventually, free_port
 from tests.support.relay import mailguard_cli
 from tests.support.slapd import ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Person, Slapd, slapd_available
+from tests.support.tls import certificate_for_loopback
 
 pytestmark = pytest.mark.skipif(not slapd_available(), reason="slapd is not installed")
 
@@ -337,3 +339,30 @@ async def test_answers_come_from_memory_and_a_new_starter_is_found_within_minute
         assert counts == {"cached": 4, "asked": 4}
     finally:
         cache.close()
+
+
+def test_ldaps_is_verified_against_the_councils_ca(tmp_path):
+    cert = certificate_for_loopback(tmp_path)
+    with Slapd(tmp_path / "ldaps", tls=cert) as secure:
+        secure.add_person(REVENUES)
+        trusting = LdapDirectory(directory_settings(secure, tls_ca=cert.ca))
+        assert trusting.entries([REVENUES.mail])[REVENUES.mail].department == "Revenues"
+        trusting.close()
+        # Without the council's CA, the system's CAs do not vouch for it: refused.
+        strangers = LdapDirectory(directory_settings(secure))
+        with pytest.raises(DirectoryError, match="cannot reach"):
+            strangers.entries([REVENUES.mail])
+        strangers.close()
+
+
+def test_sign_in_binds_through_a_dn_template_and_refuses_empty_passwords(directory):
+    template = f"uid={{login}},ou=people,{BASE_DN}"
+    ldap = LdapDirectory(directory_settings(directory, login_dn_template=template))
+    try:
+        person = ldap.authenticate(CARE.uid, CARE.password)
+        assert person is not None and person.groups == ("adult social care",)
+        assert ldap.authenticate(CARE.uid, "wrong") is None
+        assert ldap.authenticate(CARE.uid, "") is None  # an anonymous bind, never a sign-in
+        assert ldap.authenticate("nobody.here", CARE.password) is None
+    finally:
+        ldap.close()

@@ -11,14 +11,16 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection, Server
+from ldap3 import MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, Connection, Server, Tls
 
 from tests.support.net import HOST, free_port
+from tests.support.tls import Certificate
 
 SLAPD = "/usr/sbin/slapd"
 BASE_DN = "dc=northdown,dc=gov,dc=uk"
@@ -71,19 +73,27 @@ class Person:
 
 
 class Slapd:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, tls: Certificate | None = None) -> None:
+        """With ``tls``: LDAPS only (as a domain controller on 636), with that
+        certificate; clients must trust ``tls.ca``."""
         self.dir = tmp
         self.port = free_port()
-        self.url = f"ldap://{HOST}:{self.port}"
+        self.tls = tls
+        self.url = f"{'ldaps' if tls else 'ldap'}://{HOST}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self._seeded = False
 
     def start(self, timeout: float = 20.0) -> Slapd:
         (self.dir / "data").mkdir(parents=True, exist_ok=True)
         conf = self.dir / "slapd.conf"
-        conf.write_text(
-            _CONFIG.format(dir=self.dir, base=BASE_DN, admin=ADMIN_DN, password=ADMIN_PASSWORD)
-        )
+        text = _CONFIG.format(dir=self.dir, base=BASE_DN, admin=ADMIN_DN, password=ADMIN_PASSWORD)
+        if self.tls is not None:  # global settings: before the first "database"
+            tls = (
+                f"TLSCACertificateFile {self.tls.ca}\nTLSCertificateFile {self.tls.chain}\n"
+                f"TLSCertificateKeyFile {self.tls.key}\n"
+            )
+            text = text.replace("\ndatabase mdb", f"\n{tls}\ndatabase mdb", 1)
+        conf.write_text(text)
         log = (self.dir / "slapd.log").open("ab")
         # -d 0: stay in the foreground (so the test owns the process) and log nothing.
         self.proc = subprocess.Popen(
@@ -130,9 +140,10 @@ class Slapd:
         return path.read_text(errors="replace")[-3000:] if path.exists() else ""
 
     def _admin(self) -> Connection:
+        tls = Tls(ca_certs_file=str(self.tls.ca), validate=ssl.CERT_REQUIRED) if self.tls else None
         return Connection(
-            Server(self.url, connect_timeout=2), ADMIN_DN, ADMIN_PASSWORD, auto_bind=True,
-            receive_timeout=5,
+            Server(self.url, connect_timeout=2, tls=tls), ADMIN_DN, ADMIN_PASSWORD,
+            auto_bind=True, receive_timeout=5,
         )  # fmt: skip
 
     def _change(self, dn: str, changes: dict[str, list[tuple[str, list[str]]]]) -> None:
