@@ -28,7 +28,16 @@ sys.path.insert(0, str(ROOT))
 
 from mailguard.config import DirectorySettings  # noqa: E402
 from mailguard.directory.service import Directory  # noqa: E402
-from tests.support.slapd import ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Person, Slapd  # noqa: E402
+from tests.support.slapd import (  # noqa: E402
+    ADMIN_DN,
+    ADMIN_PASSWORD,
+    ATTRIBUTES,
+    BASE_DN,
+    USER_FILTER,
+    Person,
+    Slapd,
+    directory_section,
+)
 
 PEOPLE = 2000
 LIST_MEMBERS = 500
@@ -49,8 +58,7 @@ rules:
 def settings(slapd: Slapd) -> DirectorySettings:
     return DirectorySettings(
         url=slapd.url, base_dn=BASE_DN, bind_dn=ADMIN_DN, bind_password=ADMIN_PASSWORD,
-        user_filter="(objectClass=inetOrgPerson)",
-        attributes={"department": "departmentNumber", "proxy_addresses": "", "login": "uid"},
+        user_filter=USER_FILTER, attributes=ATTRIBUTES,
     )  # fmt: skip
 
 
@@ -93,13 +101,7 @@ def relay(tmp: Path, slapd: Slapd, messages: int, rounds: int) -> dict[str, obje
     policy = tmp / "policy.yaml"
     policy.write_text(POLICY)
     config = tmp / "mailguard.yaml"
-    config.write_text(
-        "directory:\n"
-        + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in settings(slapd).model_dump(
-            mode="json", exclude_none=True, include={"url", "base_dn", "bind_dn",
-                                                     "bind_password", "user_filter"}).items())
-        + '  attributes: {department: departmentNumber, proxy_addresses: "", login: uid}\n'
-    )  # fmt: skip
+    config.write_text(directory_section(slapd))
     # One relay_bench run, rounds alternating: "before" is mailguard without the
     # directory, "mailguard" the same with it (a wrapper adds --config after "serve").
     wrapper = tmp / "mailguard-with-directory.sh"

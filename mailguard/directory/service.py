@@ -26,6 +26,13 @@ from mailguard.metrics import Metrics
 log = get_logger()
 
 NEGATIVE_TTL = 120.0
+_BATCH = 200  # addresses in one search (the LDAP client splits it into filters of 50)
+_SEARCHES_AT_ONCE = 2
+
+
+def _retrieved(job: asyncio.Future[object]) -> None:
+    if not job.cancelled():
+        job.exception()
 
 
 class Directory:
@@ -47,6 +54,9 @@ class Directory:
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(4, thread_name_prefix="directory")
         self._refreshing: set[str] = set()
+        self._waiting: dict[str, asyncio.Future[Entry | None]] = {}
+        self._batch: list[str] = []
+        self._in_flight = 0
         self.up: bool | None = None  # None: not asked yet
         self.watched = False  # a watcher probes it while down (the relay's)
         self.error = ""
@@ -141,10 +151,11 @@ class Directory:
             # until then no message waits for it.
             self._count("unavailable", len(missing))
             return DirectoryAnswers(known, available=False, configured=True)
-        loop = asyncio.get_running_loop()
-        job = loop.run_in_executor(self._pool, self._fetch, missing)
+        job = asyncio.gather(*(self._ask(a) for a in missing))
+        job.add_done_callback(_retrieved)  # a caller that timed out leaves it behind
         try:
-            found = await asyncio.wait_for(asyncio.shield(job), self.settings.timeout)
+            results = await asyncio.wait_for(asyncio.shield(job), self.settings.timeout)
+            found = dict(zip(missing, results, strict=True))
         except TimeoutError:
             self._failed(f"no answer within {self.settings.timeout:g}s")
         except DirectoryError as exc:
@@ -154,6 +165,42 @@ class Directory:
             return DirectoryAnswers({**known, **found}, available=True, configured=True)
         self._count("unavailable", len(missing))
         return DirectoryAnswers(known, available=False, configured=True)
+
+    # --- one search for many messages ------------------------------------------------
+    def _ask(self, address: str) -> asyncio.Future[Entry | None]:
+        """The answer for one address, asked together with every other message's: while
+        a search is out, new addresses wait for the next, so twenty messages arriving
+        at once cost one or two searches, not twenty."""
+        waiting = self._waiting.get(address)
+        if waiting is None:
+            waiting = self._waiting[address] = asyncio.get_running_loop().create_future()
+            self._batch.append(address)
+            if self._in_flight < _SEARCHES_AT_ONCE:
+                asyncio.get_running_loop().call_soon(self._search_batch)
+        return waiting
+
+    def _search_batch(self) -> None:
+        if not self._batch or self._in_flight >= _SEARCHES_AT_ONCE:
+            return
+        batch, self._batch = self._batch[:_BATCH], self._batch[_BATCH:]
+        self._in_flight += 1
+        job = asyncio.get_running_loop().run_in_executor(self._pool, self._fetch, batch)
+        job.add_done_callback(lambda done: self._searched(batch, done))
+
+    def _searched(self, batch: list[str], done: asyncio.Future[dict[str, Entry | None]]) -> None:
+        self._in_flight -= 1
+        error = None if done.cancelled() else done.exception()
+        for address in batch:
+            waiting = self._waiting.pop(address, None)
+            if waiting is None or waiting.done():
+                continue
+            if done.cancelled():
+                waiting.cancel()
+            elif error is not None:
+                waiting.set_exception(error)
+            else:
+                waiting.set_result(done.result().get(address))
+        self._search_batch()  # what gathered meanwhile
 
     def answers_now(self, addresses: Iterable[str]) -> DirectoryAnswers:
         """For ``check`` and ``replay``: the same answers, asked synchronously."""

@@ -11,15 +11,7 @@ import httpx
 import pytest
 
 from tests.support.oidc_provider import OidcProvider, node_available
-from tests.support.slapd import (
-    ADMIN_DN,
-    ADMIN_PASSWORD,
-    BASE_DN,
-    PASSWORD,
-    Person,
-    Slapd,
-    slapd_available,
-)
+from tests.support.slapd import PASSWORD, Person, Slapd, directory_section, slapd_available
 from tests.support.webui import PASSWORD as LOCAL_PASSWORD
 from tests.support.webui import add_user, web_args
 
@@ -54,15 +46,9 @@ def council(tmp_path_factory, module_sink, start_module_mailguard):
         ]  # fmt: skip
         redirect = f"{base}/login/oidc/callback"
         with OidcProvider(tmp / "oidc", accounts, [{**CLIENT, "redirect_uris": [redirect]}]) as idp:
-            (tmp / "mailguard.yaml").write_text(f"""
-directory:
-  url: {slapd.url}
-  base_dn: "{BASE_DN}"
-  bind_dn: "{ADMIN_DN}"
-  bind_password: "{ADMIN_PASSWORD}"
-  user_filter: "(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))"
-  attributes: {{department: departmentNumber, proxy_addresses: "", login: uid}}
-  login: true
+            (tmp / "mailguard.yaml").write_text(
+                directory_section(slapd, login=True)
+                + f"""
 oidc:
   discovery_url: {idp.discovery_url}
   client_id: {CLIENT["client_id"]}
@@ -72,7 +58,8 @@ roles:
   reviewer: [Mailguard Reviewers]
   approver: [Information Governance]
   admin: [Mailguard Admins]
-""")
+"""
+            )
             mg = start_module_mailguard(
                 module_sink.port, "--config", str(tmp / "mailguard.yaml"), *args
             )

@@ -23,7 +23,17 @@ from tests.support import files
 from tests.support.mail import compose
 from tests.support.net import HOST, eventually, free_port
 from tests.support.relay import mailguard_cli
-from tests.support.slapd import ADMIN_DN, ADMIN_PASSWORD, BASE_DN, Person, Slapd, slapd_available
+from tests.support.slapd import (
+    ADMIN_DN,
+    ADMIN_PASSWORD,
+    ATTRIBUTES,
+    BASE_DN,
+    USER_FILTER,
+    Person,
+    Slapd,
+    directory_section,
+    slapd_available,
+)
 from tests.support.tls import certificate_for_loopback
 
 pytestmark = pytest.mark.skipif(not slapd_available(), reason="slapd is not installed")
@@ -60,19 +70,9 @@ PANEL = "tenants-panel@northdown.gov.uk"
 
 
 def config(slapd: Slapd, web_port: int) -> str:
-    return f"""
-directory:
-  url: {slapd.url}
-  base_dn: "{BASE_DN}"
-  bind_dn: "{ADMIN_DN}"
-  bind_password: "{ADMIN_PASSWORD}"
-  user_filter: "(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))"
-  attributes: {{department: departmentNumber, proxy_addresses: "", login: uid}}
-  timeout: 2
-  retry_interval: 1
-web: "{HOST}:{web_port}"
-health_check_interval: 1
-"""
+    return directory_section(slapd, timeout=2, retry_interval=1) + (
+        f'web: "{HOST}:{web_port}"\nhealth_check_interval: 1\n'
+    )
 
 
 @pytest.fixture
@@ -313,9 +313,7 @@ async def test_a_directory_that_never_answers_delays_one_message_by_its_timeout_
 def directory_settings(slapd: Slapd, **extra) -> DirectorySettings:
     return DirectorySettings(
         url=slapd.url, base_dn=BASE_DN, bind_dn=ADMIN_DN, bind_password=ADMIN_PASSWORD,
-        user_filter="(objectClass=inetOrgPerson)",
-        attributes={"department": "departmentNumber", "proxy_addresses": "", "login": "uid"},
-        **extra,
+        user_filter=USER_FILTER, attributes=ATTRIBUTES, **extra,
     )  # fmt: skip
 
 

@@ -8,6 +8,7 @@ The entries are written through ``ldap3`` bound as the directory's manager.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -57,6 +58,22 @@ memberof-refint TRUE
 overlay refint
 refint_attributes member
 """
+
+
+# How mailguard reads this directory: OpenLDAP's names for what AD calls department and
+# userPrincipalName, no Exchange proxyAddresses, and "disabled" as disable() marks it.
+USER_FILTER = "(&(objectClass=inetOrgPerson)(!(employeeType=disabled)))"
+ATTRIBUTES = {"department": "departmentNumber", "proxy_addresses": "", "login": "uid"}
+
+
+def directory_section(slapd: Slapd, **extra: object) -> str:
+    """The ``directory:`` section of mailguard's settings file for this server."""
+    values = {
+        "url": slapd.url, "base_dn": BASE_DN, "bind_dn": ADMIN_DN,
+        "bind_password": ADMIN_PASSWORD, "user_filter": USER_FILTER, "attributes": ATTRIBUTES,
+        **extra,
+    }  # fmt: skip
+    return "directory:\n" + "".join(f"  {k}: {json.dumps(v)}\n" for k, v in values.items())
 
 
 def slapd_available() -> bool:
