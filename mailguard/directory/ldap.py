@@ -24,6 +24,8 @@ from mailguard.directory.model import Entry, Kind, Person
 _LIST_CLASSES = {"group", "groupofnames", "groupofuniquenames"}
 _BATCH = 50  # addresses per search: one round trip for an ordinary message
 _NESTING = 8  # lists within lists, deeper than this are not followed
+_PAGE = 500  # entries per page of a search (RFC 2696 paged results)
+_PAGED_RESULTS = "1.2.840.113556.1.4.319"
 
 
 class DirectoryError(Exception):
@@ -77,22 +79,33 @@ class LdapDirectory:
         limit: int = 0,
     ) -> list[tuple[str, dict[str, list[Any]]]]:  # fmt: skip
         conn = self._connection()
-        try:
-            _, result, response, _ = conn.search(
-                base, query, scope, attributes=[a for a in attributes if a], size_limit=limit
-            )
-        except LDAPException as exc:
-            self._drop(conn)
-            raise DirectoryError(f"search failed: {type(exc).__name__}: {exc}") from None
-        code = result.get("result", 0) if result else 0
-        if code not in (0, 4, 32):  # success, size limit exceeded, no such object
-            self._drop(conn)
-            raise DirectoryError(f"search failed: {result.get('description')} ({code})")
-        return [
-            (r["dn"], {k.lower(): _values(v) for k, v in r.get("attributes", {}).items()})
-            for r in response or ()
-            if r.get("type") == "searchResEntry"
-        ]
+        found: list[tuple[str, dict[str, list[Any]]]] = []
+        cookie: bytes | None = None
+        # In pages: Active Directory answers at most 1,000 entries (MaxPageSize) to one
+        # search, so a list of 5,000 would otherwise count as 1,000.
+        while True:
+            try:
+                _, result, response, _ = conn.search(
+                    base, query, scope, attributes=[a for a in attributes if a],
+                    size_limit=limit, paged_size=_PAGE if scope is SUBTREE else None,
+                    paged_cookie=cookie,
+                )  # fmt: skip
+            except LDAPException as exc:
+                self._drop(conn)
+                raise DirectoryError(f"search failed: {type(exc).__name__}: {exc}") from None
+            code = result.get("result", 0) if result else 0
+            if code not in (0, 4, 32):  # success, size limit exceeded, no such object
+                self._drop(conn)
+                raise DirectoryError(f"search failed: {result.get('description')} ({code})")
+            found += [
+                (r["dn"], {k.lower(): _values(v) for k, v in r.get("attributes", {}).items()})
+                for r in response or ()
+                if r.get("type") == "searchResEntry"
+            ]
+            control = (result or {}).get("controls", {}).get(_PAGED_RESULTS, {})
+            cookie = control.get("value", {}).get("cookie")
+            if not cookie or code != 0 or (limit and len(found) >= limit):
+                return found
 
     def _drop(self, conn: Connection) -> None:
         """A broken connection is replaced at the next question."""

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from mailguard.config import DirectorySettings
+from mailguard.directory import ldap as ldap_module
 from mailguard.directory.ldap import DirectoryError, LdapDirectory
 from mailguard.directory.service import Directory
 from mailguard.metrics import Metrics
@@ -362,5 +363,15 @@ def test_sign_in_binds_through_a_dn_template_and_refuses_empty_passwords(directo
         assert ldap.authenticate(CARE.uid, "wrong") is None
         assert ldap.authenticate(CARE.uid, "") is None  # an anonymous bind, never a sign-in
         assert ldap.authenticate("nobody.here", CARE.password) is None
+    finally:
+        ldap.close()
+
+
+def test_a_list_larger_than_one_page_of_answers_counts_every_member(directory, monkeypatch):
+    """Active Directory answers 1,000 entries to a search; bigger lists come in pages."""
+    monkeypatch.setattr(ldap_module, "_PAGE", 15)
+    ldap = LdapDirectory(directory_settings(directory))
+    try:
+        assert len(ldap.entries([PANEL])[PANEL].members) == 40
     finally:
         ldap.close()
