@@ -130,6 +130,9 @@ class DirectorySettings(_Section):
     cache_ttl: float = Field(default=900.0, gt=0)
     cache_size: int = Field(default=50_000, ge=100)
     max_list_members: int = Field(default=10_000, ge=1)  # a bigger list counts as this
+    # A person is in the groups their groups are in, too ("Mailguard Reviewers" holding
+    # the "IG Team" group); false: direct membership only, one search fewer a level.
+    nested_groups: bool = True
     # Reviewers sign in to the UI with their directory password (an LDAP bind), as
     # their login attribute (userPrincipalName) or through this DN template.
     login: bool = False

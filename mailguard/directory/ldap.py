@@ -164,8 +164,29 @@ class LdapDirectory:
         if "contact" in classes or not classes & {"person", "user", "inetorgperson"}:
             return Entry(Kind.OTHER)
         department = attrs.get(self.attrs.department.lower(), [""])
-        groups = tuple(sorted({_name(g) for g in attrs.get(self.attrs.member_of.lower(), ())}))
+        groups = self._groups(attrs.get(self.attrs.member_of.lower(), ()))
         return Entry(Kind.PERSON, str(department[0] if department else ""), groups)
+
+    def _groups(self, direct: Iterable[Any]) -> tuple[str, ...]:
+        """A person's groups by name: those they are in, and (``nested_groups``) the
+        groups those are in, as AD's role groups nest team groups (one search a level,
+        asked by ``member``, which AD and OpenLDAP both answer)."""
+        seen = {str(g).lower(): str(g) for g in direct}
+        frontier = list(seen.values())
+        depth = 0
+        while self.settings.nested_groups and frontier and depth < _NESTING:
+            depth += 1
+            parents: list[str] = []
+            for i in range(0, len(frontier), _BATCH):
+                terms = "".join(
+                    f"(member={escape_filter_chars(g)})" for g in frontier[i : i + _BATCH]
+                )
+                for dn, _ in self._search(self.settings.base_dn, f"(|{terms})", ["objectClass"]):
+                    if dn.lower() not in seen:
+                        seen[dn.lower()] = dn
+                        parents.append(dn)
+            frontier = parents
+        return tuple(sorted({_name(g) for g in seen.values()}))
 
     def _members(self, dn: str) -> set[str]:
         """Every address a list reaches, lists within it followed (a loop only once)."""
@@ -212,7 +233,7 @@ class LdapDirectory:
             return None
         dn, attrs = found[0]
         name = attrs.get(a.display_name.lower(), [login])
-        groups = tuple(sorted({_name(g) for g in attrs.get(a.member_of.lower(), ())}))
+        groups = self._groups(attrs.get(a.member_of.lower(), ()))
         return Person(login, str(name[0] if name else login), groups), dn
 
     def holds(self, login: str) -> bool:

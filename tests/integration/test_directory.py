@@ -375,3 +375,22 @@ def test_a_list_larger_than_one_page_of_answers_counts_every_member(directory, m
         assert len(ldap.entries([PANEL])[PANEL].members) == 40
     finally:
         ldap.close()
+
+
+def test_groups_within_groups_count_as_ad_nests_role_groups(directory):
+    clerk = directory.add_person(Person("ig.officer", "Ian Gov", "ig.officer@northdown.gov.uk"))
+    team = directory.add_group("IG Team", [clerk])
+    directory.add_group("Information Governance", [team])
+    directory.add_group("All Staff Groups", [f"cn=Information Governance,ou=groups,{BASE_DN}"])
+    nested = LdapDirectory(directory_settings(directory))
+    direct = LdapDirectory(directory_settings(directory, nested_groups=False))
+    try:
+        address = "ig.officer@northdown.gov.uk"
+        assert nested.entries([address])[address].groups == (
+            "all staff groups", "ig team", "information governance"
+        )  # fmt: skip
+        assert nested.person("ig.officer").groups == nested.entries([address])[address].groups
+        assert direct.entries([address])[address].groups == ("ig team",)
+    finally:
+        nested.close()
+        direct.close()
