@@ -10,6 +10,7 @@ import contextlib
 import math
 import ssl
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -26,6 +27,7 @@ _BATCH = 50  # addresses per search: one round trip for an ordinary message
 _NESTING = 8  # lists within lists, deeper than this are not followed
 _PAGE = 500  # entries per page of a search (RFC 2696 paged results)
 _PAGED_RESULTS = "1.2.840.113556.1.4.319"
+_GROUPS_KEPT = 20_000
 
 
 class DirectoryError(Exception):
@@ -48,6 +50,7 @@ class LdapDirectory:
         self._lock = threading.Lock()
         self._conn: Connection | None = None
         self._wait = max(1, math.ceil(settings.timeout))  # ldap3 wants whole seconds here
+        self._parents: dict[str, tuple[float, tuple[str, ...]]] = {}
 
     # --- the service account's connection --------------------------------------------
     def _connection(self) -> Connection:
@@ -169,24 +172,36 @@ class LdapDirectory:
 
     def _groups(self, direct: Iterable[Any]) -> tuple[str, ...]:
         """A person's groups by name: those they are in, and (``nested_groups``) the
-        groups those are in, as AD's role groups nest team groups (one search a level,
-        asked by ``member``, which AD and OpenLDAP both answer)."""
+        groups those are in, as AD's role groups nest team groups."""
         seen = {str(g).lower(): str(g) for g in direct}
         frontier = list(seen.values())
         depth = 0
         while self.settings.nested_groups and frontier and depth < _NESTING:
             depth += 1
             parents: list[str] = []
-            for i in range(0, len(frontier), _BATCH):
-                terms = "".join(
-                    f"(member={escape_filter_chars(g)})" for g in frontier[i : i + _BATCH]
-                )
-                for dn, _ in self._search(self.settings.base_dn, f"(|{terms})", ["objectClass"]):
-                    if dn.lower() not in seen:
-                        seen[dn.lower()] = dn
-                        parents.append(dn)
+            for group in frontier:
+                for parent in self._parents_of(group):
+                    if parent.lower() not in seen:
+                        seen[parent.lower()] = parent
+                        parents.append(parent)
             frontier = parents
         return tuple(sorted({_name(g) for g in seen.values()}))
+
+    def _parents_of(self, group: str) -> tuple[str, ...]:
+        """The groups a group is in, asked by ``member`` (AD and OpenLDAP both answer
+        it) and kept for ``cache_ttl``: a council has few groups and many people."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._parents.get(group.lower())
+        if hit is not None and now - hit[0] < self.settings.cache_ttl:
+            return hit[1]
+        query = f"(member={escape_filter_chars(group)})"
+        parents = tuple(dn for dn, _ in self._search(self.settings.base_dn, query, ["objectClass"]))
+        with self._lock:
+            if len(self._parents) > _GROUPS_KEPT:
+                self._parents.clear()
+            self._parents[group.lower()] = (now, parents)
+        return parents
 
     def _members(self, dn: str) -> set[str]:
         """Every address a list reaches, lists within it followed (a loop only once)."""
