@@ -12,9 +12,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import ssl
 import subprocess
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +100,9 @@ class Slapd:
         self.tls = tls
         self.url = f"{'ldaps' if tls else 'ldap'}://{HOST}:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
+        # Stops this slapd when stop() is called, when the object is garbage or at
+        # interpreter exit, whichever comes first: no orphan slapd after a test run.
+        self._reaper: weakref.finalize | None = None
         self._seeded = False
 
     def start(self, timeout: float = 20.0) -> Slapd:
@@ -112,16 +117,21 @@ class Slapd:
             text = text.replace("\ndatabase mdb", f"\n{tls}\ndatabase mdb", 1)
         conf.write_text(text)
         log = (self.dir / "slapd.log").open("ab")
-        # -d 0: stay in the foreground (so the test owns the process) and log nothing.
+        # -d none: stay in the foreground (so the test owns the process) and log only
+        # errors, such as why it would not start ("-d 0" would say nothing at all).
         self.proc = subprocess.Popen(
-            [SLAPD, "-d", "0", "-h", self.url, "-f", str(conf)],
+            [SLAPD, "-d", "none", "-h", self.url, "-f", str(conf)],
             stdout=log, stderr=log, start_new_session=True,
         )  # fmt: skip
+        log.close()  # slapd has its own copy
+        self._reaper = weakref.finalize(self, _terminate, self.proc)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"slapd exited at start:\n{self.log_tail()}")
             try:
+                # A plain connect first: ldap3 leaves its socket open when refused.
+                socket.create_connection((HOST, self.port), timeout=1).close()
                 self._admin().unbind()
                 break
             except Exception:
@@ -142,15 +152,10 @@ class Slapd:
         self._seeded = True
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        """SIGTERM and wait (SIGKILL after 10 s); the data stays for the next start()."""
+        reaper, self._reaper, self.proc = self._reaper, None, None
+        if reaper is not None:
+            reaper()
 
     def log_tail(self) -> str:
         path = self.dir / "slapd.log"
@@ -224,6 +229,17 @@ class Slapd:
     def __exit__(self, *_: object) -> None:
         self.stop()
         shutil.rmtree(self.dir / "data", ignore_errors=True)
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(5)
 
 
 def _add(conn: Connection, dn: str, classes: list[str], **attrs: object) -> None:
