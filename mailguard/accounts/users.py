@@ -194,6 +194,9 @@ class UserStore:
     def set_role(self, name: str, role: Role, *, by: str) -> None:
         if role not in STAFF_ROLES:
             raise AccountError("role must be reviewer, approver or admin")
+        user = self.get(name)
+        if user is not None and user.source != LOCAL:
+            raise AccountError(f"{name}'s role follows their groups (settings: roles)")
         self._update(
             name, "role = ?, role_since = ?", (role.value, time.time()), by, "role", role.value
         )

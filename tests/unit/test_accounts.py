@@ -78,3 +78,29 @@ def test_failures_older_than_the_window_no_longer_count(users):
     assert throttle.blocked("rita", "10.0.0.1")
     time.sleep(0.3)
     assert not throttle.blocked("rita", "10.0.0.1")
+
+
+def test_a_council_account_is_made_at_first_sign_in_and_follows_its_groups(users):
+    user = users.sign_in_external("jo.bloggs@northdown.gov.uk", Role.REVIEWER, "directory")
+    assert user.source == "directory" and users.verify(user.name, "") is None
+    again = users.sign_in_external(user.name, Role.APPROVER, "directory")
+    assert again.role is Role.APPROVER and again.created_at == user.created_at
+    with pytest.raises(AccountError, match="follows their groups"):
+        users.set_role(user.name, Role.ADMIN, by="admin")
+    users.set_disabled(user.name, True, by="admin")
+    with pytest.raises(AccountError, match="disabled"):
+        users.sign_in_external(user.name, Role.REVIEWER, "directory")
+    changes = [(c.name, c.change, c.detail) for c in users.changes()]
+    assert (user.name, "role", "approver") in changes and (
+        user.name,
+        "added",
+        "reviewer",
+    ) in changes
+
+
+def test_a_directory_sign_in_never_takes_over_a_local_account(users):
+    users.add("breakglass", Role.ADMIN, "a long local password", by="test")
+    with pytest.raises(AccountError, match="local account"):
+        users.sign_in_external("breakglass", Role.REVIEWER, "oidc")
+    assert users.get("breakglass").source == "local"
+    assert users.verify("breakglass", "a long local password") is not None
