@@ -94,8 +94,8 @@ class StaffSignIn:
                 and not await self.directory.holds(user.name)
             ):
                 return user  # the provider vouched for them; the directory never held them
-        except DirectoryError as exc:
-            log.warning("directory_recheck_unavailable", error=str(exc))
+        except Exception as exc:  # DirectoryError, or any surprise: an outage, not a leaver
+            log.warning("directory_recheck_unavailable", error=f"{type(exc).__name__}: {exc}")
             return user
         role = role_for(person.groups, self.roles) if person else None
         if role is None:
