@@ -59,9 +59,12 @@ class OidcClient:
             async with httpx.AsyncClient(timeout=self.settings.timeout) as http:
                 response = await http.get(url)
                 response.raise_for_status()
-                return dict(response.json())
+                doc = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise OidcError(f"{url}: {type(exc).__name__}: {exc}") from None
+        if not isinstance(doc, dict):
+            raise OidcError(f"{url}: not a JSON object")
+        return doc
 
     async def provider(self) -> Provider:
         """The provider's endpoints from its discovery document (asked once)."""
@@ -85,8 +88,10 @@ class OidcClient:
         """At start: one clear line in the log if the provider cannot be used."""
         try:
             provider = await self.provider()
-        except OidcError as exc:
-            log.error("oidc_unavailable", error=str(exc))
+        except Exception as exc:  # OidcError, or a surprise: the UI must still start
+            log.error(
+                "oidc_unavailable", error=str(exc) if isinstance(exc, OidcError) else repr(exc)
+            )
             return False
         log.info("oidc_ready", issuer=provider.issuer)
         return True
@@ -141,7 +146,7 @@ class OidcClient:
             raise OidcError(f"token endpoint refused the code: HTTP {response.status_code}")
         try:
             id_token = str(response.json()["id_token"])
-        except (ValueError, KeyError):
+        except (ValueError, KeyError, TypeError):
             raise OidcError("token endpoint gave no id_token") from None
         claims = await self._verify(id_token, provider)
         if not secrets.compare_digest(str(claims.get("nonce", "")), nonce):
@@ -184,7 +189,8 @@ class OidcClient:
 
     def _claims(self, claims: dict[str, object]) -> Claims:
         s = self.settings
-        username = claims.get(s.username_claim) or claims.get("email") or claims.get("sub")
+        email = claims.get("email") if claims.get("email_verified") is True else None
+        username = claims.get(s.username_claim) or email or claims.get("sub")
         groups = claims.get(s.groups_claim) or []
         if isinstance(groups, str):
             groups = [groups]

@@ -81,21 +81,23 @@ class StaffSignIn:
             raise SignInRefused(str(exc)) from None
 
     async def still_allowed(self, user: User) -> User | None:
-        """On every request of a directory (or OIDC, when the directory knows them)
-        user: their role now, or None when they must be signed out. While the
+        """On every request of a directory user (or OIDC user the directory holds):
+        their role now, or None when they must be signed out. While the
         directory cannot be asked they keep their session: it is down, not a leaver."""
         if user.source == LOCAL or self.directory is None:
             return user
         try:
             person = await self.directory.person(user.name)
-            if (
-                person is None
-                and user.source == "oidc"
-                and not await self.directory.holds(user.name)
-            ):
-                return user  # the provider vouched for them; the directory never held them
+            if user.source == "oidc":
+                # The provider's groups gave the role; the directory, matched only by
+                # name, may take access away (disabled there) but never give any.
+                if person is None and await self.directory.holds(user.name):
+                    self.users.end_sessions(user.name)
+                    log.info("signed_out_by_directory", reason="disabled")
+                    return None
+                return user
         except Exception as exc:  # DirectoryError, or any surprise: an outage, not a leaver
-            log.warning("directory_recheck_unavailable", error=f"{type(exc).__name__}: {exc}")
+            log.warning("directory_recheck_unavailable", error=type(exc).__name__)
             return user
         role = role_for(person.groups, self.roles) if person else None
         if role is None:
@@ -106,5 +108,8 @@ class StaffSignIn:
             )
             return None
         if role is not user.role:
-            return self.users.sign_in_external(user.name, role, user.source)
+            try:
+                return self.users.sign_in_external(user.name, role, user.source)
+            except AccountError:  # disabled by an admin this very moment
+                return None
         return user

@@ -164,12 +164,14 @@ class UserStore:
             user = _user(row)
             if user.source == LOCAL:
                 raise AccountError(f"{name} is a local account: sign in with its password")
+            if user.source != source:  # never one identity taking over another's account
+                raise AccountError(f"{name} signs in through the {user.source}, not this way")
             if user.disabled:
                 raise AccountError(f"{name} was disabled in mailguard by an admin")
             if user.role is not role:
                 tx.execute(
-                    "UPDATE users SET role = ?, role_since = ?, source = ? WHERE name = ?",
-                    (role.value, now, source, name),
+                    "UPDATE users SET role = ?, role_since = ? WHERE name = ?",
+                    (role.value, now, name),
                 )
                 _record(tx, source, name, "role", role.value, now)
                 return User(name, role, user.created_at, False, now, source)

@@ -38,10 +38,14 @@ class LdapDirectory:
     def __init__(self, settings: DirectorySettings) -> None:
         self.settings = settings
         self.attrs = settings.attributes
-        tls = Tls(
-            validate=ssl.CERT_REQUIRED if settings.tls_verify else ssl.CERT_NONE,
-            ca_certs_file=str(settings.tls_ca) if settings.tls_ca else None,
-        )
+        self._broken = ""  # a settings problem, said at every use (one line at start)
+        try:
+            tls = Tls(
+                validate=ssl.CERT_REQUIRED if settings.tls_verify else ssl.CERT_NONE,
+                ca_certs_file=str(settings.tls_ca) if settings.tls_ca else None,
+            )
+        except Exception as exc:  # a missing or unreadable CA file
+            self._broken, tls = f"tls_ca: {exc}", None
         servers = [
             Server(url, connect_timeout=settings.timeout, tls=tls, get_info=NONE)
             for url in settings.url
@@ -55,8 +59,14 @@ class LdapDirectory:
     # --- the service account's connection --------------------------------------------
     def _connection(self) -> Connection:
         with self._lock:
+            if self._broken:
+                raise DirectoryError(self._broken)
             if self._conn is None:
-                self._conn = self._open(self.settings.bind_dn, self.settings.password())
+                try:
+                    password = self.settings.password()
+                except OSError as exc:
+                    raise DirectoryError(f"bind_password_file: {exc.strerror}") from None
+                self._conn = self._open(self.settings.bind_dn, password)
             return self._conn
 
     def _open(self, user: str, password: str) -> Connection:
@@ -74,7 +84,7 @@ class LdapDirectory:
             )
         except LDAPBindError as exc:
             raise DirectoryError(f"bind as {user or 'anonymous'} refused: {exc}") from None
-        except LDAPException as exc:
+        except Exception as exc:  # LDAPException, or ssl/socket errors it lets through
             raise DirectoryError(f"cannot reach {', '.join(self.settings.url)}: {exc}") from None
 
     def _search(
@@ -119,8 +129,10 @@ class LdapDirectory:
             conn.unbind()
 
     def check(self) -> None:
-        """Raise DirectoryError unless the directory answers a search as our account."""
-        self._search(self.settings.base_dn, "(objectClass=*)", ["objectClass"], scope=BASE)
+        """Raise DirectoryError unless the directory answers a search as our account,
+        and base_dn exists (a mistyped one would make every address "unknown")."""
+        if not self._search(self.settings.base_dn, "(objectClass=*)", ["objectClass"], scope=BASE):
+            raise DirectoryError(f"base_dn {self.settings.base_dn} not found (or not readable)")
 
     # --- addresses -------------------------------------------------------------------
     def entries(self, addresses: Iterable[str]) -> dict[str, Entry | None]:
@@ -249,7 +261,10 @@ class LdapDirectory:
         dn, attrs = found[0]
         name = attrs.get(a.display_name.lower(), [login])
         groups = self._groups(attrs.get(a.member_of.lower(), ()))
-        return Person(login, str(name[0] if name else login), groups), dn
+        # The account is named by the directory's own value, not by what was typed:
+        # "REV.ONE" and full-width letters bind as the same person, one account.
+        own = attrs.get(a.login.lower()) or [login]
+        return Person(str(own[0]).lower(), str(name[0] if name else login), groups), dn
 
     def holds(self, login: str) -> bool:
         """Does the directory hold this login at all, current staff or not (a disabled

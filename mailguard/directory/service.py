@@ -30,6 +30,10 @@ _BATCH = 200  # addresses in one search (the LDAP client splits it into filters 
 _SEARCHES_AT_ONCE = 2
 
 
+def _what(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _retrieved(job: asyncio.Future[object]) -> None:
     if not job.cancelled():
         job.exception()
@@ -82,8 +86,8 @@ class Directory:
         """Ask the directory whether it answers (start-up, health checks, retries)."""
         try:
             self.client.check()
-        except DirectoryError as exc:
-            self._failed(str(exc))
+        except Exception as exc:  # DirectoryError, or a surprise: down either way
+            self._failed(str(exc) if isinstance(exc, DirectoryError) else _what(exc))
             return False
         self._answered()
         return True
@@ -158,8 +162,8 @@ class Directory:
             found = dict(zip(missing, results, strict=True))
         except TimeoutError:
             self._failed(f"no answer within {self.settings.timeout:g}s")
-        except DirectoryError as exc:
-            self._failed(str(exc))
+        except Exception as exc:  # DirectoryError, or a surprise: decided without it
+            self._failed(str(exc) if isinstance(exc, DirectoryError) else _what(exc))
         else:
             self._count("asked", len(missing))
             return DirectoryAnswers({**known, **found}, available=True, configured=True)
@@ -183,34 +187,49 @@ class Directory:
         if not self._batch or self._in_flight >= _SEARCHES_AT_ONCE:
             return
         batch, self._batch = self._batch[:_BATCH], self._batch[_BATCH:]
+        try:
+            job = asyncio.get_running_loop().run_in_executor(self._pool, self._fetch, batch)
+        except RuntimeError:  # closed: nobody waits for ever
+            self._answer(batch, None, DirectoryError("the directory client is closed"))
+            return
         self._in_flight += 1
-        job = asyncio.get_running_loop().run_in_executor(self._pool, self._fetch, batch)
         job.add_done_callback(lambda done: self._searched(batch, done))
 
     def _searched(self, batch: list[str], done: asyncio.Future[dict[str, Entry | None]]) -> None:
         self._in_flight -= 1
-        error = None if done.cancelled() else done.exception()
+        if done.cancelled():  # closing: an error the message's handler expects
+            self._answer(batch, None, DirectoryError("the directory client is closed"))
+        else:
+            error = done.exception()
+            self._answer(batch, None if error else done.result(), error)
+        self._search_batch()  # what gathered meanwhile
+
+    def _answer(
+        self,
+        batch: list[str],
+        found: dict[str, Entry | None] | None,
+        error: BaseException | None,
+    ) -> None:
         for address in batch:
             waiting = self._waiting.pop(address, None)
             if waiting is None or waiting.done():
                 continue
-            if done.cancelled():
-                waiting.cancel()
-            elif error is not None:
-                waiting.set_exception(error)
+            if error is not None or found is None:
+                waiting.set_exception(error or DirectoryError("no answer"))
             else:
-                waiting.set_result(done.result().get(address))
-        self._search_batch()  # what gathered meanwhile
+                waiting.set_result(found.get(address))
 
     def answers_now(self, addresses: Iterable[str]) -> DirectoryAnswers:
         """For ``check`` and ``replay``: the same answers, asked synchronously."""
         known, missing = self._cached(addresses)
         if not missing:
             return DirectoryAnswers(known, available=True, configured=True)
+        if self.up is False and self.clock() < self._retry_at:  # each file not a timeout
+            return DirectoryAnswers(known, available=False, configured=True)
         try:
             found = self._fetch(missing)
-        except DirectoryError as exc:
-            self._failed(str(exc))
+        except Exception as exc:  # DirectoryError, or a surprise: judged without it
+            self._failed(str(exc) if isinstance(exc, DirectoryError) else _what(exc))
             return DirectoryAnswers(known, available=False, configured=True)
         return DirectoryAnswers({**known, **found}, available=True, configured=True)
 

@@ -15,6 +15,7 @@ import io
 import ipaddress
 import secrets
 import time
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -300,7 +301,8 @@ class _Web:
         self.anon_csrf(request)
         if form is None:
             return self.error(request, 403, "The form was stale or forged. Try again.")
-        name = str(form.get("name", "")).strip()[:64]
+        # One account, however it is typed (case, full-width letters): one throttle count.
+        name = unicodedata.normalize("NFKC", str(form.get("name", ""))).strip()[:64]
         # The connecting address, or the one a trusted proxy (web_trusted_proxies) names.
         client = request.client.host if request.client else "?"
         nxt = _safe_next(form)
@@ -746,7 +748,11 @@ def _pack_or_none(incidents: Incidents, wanted: str) -> dict[str, object] | None
 def _safe_next(values: Any) -> str:
     """Only a local path: never an open redirect to somebody else's site."""
     nxt = str(values.get("next", "") or "/held")
-    return nxt if nxt.startswith("/") and not nxt.startswith("//") and "\\" not in nxt else "/held"
+    # Browsers drop tabs and newlines from URLs ("/\t/evil.example" is "//evil.example")
+    # and read "\" as "/": any of them, or a space, and it is not a path of ours.
+    if any(c <= " " or c in "\\\x7f" for c in nxt) or "%5c" in nxt.lower():
+        return "/held"
+    return nxt if nxt.startswith("/") and not nxt.startswith("//") else "/held"
 
 
 def _state(name: str) -> State | None:

@@ -24,6 +24,7 @@ LEAVER = Person("lee.leaver", "Lee Leaver", "lee.leaver@northdown.gov.uk", "Reve
 OUTSIDER = Person("olu.other", "Olu Other", "olu.other@northdown.gov.uk", "Highways")
 GUESSED = Person("gus.guessed", "Gus Guessed", "gus.guessed@northdown.gov.uk", "Revenues")
 BOTH = Person("bea.both", "Bea Both", "bea.both@northdown.gov.uk", "Revenues")  # AD and Entra
+CAPS = Person("cas.caps", "Cas Caps", "cas.caps@northdown.gov.uk", "Revenues")
 OIDC_PASSWORD = "provider-password-42"
 CLIENT = {"client_id": "mailguard-ui", "client_secret": "a-long-test-client-secret-0001"}
 
@@ -32,9 +33,9 @@ CLIENT = {"client_id": "mailguard-ui", "client_secret": "a-long-test-client-secr
 def council(tmp_path_factory, module_sink, start_module_mailguard):
     tmp = tmp_path_factory.mktemp("signin")
     with Slapd(tmp / "ldap") as slapd:
-        everyone = (REVIEWER, LEAVER, OUTSIDER, GUESSED, BOTH)
+        everyone = (REVIEWER, LEAVER, OUTSIDER, GUESSED, BOTH, CAPS)
         people = {p.uid: slapd.add_person(p) for p in everyone}
-        reviewers = ("rev.one", "lee.leaver", "gus.guessed", "bea.both")
+        reviewers = ("rev.one", "lee.leaver", "gus.guessed", "bea.both", "cas.caps")
         slapd.add_group("Mailguard Reviewers", [people[uid] for uid in reviewers])
         slapd.add_group("Highways", [people["olu.other"]])
         args, base = web_args(tmp)
@@ -84,6 +85,24 @@ def test_a_reviewer_signs_in_with_their_directory_password(council, page, artifa
     page.screenshot(path=str(artifacts / "directory-sign-in.png"), full_page=True)
     page.goto(f"{base}/users")
     assert "Only an administrator" in page.inner_text("main")
+
+
+def test_a_name_typed_another_way_signs_in_to_the_same_one_account(council, page):
+    _, base, _, _ = council
+    full_width = "".join(chr(ord(c) + 0xFEE0) for c in "CAS")  # as some keyboards type
+    sign_in_with_password(page, base, f"{full_width}.CAPS", PASSWORD)
+    page.wait_for_url(re.compile(r"/held"))
+    assert "cas.caps (reviewer)" in page.inner_text("header")
+
+
+def test_after_signing_in_the_next_page_is_always_one_of_ours(council, page):
+    _, base, _, _ = council
+    page.goto(f"{base}/login/oidc?next=/%09/evil.example/x")
+    page.fill("input[name=login]", "ig.approver")
+    page.fill("input[name=password]", OIDC_PASSWORD)
+    page.click("button:has-text('Sign in')")
+    page.wait_for_url(re.compile(r"/held"))
+    assert page.url.startswith(base)
 
 
 def test_someone_in_no_mapped_group_is_told_plainly_and_kept_out(council, page):

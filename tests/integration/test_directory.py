@@ -244,7 +244,8 @@ async def test_a_directory_that_cannot_be_used_is_one_clear_line_and_mail_still_
     )
     assert await eventually(lambda: relay.events("directory_unavailable"), within=10)
     [line] = relay.events("directory_unavailable")[:1]
-    assert expected in line["error"] and ADMIN_PASSWORD not in relay.log_text()
+    assert expected in line["error"]
+    assert ADMIN_PASSWORD not in relay.log_text() and "not the password" not in relay.log_text()
     reply = await send(relay, REVENUES.mail, ["gp.surgery@nhs.net"], health_text())
     assert reply.startswith("2")
     assert decision_of(relay, 1)["directory"] == "unavailable"
@@ -394,3 +395,21 @@ def test_groups_within_groups_count_as_ad_nests_role_groups(directory):
     finally:
         nested.close()
         direct.close()
+
+
+def test_a_mistyped_base_dn_or_a_missing_password_file_is_down_not_up(directory, tmp_path):
+    """Otherwise every address would be "no such address" and every colleague unknown."""
+    wrong_base = Directory(
+        directory_settings(directory).model_copy(update={"base_dn": "dc=nowhere,dc=gov,dc=uk"})
+    )
+    assert wrong_base.probe() is False and "base_dn dc=nowhere" in wrong_base.error
+    no_file = Directory(
+        directory_settings(directory).model_copy(
+            update={"bind_password": None, "bind_password_file": tmp_path / "missing"}
+        )
+    )
+    assert no_file.probe() is False and "bind_password_file" in no_file.error
+    answers = no_file.answers_now([REVENUES.mail])
+    assert answers.state == "unavailable"
+    wrong_base.close()
+    no_file.close()

@@ -104,3 +104,10 @@ def test_a_directory_sign_in_never_takes_over_a_local_account(users):
         users.sign_in_external("breakglass", Role.REVIEWER, "oidc")
     assert users.get("breakglass").source == "local"
     assert users.verify("breakglass", "a long local password") is not None
+
+
+def test_one_identity_never_takes_over_another_sources_account(users):
+    users.sign_in_external("jo.bloggs@northdown.gov.uk", Role.ADMIN, "directory")
+    with pytest.raises(AccountError, match="signs in through the directory"):
+        users.sign_in_external("jo.bloggs@northdown.gov.uk", Role.REVIEWER, "oidc")
+    assert users.get("jo.bloggs@northdown.gov.uk").source == "directory"
