@@ -92,6 +92,12 @@ def _secret(value: str | None, file: Path | None, what: str) -> str | None:
     return value
 
 
+def _read_secret(value: str | None, file: Path | None) -> str:
+    if file is not None:
+        return file.read_text(encoding="utf-8").strip()
+    return value or ""
+
+
 class DirectoryAttributes(_Section):
     """Which LDAP attribute holds what; the defaults are Active Directory's."""
 
@@ -149,9 +155,7 @@ class DirectorySettings(_Section):
         return self
 
     def password(self) -> str:
-        if self.bind_password_file is not None:
-            return self.bind_password_file.read_text(encoding="utf-8").strip()
-        return self.bind_password or ""
+        return _read_secret(self.bind_password, self.bind_password_file)
 
 
 class OidcSettings(_Section):
@@ -175,9 +179,7 @@ class OidcSettings(_Section):
         return self
 
     def secret(self) -> str:
-        if self.client_secret_file is not None:
-            return self.client_secret_file.read_text(encoding="utf-8").strip()
-        return self.client_secret or ""
+        return _read_secret(self.client_secret, self.client_secret_file)
 
 
 RoleName = Literal["reviewer", "approver", "admin", "dpo"]

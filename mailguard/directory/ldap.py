@@ -245,16 +245,7 @@ class LdapDirectory:
     def _person(self, login: str) -> tuple[Person, str] | None:
         a = self.attrs
         attributes = [a.display_name, a.member_of, a.login]
-        template = self.settings.login_dn_template
-        if template is not None:
-            base, scope, query = (
-                template.format(login=escape_rdn(login)),
-                BASE,
-                self.settings.user_filter,
-            )
-        else:
-            base, scope = self.settings.base_dn, SUBTREE
-            query = f"(&{self.settings.user_filter}({a.login}={escape_filter_chars(login)}))"
+        base, scope, query = self._where_login(login, self.settings.user_filter)
         found = self._search(base, query, attributes, scope=scope, limit=2)
         if len(found) != 1:
             return None
@@ -269,14 +260,17 @@ class LdapDirectory:
     def holds(self, login: str) -> bool:
         """Does the directory hold this login at all, current staff or not (a disabled
         account)? For OpenID users: one the directory never held is not its to judge."""
-        a = self.attrs
+        base, scope, query = self._where_login(login, "(objectClass=*)")
+        return bool(self._search(base, query, ["objectClass"], scope=scope, limit=1))
+
+    def _where_login(self, login: str, wanted: str) -> tuple[str, Any, str]:
+        """Where a login's entry is (base, scope, filter): its DN by the template, or a
+        search by the login attribute; ``wanted`` narrows it (current staff only)."""
         template = self.settings.login_dn_template
         if template is not None:
-            base, scope, query = template.format(login=escape_rdn(login)), BASE, "(objectClass=*)"
-        else:
-            base, scope = self.settings.base_dn, SUBTREE
-            query = f"({a.login}={escape_filter_chars(login)})"
-        return bool(self._search(base, query, ["objectClass"], scope=scope, limit=1))
+            return template.format(login=escape_rdn(login)), BASE, wanted
+        by_login = f"({self.attrs.login}={escape_filter_chars(login)})"
+        return self.settings.base_dn, SUBTREE, f"(&{wanted}{by_login})"
 
     def authenticate(self, login: str, password: str) -> Person | None:
         """The person, if the directory accepts this password for them (a bind as them)."""

@@ -14,6 +14,7 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
 import cachetools
 
@@ -24,6 +25,7 @@ from mailguard.log import get_logger
 from mailguard.metrics import Metrics
 
 log = get_logger()
+T = TypeVar("T")
 
 NEGATIVE_TTL = 120.0
 _BATCH = 200  # addresses in one search (the LDAP client splits it into filters of 50)
@@ -31,7 +33,8 @@ _SEARCHES_AT_ONCE = 2
 
 
 def _what(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    """A DirectoryError says it plainly; a surprise is named by its type."""
+    return str(exc) if isinstance(exc, DirectoryError) else f"{type(exc).__name__}: {exc}"
 
 
 def _retrieved(job: asyncio.Future[object]) -> None:
@@ -87,13 +90,13 @@ class Directory:
         try:
             self.client.check()
         except Exception as exc:  # DirectoryError, or a surprise: down either way
-            self._failed(str(exc) if isinstance(exc, DirectoryError) else _what(exc))
+            self._failed(_what(exc))
             return False
         self._answered()
         return True
 
     async def aprobe(self) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.probe)
+        return await self._in_thread(self.probe)
 
     # --- answers ---------------------------------------------------------------------
     def _cached(self, addresses: Iterable[str]) -> tuple[dict[str, Entry | None], list[str]]:
@@ -163,7 +166,7 @@ class Directory:
         except TimeoutError:
             self._failed(f"no answer within {self.settings.timeout:g}s")
         except Exception as exc:  # DirectoryError, or a surprise: decided without it
-            self._failed(str(exc) if isinstance(exc, DirectoryError) else _what(exc))
+            self._failed(_what(exc))
         else:
             self._count("asked", len(missing))
             return DirectoryAnswers({**known, **found}, available=True, configured=True)
@@ -229,25 +232,23 @@ class Directory:
         try:
             found = self._fetch(missing)
         except Exception as exc:  # DirectoryError, or a surprise: judged without it
-            self._failed(str(exc) if isinstance(exc, DirectoryError) else _what(exc))
+            self._failed(_what(exc))
             return DirectoryAnswers(known, available=False, configured=True)
         return DirectoryAnswers({**known, **found}, available=True, configured=True)
 
     # --- staff -----------------------------------------------------------------------
-    async def authenticate(self, login: str, password: str) -> Person | None:
+    async def _in_thread(self, call: Callable[..., T], *args: object) -> T:
         """Raises DirectoryError when the directory cannot be asked."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.client.authenticate, login, password)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call, *args)
+
+    async def authenticate(self, login: str, password: str) -> Person | None:
+        return await self._in_thread(self.client.authenticate, login, password)
 
     async def person(self, login: str) -> Person | None:
-        """Raises DirectoryError when the directory cannot be asked."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.client.person, login)
+        return await self._in_thread(self.client.person, login)
 
     async def holds(self, login: str) -> bool:
-        """Raises DirectoryError when the directory cannot be asked."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.client.holds, login)
+        return await self._in_thread(self.client.holds, login)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

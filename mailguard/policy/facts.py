@@ -76,7 +76,7 @@ class Facts:
     def reached(self) -> int | Unknown:
         """How many people the message reaches, lists expanded."""
         addresses, complete = self._expanded
-        return len(addresses) if complete or not self.directory.configured else UNKNOWN
+        return len(addresses) if complete else UNKNOWN
 
     def unknown_internal(self) -> int | Unknown:
         """Internal recipients the directory has no mailbox or list for."""
