@@ -20,12 +20,13 @@ from collections.abc import Coroutine
 from typing import Any, Protocol
 
 import aiosmtpd.smtp
-from aiosmtpd.smtp import SMTP, Session
+from aiosmtpd.smtp import MISSING, SMTP, Session
 
 from mailguard import log as mglog
 from mailguard import replies
 from mailguard.delivery.upstream import UpstreamTransaction
 from mailguard.replies import Reply
+from mailguard.smtp.data import Problem, read_data
 
 log = mglog.get_logger()
 
@@ -37,6 +38,9 @@ AIOSMTPD_PRIVATE_NAMES = (
     "_timeout_cb",
     "_timeout_handle",
     "_writer",
+    "_reader",
+    "_call_handler_hook",
+    "_set_post_data_state",
 )
 
 
@@ -234,8 +238,37 @@ class RelaySMTP(SMTP):
 
     # --- timeouts --------------------------------------------------------------------
     async def smtp_DATA(self, arg: str) -> None:
+        """aiosmtpd's DATA with the message read in chunks (``smtp.data``)."""
+        if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
+            return
+        assert self.envelope is not None
+        if not self.envelope.rcpt_tos:
+            await self.push("503 Error: need RCPT command")
+            return
+        if arg:
+            await self.push("501 Syntax: DATA")
+            return
         self._reset_timeout(self._owner.data_timeout)
-        await super().smtp_DATA(arg)
+        await self.push("354 End data with <CR><LF>.<CR><LF>")
+        try:
+            data = await read_data(self._reader, self.data_size_limit, self.line_length_limit)
+        except asyncio.CancelledError:  # the connection went during DATA
+            self._writer.close()
+            raise
+        except asyncio.IncompleteReadError:
+            self._writer.close()
+            return
+        if data.problem is Problem.TOO_LONG:
+            await self.push("500 Line too long (see RFC5321 4.5.3.1.6)")
+        elif data.problem is Problem.TOO_MUCH:
+            await self.push("552 Error: Too much mail data")
+        if data.problem is not None:
+            self._set_post_data_state()
+            return
+        self.envelope.content = self.envelope.original_content = data.content
+        status = await self._call_handler_hook("DATA")
+        self._set_post_data_state()
+        await self.push("250 OK" if status is MISSING else status)
 
     def _reset_timeout(self, duration: float | None = None) -> None:
         super()._reset_timeout(duration)
