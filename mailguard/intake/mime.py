@@ -30,6 +30,13 @@ def to_crlf(raw: bytes) -> bytes:
     return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
+def _header_block(raw: bytes) -> bytes:
+    """The headers up to the first empty line: the parser would read the rest as the
+    body anyway, decoding and keeping all of a 20 MB message to give its headers."""
+    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
+    return raw[: min(ends) + 1] if ends else raw
+
+
 class ParsedMessage:
     """A message as detectors see it. The raw bytes are never modified."""
 
@@ -51,7 +58,7 @@ class ParsedMessage:
         once and the headers come with it for free; else the headers alone."""
         if self.whole and len(self.raw) <= _PARSE_WHOLE and self._bounded.raw is self.raw:
             return self.message
-        return BytesHeaderParser(policy=_POLICY).parsebytes(self.raw)
+        return BytesHeaderParser(policy=_POLICY).parsebytes(_header_block(self.raw))
 
     @cached_property
     def _bounded(self) -> Bounded:

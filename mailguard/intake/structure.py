@@ -18,7 +18,9 @@ from email.message import Message
 MAX_DEPTH = 32  # multipart and message/rfc822 levels; the parser copes with ~400
 MAX_PARTS = 2_000
 
-_DELIMITER = re.compile(rb"^--([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
+# From the newline before it: a regex that starts with "^" tries every byte of the
+# message (1 ms for 200 KB), one that starts with a literal jumps between newlines.
+_DELIMITER = re.compile(rb"\n--([^\r\n]*?)[ \t]*\r?$", re.MULTILINE)
 _BLANK = re.compile(rb"\r?\n\r?\n")
 _CONTENT_TYPE = re.compile(rb"^content-type[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.I | re.M)
 
@@ -40,8 +42,9 @@ def bounded(raw: bytes, max_depth: int = MAX_DEPTH, max_parts: int = MAX_PARTS) 
     resume = _enter(raw, 0, stack)
     if len(stack) > max_depth:
         return Bounded(b"", f"nested deeper than {max_depth} levels")
-    for line in _DELIMITER.finditer(raw, resume):
-        if line.start() < resume:
+    for line in _DELIMITER.finditer(raw, max(resume - 1, 0)):
+        start = line.start() + 1  # where the delimiter line begins
+        if start < resume:
             continue  # inside a header block we have already read
         text = line.group(1)
         for i in range(len(stack) - 1, -1, -1):
@@ -52,10 +55,10 @@ def bounded(raw: bytes, max_depth: int = MAX_DEPTH, max_parts: int = MAX_PARTS) 
                 del stack[i + 1 :]
                 parts += 1
                 if parts > max_parts:
-                    return Bounded(raw[: line.start()], f"more than {max_parts} MIME parts")
+                    return Bounded(raw[:start], f"more than {max_parts} MIME parts")
                 resume = _enter(raw, line.end(), stack)
                 if len(stack) > max_depth:
-                    return Bounded(raw[: line.start()], f"nested deeper than {max_depth} levels")
+                    return Bounded(raw[:start], f"nested deeper than {max_depth} levels")
                 break
             if text == boundary + b"--":
                 del stack[i:]

@@ -22,9 +22,10 @@ import os
 import re
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import islice
 
 from mailguard.detectors import (
     Cost,
@@ -35,7 +36,7 @@ from mailguard.detectors import (
     goes_outside,
     model_allowed,
 )
-from mailguard.detectors.personal_data import special_category, subject
+from mailguard.detectors.personal_data import matching, special_category, subject
 from mailguard.detectors.personal_data.corroborate import corroborated
 from mailguard.detectors.personal_data.identifiers import Identifier
 from mailguard.detectors.personal_data.layout import Layout
@@ -706,10 +707,12 @@ def _pattern_results(
     windows = [(start, text[start:end]) for start, end in spans]
     for recognizer in pattern_recognizers():
         context = [w.lower() for w in (recognizer.context or [])]
+        phone = matching.is_phone(recognizer)
         found = (
             (r, start)
             for start, part in windows
-            for r in recognizer.analyze(part, recognizer.supported_entities)
+            if not phone or matching.could_be_phone(part)
+            for r in matching.analyze(recognizer, part)
         )
         for r, start in found:
             r.start, r.end = r.start + start, r.end + start
@@ -774,11 +777,15 @@ def _table_findings(
     examples: dict[str, str] = {}
     hides = table.hides_anything  # most tables hide nothing: no look-up per cell
     for col, type_ in columns.items():
-        for r, row in enumerate(table.rows):
-            value = row[col] if col < len(row) else ""
-            if value.strip():
-                rows_with[(type_, hides and table.is_hidden(r, col))].add(r)
-                examples.setdefault(type_, value)
+        filled = [r for r, row in enumerate(table.rows) if col < len(row) and row[col].strip()]
+        if not filled:
+            continue
+        examples.setdefault(type_, table.rows[filled[0]][col])
+        if hides:
+            for r in filled:
+                rows_with[(type_, table.is_hidden(r, col))].add(r)
+        else:
+            rows_with[(type_, False)].update(filled)
     name = table.where + (f" [{table.sheet}]" if table.sheet else "")
     findings = []
     for (type_, hidden), rows in sorted(rows_with.items()):
@@ -836,14 +843,13 @@ def _special_category_columns(table: Table, columns: dict[int, str], name: str) 
         if col in columns:
             continue
         header = table.header[col] if col < len(table.header) else ""
-        cells = [r[col] for r in table.rows if col < len(r)]
-        filled = [r for r, c in enumerate(cells) if c.strip().lower() not in _EMPTY_CELL]
-        if not filled:
+        sample = list(islice(_filled_cells(table, col), SAMPLE))
+        if not sample:
             continue
-        sample = [cells[r] for r in filled[:SAMPLE]]
-        by_word = sum(1 for c in sample if special_category.mentions(c))
+        by_word = sum(1 for _, c in sample if special_category.mentions(c))
         if not (_SPECIAL_HEADERS.search(header) or by_word >= max(1, len(sample) * 0.3)):
             continue
+        filled = [r for r, _ in _filled_cells(table, col)]
         label = _column_label(table, col)
         return [
             Finding(
@@ -856,6 +862,14 @@ def _special_category_columns(table: Table, columns: dict[int, str], name: str) 
             )
         ]
     return []
+
+
+def _filled_cells(table: Table, col: int) -> Iterator[tuple[int, str]]:
+    """(row, cell) of the column's cells that say something; read lazily, as most
+    columns are judged on their first few."""
+    for r, row in enumerate(table.rows):
+        if col < len(row) and row[col].strip().lower() not in _EMPTY_CELL:
+            yield r, row[col]
 
 
 def _column_label(table: Table, col: int) -> str:
@@ -1001,8 +1015,11 @@ def _cell_types(value: str, custom: Sequence[_Custom] = ()) -> list[tuple[str, f
     found = [(c.name, 0.2 if c.needs_context else 0.6) for c in custom if c.regex.fullmatch(value)]
     if not _SEED.search(value):  # every value they find holds a digit or an @ (_seeded)
         return found
+    phone = matching.could_be_phone(value)
     for recognizer in pattern_recognizers():
-        for r in recognizer.analyze(value, recognizer.supported_entities):
+        if not phone and matching.is_phone(recognizer):
+            continue
+        for r in matching.analyze(recognizer, value):
             if r.end - r.start >= len(value) - 2:
                 found.append((r.entity_type, r.score))
     if not found and _ADDRESS_CELL.search(value):
