@@ -1,0 +1,47 @@
+"""mailguard runs Presidio's pattern recognisers its own, cheaper way: same results."""
+
+from __future__ import annotations
+
+import pytest
+
+from mailguard.detectors.personal_data.detector import pattern_recognizers
+from mailguard.detectors.personal_data.matching import analyze, could_be_phone
+from tests.support import files
+
+fake = files.fake
+
+
+def values() -> list[str]:
+    out = []
+    for _ in range(60):
+        out += [
+            fake.address().replace("\n", ", "),
+            fake.postcode(),
+            files.nhs_number(),
+            files.nino(),
+            fake.phone_number(),
+            fake.email(),
+            fake.iban(),
+            fake.credit_card_number(),
+            fake.date_of_birth().strftime("%d/%m/%Y"),
+            f"{fake.sentence()} NHS {files.nhs_number()}, tel {fake.phone_number()}",
+            fake.bothify("##-##-## ########"),
+            fake.bothify("??######?").upper(),
+        ]
+    return out
+
+
+def found(results) -> list[tuple[str, int, int, float]]:
+    return sorted((r.entity_type, r.start, r.end, round(r.score, 6)) for r in results)
+
+
+@pytest.mark.parametrize("recognizer", pattern_recognizers(), ids=lambda r: type(r).__name__)
+def test_each_recogniser_finds_what_presidio_finds(recognizer):
+    for value in values():
+        expected = recognizer.analyze(value, recognizer.supported_entities)
+        assert found(analyze(recognizer, value)) == found(expected), value
+
+
+def test_a_phone_number_needs_seven_digits():
+    assert could_be_phone(fake.phone_number())
+    assert not could_be_phone(f"Flat 3, 12 High Street, {fake.postcode()}")
