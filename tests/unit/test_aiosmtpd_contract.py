@@ -76,3 +76,44 @@ def test_the_relays_per_class_member_lookup_gives_aiosmtpd_the_same_tables():
     assert set(smtp._auth_methods) == expected >= {"TOKEN", "LOGIN", "PLAIN"}
     assert smtp._auth_methods["TOKEN"].method.__self__ is smtp.event_handler
     assert smtp._ehlo_hook_ver == "new"
+
+
+def test_the_relays_quick_reading_of_mail_and_rcpt_paths_agrees_with_aiosmtpd():
+    """Plain ``<local@domain> PARAMS`` is read without aiosmtpd's header parser; every
+    form, plain or not, must come out as aiosmtpd reads it (limit on the local part too)."""
+    import itertools
+
+    from mailguard.smtp.protocol import RelaySMTP
+
+    local_parts = [
+        "a",
+        "a.b",
+        "A.B+tag",
+        "x_y-z",
+        "a..b",
+        ".a",
+        '"q s"',
+        "日本",
+        "o'neil",
+        "x" * 70,
+    ]
+    domains = ["b.c", "Example.ORG", "[192.0.2.1]", "a-b.c", "b..c", "b"]
+    params = [
+        "",
+        " SIZE=100",
+        " SIZE=100 BODY=8BITMIME",
+        "  SIZE=1",
+        "\tSIZE=1",
+        " (c) SIZE=1",
+        "x",
+        " ",
+    ]
+    forms = ["<{}>", " <{}>", "{}", "<@relay.example:{}>"]
+    for limit in (0, 64):
+        theirs = SMTP(_Handler())
+        theirs.local_part_limit = limit
+        ours = RelaySMTP.__new__(RelaySMTP)
+        ours.local_part_limit = limit
+        for local, domain, rest, form in itertools.product(local_parts, domains, params, forms):
+            arg = form.format(f"{local}@{domain}") + rest
+            assert RelaySMTP._getaddr(ours, arg) == theirs._getaddr(arg), arg
