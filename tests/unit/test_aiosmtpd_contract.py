@@ -11,6 +11,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import aiosmtpd.smtp as aiosmtpd_smtp
+import pytest
 from aiosmtpd.smtp import SMTP
 
 from mailguard.smtp.protocol import AIOSMTPD_PRIVATE_NAMES
@@ -117,3 +118,26 @@ def test_the_relays_quick_reading_of_mail_and_rcpt_paths_agrees_with_aiosmtpd():
         for local, domain, rest, form in itertools.product(local_parts, domains, params, forms):
             arg = form.format(f"{local}@{domain}") + rest
             assert RelaySMTP._getaddr(ours, arg) == theirs._getaddr(arg), arg
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        b"Subject: a\r\n\r\nbody\r\n",
+        b".first line\r\n..second\r\nend.\r\n.\r\nx",
+        b"bare\nLF and bare\rCR\r\n.dot after CRLF\n.dot after LF\r.dot after CR",
+        b"",
+        b".",
+    ],
+)
+def test_the_relays_data_encoding_for_upstream_is_aiosmtplibs(message):
+    """mailguard replaces aiosmtplib's line-ending and dot-stuffing regexes with a
+    cheaper path for CRLF mail; the bytes on the wire must not change."""
+    import aiosmtplib.protocol as protocol
+
+    from mailguard.delivery import upstream
+
+    original_normalize = upstream._normalize  # aiosmtplib's own, kept before replacing
+    theirs = re.compile(rb"(?m)^\.").sub(b"..", original_normalize(message))
+    ours = protocol.PERIOD_REGEX.sub(b"..", protocol.normalize_message_line_endings(message))
+    assert ours == theirs
