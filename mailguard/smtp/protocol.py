@@ -82,7 +82,27 @@ class _ClassMembers:
         return getattr(inspect, name)
 
 
+class _ClassDir:
+    """``dir()`` as aiosmtpd's ``SMTP.__init__`` uses it (to find the ``handle_*`` and
+    ``smtp_*`` methods of the handler and protocol on every connection), with the
+    class's names listed once: ``dir`` of a class sorts a few hundred names each time."""
+
+    def __init__(self) -> None:
+        self._names: dict[type, tuple[list[str], frozenset[str]]] = {}
+
+    def __call__(self, obj: Any) -> list[str]:
+        cls = type(obj)
+        known = self._names.get(cls)
+        if known is None:
+            names = dir(cls)
+            known = self._names[cls] = (names, frozenset(names))
+        names, named = known
+        own = [n for n in getattr(obj, "__dict__", ()) if n not in named]
+        return [*names, *own] if own else names
+
+
 aiosmtpd.smtp.inspect = _ClassMembers()  # type: ignore[attr-defined]
+aiosmtpd.smtp.dir = _ClassDir()  # type: ignore[attr-defined]  # a module global shadows the builtin
 
 
 class Owner(Protocol):
