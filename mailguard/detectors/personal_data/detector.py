@@ -25,7 +25,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import islice
+from itertools import compress, islice
+from operator import itemgetter
 
 from mailguard.detectors import (
     Cost,
@@ -776,8 +777,13 @@ def _table_findings(
     rows_with: dict[tuple[str, bool], set[int]] = defaultdict(set)
     examples: dict[str, str] = {}
     hides = table.hides_anything  # most tables hide nothing: no look-up per cell
+    narrowest = min(map(len, table.rows), default=0)
     for col, type_ in columns.items():
-        filled = [r for r, row in enumerate(table.rows) if col < len(row) and row[col].strip()]
+        if col < narrowest:  # every row has the column: looped over in C
+            cells = map(str.strip, map(itemgetter(col), table.rows))
+            filled = list(compress(range(len(table.rows)), cells))
+        else:
+            filled = [r for r, row in enumerate(table.rows) if col < len(row) and row[col].strip()]
         if not filled:
             continue
         examples.setdefault(type_, table.rows[filled[0]][col])
