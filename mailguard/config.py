@@ -73,6 +73,21 @@ def _lower_list(value: Any) -> Any:
 
 HostPort = Annotated[tuple[str, int], BeforeValidator(parse_hostport)]
 Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (taskset, cgroup cpusets), not the machine's."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def _count_or_auto(value: Any) -> Any:
+    return usable_cpus() if isinstance(value, str) and value.strip().lower() == "auto" else value
+
+
+PerCpu = Annotated[int, BeforeValidator(_count_or_auto)]  # a number, or "auto": one per CPU
 Networks = Annotated[list[IPNetwork], BeforeValidator(_networks)]
 Lowered = Annotated[list[str], BeforeValidator(_lower_list)]  # domains, addresses, words
 
@@ -222,7 +237,9 @@ class Settings(BaseModel):
     workers: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1)
     # Relay processes taking connections on the one listening port (the inspection
     # workers are shared out among them): one event loop per core.
-    processes: int = Field(default=1, ge=1)
+    # ``auto``: one per CPU the relay may use. The default stays 1, for a relay that
+    # shares a small machine with its MTA; deploy/mailguard.example.yaml sets auto.
+    processes: PerCpu = Field(default=1, ge=1)
     # uvloop (libuv) when it is installed: the wire costs less CPU per message.
     event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
     inspect_timeout: float = Field(default=60.0, gt=0)

@@ -37,7 +37,9 @@ from mailguard.cli.common import (
 @click.option("--max-size", type=Size(), help="Largest message accepted, e.g. 50M [50M].")
 @click.option("--max-recipients", type=int, help="Recipients per message [1000].")
 @click.option("--workers", type=int, help="Inspection worker processes [CPU count].")
-@click.option("--processes", type=int, help="Relay processes on the listen port [1].")
+@click.option(
+    "--processes", help="Relay processes on the listen port, or 'auto' (one per CPU) [1]."
+)
 @click.option("--hostname", help="Name in the greeting and EHLO [FQDN].")
 @click.option("--database", help="postgresql://... to share state between relays [SQLite].")
 @click.option("--web", type=HostPort(), help="Serve the review UI here, e.g. 127.0.0.1:8025.")

@@ -121,3 +121,15 @@ def test_roles_take_one_group_or_several(tmp_path):
         "reviewer": ["Mailguard Reviewers"],
         "admin": ["A", "B"],
     }
+
+
+def test_processes_auto_is_one_per_cpu_the_relay_may_use(tmp_path):
+    import os
+
+    config = tmp_path / "mailguard.yaml"
+    config.write_text("processes: auto\n")
+    assert load_settings(config, {}).processes == len(os.sched_getaffinity(0))
+    config.write_text("processes: many\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(config, {})
+    assert "processes" in str(err.value.problems)
