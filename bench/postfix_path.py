@@ -49,7 +49,6 @@ import signal
 import smtplib
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,6 +68,7 @@ from relay_bench import (
 )
 
 from tests.support import files
+from tests.support.scratch import reachable_tempdir
 
 ROOT = Path(__file__).resolve().parents[1]
 POLICY = ROOT / "policies" / "council-default.yaml"
@@ -446,8 +446,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     fleet = Fleet()
-    root = Path(tempfile.mkdtemp(prefix="mailguard-pfpath-"))
-    root.chmod(0o755)  # Postfix's and amavis's own users must reach their directories
+    root = reachable_tempdir("mailguard-pfpath-")  # Postfix's and amavis's users reach it
     postfix: Postfix | None = None
     filters: list[subprocess.Popen[bytes]] = []
     try:

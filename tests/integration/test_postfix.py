@@ -12,7 +12,6 @@ import asyncio
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import pytest
 from tests.support.mail import compose
 from tests.support.net import HOST, free_port
 from tests.support.relay import mailguard_cli
+from tests.support.scratch import reachable_tempdir
 from tests.support.webui import OFFICER, delivered, send, wait_until
 
 DEPLOY = Path(__file__).parents[2] / "deploy" / "postfix"
@@ -36,8 +36,7 @@ rules:
 class PrivatePostfix:
     def __init__(self, filter_port: int, reinject_port: int, sink_port: int) -> None:
         # Postfix's own processes run as the postfix user: the tree must be reachable.
-        self.root = Path(tempfile.mkdtemp(prefix="mg-postfix-"))
-        self.root.chmod(0o755)
+        self.root = reachable_tempdir("mg-postfix-")
         self.etc = self.root / "etc"
         self.port = free_port()
         for d in ("etc", "queue", "data"):
