@@ -219,3 +219,25 @@ async def test_a_burst_from_the_councils_own_mta_waits_its_turn_instead_of_faili
     replies = await asyncio.gather(*(one() for _ in range(6)))
     assert all(r.startswith("2.0.0") for r in replies)
     assert len(sink.wait_for(6)) == 6
+
+
+async def test_replies_to_pipelined_commands_come_back_in_one_write(sink, mailguard):
+    """RFC 2920, as Postfix's smtpd does it: MAIL, RCPT, RCPT, DATA sent together are
+    answered together (one write, not four), in order, and the message goes through."""
+    sender, rcpts = address(), [address("example.org"), address("example.org")]
+    reader, writer = await asyncio.open_connection(HOST, mailguard.port)
+    await reader.readline()
+    writer.write(b"EHLO client.northdown.test\r\n")
+    while not (await reader.readline()).startswith(b"250 "):
+        pass
+    writer.write(
+        f"MAIL FROM:<{sender}>\r\nRCPT TO:<{rcpts[0]}>\r\nRCPT TO:<{rcpts[1]}>\r\nDATA\r\n".encode()
+    )
+    first = await asyncio.wait_for(reader.read(4096), 30)
+    assert [line[:3] for line in first.split(b"\r\n") if line] == [b"250", b"250", b"250", b"354"]
+    writer.write(compose(sender=sender, to=rcpts) + b".\r\nQUIT\r\n")
+    rest = await asyncio.wait_for(reader.read(), 30)
+    assert [line[:3] for line in rest.split(b"\r\n") if line] == [b"250", b"221"]
+    writer.close()
+    [got] = sink.wait_for(1)
+    assert sorted(got.rcpt_tos) == sorted(rcpts)

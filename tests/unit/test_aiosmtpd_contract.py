@@ -14,7 +14,7 @@ import aiosmtpd.smtp as aiosmtpd_smtp
 import pytest
 from aiosmtpd.smtp import SMTP
 
-from mailguard.smtp.protocol import AIOSMTPD_PRIVATE_NAMES
+from mailguard.smtp.protocol import AIOSMTPD_PRIVATE_NAMES, STREAMREADER_PRIVATE_NAMES
 
 
 class _Handler:
@@ -40,6 +40,8 @@ async def test_aiosmtpd_still_has_every_private_name_the_relay_uses():
             "mailguard/smtp/protocol.py must be adapted before this version is allowed"
         )
         assert live._timeout_handle is not None  # the idle timer the relay pauses
+        gone = [n for n in STREAMREADER_PRIVATE_NAMES if not hasattr(live._reader, n)]
+        assert not gone, f"asyncio.StreamReader no longer has {gone}"
     finally:
         writer.close()
         server.close()
