@@ -863,7 +863,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=shlex.split,
         metavar="CMD",
         help="also run another mailguard as the target 'before', e.g. an earlier commit:"
-        " 'env PYTHONPATH=../old python -m mailguard' [none]",
+        " 'env PYTHONPATH=../old python -P -m mailguard' (-P, or the current directory's"
+        " mailguard comes first) [none]",
     )
     p.add_argument(
         "--client",

@@ -504,6 +504,8 @@ _NAMED_DATE = re.compile(
 
 def _named_dates(text: str) -> list[tuple[str, int, int]]:
     """ "Scott Evans (26.12.1963)": a past date in brackets after a name is a birth date."""
+    if "(" not in text:  # the pattern tries every capital letter; most text has no bracket
+        return []
     this_year = time.gmtime().tm_year
     return [
         ("DATE_OF_BIRTH", m.start("date"), m.end("date"))
@@ -741,7 +743,7 @@ def _seeded(text: str) -> list[tuple[int, int]]:
     for m in _SEED.finditer(text):
         start = max(0, m.start() - _SEED_REACH)
         if start > 0:
-            start = max(text.rfind(c, 0, start) for c in " \t\r\n") + 1
+            start = _word_start(text, start)
         after = _SPACE.search(text, min(m.end() + _SEED_REACH, len(text)))
         end = after.start() if after else len(text)
         if spans and start <= spans[-1][1]:
@@ -749,6 +751,16 @@ def _seeded(text: str) -> list[tuple[int, int]]:
         else:
             spans.append((start, end))
     return spans
+
+
+def _word_start(text: str, pos: int) -> int:
+    """Where the word around ``pos`` begins. Looked for near ``pos`` first: a text with
+    no tab (most) would otherwise be read back to its start for every digit."""
+    near = max(0, pos - 64)
+    found = max(text.rfind(c, near, pos) for c in " \t\r\n")
+    if found < 0 and near > 0:  # a word longer than 64 characters
+        found = max(text.rfind(c, 0, near) for c in " \t\r\n")
+    return found + 1
 
 
 def _dedupe(results: list[tuple[str, int, int]]) -> list[tuple[str, int, int]]:
