@@ -139,23 +139,23 @@ def evaluate(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
 
 
 def _all(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
-    unknown = False
-    for sub in cond.all_ or ():
-        verdict = evaluate(sub, facts, policy)
-        if verdict is False:
-            return False
-        unknown = unknown or verdict is None
-    return None if unknown else True
+    return _until(cond.all_ or (), False, facts, policy)
 
 
 def _any(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
+    return _until(cond.any_ or (), True, facts, policy)
+
+
+def _until(subs: Sequence[Condition], decisive: bool, facts: Facts, policy: Policy) -> Verdict:
+    """``decisive`` at the first sub-condition that is it (False for all, True for
+    any); else None if one could not be told, else the other answer."""
     unknown = False
-    for sub in cond.any_ or ():
+    for sub in subs:
         verdict = evaluate(sub, facts, policy)
-        if verdict is True:
-            return True
+        if verdict is decisive:
+            return decisive
         unknown = unknown or verdict is None
-    return None if unknown else False
+    return None if unknown else not decisive
 
 
 def _not(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
