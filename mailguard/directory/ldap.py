@@ -16,6 +16,7 @@ from typing import Any
 
 from ldap3 import BASE, FIRST, NONE, SAFE_SYNC, SUBTREE, Connection, Server, ServerPool, Tls
 from ldap3.core.exceptions import LDAPBindError, LDAPException
+from ldap3.utils.config import set_config_parameter
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import escape_rdn, parse_dn
 
@@ -28,6 +29,11 @@ _NESTING = 8  # lists within lists, deeper than this are not followed
 _PAGE = 500  # entries per page of a search (RFC 2696 paged results)
 _PAGED_RESULTS = "1.2.840.113556.1.4.319"
 _GROUPS_KEPT = 20_000
+
+# After one round of the server pool finds none up, ldap3 sleeps POOLING_LOOP_TIMEOUT
+# (10 s) before it gives up: an unreachable directory was reported 10 s late and held
+# a lookup thread that long. One round (``active=1``) is the failover wanted here.
+set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
 
 
 class DirectoryError(Exception):
