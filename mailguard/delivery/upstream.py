@@ -38,9 +38,18 @@ _SMTP_ERRORS = (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError, ValueEr
 _normalize = aiosmtplib.protocol.normalize_message_line_endings
 
 
+def has_bare_line_ending(data: bytes) -> bool:
+    """True when a CR or LF appears outside a CRLF pair (SMTP smuggling, RFC 5321 2.3.8).
+
+    The relay ends DATA only at CRLF.CRLF, but the upstream might honour ``\\n.\\r\\n``;
+    refusing any bare line ending means one DATA can never become two messages.
+    """
+    crlf = data.count(b"\r\n")
+    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
+
+
 def _line_endings(message: bytes) -> bytes:
-    crlf = message.count(b"\r\n")
-    if message.count(b"\n") != crlf or message.count(b"\r") != crlf:
+    if has_bare_line_ending(message):
         return _normalize(message)
     return message if message.endswith(b"\r\n") else message + b"\r\n"
 

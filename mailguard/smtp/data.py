@@ -49,10 +49,10 @@ async def read_data(reader: asyncio.StreamReader, size_limit: int | None, line_l
                 problem = Problem.TOO_LONG
             elif size_limit and size > size_limit:
                 problem = Problem.TOO_MUCH
-            if problem is not None:
+            if problem is None:
+                parts.append(chunk)
+            else:
                 parts.clear()  # nothing more is kept: memory stays bounded
-        if problem is None:
-            parts.append(chunk)
         if ended:
             break
         tail = (tail + chunk)[-2:]

@@ -22,23 +22,18 @@ from aiosmtpd.smtp import Envelope as SMTPEnvelope
 from mailguard import log as mglog
 from mailguard import replies
 from mailguard.addresses import domain_of
-from mailguard.delivery.upstream import UpstreamError, UpstreamPool, UpstreamTransaction
+from mailguard.delivery.upstream import (
+    UpstreamError,
+    UpstreamPool,
+    UpstreamTransaction,
+    has_bare_line_ending,
+)
 from mailguard.metrics import Metrics
 from mailguard.model import Envelope
 from mailguard.replies import Outcome
 from mailguard.smtp.protocol import RelaySession, RelaySMTP
 
 log = mglog.get_logger()
-
-
-def has_bare_line_ending(data: bytes) -> bool:
-    """True when a CR or LF appears outside a CRLF pair (SMTP smuggling, RFC 5321 2.3.8).
-
-    aiosmtpd only ends DATA at CRLF.CRLF, but the upstream might honour ``\\n.\\r\\n``;
-    refusing any bare line ending means one DATA can never become two messages.
-    """
-    crlf = data.count(b"\r\n")
-    return data.count(b"\n") != crlf or data.count(b"\r") != crlf
 
 
 def new_message_id() -> str:

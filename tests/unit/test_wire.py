@@ -2,8 +2,8 @@
 
 import pytest
 
+from mailguard.delivery.upstream import has_bare_line_ending
 from mailguard.replies import Reply
-from mailguard.smtp.handler import has_bare_line_ending
 
 
 @pytest.mark.parametrize(
