@@ -34,8 +34,14 @@ def split(text: str) -> tuple[str, str]:
     """(the writer's own text, the quoted or forwarded thread); the second is ``""``
     when there is none."""
     text = text.replace("\r\n", "\n")
-    starts = [m.start() for m in _MARKER.finditer(text)][:1]
-    for m in _OUTLOOK_FROM.finditer(text):
+    # Words each pattern cannot match without, looked for first: a pattern that starts
+    # with ``^`` is tried at every character. Only for ASCII text, where a lowercased
+    # word is what IGNORECASE matches (it also takes U+0131 for "i" and U+017F for "s").
+    low = text.lower() if text.isascii() else None
+    marker = low is None or "wrote:" in low or "forwarded" in low or "original" in low
+    starts = [m.start() for m in _MARKER.finditer(text)][:1] if marker else []
+    outlook = low is None or "from:" in low
+    for m in _OUTLOOK_FROM.finditer(text) if outlook else ():
         following = text[m.end() :].split("\n")[1:6]
         if sum(1 for line in following if _OUTLOOK_NEXT.match(line)) >= 2:
             starts.append(m.start())
@@ -43,6 +49,8 @@ def split(text: str) -> tuple[str, str]:
     if starts:
         cut = min(starts)
         return text[:cut], text[cut:]
+    if ">" not in text:
+        return text, ""
     lines = text.split("\n")
     quoted = [line for line in lines if line.lstrip().startswith(">")]
     if len(quoted) < 2:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from mailguard.detectors.personal_data.detector import pattern_recognizers
+from mailguard.detectors.personal_data.detector import _SEED, _seed_runs, pattern_recognizers
 from mailguard.detectors.personal_data.matching import analyze, could_be_phone
 from tests.support import files
 
@@ -45,3 +47,13 @@ def test_each_recogniser_finds_what_presidio_finds(recognizer):
 def test_a_phone_number_needs_seven_digits():
     assert could_be_phone(fake.phone_number())
     assert not could_be_phone(f"Flat 3, 12 High Street, {fake.postcode()}")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_digits_and_at_signs_are_found_wherever_the_text_has_them(seed):
+    rng = random.Random(seed)
+    alphabet = "ab 7@\x00\x01\n\u0663\u00e9" if seed % 2 else "ab 7@\x00\x01\n"
+    for _ in range(200):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 60)))
+        expected = [(m.start(), m.end()) for m in _SEED.finditer(text)]
+        assert list(_seed_runs(text)) == expected, repr(text)

@@ -32,6 +32,22 @@ def test_the_thread_under_a_reply_is_set_apart(thread):
     assert "Mrs Clarke was discharged" in quoted
 
 
+@pytest.mark.parametrize(
+    "thread",
+    [
+        "-----Or\u0131g\u0131nal Message-----\r\nFrom: Ruth\r\nMrs Clarke was discharged.\r\n",
+        "On Tue, 2 Dec 2026, Zoë Ward <zoe@northdown.gov.uk> wrote:\r\n"
+        "> Mrs Clarke was discharged.\r\n",
+        "FROM: Ruth Okafor\r\nSENT: 02 December 2026\r\nTO: Sam\r\n\r\nMrs Clarke was discharged.",
+    ],
+    ids=["dotless-i", "accented-name", "capitals"],
+)
+def test_a_thread_is_found_whatever_the_letters_it_is_written_in(thread):
+    own, quoted = split("Café opening hours below.\r\n" + OWN + thread)
+    assert "Please book the visit" in own and "Mrs Clarke" not in own
+    assert "Mrs Clarke was discharged" in quoted
+
+
 def test_inline_quoting_with_angle_brackets_is_set_apart():
     own, quoted = split(
         "My answers below.\n> Is the boiler fixed?\nYes, on Monday.\n> And the rail?\nNext week."

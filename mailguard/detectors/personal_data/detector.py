@@ -734,17 +734,36 @@ def _pattern_results(
 _SEED = re.compile(r"[\d@]+")
 _SEED_REACH = 100
 _SPACE = re.compile(r"\s")
+# For ASCII text: digits and @ become NUL (a NUL becomes 1), so the runs are found with
+# ``bytes.find`` (memchr) instead of the regex engine testing a class at every
+# character (4 KB: 50 µs, against 3 µs).
+_SEED_TO_NUL = bytes(0 if c in b"0123456789@" else 1 if c == 0 else c for c in range(256))
+_NUL_RUN = re.compile(rb"\x00+")
+
+
+def _seed_runs(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of digits and @ in ``text``, as ``_SEED`` finds them."""
+    if not text.isascii():
+        for m in _SEED.finditer(text):
+            yield m.start(), m.end()
+        return
+    marked = text.encode("ascii").translate(_SEED_TO_NUL)
+    at = marked.find(0)
+    while at >= 0:
+        end = _NUL_RUN.match(marked, at).end()  # type: ignore[union-attr]
+        yield at, end
+        at = marked.find(0, end)
 
 
 def _seeded(text: str) -> list[tuple[int, int]]:
     """The stretches of ``text`` within reach of a digit or an @, cut at whitespace so
     no word is split; a prose paragraph without either is never scanned."""
     spans: list[tuple[int, int]] = []
-    for m in _SEED.finditer(text):
-        start = max(0, m.start() - _SEED_REACH)
+    for seed_start, seed_end in _seed_runs(text):
+        start = max(0, seed_start - _SEED_REACH)
         if start > 0:
             start = _word_start(text, start)
-        after = _SPACE.search(text, min(m.end() + _SEED_REACH, len(text)))
+        after = _SPACE.search(text, min(seed_end + _SEED_REACH, len(text)))
         end = after.start() if after else len(text)
         if spans and start <= spans[-1][1]:
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
