@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import weakref
 import zipfile
 from collections import Counter
 from collections.abc import Iterator
@@ -214,14 +215,22 @@ def _leaves(msg: Message) -> Iterator[Message]:
         yield msg
 
 
+# A body is decoded for the extraction and again for the greeting detectors read:
+# kept while its part lives (parts are never changed once parsed).
+_DECODED: weakref.WeakKeyDictionary[Message, str] = weakref.WeakKeyDictionary()
+
+
 def decoded_text(part: Message) -> str:
     """A text part's payload: BOM, declared charset, UTF-8, then Windows-1252."""
-    payload = part.get_payload(decode=True) or b""
-    try:
-        declared = part.get_content_charset()
-    except Exception:  # a malformed Content-Type parameter
-        declared = None
-    return encoding.decode(payload, declared)
+    text = _DECODED.get(part)
+    if text is None:
+        payload = part.get_payload(decode=True) or b""
+        try:
+            declared = part.get_content_charset()
+        except Exception:  # a malformed Content-Type parameter
+            declared = None
+        text = _DECODED[part] = encoding.decode(payload, declared)
+    return text
 
 
 def _text(

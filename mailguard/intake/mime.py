@@ -81,12 +81,15 @@ class ParsedMessage:
         headers (``To: a@b.org, "``), and a broken header must never make a
         message uninspectable on every retry.
         """
-        cached = self._addresses.get(names)
-        if cached is None:  # several detectors ask for the same headers
-            wanted = {n.lower() for n in names}
-            values = [_unfolded(v) for k, v in self.headers.raw_items() if k.lower() in wanted]
-            cached = [(_decoded(n), repair_utf8(a)) for n, a in getaddresses(values) if a]
-            self._addresses[names] = cached
+        wanted = {n.lower() for n in names}
+        values = tuple(_unfolded(v) for k, v in self.headers.raw_items() if k.lower() in wanted)
+        # Keyed by what is parsed: several detectors ask for the same headers, and
+        # "to" and "to, cc" are the same question when there is no Cc.
+        cached = self._addresses.get(values)
+        if cached is None:
+            found = getaddresses(list(values))
+            cached = [(_decoded(n), repair_utf8(a)) for n, a in found if a]
+            self._addresses[values] = cached
         return list(cached)
 
     def addressing(self) -> Addressing:

@@ -9,6 +9,7 @@ wins: reject > hold > rewrite > tag > pass; among holds, the strictest release
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 from mailguard.addresses import in_domains
@@ -40,7 +41,7 @@ def decide(
     if policy is None:
         return Decision(Action.PASS, policy_version=version)
     facts = Facts(envelope, message, findings, policy.organisation, directory)
-    verdicts = [(rule, evaluate(rule.when, facts, policy)) for rule in policy.rules]
+    verdicts = [(rule, _compiled(rule.when)(facts, policy)) for rule in policy.rules]
     fired = [rule for rule, verdict in verdicts if verdict is True]
     # Rules that could be neither true nor false: the directory could not be asked.
     undetermined = tuple(rule.name for rule, verdict in verdicts if verdict is None)
@@ -123,45 +124,45 @@ def holds(cond: Condition, facts: Facts, policy: Policy) -> bool:
 
 
 Verdict = bool | None  # None: cannot tell (the directory could not be asked)
+Test = Callable[[Facts, Policy], Verdict]
 
 
 def evaluate(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
     """True when every key of the condition holds, False when one does not, None when
     none fails but one cannot be told (three-valued: ``not`` of None is None, so an
     unreachable directory never makes a rule fire). Cheap keys are tested first."""
+    return _compiled(cond)(facts, policy)
+
+
+def _every(tests: tuple[Test, ...], facts: Facts, policy: Policy) -> Verdict:
     unknown = False
-    for check in _plan(cond):
-        verdict = check(cond, facts, policy)
+    for test in tests:
+        verdict = test(facts, policy)
         if verdict is False:
             return False
         unknown = unknown or verdict is None
     return None if unknown else True
 
 
-def _all(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
-    return _until(cond.all_ or (), False, facts, policy)
-
-
-def _any(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
-    return _until(cond.any_ or (), True, facts, policy)
-
-
-def _until(subs: Sequence[Condition], decisive: bool, facts: Facts, policy: Policy) -> Verdict:
+def _until(subs: tuple[Test, ...], decisive: bool, facts: Facts, policy: Policy) -> Verdict:
     """``decisive`` at the first sub-condition that is it (False for all, True for
     any); else None if one could not be told, else the other answer."""
     unknown = False
     for sub in subs:
-        verdict = evaluate(sub, facts, policy)
+        verdict = sub(facts, policy)
         if verdict is decisive:
             return decisive
         unknown = unknown or verdict is None
     return None if unknown else not decisive
 
 
-def _not(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
-    assert cond.not_ is not None
-    inner = evaluate(cond.not_, facts, policy)
-    return None if inner is None else not inner
+def _negated(inner: Test, facts: Facts, policy: Policy) -> Verdict:
+    verdict = inner(facts, policy)
+    return None if verdict is None else not verdict
+
+
+def _always(facts: Facts, policy: Policy) -> Verdict:
+    return True
 
 
 def _count(bound: Count | None, n: int | Unknown) -> Verdict:
@@ -172,7 +173,8 @@ def _count(bound: Count | None, n: int | Unknown) -> Verdict:
 
 Check = Callable[[Condition, Facts, Policy], Verdict]
 # (key, check), cheap keys first; a condition runs only the checks of the keys it has.
-_CHECKS: tuple[tuple[str, Check], ...] = (
+# all_, any_ and not_ are compiled from their sub-conditions (``_compile``).
+_CHECKS: tuple[tuple[str, Check | None], ...] = (
     ("visible_external_recipients",
      lambda c, f, _: _count(c.visible_external_recipients, len(f.visible_external))),
     ("untrusted_domains", lambda c, f, _: _count(c.untrusted_domains, len(f.untrusted_domains))),
@@ -190,25 +192,48 @@ _CHECKS: tuple[tuple[str, Check], ...] = (
     ("finding", lambda c, f, _: c.finding is None or _findings_match(c.finding, f.findings)),
     ("attachment", lambda c, f, _: c.attachment is None
      or bool(set(c.attachment.type) & f.attachment_types)),
-    ("all_", _all),
-    ("any_", _any),
-    ("not_", _not),
+    ("all_", None),
+    ("any_", None),
+    ("not_", None),
 )  # fmt: skip
-_PLANS: dict[int, tuple[Condition, tuple[Check, ...]]] = {}
 
 
-def _plan(cond: Condition) -> tuple[Check, ...]:
-    """The checks for the keys a condition has, worked out once per condition: a policy
-    of 25 rules would otherwise make 700 calls a message, most to say "not set"."""
-    known = _PLANS.get(id(cond))
+def _compile(cond: Condition) -> Test:
+    """One function for a condition, made of the checks of the keys it has: a policy
+    of 25 rules would otherwise ask every key of every condition of every rule (700
+    calls a message, most to say "not set")."""
+    tests: list[Test] = []
+    for key, check in _CHECKS:
+        value = getattr(cond, key)
+        if value is None:
+            continue
+        if key in ("all_", "any_"):
+            subs = tuple(_compile(sub) for sub in value)
+            tests.append(functools.partial(_until, subs, key == "any_"))
+        elif key == "not_":
+            tests.append(functools.partial(_negated, _compile(value)))
+        else:
+            assert check is not None
+            tests.append(functools.partial(check, cond))
+    if not tests:
+        return _always
+    return tests[0] if len(tests) == 1 else functools.partial(_every, tuple(tests))
+
+
+# Compiled once per condition (a rule's ``when``, a test's condition), keyed by id and
+# holding the condition so the id is never reused while the entry lives.
+_COMPILED: dict[int, tuple[Condition, Test]] = {}
+
+
+def _compiled(cond: Condition) -> Test:
+    known = _COMPILED.get(id(cond))
     if known is not None and known[0] is cond:
         return known[1]
-    given = {k for k in type(cond).model_fields if getattr(cond, k) is not None}
-    plan = tuple(check for key, check in _CHECKS if key in given)
-    if len(_PLANS) > 10_000:  # policies reloaded many times over
-        _PLANS.clear()
-    _PLANS[id(cond)] = (cond, plan)
-    return plan
+    test = _compile(cond)
+    if len(_COMPILED) > 10_000:  # policies reloaded many times over
+        _COMPILED.clear()
+    _COMPILED[id(cond)] = (cond, test)
+    return test
 
 
 def _sender_matches(cond: SenderCondition, facts: Facts, policy: Policy) -> Verdict:
