@@ -42,6 +42,8 @@ def bounded(raw: bytes, max_depth: int = MAX_DEPTH, max_parts: int = MAX_PARTS) 
     resume = _enter(raw, 0, stack)
     if len(stack) > max_depth:
         return Bounded(b"", f"nested deeper than {max_depth} levels")
+    if not stack:
+        return Bounded(raw)  # a single part: no delimiter line can mean anything
     for line in _DELIMITER.finditer(raw, max(resume - 1, 0)):
         start = line.start() + 1  # where the delimiter line begins
         if start < resume:
@@ -87,6 +89,9 @@ def _content_type(headers: bytes) -> tuple[str, bytes | None]:
     found = _CONTENT_TYPE.search(headers)
     if not found:
         return "", None
+    value = found.group(1).lower()
+    if b"multipart" not in value and b"message/" not in value:
+        return "", None  # neither opens a level: no need to parse the header
     parsed = Message()
     parsed["Content-Type"] = found.group(1).decode("latin-1").replace("\r", "").replace("\n", "")
     ctype = parsed.get_content_type()
