@@ -140,6 +140,9 @@ class LookAlike:
         return f"{text} ({note})" if note else text
 
 
+_ANSWERS_KEPT = 4096
+
+
 class References:
     """Every domain a recipient's may imitate, with whose it is (the most serious wins),
     indexed so that a recipient is compared only with the few it could resemble."""
@@ -152,6 +155,7 @@ class References:
         self._by_suffix: dict[str, set[str]] = {}
         self._swappable: dict[str, set[str]] = {}  # by name
         self._run_in: dict[str, set[str]] = {}  # "nhsnet" -> nhs.net
+        self._answers: dict[str, LookAlike | None] = {}  # lookalike_of, by domain
         for ref, w in self.whose.items():
             r = split(ref)
             for shape in (skeleton(ref), skeleton(r.registrable)):
@@ -179,12 +183,19 @@ class References:
     def lookalike_of(self, domain: str) -> LookAlike | None:
         """The known domain this one imitates, or None."""
         domain = domain.lower()
-        if self.is_real(domain):
-            return None
-        found = [
-            LookAlike(domain, ref, self.whose[ref], how) for ref, how in self._hows(domain).items()
-        ]
-        return min(found, key=LookAlike.order, default=None)
+        if domain in self._answers:  # a council writes to the same domains all day
+            return self._answers[domain]
+        answer = None
+        if not self.is_real(domain):
+            found = [
+                LookAlike(domain, ref, self.whose[ref], how)
+                for ref, how in self._hows(domain).items()
+            ]
+            answer = min(found, key=LookAlike.order, default=None)
+        if len(self._answers) >= _ANSWERS_KEPT:
+            self._answers.clear()
+        self._answers[domain] = answer
+        return answer
 
     def _hows(self, domain: str) -> dict[str, str]:
         d = split(domain)
