@@ -48,11 +48,24 @@ class Database:
         with self._lock:
             return self._execute(sql, args)
 
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """One statement for many rows (a batch of history), in one call."""
+        if rows:
+            with self._lock:
+                self._executemany(sql, rows)
+
     @contextlib.contextmanager
     def session(self) -> Iterator[Database]:
         """Several statements with nobody else's in between (no transaction)."""
         with self._lock:
             yield self
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Database]:
+        """Several reads together; where it costs nothing extra (SQLite), from one
+        snapshot of the database."""
+        with self.session() as db:
+            yield db
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Database]:
@@ -73,6 +86,10 @@ class Database:
 
     def _execute(self, sql: str, args: Sequence[Any]) -> Cursor:
         raise NotImplementedError
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        for args in rows:
+            self._execute(sql, args)
 
     def _begin(self) -> None:
         self._execute("BEGIN", ())
@@ -158,8 +175,22 @@ class SQLiteDatabase(Database):
     def _execute(self, sql: str, args: Sequence[Any]) -> Cursor:
         return self._db.execute(sql, tuple(args))
 
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._db.executemany(sql, rows)
+
     def _begin(self) -> None:
         self._db.execute("BEGIN IMMEDIATE")  # take the write lock now, not half-way
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Database]:
+        """One read transaction: in WAL mode each statement outside one takes and drops
+        its own snapshot, which costs more than the statement (7 reads: 50 µs to 35 µs)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self
+            finally:
+                self._db.execute("COMMIT")
 
     def migrate(self, component: str, migrations: Sequence[str]) -> None:
         with self._lock:
@@ -207,6 +238,10 @@ class PostgresDatabase(Database):
             if conn.broken and conn.info.transaction_status == 0:  # idle: safe to retry
                 return self._connect().execute(_pg(sql), tuple(args))
             raise
+
+    def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        with self._connect().cursor() as cursor:  # psycopg pipelines the rows
+            cursor.executemany(_pg(sql), [tuple(r) for r in rows])
 
     def migrate(self, component: str, migrations: Sequence[str]) -> None:
         with self.transaction():

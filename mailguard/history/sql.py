@@ -115,14 +115,34 @@ class SQLHistory:
         self._contact, self._domain, self._sender = _upserts(db)
 
     def record(self, messages: Iterable[SentMessage]) -> int:
-        new = 0
+        contacts: list[tuple[object, ...]] = []
+        domains: list[tuple[object, ...]] = []
+        confirmed: list[tuple[object, ...]] = []
+        senders: list[tuple[object, ...]] = []
         with self.db.transaction() as tx:
             for message in messages:
                 if message.key is not None and not self._claim(tx, message.key, message.at):
                     continue  # learned before: from the relay, or an earlier run
-                self._add(tx, message)
-                new += 1
-        return new
+                at = message.at
+                for s in message.sightings:
+                    contacts.append((message.sender, s.recipient, s.name, message.weight, at, at))
+                # A domain counts once per message, however many recipients it had there.
+                for domain in sorted({domain_of(s.recipient) for s in message.sightings}):
+                    domains.append((message.sender, domain, at, at))
+                    if message.confirmed:
+                        confirmed.append((message.sender, domain, at))
+                senders.append((message.sender, at, at))
+            # Each table's rows in one call, in the batch's order (the tables do not
+            # depend on each other): a statement per row cost twice as much.
+            tx.executemany(self._contact, contacts)
+            tx.executemany(self._domain, domains)
+            tx.executemany(
+                "INSERT INTO confirmed_domains (sender, domain, at) VALUES (?, ?, ?)"
+                " ON CONFLICT (sender, domain) DO UPDATE SET at = excluded.at",
+                confirmed,
+            )
+            tx.executemany(self._sender, senders)
+        return len(senders)
 
     @staticmethod
     def _claim(tx: Database, key: bytes, at: float) -> bool:
@@ -130,21 +150,6 @@ class SQLHistory:
             "INSERT INTO learned (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, at)
         )
         return cur.rowcount == 1
-
-    def _add(self, tx: Database, message: SentMessage) -> None:
-        at = message.at
-        for s in message.sightings:
-            tx.execute(self._contact, (message.sender, s.recipient, s.name, message.weight, at, at))
-        # A domain counts once per message, however many recipients it had there.
-        for domain in sorted({domain_of(s.recipient) for s in message.sightings}):
-            tx.execute(self._domain, (message.sender, domain, at, at))
-            if message.confirmed:
-                tx.execute(
-                    "INSERT INTO confirmed_domains (sender, domain, at) VALUES (?, ?, ?)"
-                    " ON CONFLICT (sender, domain) DO UPDATE SET at = excluded.at",
-                    (message.sender, domain, at),
-                )
-        tx.execute(self._sender, (message.sender, at, at))
 
     def knows(self, key: bytes) -> bool:
         row = self.db.execute("SELECT 1 FROM learned WHERE key = ?", (key,)).fetchone()
@@ -210,7 +215,7 @@ class ReadOnlyHistory:
         self._org_domains = OrgDomainCounts()
 
     def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
-        with self.db.session() as db:
+        with self.db.reading() as db:
             found = read_profile(
                 db, sender, recipients, time.time() - self.max_age, self._org_domains
             )
