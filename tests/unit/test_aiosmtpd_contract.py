@@ -143,3 +143,21 @@ def test_the_relays_data_encoding_for_upstream_is_aiosmtplibs(message):
     theirs = re.compile(rb"(?m)^\.").sub(b"..", original_normalize(message))
     ours = protocol.PERIOD_REGEX.sub(b"..", protocol.normalize_message_line_endings(message))
     assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "a", "a\r\n", "a\n", "a\r", "\r\n\r\n", "a\n\r", "a\r\n\n", "x" * 300 + "\r\n", "\n"],
+)
+def test_the_parsers_end_of_line_answer_is_the_standard_librarys(text):
+    """mailguard replaces the feed parser's end-of-line regex (mime.py); it must say
+    what the regex says, and the parser must still look it up under that name."""
+    import email.feedparser
+
+    from mailguard.intake import mime
+
+    original = re.compile(r"(\r\n|\r|\n)\Z")
+    assert mime._EndOfLine.pattern == original.pattern
+    assert email.feedparser.NLCRE_eol is not original and hasattr(email.feedparser, "NLCRE_eol")
+    ours, theirs = mime._EndOfLine().search(text), original.search(text)
+    assert (ours and ours.group(0)) == (theirs and theirs.group(0))
