@@ -191,19 +191,39 @@ def _part(
     part: Message, body_where: str, prefix: str, depth: int, budget: Budget, out: Extracted
 ) -> None:
     ctype = part.get_content_type()
-    filename = part.get_filename()
+    filename = filename_of(part)
     attached = bool(filename) or part.get_content_disposition() == "attachment"
     if ctype.startswith("message/") or (filename or "").lower().endswith(".eml"):
         _attachment(part, filename or "message.eml", prefix, depth, budget, out)
     elif not attached and ctype in ("text/plain", "text/html"):
         text = decoded_text(part)
         budget.spend(len(text))
-        if ctype == "text/plain" and str(part.get_param("format", "")).lower() == "flowed":
+        if (
+            ctype == "text/plain"
+            and _has_param(part, "format")
+            and (str(part.get_param("format", "")).lower() == "flowed")
+        ):
             text = unflow(text, delsp=str(part.get_param("delsp", "")).lower() == "yes")
         _text(text, body_where, budget, out, html=ctype == "text/html")
     elif attached or not ctype.startswith("multipart/"):
         name = filename or f"part.{ctype.split('/')[-1]}"
         _attachment(part, name, prefix, depth, budget, out)
+
+
+def _has_param(part: Message, name: str, header: str = "content-type") -> bool:
+    """Could ``get_param(name, header=header)`` find anything? Parsing the parameters
+    costs more than this look at the header's text (a name, also RFC 2231's
+    ``name*0*=``, holds the name's letters in any case)."""
+    value = part.get(header)
+    return value is not None and name in str(value).lower()
+
+
+def filename_of(part: Message) -> str | None:
+    """``part.get_filename()``, without parsing two headers' parameters when neither
+    names a file (a plain body: most parts)."""
+    if not _has_param(part, "filename", "content-disposition") and not _has_param(part, "name"):
+        return None
+    return part.get_filename()
 
 
 def _leaves(msg: Message) -> Iterator[Message]:
@@ -854,7 +874,7 @@ def opening_text(msg: Message, limit: int = 4000) -> str:
     """
     html = ""
     for part in _leaves(msg):
-        if part.get_filename() or part.get_content_disposition() == "attachment":
+        if filename_of(part) or part.get_content_disposition() == "attachment":
             continue
         ctype = part.get_content_type()
         if ctype == "text/plain":

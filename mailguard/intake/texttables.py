@@ -49,8 +49,10 @@ def split(text: str, budget: Budget) -> tuple[str, list[Grid]]:
     if len(text) < 12 or "\n" not in text:
         return text, []
     lines = text.split("\n")
-    # Without a quote mark or a CR, _unquoted leaves every line as it is.
-    clean = [_unquoted(line) for line in lines] if ">" in text or "\r" in text else lines
+    if ">" in text:
+        clean = [_unquoted(line) for line in lines]
+    else:  # what _unquoted leaves without a quote mark: the line without trailing CRs
+        clean = [line.rstrip("\r") for line in lines] if "\r" in text else lines
     rule = [bool(line) and line[0] in _RULE_START and _is_rule(line) for line in clean]
     budget.tick()
     cells = CellCount(budget)

@@ -8,6 +8,7 @@ from email.parser import BytesParser
 
 import pytest
 
+from mailguard.intake.extract import filename_of
 from mailguard.intake.mime import ParsedMessage
 from mailguard.intake.structure import bounded
 from tests.support import files
@@ -68,3 +69,22 @@ def test_generated_broken_mail_is_read_as_the_library_reads_it():
         raw = random_message(rng, "a@northdown.gov.uk", "b@example.org")
         ours = ParsedMessage(raw, whole=True).message
         assert shape(ours) == shape(parsed_by_the_library(raw)), raw[:300]
+
+
+NAMED = [
+    b'Content-Type: text/plain\r\nContent-Disposition: attachment; filename="a.csv"\r\n\r\nx',
+    b"Content-Type: application/pdf; NAME=Report.PDF\r\n\r\nx",
+    b"Content-Type: text/csv; name*0*=utf-8''list%20one; name*1=.csv\r\n\r\nx",
+    b"Content-Disposition: inline; FILENAME*=utf-8''r%C3%A9sum%C3%A9.docx\r\n\r\nx",
+    b'Content-Type: text/plain; name=""\r\n\r\nx',
+    b"Content-Type: text/plain; charset=utf-8\r\n\r\nx",
+    b"Subject: nothing named\r\n\r\nx",
+]
+
+
+def test_a_parts_file_name_is_the_one_the_library_reads():
+    rng = random.Random(11)
+    generated = [random_message(rng, "a@northdown.gov.uk", "b@x.org") for _ in range(200)]
+    for raw in NAMED + generated:
+        for part in parsed_by_the_library(raw).walk():
+            assert filename_of(part) == part.get_filename(), raw[:200]
