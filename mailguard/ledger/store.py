@@ -101,19 +101,21 @@ class Ledger:
         db.migrate("ledger", _MIGRATIONS)
 
     def add(self, entries: Sequence[Entry]) -> None:
-        with self.db.transaction():
-            for e in entries:
-                self.db.execute(
-                    "INSERT INTO decisions (at, queue_id, message_id, sender, recipients, action,"
-                    " would_action, rules, rule, findings, size, policy_version)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        e.at, e.queue_id, e.message_id, e.sender, json.dumps(e.recipients),
-                        e.action, e.would_action, json.dumps(e.rules), e.rule,
-                        json.dumps([finding_json(f) for f in e.findings]), e.size,
-                        e.policy_version,
-                    ),
-                )  # fmt: skip
+        rows = [
+            (
+                e.at, e.queue_id, e.message_id, e.sender, json.dumps(e.recipients),
+                e.action, e.would_action, json.dumps(e.rules), e.rule,
+                json.dumps([finding_json(f) for f in e.findings]), e.size, e.policy_version,
+            )
+            for e in entries
+        ]  # fmt: skip
+        with self.db.transaction() as tx:
+            tx.executemany(
+                "INSERT INTO decisions (at, queue_id, message_id, sender, recipients, action,"
+                " would_action, rules, rule, findings, size, policy_version)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
 
     def since(self, when: float) -> list[Entry]:
         rows = self.db.execute(
