@@ -18,6 +18,8 @@ class Reply:
     text: str
 
     def __str__(self) -> str:
+        if "\r" not in self.text and "\n" not in self.text:
+            return f"{self.code} {self.text}"  # one line: every reply of the hot path
         # Several lines become a multi-line reply; CR/LF can never inject a command.
         lines = [ln for ln in re.split(r"[\r\n]+", self.text) if ln] or [""]
         head = [f"{self.code}-{ln}" for ln in lines[:-1]]
