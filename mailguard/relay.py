@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mailguard import __version__, replies
+from mailguard import __version__, heap, replies
 from mailguard import log as mglog
 from mailguard.actions.execute import Actions
 from mailguard.config import Settings
@@ -195,6 +195,7 @@ class Relay:
             log.error("inline_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
             return
         self.inline.ready = True
+        heap.settle()  # start-up is over: what is loaded now stays
         log.info("inline_inspection_ready", max_size=self.inline.max_size)
 
     def _teaches(self, decision: Decision) -> bool:

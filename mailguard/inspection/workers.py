@@ -27,6 +27,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from mailguard import heap
 from mailguard import log as mglog
 from mailguard.history.store import HistoryReader
 from mailguard.inspection.context import InspectionContext
@@ -284,6 +285,7 @@ def _serve_requests(spec: str) -> None:
             warm_up()
         except Exception as exc:  # a missing model must not kill the worker in a loop
             log.warning("worker_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
+    heap.settle()
     while True:
         blob = _read_frame(requests)
         if blob is None:
