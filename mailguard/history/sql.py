@@ -182,7 +182,7 @@ class SQLHistory:
 
     def profile(self, sender: str, recipients: Sequence[str]) -> SenderProfile:
         since = time.time() - self.max_age
-        with self.db.session() as db:
+        with self.db.reading() as db:
             found = read_profile(db, sender, recipients, since)
         load = found.frequent_loader
         assert load is not None

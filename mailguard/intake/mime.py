@@ -100,7 +100,8 @@ class ParsedMessage:
     def message(self) -> Message:
         """The MIME tree, cut where it grows too deep or too wide (``structure``)."""
         raw = self._bounded.raw
-        return _single_part(raw) or BytesParser(policy=_POLICY).parsebytes(raw)
+        single = _single_part(raw)
+        return single if single is not None else BytesParser(policy=_POLICY).parsebytes(raw)
 
     @property
     def structure_problem(self) -> str | None:
@@ -132,19 +133,16 @@ class ParsedMessage:
         )
 
 
-# Where str.splitlines() ends a line besides LF and CRLF (and a lone CR): the parser's
-# header lines could end elsewhere than the header block does.
-_OTHER_LINE_ENDS = (b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
-
-
 def _single_part(raw: bytes) -> Message | None:
     """A message that is not multipart or message/*, parsed as the parser would: its
     headers, then everything after the blank line as the payload, without reading the
     body line by line (half the cost for a 4 KB letter). None when anything about
     the headers is unusual; the parser does those."""
+    if raw[:1] in (b"\r", b"\n"):
+        return None  # no headers at all: the blank line is the block's only line
     block = _header_block(raw)
-    if block.count(b"\r") != block.count(b"\r\n") or any(c in block for c in _OTHER_LINE_ENDS):
-        return None
+    if block.count(b"\r") != block.count(b"\r\n"):
+        return None  # the parser also ends a line at a lone CR
     message = BytesHeaderParser(policy=_POLICY).parsebytes(block)
     if message.get_payload() or message.defects:
         return None  # a line that is not a header: the body began before the blank line

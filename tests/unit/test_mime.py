@@ -9,7 +9,7 @@ from email.parser import BytesParser
 import pytest
 
 from mailguard.intake.extract import filename_of
-from mailguard.intake.mime import ParsedMessage
+from mailguard.intake.mime import ParsedMessage, _single_part
 from mailguard.intake.structure import bounded
 from tests.support import files
 from tests.support.fuzzmail import random_message
@@ -20,6 +20,8 @@ ODD = {
     "lf-only": b"From: a@b.org\nTo: c@d.org\nSubject: hi\n\nbody line\nsecond\n",
     "no-body": b"From: a@b.org\r\nSubject: headers only\r\n",
     "empty-body": b"From: a@b.org\r\nSubject: x\r\n\r\n",
+    "no-headers": b"\r\n\r\nbody after two blank lines\r\n",
+    "no-headers-lf": b"\n\nbody\n",
     "bare-cr": b"From: a@b.org\rSubject: x\r\n\r\nbody\r\n",
     "not-a-header": b"From: a@b.org\r\nthis is no header\r\nSubject: x\r\n\r\nbody\r\n",
     "continuation-first": b" folded\r\nFrom: a@b.org\r\n\r\nbody\r\n",
@@ -61,6 +63,8 @@ def parsed_by_the_library(raw: bytes):
 @pytest.mark.parametrize("raw", ODD.values(), ids=ODD.keys())
 def test_odd_messages_are_read_as_the_library_reads_them(raw):
     assert shape(ParsedMessage(raw, whole=True).message) == shape(parsed_by_the_library(raw))
+    quick = _single_part(raw)
+    assert quick is None or shape(quick) == shape(parsed_by_the_library(raw))
 
 
 def test_generated_broken_mail_is_read_as_the_library_reads_it():

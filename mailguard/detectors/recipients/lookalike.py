@@ -140,7 +140,9 @@ class LookAlike:
         return f"{text} ({note})" if note else text
 
 
-_ANSWERS_KEPT = 4096
+# Per index, and there is one per sender's frequent domains (``references``, 1,024 kept).
+_ANSWERS_KEPT = 256
+_UNKNOWN = object()
 
 
 class References:
@@ -183,8 +185,9 @@ class References:
     def lookalike_of(self, domain: str) -> LookAlike | None:
         """The known domain this one imitates, or None."""
         domain = domain.lower()
-        if domain in self._answers:  # a council writes to the same domains all day
-            return self._answers[domain]
+        known = self._answers.get(domain, _UNKNOWN)
+        if known is not _UNKNOWN:  # a council writes to the same domains all day
+            return known  # type: ignore[return-value]
         answer = None
         if not self.is_real(domain):
             found = [
