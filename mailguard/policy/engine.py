@@ -134,16 +134,6 @@ def evaluate(cond: Condition, facts: Facts, policy: Policy) -> Verdict:
     return _compiled(cond)(facts, policy)
 
 
-def _every(tests: tuple[Test, ...], facts: Facts, policy: Policy) -> Verdict:
-    unknown = False
-    for test in tests:
-        verdict = test(facts, policy)
-        if verdict is False:
-            return False
-        unknown = unknown or verdict is None
-    return None if unknown else True
-
-
 def _until(subs: tuple[Test, ...], decisive: bool, facts: Facts, policy: Policy) -> Verdict:
     """``decisive`` at the first sub-condition that is it (False for all, True for
     any); else None if one could not be told, else the other answer."""
@@ -173,8 +163,8 @@ def _count(bound: Count | None, n: int | Unknown) -> Verdict:
 
 Check = Callable[[Condition, Facts, Policy], Verdict]
 # (key, check), cheap keys first; a condition runs only the checks of the keys it has.
-# all_, any_ and not_ are compiled from their sub-conditions (``_compile``).
-_CHECKS: tuple[tuple[str, Check | None], ...] = (
+# all_, any_ and not_ come last, compiled from their sub-conditions (``_compile``).
+_CHECKS: tuple[tuple[str, Check], ...] = (
     ("visible_external_recipients",
      lambda c, f, _: _count(c.visible_external_recipients, len(f.visible_external))),
     ("untrusted_domains", lambda c, f, _: _count(c.untrusted_domains, len(f.untrusted_domains))),
@@ -192,9 +182,6 @@ _CHECKS: tuple[tuple[str, Check | None], ...] = (
     ("finding", lambda c, f, _: c.finding is None or _findings_match(c.finding, f.findings)),
     ("attachment", lambda c, f, _: c.attachment is None
      or bool(set(c.attachment.type) & f.attachment_types)),
-    ("all_", None),
-    ("any_", None),
-    ("not_", None),
 )  # fmt: skip
 
 
@@ -202,22 +189,19 @@ def _compile(cond: Condition) -> Test:
     """One function for a condition, made of the checks of the keys it has: a policy
     of 25 rules would otherwise ask every key of every condition of every rule (700
     calls a message, most to say "not set")."""
-    tests: list[Test] = []
-    for key, check in _CHECKS:
-        value = getattr(cond, key)
-        if value is None:
-            continue
-        if key in ("all_", "any_"):
-            subs = tuple(_compile(sub) for sub in value)
-            tests.append(functools.partial(_until, subs, key == "any_"))
-        elif key == "not_":
-            tests.append(functools.partial(_negated, _compile(value)))
-        else:
-            assert check is not None
-            tests.append(functools.partial(check, cond))
+    tests: list[Test] = [
+        functools.partial(check, cond) for key, check in _CHECKS if getattr(cond, key) is not None
+    ]
+    if cond.all_ is not None:
+        tests.append(functools.partial(_until, tuple(map(_compile, cond.all_)), False))
+    if cond.any_ is not None:
+        tests.append(functools.partial(_until, tuple(map(_compile, cond.any_)), True))
+    if cond.not_ is not None:
+        tests.append(functools.partial(_negated, _compile(cond.not_)))
     if not tests:
         return _always
-    return tests[0] if len(tests) == 1 else functools.partial(_every, tuple(tests))
+    # Every test must hold: what ``all`` of them says.
+    return tests[0] if len(tests) == 1 else functools.partial(_until, tuple(tests), False)
 
 
 # Compiled once per condition (a rule's ``when``, a test's condition), keyed by id and
