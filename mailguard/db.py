@@ -88,8 +88,7 @@ class Database:
         raise NotImplementedError
 
     def _executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        for args in rows:
-            self._execute(sql, args)
+        raise NotImplementedError
 
     def _begin(self) -> None:
         self._execute("BEGIN", ())

@@ -99,9 +99,11 @@ class ParsedMessage:
     @cached_property
     def message(self) -> Message:
         """The MIME tree, cut where it grows too deep or too wide (``structure``)."""
-        raw = self._bounded.raw
-        single = _single_part(raw)
-        return single if single is not None else BytesParser(policy=_POLICY).parsebytes(raw)
+        shape = self._bounded
+        # A top level the scan saw open a container is the parser's to read: trying the
+        # single-part way first would parse its headers twice (all HTML mail).
+        single = _single_part(shape.raw) if shape.single_part else None
+        return single if single is not None else BytesParser(policy=_POLICY).parsebytes(shape.raw)
 
     @property
     def structure_problem(self) -> str | None:

@@ -32,6 +32,7 @@ class Bounded:
 
     raw: bytes
     problem: str | None = None
+    single_part: bool = False  # the top level opens no multipart or message/* level
 
 
 def bounded(raw: bytes, max_depth: int = MAX_DEPTH, max_parts: int = MAX_PARTS) -> Bounded:
@@ -43,7 +44,7 @@ def bounded(raw: bytes, max_depth: int = MAX_DEPTH, max_parts: int = MAX_PARTS) 
     if len(stack) > max_depth:
         return Bounded(b"", f"nested deeper than {max_depth} levels")
     if not stack:
-        return Bounded(raw)  # a single part: no delimiter line can mean anything
+        return Bounded(raw, single_part=True)  # no delimiter line can mean anything
     for line in _DELIMITER.finditer(raw, max(resume - 1, 0)):
         start = line.start() + 1  # where the delimiter line begins
         if start < resume:

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from mailguard.addresses import domain_of
 from mailguard.directory.model import NO_DIRECTORY, UNKNOWN, DirectoryAnswers, Entry, Kind, Unknown
+from mailguard.intake.extract import filename_of
 from mailguard.intake.mime import ParsedMessage
 from mailguard.model import Envelope, Finding
 from mailguard.policy.schema import Organisation
@@ -112,7 +113,7 @@ class Facts:
         """File extensions and MIME types of every attachment, lower case."""
         types: set[str] = set()
         for part in self.message.message.walk():
-            filename = part.get_filename()
+            filename = filename_of(part)
             if not filename and part.get_content_disposition() != "attachment":
                 continue
             types.add(part.get_content_type().lower())
