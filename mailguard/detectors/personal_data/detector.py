@@ -1063,7 +1063,10 @@ def _cell_types(value: str, custom: Sequence[_Custom] = ()) -> list[tuple[str, f
     if not _SEED.search(value):  # every value they find holds a digit or an @ (_seeded)
         return found
     phone = matching.could_be_phone(value)
-    for recognizer in pattern_recognizers():
+    recognizers = pattern_recognizers()
+    if value.isascii():
+        recognizers = matching.able_to_cover(recognizers, len(value), 2)
+    for recognizer in recognizers:
         if not phone and matching.is_phone(recognizer):
             continue
         for r in matching.analyze(recognizer, value):

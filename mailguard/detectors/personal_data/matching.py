@@ -6,12 +6,15 @@ itself costs on a table cell or a short stretch of text, and a CSV of residents 
 thousands. ``analyze`` here gives the same results (same patterns, same flags and
 regex engine, the recogniser's own validate/invalidate and Presidio's duplicate
 removal); recognisers that are not plain pattern recognisers (phone numbers, IBAN's
-own analyze) run as Presidio runs them.
+own analyze) run as Presidio runs them, IBAN only where its pattern matches.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import re
+import sys
+from dataclasses import dataclass
+from functools import cache, lru_cache
 from typing import Any
 
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
@@ -22,12 +25,16 @@ PHONE_MIN_DIGITS = 7
 
 
 def analyze(recognizer: Any, text: str) -> list[RecognizerResult]:
-    patterns = _patterns(recognizer)
-    if patterns is None:
+    compiled = _compiled(recognizer)
+    if compiled is None:
+        return recognizer.analyze(text, recognizer.supported_entities)
+    if not compiled.plain:
+        if not any(regex.search(text) for regex, _ in compiled.patterns):
+            return []  # it reports only inside a match of its own patterns
         return recognizer.analyze(text, recognizer.supported_entities)
     entity = recognizer.supported_entities[0]
     results = []
-    for regex, base in patterns:
+    for regex, base in compiled.patterns:
         for match in regex.finditer(text):
             start, end = match.span()
             if start == end:
@@ -44,6 +51,19 @@ def analyze(recognizer: Any, text: str) -> list[RecognizerResult]:
     return EntityRecognizer.remove_duplicates(results) if len(results) > 1 else results
 
 
+@lru_cache(maxsize=1024)
+def able_to_cover(recognizers: tuple[Any, ...], length: int, slack: int) -> tuple[Any, ...]:
+    """The recognisers whose matches can span all but ``slack`` of ``length`` ASCII
+    characters (a table cell that *is* an NHS number): most cells need one or two of
+    thirteen. Unknown widths, and recognisers that are not pattern ones, always can."""
+    out = []
+    for recognizer in recognizers:
+        compiled = _compiled(recognizer)
+        if compiled is None or compiled.narrowest <= length <= compiled.widest + slack:
+            out.append(recognizer)
+    return tuple(out)
+
+
 def could_be_phone(text: str) -> bool:
     return sum(c.isdigit() for c in text) >= PHONE_MIN_DIGITS
 
@@ -52,14 +72,43 @@ def is_phone(recognizer: Any) -> bool:
     return "PHONE_NUMBER" in recognizer.supported_entities
 
 
+# Recognisers with their own ``analyze`` that still report only inside a match of their
+# own patterns: IBAN tries shorter groups of one match against its checksum.
+_WITHIN_OWN_MATCHES = frozenset({"IbanRecognizer"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    patterns: tuple[tuple[Any, float], ...]
+    plain: bool  # PatternRecognizer's own analyze: its results are the matches
+    narrowest: int  # of any match, in characters, for ASCII text (0 and sys.maxsize:
+    widest: int  # not known)
+
+
 @cache
-def _patterns(recognizer: Any) -> tuple[tuple[Any, float], ...] | None:
-    """The compiled patterns of a plain pattern recogniser; None for any other."""
+def _compiled(recognizer: Any) -> _Compiled | None:
+    """The compiled patterns of a pattern recogniser whose results lie in its matches;
+    None for any other (phone numbers)."""
     if not isinstance(recognizer, PatternRecognizer) or not recognizer.patterns:
         return None
-    if type(recognizer).analyze is not PatternRecognizer.analyze:
+    plain = type(recognizer).analyze is PatternRecognizer.analyze
+    if not plain and type(recognizer).__name__ not in _WITHIN_OWN_MATCHES:
         return None
     import regex  # the engine Presidio compiles its patterns with
 
     flags = recognizer.global_regex_flags
-    return tuple((regex.compile(p.regex, flags=flags), p.score) for p in recognizer.patterns)
+    patterns = tuple((regex.compile(p.regex, flags=flags), p.score) for p in recognizer.patterns)
+    widths = [_width(p.regex, flags) for p in recognizer.patterns]
+    return _Compiled(patterns, plain, min(w[0] for w in widths), max(w[1] for w in widths))
+
+
+def _width(pattern: str, flags: int) -> tuple[int, int]:
+    """Shortest and longest match of an ASCII pattern on ASCII text, from ``re``'s own
+    parser (the ``regex`` engine reads the same syntax; one it cannot read is unknown)."""
+    if not pattern.isascii():
+        return 0, sys.maxsize
+    try:
+        low, high = re._parser.parse(pattern, flags & re.VERBOSE).getwidth()  # type: ignore[attr-defined]
+    except Exception:
+        return 0, sys.maxsize
+    return low, high
