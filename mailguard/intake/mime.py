@@ -16,6 +16,7 @@ from email.utils import getaddresses
 from functools import cached_property
 from typing import TypeVar
 
+from mailguard.intake.quickparse import header_block, multipart, single_part
 from mailguard.intake.structure import Bounded, bounded
 from mailguard.model import Addressing
 
@@ -62,13 +63,6 @@ def to_crlf(raw: bytes) -> bytes:
     return raw.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
 
 
-def _header_block(raw: bytes) -> bytes:
-    """The headers up to the first empty line: the parser would read the rest as the
-    body anyway, decoding and keeping all of a 20 MB message to give its headers."""
-    ends = [i for i in (raw.find(b"\n\n"), raw.find(b"\n\r\n")) if i >= 0]
-    return raw[: min(ends) + 1] if ends else raw
-
-
 class ParsedMessage:
     """A message as detectors see it. The raw bytes are never modified."""
 
@@ -90,7 +84,7 @@ class ParsedMessage:
         once and the headers come with it for free; else the headers alone."""
         if self.whole and len(self.raw) <= _PARSE_WHOLE and self._bounded.raw is self.raw:
             return self.message
-        return BytesHeaderParser(policy=_POLICY).parsebytes(_header_block(self.raw))
+        return BytesHeaderParser(policy=_POLICY).parsebytes(header_block(self.raw))
 
     @cached_property
     def _bounded(self) -> Bounded:
@@ -100,10 +94,8 @@ class ParsedMessage:
     def message(self) -> Message:
         """The MIME tree, cut where it grows too deep or too wide (``structure``)."""
         shape = self._bounded
-        # A top level the scan saw open a container is the parser's to read: trying the
-        # single-part way first would parse its headers twice (all HTML mail).
-        single = _single_part(shape.raw) if shape.single_part else None
-        return single if single is not None else BytesParser(policy=_POLICY).parsebytes(shape.raw)
+        quick = single_part(shape.raw) if shape.single_part else multipart(shape.raw)
+        return quick if quick is not None else BytesParser(policy=_POLICY).parsebytes(shape.raw)
 
     @property
     def structure_problem(self) -> str | None:
@@ -133,28 +125,6 @@ class ParsedMessage:
         return Addressing(
             tuple(self.addresses("to", "cc")), str(message_id) if message_id else None
         )
-
-
-def _single_part(raw: bytes) -> Message | None:
-    """A message that is not multipart or message/*, parsed as the parser would: its
-    headers, then everything after the blank line as the payload, without reading the
-    body line by line (half the cost for a 4 KB letter). None when anything about
-    the headers is unusual; the parser does those."""
-    if raw[:1] in (b"\r", b"\n"):
-        return None  # no headers at all: the blank line is the block's only line
-    block = _header_block(raw)
-    if block.count(b"\r") != block.count(b"\r\n"):
-        return None  # the parser also ends a line at a lone CR
-    message = BytesHeaderParser(policy=_POLICY).parsebytes(block)
-    if message.get_payload() or message.defects:
-        return None  # a line that is not a header: the body began before the blank line
-    if message.get_content_maintype() in ("multipart", "message"):
-        return None
-    rest = raw[len(block) :]
-    if rest:
-        rest = rest[2:] if rest.startswith(b"\r\n") else rest[1:]  # the blank line
-    message.set_payload(rest.decode("ascii", "surrogateescape"))
-    return message
 
 
 def _unfolded(value: object) -> str:
