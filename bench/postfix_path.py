@@ -119,6 +119,7 @@ class Ports:
     reinject: int = field(default_factory=_free_port)
     mailguard: int = field(default_factory=_free_port)
     amavis: int = field(default_factory=_free_port)
+    before: int = field(default_factory=_free_port)  # mailguard as it was (--baseline-cmd)
     inputs: dict[str, int] = field(default_factory=dict)
 
 
@@ -126,6 +127,7 @@ FILTERS = {  # path -> Postfix content_filter
     "postfix": "",
     "amavis": "amavisfeed:[127.0.0.1]:{amavis}",
     "amavis-nopipe": "amavisnopipe:[127.0.0.1]:{amavis}",
+    "mailguard-before": "mailguardbefore:[127.0.0.1]:{before}",
     "mailguard": "mailguard:[127.0.0.1]:{mailguard}",
 }
 
@@ -168,12 +170,14 @@ default_process_limit = 200
         base = base.replace("\nsmtp      inet", "\n#smtp      inet")  # no port 25
         base = "\n".join(line for line in base.splitlines() if not line.startswith("postlog"))
         lines = [base, "postlog   unix-dgram n  -       n       -       1       postlogd"]
-        for name in ("mailguard", "amavisfeed", "amavisnopipe"):
+        for name in ("mailguard", "mailguardbefore", "amavisfeed", "amavisnopipe"):
             lines.append(f"{name} unix - - n - {maxproc} smtp\n{smtp_opts.rstrip()}")
         lines[-1] += "\n    -o smtp_discard_ehlo_keywords=pipelining"
         for path, content_filter in FILTERS.items():
             port = ports.inputs[path] = _free_port()
-            cf = content_filter.format(amavis=ports.amavis, mailguard=ports.mailguard)
+            cf = content_filter.format(
+                amavis=ports.amavis, mailguard=ports.mailguard, before=ports.before
+            )
             lines.append(f"{HOST}:{port} inet n - n - - smtpd\n    -o content_filter={cf}")
         lines.append(
             f"{HOST}:{ports.reinject} inet n - n - - smtpd\n"
@@ -237,8 +241,9 @@ def start_amavis(root: Path, ports: Ports, maxproc: int) -> subprocess.Popen[byt
 
 
 def start_mailguard(
-    root: Path, ports: Ports, maxproc: int, command: list[str], extra: list[str]
+    root: Path, port: int, ports: Ports, maxproc: int, command: list[str], extra: list[str]
 ) -> subprocess.Popen[bytes]:
+    root.mkdir(exist_ok=True)
     policy = root / "site.yaml"
     policy.write_text(f"include: [{POLICY}]\nmode: monitor\n")
     log = root / "mailguard.log"
@@ -247,7 +252,7 @@ def start_mailguard(
             *command,
             "serve",
             "--listen",
-            f"{HOST}:{ports.mailguard}",
+            f"{HOST}:{port}",
             "--upstream",
             f"{HOST}:{ports.reinject}",
             "--data-dir",
@@ -262,7 +267,7 @@ def start_mailguard(
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    await_greeting(ports.mailguard, "mailguard", proc, log, within=60)
+    await_greeting(port, "mailguard", proc, log, within=60)
     return proc
 
 
@@ -417,6 +422,14 @@ def summary(bench: Bench, kinds: list[str], paths: list[str]) -> dict[str, objec
             )
             rows["mailguard_vs_amavis"] = {"best_amavis": top, "ratio": round(ratio, 3),
                                            "cpu_ratio": round(cpu, 3)}  # fmt: skip
+        if "mailguard-before" in best:
+            ratio = best["mailguard"].rate / best["mailguard-before"].rate
+            cpu = best["mailguard"].cpu_ms / best["mailguard-before"].cpu_ms
+            print(
+                f"  {kind:<7} mailguard / mailguard-before: {ratio:.2f}x msg/s,"
+                f" {cpu:.2f}x the CPU per message"
+            )
+            rows["mailguard_vs_before"] = {"ratio": round(ratio, 3), "cpu_ratio": round(cpu, 3)}
         out[kind] = rows
     return out
 
@@ -434,12 +447,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--round-timeout", type=float, default=600.0)
     p.add_argument("--mailguard-cmd", type=shlex.split, default=[sys.executable, "-m", "mailguard"])
     p.add_argument("--mailguard-args", type=shlex.split, default=[])
+    p.add_argument(
+        "--baseline-cmd",
+        type=shlex.split,
+        default=None,
+        help="also run this mailguard (e.g. an older checkout) as path mailguard-before,"
+        " in the same rounds",
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
     if not set(kinds) <= set(KINDS):
         p.error(f"--kinds: choose from {', '.join(KINDS)}")
-    paths = ["postfix", *([] if args.skip_amavis else ["amavis", "amavis-nopipe"]), "mailguard"]
+    paths = ["postfix", *([] if args.skip_amavis else ["amavis", "amavis-nopipe"])]
+    paths += [*(["mailguard-before"] if args.baseline_cmd else []), "mailguard"]
     for tool in (POSTFIX, SMTP_SOURCE, *([] if args.skip_amavis else [AMAVISD])):
         if not Path(tool).exists():
             print(f"ERROR: {tool} is missing (apt-get install postfix amavisd-new)")
@@ -457,10 +478,16 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_amavis:
             filters.append(start_amavis(root, ports, args.maxproc))
             pids["amavis"] = pids["amavis-nopipe"] = filters[-1].pid
-        filters.append(
-            start_mailguard(root, ports, args.maxproc, args.mailguard_cmd, args.mailguard_args)
-        )
-        pids["mailguard"] = filters[-1].pid
+        mailguards = {"mailguard": (ports.mailguard, args.mailguard_cmd)}
+        if args.baseline_cmd:
+            mailguards["mailguard-before"] = (ports.before, args.baseline_cmd)
+        for path, (port, command) in mailguards.items():
+            filters.append(
+                start_mailguard(
+                    root / path, port, ports, args.maxproc, command, args.mailguard_args
+                )
+            )
+            pids[path] = filters[-1].pid
         postfix = Postfix(root / "postfix", ports, args.maxproc)
         started = postfix.command("start")
         if started.returncode:

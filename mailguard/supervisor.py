@@ -30,6 +30,7 @@ from mailguard import log as mglog
 from mailguard.config import Settings
 from mailguard.db import private_dir
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
+from mailguard.processes import python_module
 from mailguard.relay import Share, run, serve
 from mailguard.smtp.listener import listening_socket
 
@@ -77,7 +78,7 @@ class Supervisor:
     async def _start(self, index: int) -> asyncio.subprocess.Process:
         env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(self.metrics_dir)}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "mailguard.supervisor",
+            *python_module("mailguard.supervisor"),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
             pass_fds=(self.sock.fileno(),), env=env,
         )  # fmt: skip

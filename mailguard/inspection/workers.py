@@ -33,6 +33,7 @@ from mailguard.history.store import HistoryReader
 from mailguard.inspection.context import InspectionContext
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
+from mailguard.processes import python_module
 from mailguard.records.store import RecordsReader
 
 log = mglog.get_logger()
@@ -119,9 +120,7 @@ class InspectionPool:
 
     async def _spawn(self) -> _Worker:
         proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "mailguard.inspection.workers",
+            *python_module("mailguard.inspection.workers"),
             self.target,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,

@@ -133,7 +133,7 @@ def _unfolded(value: object) -> str:
 
 def repair_utf8(text: str) -> str:
     """compat32 keeps raw 8-bit header bytes as surrogate escapes; RFC 6532 says UTF-8."""
-    if not any("\udc80" <= c <= "\udcff" for c in text):
+    if text.isascii() or not any("\udc80" <= c <= "\udcff" for c in text):
         return text
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 

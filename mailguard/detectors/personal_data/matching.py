@@ -65,7 +65,7 @@ def able_to_cover(recognizers: tuple[Any, ...], length: int, slack: int) -> tupl
 
 
 def could_be_phone(text: str) -> bool:
-    return sum(c.isdigit() for c in text) >= PHONE_MIN_DIGITS
+    return sum(map(str.isdigit, text)) >= PHONE_MIN_DIGITS
 
 
 def is_phone(recognizer: Any) -> bool:
