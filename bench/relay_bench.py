@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import ctypes
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -47,6 +48,7 @@ import tempfile
 import textwrap
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from multiprocessing.connection import Connection
@@ -540,13 +542,21 @@ def _client(port: int, smtp_timeout: float) -> aiosmtplib.SMTP:
     )
 
 
+async def _on_time(due: float | None) -> None:
+    """A paced client waits for its message's turn (``--rate``); late, it sends at once."""
+    if due is not None:
+        await asyncio.sleep(max(0.0, due - time.perf_counter()))
+
+
 async def _persistent_client(
     smtp: aiosmtplib.SMTP,
     share: list[tuple[Message, bytes]],
     latencies: list[float],
     failures: Counter[str],
+    schedule: Iterator[float | None],
 ) -> None:
     for message, content in share:
+        await _on_time(next(schedule))
         if not smtp.is_connected:  # never connected, or the relay dropped us
             try:
                 await smtp.connect()
@@ -568,8 +578,10 @@ async def _connection_per_message_client(
     share: list[tuple[Message, bytes]],
     latencies: list[float],
     failures: Counter[str],
+    schedule: Iterator[float | None],
 ) -> None:
     for message, content in share:
+        await _on_time(next(schedule))
         smtp = _client(port, smtp_timeout)
         started = time.perf_counter()
         try:
@@ -595,8 +607,10 @@ async def run_load(
     clients: int,
     per_message_connection: bool,
     smtp_timeout: float,
+    rate: float | None = None,
 ) -> tuple[float, list[float], Counter[str]]:
-    """Send ``batch`` over ``clients`` concurrent clients; each client sends its share.
+    """Send ``batch`` over ``clients`` concurrent clients; each client sends its share,
+    as fast as it is answered or, with ``rate``, message i at i/rate seconds.
 
     With persistent connections, connecting happens before the clock starts, so the
     wall time measures steady-state relaying. Returns (wall s, latencies ms, failures).
@@ -604,12 +618,20 @@ async def run_load(
     shares = [share for share in (batch[i::clients] for i in range(clients)) if share]
     latencies: list[float] = []
     failures: Counter[str] = Counter()
+
+    def schedule(client: int, started: float) -> Iterator[float | None]:
+        if rate is None:
+            return itertools.repeat(None)
+        return (started + (client + j * clients) / rate for j in itertools.count())
+
     if per_message_connection:
         started = time.perf_counter()
         async with asyncio.TaskGroup() as tg:
-            for share in shares:
+            for i, share in enumerate(shares):
                 tg.create_task(
-                    _connection_per_message_client(port, smtp_timeout, share, latencies, failures)
+                    _connection_per_message_client(
+                        port, smtp_timeout, share, latencies, failures, schedule(i, started)
+                    )
                 )
         return time.perf_counter() - started, latencies, failures
     conns = [_client(port, smtp_timeout) for _ in shares]
@@ -618,8 +640,10 @@ async def run_load(
         await asyncio.gather(*(smtp.connect() for smtp in conns), return_exceptions=True)
         started = time.perf_counter()
         async with asyncio.TaskGroup() as tg:
-            for smtp, share in zip(conns, shares, strict=True):
-                tg.create_task(_persistent_client(smtp, share, latencies, failures))
+            for i, (smtp, share) in enumerate(zip(conns, shares, strict=True)):
+                tg.create_task(
+                    _persistent_client(smtp, share, latencies, failures, schedule(i, started))
+                )
         wall = time.perf_counter() - started
         await asyncio.gather(*(smtp.quit() for smtp in conns), return_exceptions=True)
     finally:
@@ -699,6 +723,7 @@ class Bench:
                 self.args.clients,
                 mode == PER_MESSAGE,
                 self.args.timeout,
+                self.args.rate,
             )
         wall, latencies, failures = await asyncio.wait_for(load, self.args.round_timeout)
         cpu = {k: v - cpu_before[k] for k, v in self._cpu(target).items()}
@@ -781,6 +806,14 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("-n", "--messages", type=int, default=2000, help="per round [2000]")
     p.add_argument("-c", "--clients", type=int, default=20, help="concurrent clients [20]")
     p.add_argument("--rounds", type=int, default=2, help="rounds per target [2]")
+    p.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="offer this many messages/s in all (aiosmtplib client), instead of as many as"
+        " the relay answers: latency at the same load on both relays, below what either"
+        " can take [as fast as answered]",
+    )
     p.add_argument(
         "--pick",
         choices=["best", "median"],
@@ -884,6 +917,8 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if args.warmup < 0 or (args.workers is not None and args.workers < 1):
         p.error("--warmup must be >= 0 and --workers >= 1")
+    if args.rate is not None and (args.rate <= 0 or args.client == "smtp-source"):
+        p.error("--rate must be positive, and paces only the aiosmtplib client")
     return args
 
 
@@ -984,7 +1019,8 @@ def _print_header(args: argparse.Namespace, messages: list[Message]) -> None:
         f"{args.clients} clients, connections: {args.connection_mode}, {args.rounds} round(s)"
         f" per target, warm-up {args.warmup}, mailguard workers {workers}"
         f" {' '.join(args.mailguard_args)}, {os.cpu_count()} CPUs, relays on CPUs {pinned};"
-        f" bare relay: {args.bare_loop}, {args.bare_upstream} upstream",
+        f" bare relay: {args.bare_loop}, {args.bare_upstream} upstream"
+        + (f"; offered {args.rate:g} msg/s" if args.rate else ""),
         flush=True,
     )
     print(
