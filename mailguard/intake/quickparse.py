@@ -50,7 +50,7 @@ def single_part(raw: bytes) -> Message | None:
     if block.count(b"\r") != block.count(b"\r\n"):
         return None  # the parser also ends a line at a lone CR
     message = BytesHeaderParser(policy=_POLICY).parsebytes(block)
-    if message.get_payload() or message.defects:
+    if message.defects or message._payload:  # get_payload() could decode, and raise
         return None  # a line that is not a header: the body began before the blank line
     if message.get_content_maintype() in ("multipart", "message"):
         return None
@@ -95,7 +95,7 @@ def _headers(text: str, start: int, end: int) -> tuple[Message, int]:
     blank = _blank_line(text, start, end)
     last = end if blank < 0 else blank + 1
     message = Parser(policy=_POLICY).parsestr(text[start:last], headersonly=True)
-    if message.get_payload() or message.defects:
+    if message.defects or message._payload:  # get_payload() could decode, and raise
         raise _Declined  # a line that is not a header: the body began before the blank line
     body = end if blank < 0 else last + (2 if text.startswith("\r\n", last, end) else 1)
     message.set_payload(None)
@@ -107,8 +107,8 @@ def _multipart(message: Message, text: str, start: int, end: int) -> None:
     if message.get_content_type() == "multipart/digest":
         raise _Declined  # its parts default to message/rfc822
     boundary = message.get_boundary()
-    if boundary is None:
-        raise _Declined
+    if boundary is None or "\r" in boundary or "\n" in boundary:
+        raise _Declined  # no delimiter line can hold a line break
     encoding = str(message.get("content-transfer-encoding", "8bit")).lower()
     if encoding not in ("7bit", "8bit", "binary"):
         raise _Declined  # a defect

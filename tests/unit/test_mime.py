@@ -35,6 +35,10 @@ ODD = {
     "multipart": (
         b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n\r\none\r\n--b--\r\n'
     ),
+    "charset-pair-not-a-header": (
+        b"Content-Type: text/plain; charset*=utf-8''x\nnot a header \xe9\n\nbody\n"
+    ),
+    "charset-pair-unix-from": b"Content-Type: text/plain; charset*=utf-8''x\nFrom \xe9\n\nbody\n",
     "letter": LETTER,
 }
 
@@ -158,6 +162,17 @@ MULTIPART = {
         b"Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nnot a header\r\n--b--\r\n"
     ),
     "part-folded-first": b"Content-Type: multipart/mixed; boundary=b\n\n--b\n folded\n\nx\n--b--\n",
+    "charset-pair-on-a-broken-header": (
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+        b"Content-Type: text/plain; charset*=utf-8''x\n\xe9\n--b--\n"
+    ),
+    "nul-in-charset": (
+        b"Content-Type: multipart/mixed; boundary=b\n\n--b\n"
+        b'Content-Type: text/plain; charset="utf\x008"\n\xe9t\xe9\n--b--\n'
+    ),
+    "line-break-in-boundary": (
+        b"Content-Type: multipart/mixed; boundary*=utf-8''b%0Ax\n\n--b\nx\n\n--b\nx--\n"
+    ),
     "eight-bit": (
         "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nSubject: café\r\n\r\n"
         "naïve\r\n--b--\r\n"
