@@ -16,7 +16,7 @@ import email.policy
 import re
 from dataclasses import dataclass
 from email.message import Message
-from email.parser import BytesHeaderParser, Parser
+from email.parser import Parser
 from itertools import pairwise
 from typing import AnyStr
 
@@ -44,20 +44,16 @@ def _blank_line(text: AnyStr, start: int, end: int) -> int:
 def single_part(raw: bytes) -> Message | None:
     """A message that is not multipart or message/*: its headers, then everything after
     the blank line as the payload."""
-    if raw[:1] in (b"\r", b"\n"):
-        return None  # no headers at all: the blank line is the block's only line
-    block = header_block(raw)
-    if block.count(b"\r") != block.count(b"\r\n"):
+    text = raw.decode("ascii", "surrogateescape")  # as BytesParser reads it
+    try:
+        message, body = _headers(text, 0, len(text))
+    except _Declined:
+        return None
+    if text.count("\r", 0, body) != text.count("\r\n", 0, body):
         return None  # the parser also ends a line at a lone CR
-    message = BytesHeaderParser(policy=_POLICY).parsebytes(block)
-    if message.defects or message._payload:  # get_payload() could decode, and raise
-        return None  # a line that is not a header: the body began before the blank line
     if message.get_content_maintype() in ("multipart", "message"):
         return None
-    rest = raw[len(block) :]
-    if rest:
-        rest = rest[2:] if rest.startswith(b"\r\n") else rest[1:]  # the blank line
-    message.set_payload(rest.decode("ascii", "surrogateescape"))
+    message.set_payload(text[body:])
     return message
 
 
