@@ -4,6 +4,8 @@ README that describes the layers CI enforces."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -99,3 +101,14 @@ def test_stores_pools_and_links_are_constructed_only_where_the_architecture_says
     assert found.keys() == CONSTRUCTED_ONLY_IN.keys()
     for name, places in found.items():
         assert places <= CONSTRUCTED_ONLY_IN[name], f"{name} constructed in {places}"
+
+
+def test_commands_that_judge_no_mail_start_without_the_language_libraries():
+    """An admin's ``mailguard quarantine list`` should not wait a second for spaCy."""
+    probe = (
+        "import sys, mailguard.cli, mailguard.policy.loader;"
+        "print(sorted(m for m in ('presidio_analyzer', 'spacy', 'tldextract') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

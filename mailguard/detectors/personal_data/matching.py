@@ -15,9 +15,10 @@ import re
 import sys
 from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
+if TYPE_CHECKING:
+    from presidio_analyzer import RecognizerResult
 
 # A whole GB phone number has at least 7 digits (+44 and a 7-digit national number):
 # a cell with fewer is never one, and the phone matcher is the slowest recogniser.
@@ -33,6 +34,7 @@ def analyze(recognizer: Any, text: str) -> list[RecognizerResult]:
             return []  # it reports only inside a match of its own patterns
         return recognizer.analyze(text, recognizer.supported_entities)
     entity = recognizer.supported_entities[0]
+    presidio = compiled.presidio
     results = []
     for regex, base in compiled.patterns:
         for match in regex.finditer(text):
@@ -43,12 +45,12 @@ def analyze(recognizer: Any, text: str) -> list[RecognizerResult]:
             score = base
             valid = recognizer.validate_result(found)
             if valid is not None:
-                score = EntityRecognizer.MAX_SCORE if valid else EntityRecognizer.MIN_SCORE
+                score = presidio.MAX_SCORE if valid else presidio.MIN_SCORE
             if recognizer.invalidate_result(found):
-                score = EntityRecognizer.MIN_SCORE
-            if score > EntityRecognizer.MIN_SCORE:
-                results.append(RecognizerResult(entity, start, end, score))
-    return EntityRecognizer.remove_duplicates(results) if len(results) > 1 else results
+                score = presidio.MIN_SCORE
+            if score > presidio.MIN_SCORE:
+                results.append(presidio.Result(entity, start, end, score))
+    return presidio.remove_duplicates(results) if len(results) > 1 else results
 
 
 @lru_cache(maxsize=1024)
@@ -78,7 +80,32 @@ _WITHIN_OWN_MATCHES = frozenset({"IbanRecognizer"})
 
 
 @dataclass(frozen=True, slots=True)
+class _Presidio:
+    """Presidio's result type and score rules, imported when the first recogniser is
+    compiled: a recogniser exists only once Presidio is loaded, and commands that never
+    inspect (quarantine, users, records) start a second sooner without it."""
+
+    Result: Any
+    MAX_SCORE: float
+    MIN_SCORE: float
+    remove_duplicates: Any
+
+
+@cache
+def _presidio() -> _Presidio:
+    from presidio_analyzer import EntityRecognizer, RecognizerResult
+
+    return _Presidio(
+        RecognizerResult,
+        EntityRecognizer.MAX_SCORE,
+        EntityRecognizer.MIN_SCORE,
+        EntityRecognizer.remove_duplicates,
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class _Compiled:
+    presidio: _Presidio
     patterns: tuple[tuple[Any, float], ...]
     plain: bool  # PatternRecognizer's own analyze: its results are the matches
     narrowest: int  # of any match, in characters, for ASCII text (0 and sys.maxsize:
@@ -89,6 +116,8 @@ class _Compiled:
 def _compiled(recognizer: Any) -> _Compiled | None:
     """The compiled patterns of a pattern recogniser whose results lie in its matches;
     None for any other (phone numbers)."""
+    from presidio_analyzer import PatternRecognizer
+
     if not isinstance(recognizer, PatternRecognizer) or not recognizer.patterns:
         return None
     plain = type(recognizer).analyze is PatternRecognizer.analyze
@@ -99,7 +128,8 @@ def _compiled(recognizer: Any) -> _Compiled | None:
     flags = recognizer.global_regex_flags
     patterns = tuple((regex.compile(p.regex, flags=flags), p.score) for p in recognizer.patterns)
     widths = [_width(p.regex, flags) for p in recognizer.patterns]
-    return _Compiled(patterns, plain, min(w[0] for w in widths), max(w[1] for w in widths))
+    narrowest, widest = min(w[0] for w in widths), max(w[1] for w in widths)
+    return _Compiled(_presidio(), patterns, plain, narrowest, widest)
 
 
 def _width(pattern: str, flags: int) -> tuple[int, int]:

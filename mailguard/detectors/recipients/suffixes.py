@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import tldextract
+if TYPE_CHECKING:
+    import tldextract
 
 # Suffix labels under which only vetted public bodies can register (gov.uk, ac.uk,
 # nhs.uk, police.uk, *.sch.uk; gov.ua, gouv.fr, edu.au...): a name there is that
@@ -65,6 +67,9 @@ class Parts:
 @cache
 def _extract() -> tldextract.TLDExtract:
     # The bundled public-suffix snapshot: never fetched from the internet at run time.
+    # Imported here: it brings requests, and commands that judge no mail never need it.
+    import tldextract
+
     return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
 
 
