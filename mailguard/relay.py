@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mailguard import __version__, heap, replies
 from mailguard import log as mglog
@@ -38,8 +38,10 @@ from mailguard.replies import Outcome
 from mailguard.runtime import build, sender_link_problem
 from mailguard.smtp.handler import RelayHandler
 from mailguard.smtp.listener import Listener, server_tls
-from mailguard.web.app import WebContext
-from mailguard.web.server import WebServer, review_context
+
+if TYPE_CHECKING:
+    from mailguard.web.app import WebContext
+    from mailguard.web.server import WebServer
 
 log = mglog.get_logger()
 
@@ -121,8 +123,13 @@ class Relay:
             received_by=settings.hostname if settings.received_header else None,
         )
         self.listener = Listener(settings, handler, self.spawn, tls)
-        serves_web = settings.web is not None and share.leads
-        self.web = WebServer(settings, self._web_context) if serves_web else None
+        self.web: WebServer | None = None
+        if settings.web is not None and share.leads:
+            # Imported only here: a relay without the review UI never loads Starlette,
+            # Jinja or the sign-in libraries (a quarter of a second at every start).
+            from mailguard.web.server import WebServer
+
+            self.web = WebServer(settings, self._web_context)
 
     @property
     def upstream(self) -> UpstreamPool:
@@ -207,6 +214,8 @@ class Relay:
 
     def _web_context(self) -> tuple[WebContext, Callable[[], Awaitable[None]]]:
         """Runs in the UI's thread: its own database connections and upstream pool."""
+        from mailguard.web.server import review_context
+
         return review_context(self.runtime.sibling(upstream_connections=4), self._ready)
 
     def _ready(self) -> tuple[bool, str]:
