@@ -277,9 +277,12 @@ def _serve_requests(spec: str) -> None:
     replies.write(_READY)
     replies.flush()
     # Load models after saying ready: the relay starts at once, and only a message
-    # that arrives in the first seconds waits for the model.
+    # that arrives in the first seconds waits for the model. MAILGUARD_PRELOAD_NLP=0
+    # (small sites, tests) loads nothing ahead: an idle worker then holds no Presidio
+    # or spaCy (~1.3 s of CPU and ~200 MB less), and its first message that needs them
+    # loads them.
     warm_up = getattr(module, "warm_up", None)
-    if callable(warm_up):
+    if callable(warm_up) and os.environ.get("MAILGUARD_PRELOAD_NLP", "1") != "0":
         try:
             warm_up()
         except Exception as exc:  # a missing model must not kill the worker in a loop

@@ -36,6 +36,7 @@ class Mailguard:
     """A real ``mailguard serve`` process."""
 
     def __init__(self, tmp: Path, upstream_port: int, *args: str) -> None:
+        self.tmp = tmp
         self.port = free_port()
         self.log_path = tmp / f"mailguard-{self.port}.log"
         self.data_dir = tmp / "data"
@@ -62,8 +63,8 @@ class Mailguard:
             except RuntimeError as exc:
                 if f"{HOST}:{self.port} (setting listen): address already in use" not in str(exc):
                     raise
-            self.log_path.write_bytes(b"")
             self.port = free_port()
+            self.log_path = self.tmp / f"mailguard-{self.port}.log"
             self.args[1] = f"{HOST}:{self.port}"
         return self._start(timeout)
 
