@@ -16,7 +16,8 @@ each with its own ``content_filter``:
 
 Both filters get the same ``maxproc`` (Postfix's connections to them; amavis's
 ``$max_servers``). Both re-inject on one listener with filtering off, and Postfix
-relays everything to an aiosmtpd sink that counts each message once. Paths run in
+relays everything to a sink that counts each message once (relay_bench's: a few lines
+of SMTP on uvloop, or aiosmtpd with ``--sink aiosmtpd``). Paths run in
 alternating rounds so that drift on the machine hits them alike.
 
 For each kind of message (a 4 KB prose letter to a resident, 4 KB of filler text, a
@@ -454,6 +455,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also run this mailguard (e.g. an older checkout) as path mailguard-before,"
         " in the same rounds",
     )
+    p.add_argument(
+        "--sink",
+        choices=["wire", "aiosmtpd"],
+        default="wire",
+        help="the final MTA's stand-in, as relay_bench's --sink [wire]",
+    )
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     kinds = [k for k in args.kinds.split(",") if k]
@@ -472,7 +479,7 @@ def main(argv: list[str] | None = None) -> int:
     filters: list[subprocess.Popen[bytes]] = []
     try:
         counters = multiprocessing.get_context("spawn").Array("q", 2)
-        sink = fleet.start_child("sink", counters=counters)
+        sink = fleet.start_child("sink", counters=counters, options={"wire": args.sink == "wire"})
         ports = Ports(sink.port)
         pids: dict[str, int] = {}
         if not args.skip_amavis:
