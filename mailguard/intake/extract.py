@@ -56,7 +56,7 @@ from mailguard.intake.budget import (
 )
 from mailguard.intake.flowed import unflow
 from mailguard.intake.htmltext import html_to_text, text_and_tables
-from mailguard.intake.mime import ParsedMessage
+from mailguard.intake.mime import ParsedMessage, payload_bytes
 from mailguard.intake.sheets import Sheet, cell_text
 
 __all__ = [
@@ -244,7 +244,7 @@ def decoded_text(part: Message) -> str:
     """A text part's payload: BOM, declared charset, UTF-8, then Windows-1252."""
     text = _DECODED.get(part)
     if text is None:
-        payload = part.get_payload(decode=True) or b""
+        payload = payload_bytes(part)
         try:
             declared = part.get_content_charset()
         except Exception:  # a malformed Content-Type parameter
@@ -299,7 +299,7 @@ def _attachment(
             return
         _message(inner, f"{prefix}{name}/", depth + 1, budget, out)
         return
-    data = part.get_payload(decode=True) or b""
+    data = payload_bytes(part)
     budget.spend(len(data))
     try:
         charset = part.get_content_charset()

@@ -6,6 +6,7 @@ relay with only cheap detectors never pays for a full MIME parse of a 50 MB mess
 
 from __future__ import annotations
 
+import binascii
 import email.feedparser as _feedparser
 import email.policy
 from collections.abc import Callable
@@ -50,6 +51,29 @@ class _EndOfLine:
 
 
 _feedparser.NLCRE_eol = _EndOfLine()  # type: ignore[assignment]
+
+
+def payload_bytes(part: Message) -> bytes:
+    """``part.get_payload(decode=True) or b""``, with base64 decoded in one C call.
+
+    The library joins the payload's lines and decodes strictly first; for a 270 KB
+    attachment that costs 1.4 ms where ``a2b_base64`` over the lines as they are
+    (line breaks skipped) costs 0.85. Where that call succeeds the bytes are the same
+    (tests/unit/test_mime.py compares them); where it refuses (bad padding, 8-bit
+    text) the library decides, as before.
+    """
+    payload = part._payload  # type: ignore[attr-defined]  # what get_payload reads
+    if (
+        isinstance(payload, str)
+        and payload.isascii()
+        and str(part.get("content-transfer-encoding", "")).lower() == "base64"
+    ):
+        try:
+            return binascii.a2b_base64(payload.encode("ascii"))
+        except binascii.Error:
+            pass
+    return part.get_payload(decode=True) or b""
+
 
 # compat32: plain strings instead of header objects. Parsing is several times faster,
 # and it never raises on malformed headers; we decode what we need ourselves.

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import random
 from email import policy
+from email.message import Message
 from email.parser import BytesParser
 
 import pytest
 
 from mailguard.intake.extract import filename_of
-from mailguard.intake.mime import ParsedMessage
+from mailguard.intake.mime import ParsedMessage, payload_bytes
 from mailguard.intake.quickparse import multipart, single_part
 from mailguard.intake.structure import bounded
 from tests.support import files
@@ -274,3 +276,39 @@ def test_a_parts_file_name_is_the_one_the_library_reads():
     for raw in NAMED + generated:
         for part in parsed_by_the_library(raw).walk():
             assert filename_of(part) == part.get_filename(), raw[:200]
+
+
+_B64_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+# "\udce9": an 8-bit byte as the parser keeps it.
+_B64_NOISE = ["=", "==", "\r\n", "\n", "\r", " ", "\t", "!", "-", ".", "\x00", "\udce9"]
+
+
+def _base64_part(payload: str, cte: str = "base64") -> Message:
+    part = Message()
+    part["Content-Transfer-Encoding"] = cte
+    part.set_payload(payload)
+    return part
+
+
+def test_an_attachments_bytes_are_the_ones_the_library_decodes():
+    rng = random.Random(19)
+    parts = []
+    for size in (0, 1, 2, 3, 57, 1000, 200_000):  # whole, cut short, over every line width
+        data = rng.randbytes(size)
+        encoded = base64.encodebytes(data).decode()
+        parts += [_base64_part(encoded), _base64_part(encoded.replace("\n", "\r\n"))]
+        parts += [_base64_part(encoded.rstrip("=\n")), _base64_part(encoded[: len(encoded) // 2])]
+        parts.append(_base64_part(encoded, "Base64"))
+        parts.append(_base64_part(encoded, "quoted-printable"))
+    for _ in range(20_000):  # damaged: stray characters, padding in the middle, 8-bit text
+        text = "".join(
+            rng.choice(_B64_ALPHABET) if rng.random() < 0.75 else rng.choice(_B64_NOISE)
+            for _ in range(rng.randint(0, 40))
+        )
+        parts.append(_base64_part(text))
+    multipart = Message()
+    multipart.attach(_base64_part("QUJD"))
+    parts.append(multipart)
+
+    for part in parts:
+        assert payload_bytes(part) == (part.get_payload(decode=True) or b""), part._payload
