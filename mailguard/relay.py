@@ -28,7 +28,7 @@ from mailguard.directory.service import Directory
 from mailguard.history.recorder import HistoryRecorder
 from mailguard.inspection.context import RecipientDns, directory_addresses
 from mailguard.inspection.inline import InlineInspector
-from mailguard.inspection.workers import InspectionError, InspectionPool
+from mailguard.inspection.workers import InspectionError, InspectionPool, preforked
 from mailguard.ledger.recorder import LedgerRecorder, entry_of
 from mailguard.model import Action, Decision, Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
@@ -90,7 +90,7 @@ class Relay:
         self.recorder = HistoryRecorder(self.runtime.history)
         self.ledger = LedgerRecorder(self.runtime.ledger)
         self.inspector = inspector or InspectionPool(
-            share.workers(settings.workers), settings.inspect_timeout
+            share.workers(settings.workers), settings.inspect_timeout, forker=preforked()
         )
         self.inline = InlineInspector(settings.inspect_inline_max_size)
         # No policy: no rules, so no detector runs.

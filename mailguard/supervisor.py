@@ -29,6 +29,7 @@ from mailguard import __version__
 from mailguard import log as mglog
 from mailguard.config import Settings
 from mailguard.db import private_dir
+from mailguard.inspection.workers import prefork
 from mailguard.policy.loader import LoadedPolicy, PolicyError, load_policy
 from mailguard.processes import python_module
 from mailguard.relay import Share, run, serve
@@ -206,6 +207,7 @@ def _relay_process() -> None:
         ready.write(_READY)
         ready.flush()
 
+    prefork()  # before the event loop, a thread or a store exists
     try:
         run(settings, serve(settings, policy, share, say_ready))
     except (OSError, sqlite3.Error) as exc:

@@ -49,6 +49,7 @@ from mailguard.cli.common import (
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_file: Path | None, **flags: Any) -> None:
     """Run the SMTP relay: inspect every message, then deliver it upstream."""
+    from mailguard.inspection.workers import prefork
     from mailguard.relay import run
     from mailguard.relay import serve as run_relay
     from mailguard.supervisor import supervise
@@ -60,6 +61,7 @@ def serve(config_file: Path | None, **flags: Any) -> None:
         if settings.processes > 1:
             run(settings, supervise(settings, policy))
         else:
+            prefork()  # before the event loop, a thread or a store exists
             run(settings, run_relay(settings, policy))
     except (OSError, sqlite3.Error) as exc:  # listen port taken, data dir unwritable...
         fail(f"cannot start: {getattr(exc, 'strerror', None) or exc}")

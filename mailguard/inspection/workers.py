@@ -4,7 +4,8 @@ Why not ``concurrent.futures.ProcessPoolExecutor``: its feeder and manager threa
 cost the relay's event loop ~0.5 ms of CPU per message (GIL hand-offs, measured with
 bench/relay_bench.py), one dead worker breaks the whole pool, and a hung worker can
 never be killed. Here each worker is a child process spoken to over its stdin/stdout
-pipes straight from the event loop:
+pipes straight from the event loop (forked from the zygote where one was started,
+``zygote.py``; else each a new interpreter):
 
 - a slow or huge message occupies one worker while the relay serves everyone else;
 - a worker over its time budget is killed and replaced, its message gets a 4xx;
@@ -25,15 +26,16 @@ import signal
 import struct
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from mailguard import heap
 from mailguard import log as mglog
 from mailguard.history.store import HistoryReader
+from mailguard.inspection import zygote
 from mailguard.inspection.context import InspectionContext
 from mailguard.model import Envelope, Inspection
 from mailguard.policy.loader import LoadedPolicy
-from mailguard.processes import python_module
+from mailguard.processes import name_process, python_module
 from mailguard.records.store import RecordsReader
 
 log = mglog.get_logger()
@@ -51,9 +53,23 @@ class _WorkerGone(Exception):
     """The worker process ended or its pipes broke mid-request."""
 
 
+class _Process(Protocol):
+    """What the pool needs of a worker process: a spawned one or a forked one."""
+
+    @property
+    def returncode(self) -> int | None: ...
+
+    async def wait(self) -> int: ...
+
+    def kill(self) -> None: ...
+
+
 class _Worker:
-    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+    def __init__(
+        self, proc: _Process, requests: asyncio.StreamWriter, replies: asyncio.StreamReader
+    ) -> None:
         self.proc = proc
+        self.requests, self.replies = requests, replies
         self.generation = -1  # which set_policy call this worker holds (-1: none yet)
 
     @property
@@ -61,17 +77,15 @@ class _Worker:
         return self.proc.returncode is None
 
     async def exchange(self, policy: bytes, payload: bytes) -> bytes:
-        stdin, stdout = self.proc.stdin, self.proc.stdout
-        assert stdin is not None and stdout is not None
         try:
-            stdin.write(_LEN.pack(len(policy)))
+            self.requests.write(_LEN.pack(len(policy)))
             if policy:
-                stdin.write(policy)
-            stdin.write(_LEN.pack(len(payload)))
-            stdin.write(payload)
-            await stdin.drain()
-            (size,) = _LEN.unpack(await stdout.readexactly(_LEN.size))
-            return await stdout.readexactly(size)
+                self.requests.write(policy)
+            self.requests.write(_LEN.pack(len(payload)))
+            self.requests.write(payload)
+            await self.requests.drain()
+            (size,) = _LEN.unpack(await self.replies.readexactly(_LEN.size))
+            return await self.replies.readexactly(size)
         except (OSError, asyncio.IncompleteReadError) as exc:
             raise _WorkerGone(type(exc).__name__) from None
 
@@ -89,8 +103,11 @@ class InspectionPool:
         *,
         target: str = DEFAULT_TARGET,
         start_timeout: float = 120.0,
+        forker: zygote.Zygote | None = None,
     ) -> None:
+        """``forker``: the zygote ``prefork`` made for ``target``, to fork workers from."""
         self.size = workers
+        self.forker = forker
         self.timeout = timeout
         self.target = target
         self.start_timeout = start_timeout
@@ -114,21 +131,36 @@ class InspectionPool:
 
     async def start(self) -> None:
         """Start every worker now so the first messages pay no start-up cost."""
+        if self.forker is not None:
+            try:
+                await self.forker.start(self.start_timeout)
+            except zygote.ZygoteGone as exc:
+                log.error("worker_zygote_failed", error=str(exc), action="new processes")
         workers = await asyncio.gather(*(self._spawn() for _ in range(self.size)))
         for worker in workers:
             self._adopt(worker)
 
     async def _spawn(self) -> _Worker:
+        if self.forker is not None and self.forker.alive:
+            try:
+                forked = await self.forker.fork(self.start_timeout)
+            except zygote.ZygoteGone as exc:
+                log.error("worker_zygote_lost", error=str(exc), action="new processes")
+            else:
+                return await self._greeted(_Worker(forked, forked.writer, forked.reader))
         proc = await asyncio.create_subprocess_exec(
             *python_module("mailguard.inspection.workers"),
             self.target,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        worker = _Worker(proc)
+        assert proc.stdin is not None and proc.stdout is not None
+        return await self._greeted(_Worker(proc, proc.stdin, proc.stdout))
+
+    async def _greeted(self, worker: _Worker) -> _Worker:
+        """The worker, once it said it is ready."""
         try:
-            assert proc.stdout is not None
-            ready = await asyncio.wait_for(proc.stdout.readexactly(1), self.start_timeout)
+            ready = await asyncio.wait_for(worker.replies.readexactly(1), self.start_timeout)
         except (TimeoutError, asyncio.IncompleteReadError):
             worker.kill()
             raise InspectionError("inspection worker failed to start") from None
@@ -240,8 +272,7 @@ class InspectionPool:
     async def close(self) -> None:
         self._closing = True
         for worker in list(self._workers):
-            if worker.proc.stdin is not None:
-                worker.proc.stdin.close()  # EOF: the worker finishes and exits
+            worker.requests.close()  # EOF: the worker finishes and exits
         procs = [w.proc.wait() for w in self._workers]
         if procs:
             _, pending = await asyncio.wait([asyncio.ensure_future(p) for p in procs], timeout=5)
@@ -250,6 +281,8 @@ class InspectionPool:
                     worker.kill()
         for task in list(self._tasks):
             task.cancel()
+        if self.forker is not None:
+            await self.forker.close()
 
 
 # --- the worker process ------------------------------------------------------------
@@ -260,11 +293,12 @@ def _load_target(spec: str) -> Callable[..., Inspection]:
     return getattr(importlib.import_module(module), name)
 
 
-def _serve_requests(spec: str) -> None:
+def _serve_requests(spec: str, warm: bool = True) -> None:
     # Signals are for the relay: it drains in-flight messages on SIGTERM and needs
     # its workers alive to do so, even when the whole process group is signalled.
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
+    name_process("mg-worker")
     requests = sys.stdin.buffer
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print() must never corrupt the reply stream
@@ -281,13 +315,9 @@ def _serve_requests(spec: str) -> None:
     # (small sites, tests) loads nothing ahead: an idle worker then holds no Presidio
     # or spaCy (~1.3 s of CPU and ~200 MB less), and its first message that needs them
     # loads them.
-    warm_up = getattr(module, "warm_up", None)
-    if callable(warm_up) and os.environ.get("MAILGUARD_PRELOAD_NLP", "1") != "0":
-        try:
-            warm_up()
-        except Exception as exc:  # a missing model must not kill the worker in a loop
-            log.warning("worker_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
-    heap.settle()
+    if warm:  # a forked worker's zygote has done this
+        _warm_up(module)
+        heap.settle()
     while True:
         blob = _read_frame(requests)
         if blob is None:
@@ -314,6 +344,37 @@ def _serve_requests(spec: str) -> None:
         replies.write(_LEN.pack(len(data)))
         replies.write(data)
         replies.flush()
+
+
+def _warm_up(module: Any) -> None:
+    warm_up = getattr(module, "warm_up", None)
+    if callable(warm_up) and os.environ.get("MAILGUARD_PRELOAD_NLP", "1") != "0":
+        try:
+            warm_up()
+        except Exception as exc:  # a missing model must not kill the worker in a loop
+            log.warning("worker_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
+
+
+_PREFORKED: list[zygote.Zygote] = []
+
+
+def prefork(spec: str = DEFAULT_TARGET) -> None:
+    """Fork the zygote for this process's inspection pool: call it at start-up, before
+    the event loop, a thread or a store exists. Without one (or where forking is not
+    safe or possible) the pool starts workers as new interpreters."""
+    if os.environ.get("MAILGUARD_FORK_WORKERS", "1") == "0":
+        return
+    forker = zygote.prefork(
+        lambda: _serve_requests(spec, warm=False),
+        lambda: _warm_up(importlib.import_module(spec.partition(":")[0])),
+    )
+    if forker is not None:
+        _PREFORKED.append(forker)
+
+
+def preforked() -> zygote.Zygote | None:
+    """The zygote ``prefork`` made, for the one pool that uses it."""
+    return _PREFORKED.pop() if _PREFORKED else None
 
 
 def _open_history(context: InspectionContext | None) -> HistoryReader | None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
 import time
+from pathlib import Path
 
 import aiosmtplib
 import pytest
@@ -351,9 +353,21 @@ def _children(pid: int) -> list[int]:
         return [int(p) for p in f.read().split()]
 
 
+def _named(name: str, parent: int) -> list[int]:
+    """The processes below ``parent`` that ``ps -o comm`` shows as ``name``."""
+    found = []
+    for child in _children(parent):
+        with contextlib.suppress(OSError):
+            if Path(f"/proc/{child}/comm").read_text().strip() == name:
+                found.append(child)
+        found += _named(name, child)
+    return found
+
+
 async def test_a_dead_inspection_worker_is_replaced_and_mail_keeps_flowing(sink, own_relay):
-    workers = [p for p in _children(own_relay.proc.pid)]
-    assert workers, "expected inspection worker processes"
+    [zygote] = _named("mg-zygote", own_relay.proc.pid)
+    workers = _named("mg-worker", zygote)
+    assert workers, "expected inspection workers, forked from the relay's zygote"
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
     await asyncio.sleep(0.5)
@@ -362,8 +376,28 @@ async def test_a_dead_inspection_worker_is_replaced_and_mail_keeps_flowing(sink,
     await send(own_relay.port, address(), [address("example.org")], content)
 
     assert [m.content for m in sink.wait_for(1)] == [content]
-    assert own_relay.events("worker_died")
-    assert not set(workers) & set(_children(own_relay.proc.pid))
+    died = own_relay.events("worker_died")
+    assert died and died[0]["exit_code"] == -signal.SIGKILL
+    # Forked again by the same zygote, not started as a new interpreter.
+    assert await eventually(lambda: _named("mg-worker", zygote), within=10)
+    assert not set(workers) & set(_named("mg-worker", zygote))
+    assert _named("mg-worker", own_relay.proc.pid) == _named("mg-worker", zygote)
+
+
+async def test_without_its_zygote_the_relay_starts_workers_as_new_processes(sink, own_relay):
+    [zygote] = _named("mg-zygote", own_relay.proc.pid)
+    doomed = [zygote, *_named("mg-worker", zygote)]
+    for pid in doomed:
+        os.kill(pid, signal.SIGKILL)
+
+    assert await eventually(lambda: own_relay.events("worker_zygote_died"), within=10)
+    assert await eventually(lambda: _named("mg-worker", own_relay.proc.pid), within=60)
+    spawned = _named("mg-worker", own_relay.proc.pid)
+    assert set(spawned) <= set(_children(own_relay.proc.pid))  # not forked: its own child
+    content = compose()
+    await send(own_relay.port, address(), [address("example.org")], content)
+    assert [m.content for m in sink.wait_for(1)] == [content]
+    assert not set(doomed) & set(_children(own_relay.proc.pid))  # and no zombie left
 
 
 async def test_lines_longer_than_rfc_5321_allows_are_relayed_not_bounced(sink, mailguard):
