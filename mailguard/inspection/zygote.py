@@ -30,6 +30,7 @@ import signal
 import socket
 import struct
 import threading
+import time
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -140,7 +141,8 @@ def _serve_forks(ctl: socket.socket, serve: Callable[[], None]) -> None:
         if ctl in readable:
             message, fds, _, _ = socket.recv_fds(ctl, 16, 1)
             if not message:
-                return  # the relay closed its end or died
+                _outlive_workers()  # the relay closed its end or died
+                return
             if message == b"F" and fds:
                 _fork_worker(ctl, fds[0], serve, (wake_r, wake_w))
             for fd in fds:
@@ -171,6 +173,18 @@ def _fork_worker(
         socket.send_fds(ctl, [b"F" + _PID.pack(pid)], [pidfd])
     finally:
         os.close(pidfd)
+
+
+def _outlive_workers(limit: float = 10.0) -> None:
+    """Reap the workers (they read the end of their sockets too) before going."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            time.sleep(0.02)
 
 
 def _report_exits(ctl: socket.socket) -> None:

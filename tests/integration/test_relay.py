@@ -400,6 +400,23 @@ async def test_without_its_zygote_the_relay_starts_workers_as_new_processes(sink
     assert not set(doomed) & set(_children(own_relay.proc.pid))  # and no zombie left
 
 
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+async def test_a_killed_relay_leaves_no_inspection_process_behind(sink, own_relay):
+    [zygote] = _named("mg-zygote", own_relay.proc.pid)
+    left = [zygote, *_named("mg-worker", zygote)]
+    assert all(_running(pid) for pid in left)
+    own_relay.proc.kill()
+    own_relay.proc.wait()
+    assert await eventually(lambda: not any(_running(pid) for pid in left), within=15)
+
+
 async def test_lines_longer_than_rfc_5321_allows_are_relayed_not_bounced(sink, mailguard):
     # e.g. a base64 attachment a script sent without line breaks
     for length in (5000, 300_000):
