@@ -299,7 +299,7 @@ def _serve_requests(spec: str, warm: bool = True) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_IGN)
     name_process("mg-worker")
-    requests = sys.stdin.buffer
+    requests = open(0, "rb", closefd=False)  # noqa: SIM115  # sys.stdin may be None
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # a stray print() must never corrupt the reply stream
     inspect = _load_target(spec)
