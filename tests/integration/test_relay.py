@@ -13,6 +13,7 @@ from pathlib import Path
 import aiosmtplib
 import pytest
 
+from tests.support import files
 from tests.support.mail import address, compose, fake, message_id
 from tests.support.net import HOST, eventually, free_port
 from tests.support.sink import Sink
@@ -398,6 +399,26 @@ async def test_without_its_zygote_the_relay_starts_workers_as_new_processes(sink
     await send(own_relay.port, address(), [address("example.org")], content)
     assert [m.content for m in sink.wait_for(1)] == [content]
     assert not set(doomed) & set(_children(own_relay.proc.pid))  # and no zombie left
+
+
+async def test_a_worker_over_its_time_is_killed_and_forked_again(tmp_path, sink, start_mailguard):
+    config = tmp_path / "c.yaml"
+    config.write_text("inspect_timeout: 0.3\n")
+    policy = Path(__file__).parents[2] / "policies" / "council-default.yaml"
+    mg = start_mailguard(sink.port, "--config", str(config), "--policy", str(policy))
+    [zygote] = _named("mg-zygote", mg.proc.pid)
+    [worker] = _named("mg-worker", zygote)
+    # Its worker has not loaded the recognisers yet (tests defer them): seconds, not 0.3.
+    content = files.message_with({"tenants.csv": files.csv_bytes(files.residents(200))})
+
+    with pytest.raises(aiosmtplib.SMTPDataError) as refused:
+        await send(mg.port, "officer@council.example", ["someone@example.org"], content)
+
+    assert refused.value.code == 451
+    assert await eventually(lambda: mg.events("worker_died"), within=10)
+    assert mg.events("worker_died")[0]["exit_code"] == -signal.SIGKILL
+    assert await eventually(lambda: _named("mg-worker", zygote) not in ([], [worker]), within=10)
+    assert sink.messages == []
 
 
 def _running(pid: int) -> bool:
