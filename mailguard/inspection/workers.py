@@ -59,7 +59,7 @@ class _Process(Protocol):
     @property
     def returncode(self) -> int | None: ...
 
-    async def wait(self) -> int: ...
+    async def wait(self) -> int | None: ...
 
     def kill(self) -> None: ...
 
@@ -146,6 +146,8 @@ class InspectionPool:
                 forked = await self.forker.fork(self.start_timeout)
             except zygote.ZygoteGone as exc:
                 log.error("worker_zygote_lost", error=str(exc), action="new processes")
+            except zygote.ForkFailed as exc:
+                log.error("worker_fork_failed", error=str(exc), action="a new process")
             else:
                 return await self._greeted(_Worker(forked, forked.writer, forked.reader))
         proc = await asyncio.create_subprocess_exec(
@@ -310,8 +312,9 @@ def _serve_requests(spec: str, warm: bool = True) -> None:
     records: RecordsReader | None = None
     replies.write(_READY)
     replies.flush()
-    # Load models after saying ready: the relay starts at once, and only a message
-    # that arrives in the first seconds waits for the model. MAILGUARD_PRELOAD_NLP=0
+    # A worker started as a new interpreter loads the models after saying ready: the
+    # relay starts at once, and only a message that arrives in the first seconds waits
+    # for them. (A forked worker's zygote loaded them before forking it.) MAILGUARD_PRELOAD_NLP=0
     # (small sites, tests) loads nothing ahead: an idle worker then holds no Presidio
     # or spaCy (~1.3 s of CPU and ~200 MB less), and its first message that needs them
     # loads them.

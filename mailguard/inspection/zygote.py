@@ -32,6 +32,7 @@ import struct
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 from mailguard import log as mglog
@@ -47,6 +48,10 @@ class ZygoteGone(Exception):
     """The zygote ended: workers are started as new processes from now on."""
 
 
+class ForkFailed(Exception):
+    """This worker could not be forked (a process limit, memory); the next may be."""
+
+
 def single_threaded() -> bool:
     """Forking is safe only with no other thread (one could hold a lock the copy
     would wait for for ever); native threads count too."""
@@ -57,26 +62,42 @@ def single_threaded() -> bool:
 
 
 def prefork(serve: Callable[[], None], preload: Callable[[], None] | None) -> Zygote | None:
-    """Fork the zygote now; None where that is not safe or not possible here.
+    """Fork the zygote now; None (and a log line saying why) where that is not safe or
+    not possible here.
 
     ``serve``: the worker's request loop (it returns when the relay closes its end);
     ``preload``: what to load before the first worker is forked.
     """
-    if not hasattr(os, "pidfd_open") or not hasattr(signal, "pidfd_send_signal"):
-        return None
-    if not single_threaded():
+    why = _cannot_fork()
+    if why is not None:
+        log.warning("worker_zygote_not_started", why=why, action="new processes")
         return None
     try:
-        os.close(os.pidfd_open(os.getpid()))  # e.g. a kernel before 5.3, or a sandbox
-    except OSError:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        pid = os.fork()
+    except OSError as exc:
+        log.warning("worker_zygote_not_started", why=str(exc), action="new processes")
         return None
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    pid = os.fork()
-    if pid == 0:  # the zygote
-        ours.close()
-        _zygote(theirs, serve, preload)
+    if pid == 0:  # the zygote: whatever happens, never back into the relay's code
+        try:
+            ours.close()
+            _zygote(theirs, serve, preload)
+        finally:
+            os._exit(1)
     theirs.close()
     return Zygote(pid, ours)
+
+
+def _cannot_fork() -> str | None:
+    if not hasattr(os, "pidfd_open") or not hasattr(signal, "pidfd_send_signal"):
+        return "no pidfd support in this Python"
+    if not single_threaded():
+        return "another thread is running (OPENBLAS_NUM_THREADS above 1?)"
+    try:
+        os.close(os.pidfd_open(os.getpid()))  # e.g. a kernel before 5.3, or a sandbox
+    except OSError as exc:
+        return f"no pidfds: {exc}"
+    return None
 
 
 # --- the zygote process ----------------------------------------------------------------
@@ -133,28 +154,39 @@ def _serve_forks(ctl: socket.socket, serve: Callable[[], None]) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda *_: None)  # wakes select through wake_w
     ctl.send(b"R")
-    while True:
-        readable, _, _ = select.select([ctl, wake_r], [], [])
-        if wake_r in readable:
-            os.read(wake_r, 4096)
-            _report_exits(ctl)
-        if ctl in readable:
-            message, fds, _, _ = socket.recv_fds(ctl, 16, 1)
-            if not message:
-                _outlive_workers()  # the relay closed its end or died
-                return
-            if message == b"F" and fds:
-                _fork_worker(ctl, fds[0], serve, (wake_r, wake_w))
-            for fd in fds:
-                os.close(fd)
+    try:
+        while True:
+            readable, _, _ = select.select([ctl, wake_r], [], [])
+            if wake_r in readable:
+                os.read(wake_r, 4096)
+                _report_exits(ctl)
+            if ctl in readable:
+                message, fds, _, _ = socket.recv_fds(ctl, 16, 1)
+                if not message:
+                    return  # the relay closed its end or died
+                if message[:1] == b"F" and fds:
+                    _fork_worker(ctl, message[1:], fds[0], serve, (wake_r, wake_w))
+                for fd in fds:
+                    os.close(fd)
+    finally:
+        _end_workers()
 
 
 def _fork_worker(
-    ctl: socket.socket, channel: int, serve: Callable[[], None], wake: tuple[int, int]
+    ctl: socket.socket,
+    request: bytes,
+    channel: int,
+    serve: Callable[[], None],
+    wake: tuple[int, int],
 ) -> None:
-    pid = os.fork()
+    """``request``: the relay's number for this fork, echoed so that a late answer is
+    never taken for the next one's."""
+    try:
+        pid = os.fork()
+    except OSError:  # a pids limit, no memory: this worker only; the relay starts one
+        ctl.send(b"E" + request)
+        return
     if pid == 0:  # the worker
-        code = 0
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # its own OCR tools are waited
@@ -164,27 +196,47 @@ def _fork_worker(
             os.dup2(channel, 1)
             os.close(channel)
             serve()
-        except BaseException:
-            code = 1
-        os._exit(code)
-    # Opened before this process can reap the worker: the pid cannot be reused yet.
-    pidfd = os.pidfd_open(pid)
+        finally:
+            os._exit(0)
     try:
-        socket.send_fds(ctl, [b"F" + _PID.pack(pid)], [pidfd])
+        # Opened before this process can reap the worker: the pid cannot be reused yet.
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+        ctl.send(b"E" + request)
+        return
+    try:
+        socket.send_fds(ctl, [b"F" + request + _PID.pack(pid)], [pidfd])
     finally:
         os.close(pidfd)
 
 
-def _outlive_workers(limit: float = 10.0) -> None:
-    """Reap the workers (they read the end of their sockets too) before going."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+def _end_workers(grace: float = 2.0) -> None:
+    """The relay is gone: nobody waits for the workers' answers. Idle ones read the end
+    of their sockets at once; a busy one is killed after ``grace`` s (we are its
+    parent, so the pid is still its own), and all are reaped."""
+    deadline = time.monotonic() + grace
+    while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
-        if pid == 0:
-            time.sleep(0.02)
+        if pid:
+            continue
+        if time.monotonic() >= deadline:
+            for child in _children():
+                with contextlib.suppress(OSError):
+                    os.kill(child, signal.SIGKILL)
+            deadline = float("inf")
+        time.sleep(0.02)
+
+
+def _children() -> list[int]:
+    pid = os.getpid()
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def _report_exits(ctl: socket.socket) -> None:
@@ -217,6 +269,7 @@ class ForkedWorker:
         self.reader, self.writer = reader, writer
         self._zygote = zygote
         self._pidfd: int | None = pidfd
+        self._code: int | None = None
         loop = asyncio.get_running_loop()
         self._ended: asyncio.Future[None] = loop.create_future()
         loop.add_reader(pidfd, self._on_exit)
@@ -224,6 +277,12 @@ class ForkedWorker:
     def _on_exit(self) -> None:
         if self._pidfd is not None:
             asyncio.get_running_loop().remove_reader(self._pidfd)
+            # Ours to reap only if it became our child (the zygote died and we are PID 1
+            # or a subreaper); otherwise the zygote reaps it and reports the code.
+            with contextlib.suppress(ChildProcessError, OSError):
+                info = os.waitid(os.P_PIDFD, self._pidfd, os.WEXITED | os.WNOHANG)
+                if info is not None:
+                    self._code = _exit_code(info)
             os.close(self._pidfd)
             self._pidfd = None
         if not self._ended.done():
@@ -232,25 +291,37 @@ class ForkedWorker:
 
     @property
     def returncode(self) -> int | None:
-        """None while it runs; once ended, its exit code as the zygote reported it
-        (-9: killed), or 0 when that report never came."""
+        """None while it runs; once it has ended, its exit code if known (else -1)."""
         if not self._ended.done():
             return None
-        return self._zygote.exit_codes.get(self.pid, 0)
+        if self._code is None:
+            self._code = self._zygote.exit_codes.pop(self.pid, None)
+        return -1 if self._code is None else self._code
 
-    async def wait(self) -> int:
+    async def wait(self) -> int | None:
+        """Its exit code (-9: killed), or None if the zygote ended before reporting it."""
         await self._ended
         # The zygote reaps it a moment after the pidfd says it ended.
-        for _ in range(20):
-            if self.pid in self._zygote.exit_codes or not self._zygote.alive:
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while self._code is None and self._zygote.alive:
+            self._code = self._zygote.exit_codes.pop(self.pid, None)
+            if self._code is not None or asyncio.get_running_loop().time() >= deadline:
                 break
             await asyncio.sleep(0.01)
-        return self._zygote.exit_codes.pop(self.pid, 0)
+        if self._code is None:
+            self._code = self._zygote.exit_codes.pop(self.pid, None)
+        return self._code
 
     def kill(self) -> None:
         if self._pidfd is not None:
             with contextlib.suppress(ProcessLookupError, OSError):
                 signal.pidfd_send_signal(self._pidfd, signal.SIGKILL)
+
+
+def _exit_code(info: os.waitid_result) -> int:
+    if info.si_code == os.CLD_EXITED:
+        return info.si_status
+    return -info.si_status  # killed or dumped: the signal, as asyncio reports it
 
 
 class Zygote:
@@ -265,8 +336,8 @@ class Zygote:
         self._pidfd: int | None = os.pidfd_open(pid)  # our child: not reaped before this
         self._watched = False
         self._ready: asyncio.Future[None] | None = None
-        self._forked: asyncio.Future[tuple[int, int]] | None = None
-        self._lock = asyncio.Lock()
+        self._forks: dict[int, asyncio.Future[tuple[int, int]]] = {}
+        self._next = 0
 
     async def start(self, limit: float) -> None:
         loop = asyncio.get_running_loop()
@@ -284,7 +355,7 @@ class Zygote:
 
     def _on_message(self) -> None:
         try:
-            message, fds, _, _ = socket.recv_fds(self.ctl, 16, 1)
+            message, fds, _, _ = socket.recv_fds(self.ctl, 64, 1)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -295,9 +366,21 @@ class Zygote:
         kind = message[:1]
         if kind == b"R" and self._ready is not None and not self._ready.done():
             self._ready.set_result(None)
-        elif kind == b"F" and fds and self._forked is not None and not self._forked.done():
-            (pid,) = _PID.unpack(message[1:])
-            self._forked.set_result((pid, fds.pop()))
+        elif kind == b"F" and fds:
+            (number,) = _PID.unpack(message[1:5])
+            (pid,) = _PID.unpack(message[5:9])
+            self.exit_codes.pop(pid, None)  # a pid used before, by a worker long gone
+            pending = self._forks.pop(number, None)
+            if pending is not None and not pending.done():
+                pending.set_result((pid, fds.pop()))
+            else:  # nobody waits for it any more (cancelled, or given up on)
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(fds[0], signal.SIGKILL)
+        elif kind == b"E":
+            (number,) = _PID.unpack(message[1:5])
+            pending = self._forks.pop(number, None)
+            if pending is not None and not pending.done():
+                pending.set_exception(ForkFailed("the worker zygote could not fork"))
         elif kind == b"X":
             pid, code = _EXIT.unpack(message[1:])
             self.exit_codes[pid] = code
@@ -311,9 +394,11 @@ class Zygote:
         self.alive = False
         with contextlib.suppress(Exception):
             asyncio.get_running_loop().remove_reader(self.ctl.fileno())
-        for pending in (self._ready, self._forked):
-            if pending is not None and not pending.done():
-                pending.set_exception(ZygoteGone("the worker zygote ended"))
+        pending = [self._ready, *self._forks.values()]
+        self._forks.clear()
+        for future in pending:
+            if future is not None and not future.done():
+                future.set_exception(ZygoteGone("the worker zygote ended"))
         self.ctl.close()
 
     def _collect(self) -> None:
@@ -335,31 +420,44 @@ class Zygote:
         self._lost()
 
     async def fork(self, limit: float) -> ForkedWorker:
-        """A new worker, connected and running its request loop."""
-        async with self._lock:
-            if not self.alive:
-                raise ZygoteGone("the worker zygote ended")
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-            self._forked = asyncio.get_running_loop().create_future()
+        """A new worker, connected and running its request loop. ``ForkFailed``: this
+        one could not be forked; ``ZygoteGone``: none will be (the zygote is closed if
+        it did not answer within ``limit``)."""
+        if not self.alive:
+            raise ZygoteGone("the worker zygote ended")
+        self._next += 1
+        number = self._next
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        answer = self._forks[number] = asyncio.get_running_loop().create_future()
+        try:
             try:
-                socket.send_fds(self.ctl, [b"F"], [theirs.fileno()])
+                socket.send_fds(self.ctl, [b"F" + _PID.pack(number)], [theirs.fileno()])
             except OSError:
-                ours.close()
                 self._lost()
                 raise ZygoteGone("the worker zygote ended") from None
             finally:
                 theirs.close()
             try:
-                pid, pidfd = await asyncio.wait_for(self._forked, limit)
-            except (TimeoutError, ZygoteGone):
-                ours.close()
-                raise ZygoteGone("the worker zygote did not fork a worker") from None
-        reader, writer = await asyncio.open_unix_connection(sock=ours)
-        return ForkedWorker(self, pid, pidfd, reader, writer)
+                pid, pidfd = await asyncio.wait_for(answer, limit)
+            except TimeoutError:
+                await self.close(grace=0)  # stuck: its late answers must not be trusted
+                raise ZygoteGone("the worker zygote did not answer") from None
+            try:
+                reader, writer = await asyncio.open_unix_connection(sock=ours)
+                return ForkedWorker(self, pid, pidfd, reader, writer)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+                os.close(pidfd)
+                raise
+        except BaseException:
+            self._forks.pop(number, None)
+            ours.close()
+            raise
 
     async def close(self, grace: float = 5.0) -> None:
-        """The zygote reads the end of its socket and exits (its workers read the end
-        of theirs when the pool closes them); killed if it has not within ``grace`` s."""
+        """The zygote reads the end of its socket, ends its workers and exits; killed if
+        it has not within ``grace`` s."""
         self.closing = True
         self._lost()
         loop = asyncio.get_running_loop()
