@@ -98,6 +98,11 @@ class _SinkHandler:
             self.counters[1] += duplicate
 
 
+def _path_of(command: bytes) -> str:
+    """The address between the angle brackets of MAIL FROM:<...> or RCPT TO:<...>."""
+    return command.partition(b"<")[2].partition(b">")[0].decode(errors="replace")
+
+
 class _WireSink(asyncio.Protocol):
     """The sink as a few lines of SMTP on the event loop (``--sink wire``): what an MTA
     on another machine costs the relays, nothing. aiosmtpd takes half a core of this
@@ -153,11 +158,11 @@ class _WireSink(asyncio.Protocol):
     def _command(self, line: bytes) -> bytes:
         verb = line[:4].upper()
         if verb == b"MAIL":
-            self.mail_from = line[5:].split(b">", 1)[0].lstrip(b" FROM:<").decode()
+            self.mail_from = _path_of(line)
             self.rcpt_tos = []
             return b"250 2.1.0 OK\r\n"
         if verb == b"RCPT":
-            self.rcpt_tos.append(line[8:].split(b">", 1)[0].lstrip(b"<").decode())
+            self.rcpt_tos.append(_path_of(line))
             return b"250 2.1.5 OK\r\n"
         if verb == b"DATA":
             # An empty message ends at once: its terminator follows the 354 directly.
