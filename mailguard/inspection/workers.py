@@ -314,11 +314,11 @@ def _serve_requests(spec: str, warm: bool = True) -> None:
     replies.flush()
     # A worker started as a new interpreter loads the models after saying ready: the
     # relay starts at once, and only a message that arrives in the first seconds waits
-    # for them. (A forked worker's zygote loaded them before forking it.) MAILGUARD_PRELOAD_NLP=0
-    # (small sites, tests) loads nothing ahead: an idle worker then holds no Presidio
-    # or spaCy (~1.3 s of CPU and ~200 MB less), and its first message that needs them
-    # loads them.
-    if warm:  # a forked worker's zygote has done this
+    # for them; a forked one's zygote loaded them before forking it (``warm`` False).
+    # MAILGUARD_PRELOAD_NLP=0 (small sites, tests) loads nothing ahead: an idle worker
+    # then holds no Presidio or spaCy (~1.3 s of CPU and ~200 MB less), and its first
+    # message that needs them loads them.
+    if warm:
         _warm_up(module)
         heap.settle()
     while True:

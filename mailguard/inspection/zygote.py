@@ -35,6 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from mailguard import heap
 from mailguard import log as mglog
 from mailguard.processes import name_process
 
@@ -116,8 +117,6 @@ def _zygote(
                 preload()
             except Exception as exc:  # a missing model: workers load it on demand
                 log.warning("worker_warm_up_failed", error=f"{type(exc).__name__}: {exc}")
-        from mailguard import heap
-
         heap.settle()
         _serve_forks(ctl, serve)
     except BaseException:  # never run the relay's code below us
@@ -289,28 +288,29 @@ class ForkedWorker:
             self._ended.set_result(None)
         self.writer.close()
 
+    def _reported(self) -> int | None:
+        if self._code is None:
+            self._code = self._zygote.exit_codes.pop(self.pid, None)
+        return self._code
+
     @property
     def returncode(self) -> int | None:
         """None while it runs; once it has ended, its exit code if known (else -1)."""
         if not self._ended.done():
             return None
-        if self._code is None:
-            self._code = self._zygote.exit_codes.pop(self.pid, None)
-        return -1 if self._code is None else self._code
+        code = self._reported()
+        return -1 if code is None else code
 
     async def wait(self) -> int | None:
         """Its exit code (-9: killed), or None if the zygote ended before reporting it."""
         await self._ended
         # The zygote reaps it a moment after the pidfd says it ended.
         deadline = asyncio.get_running_loop().time() + 10.0
-        while self._code is None and self._zygote.alive:
-            self._code = self._zygote.exit_codes.pop(self.pid, None)
-            if self._code is not None or asyncio.get_running_loop().time() >= deadline:
+        while self._reported() is None and self._zygote.alive:
+            if asyncio.get_running_loop().time() >= deadline:
                 break
             await asyncio.sleep(0.01)
-        if self._code is None:
-            self._code = self._zygote.exit_codes.pop(self.pid, None)
-        return self._code
+        return self._reported()
 
     def kill(self) -> None:
         if self._pidfd is not None:

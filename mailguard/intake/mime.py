@@ -56,9 +56,10 @@ _feedparser.NLCRE_eol = _EndOfLine()  # type: ignore[assignment]
 def payload_bytes(part: Message) -> bytes:
     """``part.get_payload(decode=True) or b""``, with base64 decoded in one C call.
 
-    The library joins the payload's lines and decodes strictly first; for a 270 KB
-    attachment that costs 1.4 ms where ``a2b_base64`` over the lines as they are
-    (line breaks skipped) costs 0.85. Where that call succeeds the bytes are the same
+    The library joins the payload's lines before it decodes; for the 270 KB of a
+    205 KB CSV attachment, inside a whole inspection, that took 0.6 ms where one
+    ``a2b_base64`` over the lines as they are (line breaks skipped) takes 0.45.
+    Where that call succeeds the bytes are the same
     (tests/unit/test_mime.py compares them); where it refuses (bad padding, 8-bit
     text) the library decides, as before.
     """
